@@ -1,0 +1,449 @@
+//! Settings: read once from the environment (and `.env`), validated, with defaults.
+//!
+//! Every setting is documented in `.env.example`. Nothing here is global: a `Settings`
+//! value is built once and passed down, so tests can run several apps side by side.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use lettre::message::Mailbox;
+use url::Url;
+
+/// The admin secret as configured: a plain token or an argon2 PHC hash of one.
+#[derive(Clone)]
+pub enum AdminToken {
+    Plain(String),
+    Argon2Hash(String),
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret, even in debug output.
+        match self {
+            AdminToken::Plain(_) => f.write_str("AdminToken::Plain(…)"),
+            AdminToken::Argon2Hash(_) => f.write_str("AdminToken::Argon2Hash(…)"),
+        }
+    }
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain TCP; for a relay on the same host or a test server.
+    None,
+    /// STARTTLS if the server offers it, plain otherwise.
+    Opportunistic,
+    /// STARTTLS, and refuse to send if the server does not offer it.
+    Required,
+    /// TLS from the first byte (`smtps://`, usually port 465).
+    Implicit,
+}
+
+/// Where and how to reach the SMTP server, parsed from `SMTP_URL`.
+#[derive(Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub credentials: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|(user, _)| user),
+            )
+            .finish()
+    }
+}
+
+/// How failed sends are retried. Not an environment setting: the defaults suit every
+/// deployment, and tests shorten them to milliseconds.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Wait before the first retry.
+    pub first_delay: Duration,
+    /// The wait doubles after each failure, up to this.
+    pub max_delay: Duration,
+    /// A message still failing this long after it was queued is given up.
+    pub give_up_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            first_delay: Duration::from_secs(5),
+            max_delay: Duration::from_secs(10 * 60),
+            give_up_after: Duration::from_secs(24 * 60 * 60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `attempts` (1 for the first retry).
+    pub fn delay_after(&self, attempts: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(20));
+        self.first_delay.saturating_mul(factor).min(self.max_delay)
+    }
+}
+
+/// Every setting of the service, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub bind_addr: String,
+    pub base_url: Url,
+    pub smtp: Option<SmtpSettings>,
+    pub outbox_dir: PathBuf,
+    pub mail_from: Mailbox,
+    pub newsletter_name: String,
+    pub admin_token: Option<AdminToken>,
+    pub app_secret: Option<String>,
+    pub digest_cron: Option<String>,
+    pub feed_url: Option<String>,
+    pub feed_cron: Option<String>,
+    pub send_concurrency: usize,
+    pub send_rate_per_sec: Option<u32>,
+    pub confirmation_ttl: Duration,
+    pub signup_rate_per_minute: u32,
+    pub confirm_mails_per_address_per_day: u32,
+    pub trusted_proxy: Option<IpAddr>,
+    pub retry: RetryPolicy,
+}
+
+impl Settings {
+    /// Reads `.env` (if present) into the process environment, then the settings from it.
+    pub fn from_env() -> anyhow::Result<Settings> {
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(e) if e.not_found() => {}
+            Err(e) => return Err(e).context("could not read the .env file"),
+        }
+        Settings::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds settings from a map of names to values, as a test would.
+    pub fn from_map(map: &HashMap<String, String>) -> anyhow::Result<Settings> {
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    /// Builds settings from any lookup of setting names; unset names take their defaults.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Settings> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned());
+        let get_nonempty = |name: &str| get(name).filter(|v| !v.is_empty());
+        let or_default =
+            |name: &str, default: &str| get(name).unwrap_or_else(|| default.to_owned());
+
+        let base_url = parse_base_url(&or_default("BASE_URL", "http://127.0.0.1:8080"))?;
+        let smtp = get_nonempty("SMTP_URL")
+            .map(|raw| parse_smtp_url(&raw))
+            .transpose()?;
+        let mail_from: Mailbox = or_default("MAIL_FROM", "Newsletter <newsletter@localhost>")
+            .parse()
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "MAIL_FROM is not a valid mailbox such as `News <news@example.com>`: {e}"
+                )
+            })?;
+        let admin_token = get_nonempty("ADMIN_TOKEN").map(|token| {
+            if token.starts_with("$argon2") {
+                AdminToken::Argon2Hash(token)
+            } else {
+                AdminToken::Plain(token)
+            }
+        });
+        if let Some(AdminToken::Argon2Hash(hash)) = &admin_token {
+            argon2::PasswordHash::new(hash).map_err(|e| {
+                anyhow::anyhow!("ADMIN_TOKEN looks like an argon2 hash but does not parse: {e}")
+            })?;
+        }
+        if let Some(AdminToken::Plain(token)) = &admin_token
+            && token.len() < 16
+        {
+            bail!(
+                "ADMIN_TOKEN is shorter than 16 characters; use a long random secret (e.g. `openssl rand -hex 32`)"
+            );
+        }
+        let app_secret = get_nonempty("APP_SECRET");
+        if let Some(secret) = &app_secret
+            && secret.len() < 32
+        {
+            bail!("APP_SECRET is shorter than 32 characters; leave it unset to have one generated");
+        }
+
+        let digest_cron = optional_cron(get("DIGEST_CRON"), "0 0 7 * * *", "DIGEST_CRON")?;
+        let feed_cron = optional_cron(get("FEED_CRON"), "0 */15 * * * *", "FEED_CRON")?;
+        let feed_url = get_nonempty("FEED_URL");
+        if let Some(url) = &feed_url
+            && Url::parse(url).is_err()
+            && !std::path::Path::new(url).exists()
+        {
+            bail!("FEED_URL `{url}` is neither a URL nor an existing file");
+        }
+
+        let trusted_proxy = get_nonempty("TRUSTED_PROXY")
+            .map(|raw| {
+                raw.parse::<IpAddr>()
+                    .with_context(|| format!("TRUSTED_PROXY `{raw}` is not an IP address"))
+            })
+            .transpose()?;
+
+        let send_concurrency: usize =
+            parse_number(get_nonempty("SEND_CONCURRENCY"), "SEND_CONCURRENCY", 8)?;
+        if !(1..=100).contains(&send_concurrency) {
+            bail!("SEND_CONCURRENCY must be between 1 and 100, not {send_concurrency}");
+        }
+        let send_rate_per_sec = match get_nonempty("SEND_RATE_PER_SEC").as_deref() {
+            None | Some("unlimited") | Some("0") => None,
+            Some(raw) => Some(parse_number(
+                Some(raw.to_owned()),
+                "SEND_RATE_PER_SEC",
+                0u32,
+            )?),
+        };
+        let ttl_hours: u64 = parse_number(
+            get_nonempty("CONFIRMATION_TTL_HOURS"),
+            "CONFIRMATION_TTL_HOURS",
+            48,
+        )?;
+        if ttl_hours == 0 {
+            bail!("CONFIRMATION_TTL_HOURS must be at least 1");
+        }
+
+        Ok(Settings {
+            database_url: or_default("DATABASE_URL", "newsletter.db"),
+            bind_addr: or_default("BIND_ADDR", "127.0.0.1:8080"),
+            base_url,
+            smtp,
+            outbox_dir: PathBuf::from(or_default("MAIL_OUTBOX_DIR", "outbox")),
+            mail_from,
+            newsletter_name: or_default("NEWSLETTER_NAME", "Newsletter"),
+            admin_token,
+            app_secret,
+            digest_cron,
+            feed_url,
+            feed_cron,
+            send_concurrency,
+            send_rate_per_sec,
+            confirmation_ttl: Duration::from_secs(ttl_hours * 3600),
+            signup_rate_per_minute: parse_number(
+                get_nonempty("SIGNUP_RATE_PER_MINUTE"),
+                "SIGNUP_RATE_PER_MINUTE",
+                10,
+            )?,
+            confirm_mails_per_address_per_day: parse_number(
+                get_nonempty("CONFIRM_MAILS_PER_ADDRESS_PER_DAY"),
+                "CONFIRM_MAILS_PER_ADDRESS_PER_DAY",
+                3,
+            )?,
+            trusted_proxy,
+            retry: RetryPolicy::default(),
+        })
+    }
+
+    /// The host part of `BASE_URL`, used for Message-IDs and List-Id.
+    pub fn public_host(&self) -> &str {
+        self.base_url.host_str().unwrap_or("localhost")
+    }
+
+    /// An absolute URL under `BASE_URL` for `path` (which starts with `/`).
+    pub fn public_url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url.as_str().trim_end_matches('/'), path)
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(
+    raw: Option<String>,
+    name: &str,
+    default: T,
+) -> anyhow::Result<T> {
+    match raw {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{name} must be a whole number, not `{raw}`")),
+    }
+}
+
+fn parse_base_url(raw: &str) -> anyhow::Result<Url> {
+    let url = Url::parse(raw).with_context(|| {
+        format!("BASE_URL `{raw}` is not a URL such as https://news.example.com")
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        bail!("BASE_URL `{raw}` must be an http:// or https:// URL with a host");
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        bail!("BASE_URL `{raw}` must not have a query or fragment");
+    }
+    Ok(url)
+}
+
+/// Parses `smtp://user:pass@host:587?tls=required`, `smtps://host` or `smtp://127.0.0.1:1025`.
+pub fn parse_smtp_url(raw: &str) -> anyhow::Result<SmtpSettings> {
+    // Never echo the URL itself in errors: it may carry a password.
+    let url = Url::parse(raw).map_err(|e| {
+        anyhow::anyhow!(
+            "SMTP_URL is not a URL ({e}); expected e.g. smtp://user:pass@host:587?tls=required"
+        )
+    })?;
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| anyhow::anyhow!("SMTP_URL has no host"))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let tls_param = url
+        .query_pairs()
+        .find(|(k, _)| k == "tls")
+        .map(|(_, v)| v.into_owned());
+    let (tls, default_port) = match (url.scheme(), tls_param.as_deref()) {
+        ("smtps", None) => (SmtpTls::Implicit, 465),
+        ("smtps", Some(other)) => bail!("SMTP_URL: smtps:// always uses TLS; drop `tls={other}`"),
+        ("smtp", None) => {
+            // A local relay or test server is usually plain; anything else should encrypt.
+            if is_local_host(&host) {
+                (SmtpTls::None, 25)
+            } else {
+                (SmtpTls::Opportunistic, 587)
+            }
+        }
+        ("smtp", Some("required")) => (SmtpTls::Required, 587),
+        ("smtp", Some("opportunistic")) => (SmtpTls::Opportunistic, 587),
+        ("smtp", Some("none")) => (SmtpTls::None, 25),
+        ("smtp", Some(other)) => {
+            bail!("SMTP_URL: tls must be required, opportunistic or none, not `{other}`")
+        }
+        (scheme, _) => bail!("SMTP_URL must start with smtp:// or smtps://, not {scheme}://"),
+    };
+    let credentials = if url.username().is_empty() {
+        None
+    } else {
+        let decode = |s: &str| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        };
+        Some((decode(url.username()), decode(url.password().unwrap_or(""))))
+    };
+    Ok(SmtpSettings {
+        host,
+        port: url.port().unwrap_or(default_port),
+        tls,
+        credentials,
+    })
+}
+
+fn is_local_host(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+/// An unset cron setting takes its default, an empty one turns the job off, and one that
+/// does not parse stops the start.
+fn optional_cron(raw: Option<String>, default: &str, name: &str) -> anyhow::Result<Option<String>> {
+    let expr = match raw {
+        None => default.to_owned(),
+        Some(v) if v.is_empty() => return Ok(None),
+        Some(v) => v,
+    };
+    validate_cron(&expr).with_context(|| format!("{name} `{expr}` is not a valid cron schedule (seconds first, e.g. `0 0 7 * * *` for 07:00 UTC daily)"))?;
+    Ok(Some(expr))
+}
+
+fn validate_cron(expr: &str) -> anyhow::Result<()> {
+    if expr.split_whitespace().count() < 6 {
+        bail!("it needs six fields: second minute hour day-of-month month day-of-week");
+    }
+    tokio_cron_scheduler::Job::new_async(expr, |_, _| Box::pin(async {}))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let map = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_map(&map)
+    }
+
+    #[test]
+    fn defaults_need_no_setting() {
+        let s = settings(&[]).expect("defaults are valid");
+        assert_eq!(s.database_url, "newsletter.db");
+        assert_eq!(s.bind_addr, "127.0.0.1:8080");
+        assert!(s.smtp.is_none());
+        assert_eq!(s.digest_cron.as_deref(), Some("0 0 7 * * *"));
+        assert_eq!(s.send_concurrency, 8);
+        assert_eq!(s.confirmation_ttl, Duration::from_secs(48 * 3600));
+    }
+
+    #[test]
+    fn a_bad_cron_string_stops_the_start_naming_the_setting() {
+        let err = settings(&[("DIGEST_CRON", "every morning")]).unwrap_err();
+        assert!(format!("{err:#}").contains("DIGEST_CRON"), "{err:#}");
+    }
+
+    #[test]
+    fn an_empty_cron_turns_the_job_off() {
+        assert_eq!(settings(&[("FEED_CRON", "")]).unwrap().feed_cron, None);
+    }
+
+    #[test]
+    fn smtp_urls_parse_with_their_tls_modes() {
+        let s = parse_smtp_url("smtp://user%40x:p%3Ass@mail.example.com:587?tls=required").unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.port, s.tls),
+            ("mail.example.com", 587, SmtpTls::Required)
+        );
+        assert_eq!(s.credentials, Some(("user@x".into(), "p:ss".into())));
+        assert_eq!(
+            parse_smtp_url("smtps://mail.example.com").unwrap().port,
+            465
+        );
+        assert_eq!(
+            parse_smtp_url("smtp://127.0.0.1:1025").unwrap().tls,
+            SmtpTls::None
+        );
+        assert!(parse_smtp_url("http://mail.example.com").is_err());
+        assert!(parse_smtp_url("smtp://mail.example.com?tls=maybe").is_err());
+    }
+
+    #[test]
+    fn errors_about_the_smtp_url_never_echo_the_password() {
+        let err = settings(&[("SMTP_URL", "smtp://u:hunter2@h?tls=sometimes")]).unwrap_err();
+        assert!(!format!("{err:#}").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_base_url_must_be_http_with_a_host() {
+        assert!(settings(&[("BASE_URL", "news.example.com")]).is_err());
+        assert!(settings(&[("BASE_URL", "ftp://news.example.com")]).is_err());
+        assert!(settings(&[("BASE_URL", "https://news.example.com/letters")]).is_ok());
+    }
+
+    #[test]
+    fn retry_delays_double_up_to_the_cap() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.delay_after(1), Duration::from_secs(5));
+        assert_eq!(p.delay_after(2), Duration::from_secs(10));
+        assert_eq!(p.delay_after(30), Duration::from_secs(600));
+    }
+}

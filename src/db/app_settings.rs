@@ -1,0 +1,30 @@
+//! Values the service generates once and keeps, such as the signing secret.
+
+use diesel::prelude::*;
+
+use super::Conn;
+use super::schema::app_settings;
+
+/// Returns the value stored under `name`, first storing `make()` if there is none.
+/// Safe against two processes starting at once: the first insert wins.
+pub fn get_or_insert_with(
+    conn: &mut Conn,
+    name: &str,
+    make: impl FnOnce() -> String,
+) -> anyhow::Result<String> {
+    conn.immediate_transaction(|conn| {
+        let existing: Option<String> = app_settings::table
+            .find(name)
+            .select(app_settings::value)
+            .first(conn)
+            .optional()?;
+        if let Some(value) = existing {
+            return Ok(value);
+        }
+        let value = make();
+        diesel::insert_into(app_settings::table)
+            .values((app_settings::name.eq(name), app_settings::value.eq(&value)))
+            .execute(conn)?;
+        Ok(value)
+    })
+}

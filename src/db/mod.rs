@@ -1,0 +1,145 @@
+//! The SQLite database: the connection pool, embedded migrations, and queries by topic.
+//!
+//! Diesel is synchronous, so every query runs on tokio's blocking pool through
+//! [`Db::run`]; the async threads that serve requests never wait on SQLite.
+
+pub mod app_settings;
+pub mod outgoing_emails;
+pub mod schema;
+pub mod subscribers;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{NaiveDateTime, Utc};
+use diesel::SqliteConnection;
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Timestamps are stored as UTC without a zone; they leave the service as RFC 3339 UTC.
+pub mod utc {
+    use chrono::NaiveDateTime;
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(at: &NaiveDateTime, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(
+            &at.and_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )
+    }
+
+    pub fn serialize_option<S: Serializer>(
+        at: &Option<NaiveDateTime>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match at {
+            Some(at) => serialize(at, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+}
+
+/// A pooled SQLite connection.
+pub type Conn = SqliteConnection;
+
+/// The current time as stored in the database (UTC, no zone).
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+/// Adds a std duration to a database timestamp, saturating rather than panicking.
+pub fn after(at: NaiveDateTime, wait: Duration) -> NaiveDateTime {
+    chrono::Duration::from_std(wait)
+        .ok()
+        .and_then(|d| at.checked_add_signed(d))
+        .unwrap_or(NaiveDateTime::MAX)
+}
+
+/// Pragmas every connection needs. `busy_timeout` is what keeps concurrent writers from
+/// failing with "database is locked"; WAL lets readers run beside the one writer.
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(
+            "PRAGMA busy_timeout = 10000;
+             PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA foreign_keys = ON;",
+        )
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// The database handle the whole app shares; cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<ConnectionManager<SqliteConnection>>,
+}
+
+impl Db {
+    /// Opens (creating if needed) the SQLite file and brings its schema up to date.
+    pub fn open(database_url: &str) -> anyhow::Result<Db> {
+        let path = database_url
+            .strip_prefix("sqlite://")
+            .unwrap_or(database_url);
+        if let Some(dir) = std::path::Path::new(path).parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!("could not create the folder for DATABASE_URL `{path}`")
+            })?;
+        }
+        let pool = Pool::builder()
+            .max_size(8)
+            .connection_timeout(Duration::from_secs(30))
+            .connection_customizer(Box::new(SqlitePragmas))
+            .build(ConnectionManager::<SqliteConnection>::new(path))
+            .with_context(|| format!("could not open the SQLite database `{path}`"))?;
+        let db = Db { pool };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    /// Runs the pending embedded migrations.
+    pub fn migrate(&self) -> anyhow::Result<()> {
+        let mut conn = self
+            .pool
+            .get()
+            .context("could not get a database connection")?;
+        conn.run_pending_migrations(MIGRATIONS)
+            .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
+        Ok(())
+    }
+
+    /// Runs `work` with a pooled connection on the blocking thread pool.
+    pub async fn run<T, F>(&self, work: F) -> anyhow::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> anyhow::Result<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().context("could not get a database connection")?;
+            work(&mut conn)
+        })
+        .await
+        .context("a database task panicked")?
+    }
+
+    /// Runs `work` synchronously; for the CLI and start-up code outside the async world.
+    pub fn run_blocking<T>(
+        &self,
+        work: impl FnOnce(&mut Conn) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let mut conn = self
+            .pool
+            .get()
+            .context("could not get a database connection")?;
+        work(&mut conn)
+    }
+}

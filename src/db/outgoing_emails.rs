@@ -1,0 +1,163 @@
+//! The `outgoing_emails` table: a durable queue of one-off mail (confirmations).
+//!
+//! Rows are claimed in batches under a lease: a worker that dies mid-send leaves rows
+//! whose lease lapses, and the next claim picks them up again.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::Conn;
+use super::schema::outgoing_emails;
+
+pub const KIND_CONFIRMATION: &str = "confirmation";
+
+/// A queued message as claimed by a worker.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = outgoing_emails)]
+pub struct OutgoingEmail {
+    pub id: i64,
+    pub kind: String,
+    pub subscriber_id: Option<i64>,
+    pub recipient: String,
+    pub attempts: i32,
+    pub created_at: NaiveDateTime,
+}
+
+/// How one attempt at sending a queued message ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Sent,
+    /// Try again at the given time.
+    RetryAt(NaiveDateTime, String),
+    /// Permanently failed (5xx, or retried for too long).
+    Failed(String),
+    /// No longer wanted (the subscriber left or was erased).
+    Cancelled,
+}
+
+pub fn enqueue_confirmation(
+    conn: &mut Conn,
+    subscriber_id: i64,
+    recipient: &str,
+    now: NaiveDateTime,
+) -> anyhow::Result<()> {
+    diesel::insert_into(outgoing_emails::table)
+        .values((
+            outgoing_emails::kind.eq(KIND_CONFIRMATION),
+            outgoing_emails::subscriber_id.eq(subscriber_id),
+            outgoing_emails::recipient.eq(recipient),
+            outgoing_emails::status.eq("queued"),
+            outgoing_emails::next_attempt_at.eq(now),
+            outgoing_emails::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// How many confirmations were queued for `recipient` since `since`, sent or not.
+pub fn confirmations_since(
+    conn: &mut Conn,
+    recipient: &str,
+    since: NaiveDateTime,
+) -> anyhow::Result<i64> {
+    Ok(outgoing_emails::table
+        .filter(outgoing_emails::recipient.eq(recipient))
+        .filter(outgoing_emails::kind.eq(KIND_CONFIRMATION))
+        .filter(outgoing_emails::created_at.gt(since))
+        .filter(outgoing_emails::status.ne("cancelled"))
+        .count()
+        .get_result(conn)?)
+}
+
+pub fn cancel_queued_for(conn: &mut Conn, subscriber_id: i64) -> anyhow::Result<()> {
+    diesel::update(
+        outgoing_emails::table
+            .filter(outgoing_emails::subscriber_id.eq(subscriber_id))
+            .filter(outgoing_emails::status.eq("queued")),
+    )
+    .set(outgoing_emails::status.eq("cancelled"))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Claims up to `limit` messages that are due and not held by another worker, holding
+/// them until `lease_until`.
+pub fn claim_due(
+    conn: &mut Conn,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> anyhow::Result<Vec<OutgoingEmail>> {
+    conn.immediate_transaction(|conn| {
+        let due: Vec<OutgoingEmail> = outgoing_emails::table
+            .filter(outgoing_emails::status.eq("queued"))
+            .filter(outgoing_emails::next_attempt_at.le(now))
+            .filter(
+                outgoing_emails::locked_until
+                    .is_null()
+                    .or(outgoing_emails::locked_until.lt(now)),
+            )
+            .order(outgoing_emails::next_attempt_at.asc())
+            .limit(limit)
+            .select(OutgoingEmail::as_select())
+            .load(conn)?;
+        let ids: Vec<i64> = due.iter().map(|e| e.id).collect();
+        diesel::update(outgoing_emails::table.filter(outgoing_emails::id.eq_any(&ids)))
+            .set(outgoing_emails::locked_until.eq(lease_until))
+            .execute(conn)?;
+        Ok(due)
+    })
+}
+
+/// Records the outcomes of a batch of attempts in one transaction.
+pub fn record_outcomes(
+    conn: &mut Conn,
+    outcomes: &[(i64, Outcome)],
+    now: NaiveDateTime,
+) -> anyhow::Result<()> {
+    conn.immediate_transaction(|conn| {
+        for (id, outcome) in outcomes {
+            let row = outgoing_emails::table.find(id);
+            let attempts = outgoing_emails::attempts + 1;
+            let locked = outgoing_emails::locked_until.eq(None::<NaiveDateTime>);
+            match outcome {
+                Outcome::Sent => diesel::update(row)
+                    .set((
+                        outgoing_emails::status.eq("sent"),
+                        outgoing_emails::attempts.eq(attempts),
+                        outgoing_emails::sent_at.eq(now),
+                        locked,
+                    ))
+                    .execute(conn)?,
+                Outcome::RetryAt(at, error) => diesel::update(row)
+                    .set((
+                        outgoing_emails::attempts.eq(attempts),
+                        outgoing_emails::next_attempt_at.eq(at),
+                        outgoing_emails::last_error.eq(error),
+                        locked,
+                    ))
+                    .execute(conn)?,
+                Outcome::Failed(error) => diesel::update(row)
+                    .set((
+                        outgoing_emails::status.eq("failed"),
+                        outgoing_emails::attempts.eq(attempts),
+                        outgoing_emails::last_error.eq(error),
+                        locked,
+                    ))
+                    .execute(conn)?,
+                Outcome::Cancelled => diesel::update(row)
+                    .set((outgoing_emails::status.eq("cancelled"), locked))
+                    .execute(conn)?,
+            };
+        }
+        Ok(())
+    })
+}
+
+/// Counts of queued, sent and failed messages; for health and tests.
+pub fn count_by_status(conn: &mut Conn, status: &str) -> anyhow::Result<i64> {
+    Ok(outgoing_emails::table
+        .filter(outgoing_emails::status.eq(status))
+        .count()
+        .get_result(conn)?)
+}

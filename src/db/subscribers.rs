@@ -1,0 +1,280 @@
+//! The `subscribers` table: sign-up, confirmation, unsubscribe, listing and import.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::schema::{confirmation_tokens, subscribers};
+use super::{Conn, outgoing_emails};
+use crate::domain::{EmailAddress, SubscriberName, SubscriberStatus};
+
+/// A subscriber row.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = subscribers)]
+pub struct Subscriber {
+    pub id: i64,
+    pub email: String,
+    pub name: Option<String>,
+    pub status: String,
+    #[serde(serialize_with = "super::utc::serialize")]
+    pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "super::utc::serialize")]
+    pub updated_at: NaiveDateTime,
+    #[serde(serialize_with = "super::utc::serialize_option")]
+    pub confirmed_at: Option<NaiveDateTime>,
+    #[serde(serialize_with = "super::utc::serialize_option")]
+    pub unsubscribed_at: Option<NaiveDateTime>,
+}
+
+impl Subscriber {
+    pub fn status(&self) -> SubscriberStatus {
+        self.status.parse().unwrap_or(SubscriberStatus::Pending)
+    }
+}
+
+/// What a sign-up did. The page shown is the same for all but `TooManyMails`, so the
+/// form never tells whether an address is already subscribed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignupOutcome {
+    /// A confirmation mail is queued.
+    ConfirmationQueued,
+    /// Already confirmed: nothing to do.
+    AlreadyConfirmed,
+    /// This address was sent as many confirmations today as allowed.
+    TooManyMails,
+}
+
+/// Records a sign-up and queues its confirmation mail, in one transaction.
+pub fn sign_up(
+    conn: &mut Conn,
+    email: &EmailAddress,
+    name: Option<&SubscriberName>,
+    max_mails_per_day: u32,
+    now: NaiveDateTime,
+) -> anyhow::Result<SignupOutcome> {
+    conn.immediate_transaction(|conn| {
+        let existing = find_by_email(conn, email)?;
+        if existing.as_ref().map(Subscriber::status) == Some(SubscriberStatus::Confirmed) {
+            return Ok(SignupOutcome::AlreadyConfirmed);
+        }
+        let day_ago = now - chrono::Duration::days(1);
+        if outgoing_emails::confirmations_since(conn, email.as_str(), day_ago)?
+            >= i64::from(max_mails_per_day)
+        {
+            return Ok(SignupOutcome::TooManyMails);
+        }
+        let name = name.map(SubscriberName::as_str);
+        let subscriber_id = match existing {
+            None => diesel::insert_into(subscribers::table)
+                .values((
+                    subscribers::email.eq(email.as_str()),
+                    subscribers::name.eq(name),
+                    subscribers::status.eq(SubscriberStatus::Pending.as_str()),
+                    subscribers::created_at.eq(now),
+                    subscribers::updated_at.eq(now),
+                ))
+                .returning(subscribers::id)
+                .get_result(conn)?,
+            Some(subscriber) => {
+                // Pending: a fresh link. Unsubscribed or bounced: back through the opt-in.
+                // A name given now replaces the old one; no name keeps it.
+                diesel::update(subscribers::table.find(subscriber.id))
+                    .set((
+                        subscribers::status.eq(SubscriberStatus::Pending.as_str()),
+                        subscribers::name.eq(name.or(subscriber.name.as_deref())),
+                        subscribers::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                subscriber.id
+            }
+        };
+        outgoing_emails::enqueue_confirmation(conn, subscriber_id, email.as_str(), now)?;
+        Ok(SignupOutcome::ConfirmationQueued)
+    })
+}
+
+pub fn find(conn: &mut Conn, id: i64) -> anyhow::Result<Option<Subscriber>> {
+    Ok(subscribers::table
+        .find(id)
+        .select(Subscriber::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find_by_email(conn: &mut Conn, email: &EmailAddress) -> anyhow::Result<Option<Subscriber>> {
+    Ok(subscribers::table
+        .filter(subscribers::email.eq(email.as_str()))
+        .select(Subscriber::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// What a confirmation token leads to.
+#[derive(Debug, Clone)]
+pub enum TokenLookup {
+    /// The token works; the subscriber it belongs to.
+    Valid(Subscriber),
+    /// Used before, and the subscriber is confirmed: confirming again changes nothing.
+    AlreadyConfirmed(Subscriber),
+    /// Past its expiry, or used and no longer leading to a subscription.
+    Expired,
+    Unknown,
+}
+
+/// Looks a confirmation token up by its hash; changes nothing.
+pub fn lookup_token(
+    conn: &mut Conn,
+    token_hash: &str,
+    now: NaiveDateTime,
+) -> anyhow::Result<TokenLookup> {
+    let row: Option<(NaiveDateTime, Option<NaiveDateTime>, Subscriber)> =
+        confirmation_tokens::table
+            .inner_join(subscribers::table)
+            .filter(confirmation_tokens::token_hash.eq(token_hash))
+            .select((
+                confirmation_tokens::expires_at,
+                confirmation_tokens::used_at,
+                Subscriber::as_select(),
+            ))
+            .first(conn)
+            .optional()?;
+    Ok(match row {
+        None => TokenLookup::Unknown,
+        Some((_, Some(_), subscriber)) if subscriber.status() == SubscriberStatus::Confirmed => {
+            TokenLookup::AlreadyConfirmed(subscriber)
+        }
+        Some((_, Some(_), _)) => TokenLookup::Expired,
+        Some((expires_at, None, _)) if expires_at <= now => TokenLookup::Expired,
+        Some((_, None, subscriber)) if subscriber.status() == SubscriberStatus::Confirmed => {
+            TokenLookup::AlreadyConfirmed(subscriber)
+        }
+        Some((_, None, subscriber)) if subscriber.status() == SubscriberStatus::Pending => {
+            TokenLookup::Valid(subscriber)
+        }
+        // Unsubscribed or bounced since this link was sent: it no longer subscribes.
+        Some(_) => TokenLookup::Expired,
+    })
+}
+
+/// Confirms the subscriber behind a token; idempotent. Returns what the token led to
+/// before this call, so the caller can show the right page.
+pub fn confirm(
+    conn: &mut Conn,
+    token_hash: &str,
+    now: NaiveDateTime,
+) -> anyhow::Result<TokenLookup> {
+    conn.immediate_transaction(|conn| {
+        let lookup = lookup_token(conn, token_hash, now)?;
+        if let TokenLookup::Valid(subscriber) = &lookup {
+            diesel::update(subscribers::table.find(subscriber.id))
+                .set((
+                    subscribers::status.eq(SubscriberStatus::Confirmed.as_str()),
+                    subscribers::confirmed_at.eq(now),
+                    subscribers::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            diesel::update(confirmation_tokens::table.find(token_hash))
+                .set(confirmation_tokens::used_at.eq(now))
+                .execute(conn)?;
+        }
+        Ok(lookup)
+    })
+}
+
+/// Stores the hash of a freshly minted confirmation token.
+pub fn insert_confirmation_token(
+    conn: &mut Conn,
+    subscriber_id: i64,
+    token_hash: &str,
+    now: NaiveDateTime,
+    expires_at: NaiveDateTime,
+) -> anyhow::Result<()> {
+    diesel::insert_into(confirmation_tokens::table)
+        .values((
+            confirmation_tokens::token_hash.eq(token_hash),
+            confirmation_tokens::subscriber_id.eq(subscriber_id),
+            confirmation_tokens::created_at.eq(now),
+            confirmation_tokens::expires_at.eq(expires_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Unsubscribes; idempotent. `None` when there is no such subscriber.
+pub fn unsubscribe(
+    conn: &mut Conn,
+    id: i64,
+    now: NaiveDateTime,
+) -> anyhow::Result<Option<Subscriber>> {
+    conn.immediate_transaction(|conn| {
+        let Some(subscriber) = find(conn, id)? else {
+            return Ok(None);
+        };
+        if subscriber.status() != SubscriberStatus::Unsubscribed {
+            diesel::update(subscribers::table.find(id))
+                .set((
+                    subscribers::status.eq(SubscriberStatus::Unsubscribed.as_str()),
+                    subscribers::unsubscribed_at.eq(now),
+                    subscribers::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            // A confirmation still queued must not go out after the reader left.
+            outgoing_emails::cancel_queued_for(conn, id)?;
+        }
+        find(conn, id)
+    })
+}
+
+/// One page of subscribers, oldest first, with the total matching.
+pub fn list(
+    conn: &mut Conn,
+    status: Option<SubscriberStatus>,
+    page: i64,
+    per_page: i64,
+) -> anyhow::Result<(Vec<Subscriber>, i64)> {
+    let filtered = || {
+        let mut query = subscribers::table.into_boxed();
+        if let Some(status) = status {
+            query = query.filter(subscribers::status.eq(status.as_str()));
+        }
+        query
+    };
+    let total = filtered().count().get_result(conn)?;
+    let rows = filtered()
+        .order(subscribers::id.asc())
+        .limit(per_page)
+        .offset((page - 1).saturating_mul(per_page))
+        .select(Subscriber::as_select())
+        .load(conn)?;
+    Ok((rows, total))
+}
+
+/// Every subscriber, in id order, for export.
+pub fn all(conn: &mut Conn) -> anyhow::Result<Vec<Subscriber>> {
+    Ok(subscribers::table
+        .order(subscribers::id.asc())
+        .select(Subscriber::as_select())
+        .load(conn)?)
+}
+
+/// Inserts a confirmed subscriber unless the address exists; `true` when inserted.
+pub fn import_confirmed(
+    conn: &mut Conn,
+    email: &EmailAddress,
+    name: Option<&SubscriberName>,
+    now: NaiveDateTime,
+) -> anyhow::Result<bool> {
+    let inserted = diesel::insert_into(subscribers::table)
+        .values((
+            subscribers::email.eq(email.as_str()),
+            subscribers::name.eq(name.map(SubscriberName::as_str)),
+            subscribers::status.eq(SubscriberStatus::Confirmed.as_str()),
+            subscribers::created_at.eq(now),
+            subscribers::updated_at.eq(now),
+            subscribers::confirmed_at.eq(now),
+        ))
+        .on_conflict(subscribers::email)
+        .do_nothing()
+        .execute(conn)?;
+    Ok(inserted == 1)
+}

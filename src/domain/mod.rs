@@ -1,0 +1,11 @@
+//! Parsed types: a value of one of these exists only if it is valid.
+
+mod email;
+mod name;
+mod status;
+mod tokens;
+
+pub use email::EmailAddress;
+pub use name::SubscriberName;
+pub use status::SubscriberStatus;
+pub use tokens::{ConfirmationToken, Signer, TokenError};

@@ -1,0 +1,63 @@
+//! Where a subscriber stands.
+
+use std::str::FromStr;
+
+/// A subscriber's status, stored as its lower-case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubscriberStatus {
+    /// Signed up, not yet confirmed: receives nothing but confirmation mail.
+    Pending,
+    /// Receives digests.
+    Confirmed,
+    /// Left; receives nothing until they sign up and confirm again.
+    Unsubscribed,
+    /// The address hard-bounced; skipped by later sends.
+    Bounced,
+}
+
+impl SubscriberStatus {
+    pub const ALL: [SubscriberStatus; 4] = [
+        SubscriberStatus::Pending,
+        SubscriberStatus::Confirmed,
+        SubscriberStatus::Unsubscribed,
+        SubscriberStatus::Bounced,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriberStatus::Pending => "pending",
+            SubscriberStatus::Confirmed => "confirmed",
+            SubscriberStatus::Unsubscribed => "unsubscribed",
+            SubscriberStatus::Bounced => "bounced",
+        }
+    }
+}
+
+impl FromStr for SubscriberStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        SubscriberStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "status must be one of pending, confirmed, unsubscribed, bounced; not `{s}`"
+                )
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SubscriberStatus;
+
+    #[test]
+    fn every_status_round_trips_through_its_name() {
+        for status in SubscriberStatus::ALL {
+            assert_eq!(status.as_str().parse::<SubscriberStatus>(), Ok(status));
+        }
+        assert!("Confirmed".parse::<SubscriberStatus>().is_err());
+    }
+}

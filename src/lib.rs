@@ -1,0 +1,18 @@
+//! A self-hosted newsletter service: double opt-in sign-up, confirmation, unsubscribe,
+//! and mail over pooled SMTP, on SQLite. The binary in `main.rs` is a thin CLI over this
+//! library, so tests start the real app in-process.
+
+pub mod config;
+pub mod csv_io;
+pub mod db;
+pub mod domain;
+pub mod mail;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod templates;
+pub mod web;
+
+pub use config::Settings;
+pub use startup::Application;
+pub use state::AppState;

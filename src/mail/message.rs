@@ -1,0 +1,103 @@
+//! Turning rendered text and HTML into a standards-conforming message.
+
+use lettre::address::Envelope;
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
+
+/// A message ready to be formatted: every part already rendered.
+#[derive(Debug, Clone)]
+pub struct Email {
+    pub to: Mailbox,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// With angle brackets, e.g. `<confirm-1.ab12@news.example.com>`.
+    pub message_id: String,
+    /// Extra headers such as `List-Unsubscribe`. lettre encodes each value (RFC 2047 for
+    /// non-ASCII, CR/LF never pass through as line breaks).
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Email {
+    /// Formats the message as `multipart/alternative` (text, then HTML), UTF-8, with a
+    /// `Date` and the given `Message-ID`; returns the envelope and the bytes to send.
+    pub fn format(self, from: &Mailbox) -> anyhow::Result<(Envelope, Vec<u8>)> {
+        let mut builder = lettre::Message::builder()
+            .from(from.clone())
+            .to(self.to)
+            .subject(self.subject)
+            .message_id(Some(self.message_id))
+            .date_now();
+        for (name, value) in self.headers {
+            builder = builder.raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str(name),
+                value,
+            ));
+        }
+        let message = builder.multipart(
+            MultiPart::alternative()
+                .singlepart(part(ContentType::TEXT_PLAIN, self.text))
+                .singlepart(part(ContentType::TEXT_HTML, self.html)),
+        )?;
+        Ok((message.envelope().clone(), message.formatted()))
+    }
+}
+
+/// A body part sent as 8bit when its lines allow, so the raw message (and an `.eml` in
+/// the outbox) shows links as they are; quoted-printable or base64 otherwise.
+fn part(content_type: ContentType, body: String) -> SinglePart {
+    let body = Body::new_with_encoding(body, ContentTransferEncoding::EightBit)
+        .unwrap_or_else(|original| Body::new(original));
+    SinglePart::builder().header(content_type).body(body)
+}
+
+/// The recipient's mailbox: the name (if any) and address. lettre quotes and encodes the
+/// name, and names never hold control characters (see `SubscriberName`).
+pub fn mailbox(name: Option<&str>, email: &str) -> anyhow::Result<Mailbox> {
+    Ok(Mailbox::new(name.map(str::to_owned), email.parse()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_ascii_subjects_and_names_are_encoded_and_the_parts_are_alternatives() {
+        let email = Email {
+            to: mailbox(Some("Madina Dzharbusynova “M”"), "madina@example.kz").unwrap(),
+            subject: "Kazakhstan’s UN role — confirm".into(),
+            text: "Plain text".into(),
+            html: "<p>HTML</p>".into(),
+            message_id: "<test-1@example.com>".into(),
+            headers: vec![("List-Id", "News <news.example.com>".into())],
+        };
+        let from: Mailbox = "News <news@example.com>".parse().unwrap();
+        let (envelope, raw) = email.format(&from).unwrap();
+        let raw = String::from_utf8(raw).unwrap();
+        assert_eq!(envelope.to()[0].to_string(), "madina@example.kz");
+        assert!(raw.contains("Subject: =?utf-8?"), "{raw}");
+        assert!(raw.contains("Message-ID: <test-1@example.com>"), "{raw}");
+        assert!(raw.contains("List-Id: News <news.example.com>"), "{raw}");
+        assert!(raw.contains("multipart/alternative"), "{raw}");
+        assert!(raw.contains("Date: "), "{raw}");
+        assert!(raw.contains("Content-Transfer-Encoding: 8bit"), "{raw}");
+        let headers = raw.split("\r\n\r\n").next().unwrap();
+        assert!(headers.is_ascii(), "headers are encoded: {headers}");
+    }
+
+    #[test]
+    fn a_header_value_with_line_breaks_adds_no_header() {
+        let email = Email {
+            to: mailbox(None, "reader@example.com").unwrap(),
+            subject: "Hello\r\nBcc: victim@example.com".into(),
+            text: "t".into(),
+            html: "h".into(),
+            message_id: "<test-2@example.com>".into(),
+            headers: vec![("List-Id", "x\r\nBcc: victim@example.com".into())],
+        };
+        let from: Mailbox = "News <news@example.com>".parse().unwrap();
+        let (_, raw) = email.format(&from).unwrap();
+        let raw = String::from_utf8(raw).unwrap();
+        assert!(!raw.lines().any(|line| line.starts_with("Bcc:")), "{raw}");
+    }
+}

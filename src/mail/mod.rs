@@ -1,0 +1,8 @@
+//! Mail: building messages (headers, MIME), sending them, and the queue of one-off mail.
+
+pub mod message;
+pub mod queue;
+pub mod transport;
+
+pub use message::Email;
+pub use transport::{Mailer, SendError};

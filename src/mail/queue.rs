@@ -1,0 +1,212 @@
+//! The worker that sends queued one-off mail (confirmations), retrying what fails.
+//!
+//! Sign-up only writes a row; this worker renders and sends it, so a slow or absent SMTP
+//! server never slows a sign-up down or loses one.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::watch;
+
+use crate::db::outgoing_emails::{self, Outcome, OutgoingEmail};
+use crate::db::subscribers::{self, Subscriber};
+use crate::db::{self, after};
+use crate::domain::{ConfirmationToken, SubscriberStatus};
+use crate::mail::message::{Email, mailbox};
+use crate::mail::transport::SendError;
+use crate::state::AppState;
+
+/// How many queued messages one claim takes.
+const BATCH: i64 = 100;
+/// How long a claim holds its rows; a worker that dies frees them after this.
+const LEASE: Duration = Duration::from_secs(120);
+/// How often the worker looks for due retries when nothing wakes it.
+const POLL: Duration = Duration::from_secs(1);
+
+/// Runs until `shutdown` turns true: sends what is due, then sleeps until woken by a
+/// new sign-up ([`AppState::wake_mail_queue`]) or the next poll.
+pub async fn run_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        match send_due(&state).await {
+            Ok(sent) if sent > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::error!(
+                error = format!("{e:#}"),
+                "the mail queue could not be processed"
+            ),
+        }
+        state.mailer.close_idle().await;
+        tokio::select! {
+            _ = state.mail_queue_wakeup.notified() => {}
+            _ = tokio::time::sleep(POLL) => {}
+            _ = shutdown.changed() => {}
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+    }
+}
+
+/// A claimed message with what it needs to be rendered.
+struct Claimed {
+    email: OutgoingEmail,
+    /// The subscriber and a freshly minted token, or `None` when the mail is no longer
+    /// wanted (the subscriber confirmed, left or was erased meanwhile).
+    confirmation: Option<(Subscriber, ConfirmationToken)>,
+}
+
+/// Claims the due messages, sends them side by side and records the outcomes in one
+/// write. Returns how many messages it handled.
+pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
+    let now = db::now();
+    let ttl = state.settings.confirmation_ttl;
+    let claimed: Vec<Claimed> = state
+        .db
+        .run(move |conn| {
+            let due = outgoing_emails::claim_due(conn, now, after(now, LEASE), BATCH)?;
+            due.into_iter()
+                .map(|email| {
+                    let subscriber = match email.subscriber_id {
+                        Some(id) => subscribers::find(conn, id)?,
+                        None => None,
+                    };
+                    // The token is minted at send time, so no usable token ever waits in
+                    // the queue table, and the link's lifetime starts when it is mailed.
+                    let confirmation = match subscriber {
+                        Some(s) if s.status() == SubscriberStatus::Pending => {
+                            let token = ConfirmationToken::generate();
+                            subscribers::insert_confirmation_token(
+                                conn,
+                                s.id,
+                                &token.hash(),
+                                now,
+                                after(now, ttl),
+                            )?;
+                            Some((s, token))
+                        }
+                        _ => None,
+                    };
+                    Ok(Claimed {
+                        email,
+                        confirmation,
+                    })
+                })
+                .collect()
+        })
+        .await?;
+    if claimed.is_empty() {
+        return Ok(0);
+    }
+    let handled = claimed.len();
+    let outcomes: Vec<(i64, Outcome)> = futures_util::stream::iter(claimed)
+        .map(|claimed| async move {
+            let id = claimed.email.id;
+            (id, send_one(state, claimed).await)
+        })
+        .buffer_unordered(state.settings.send_concurrency)
+        .collect()
+        .await;
+    let finished = db::now();
+    state
+        .db
+        .run(move |conn| outgoing_emails::record_outcomes(conn, &outcomes, finished))
+        .await?;
+    Ok(handled)
+}
+
+async fn send_one(state: &AppState, claimed: Claimed) -> Outcome {
+    let Claimed {
+        email,
+        confirmation,
+    } = claimed;
+    let Some((subscriber, token)) = confirmation else {
+        return Outcome::Cancelled;
+    };
+    let message = match render_confirmation(state, email.id, &subscriber, &token) {
+        Ok(message) => message,
+        Err(e) => {
+            tracing::error!(
+                outgoing_email = email.id,
+                error = format!("{e:#}"),
+                "could not build a confirmation mail"
+            );
+            return Outcome::Failed(format!("could not build the message: {e:#}"));
+        }
+    };
+    match state.mailer.send(&message.0, &message.1, &message.2).await {
+        Ok(()) => {
+            tracing::info!(outgoing_email = email.id, "confirmation mail sent");
+            Outcome::Sent
+        }
+        Err(SendError::Permanent(reply)) => {
+            tracing::warn!(
+                outgoing_email = email.id,
+                reply,
+                "confirmation mail refused for good"
+            );
+            Outcome::Failed(reply)
+        }
+        Err(SendError::Transient(reason)) => {
+            let retry = &state.settings.retry;
+            let queued_for = (db::now() - email.created_at).to_std().unwrap_or_default();
+            if queued_for >= retry.give_up_after {
+                tracing::warn!(
+                    outgoing_email = email.id,
+                    reason,
+                    "giving up on a confirmation mail"
+                );
+                return Outcome::Failed(format!(
+                    "gave up after {} attempts: {reason}",
+                    email.attempts + 1
+                ));
+            }
+            let attempts = u32::try_from(email.attempts + 1).unwrap_or(u32::MAX);
+            let at = after(db::now(), retry.delay_after(attempts));
+            tracing::warn!(
+                outgoing_email = email.id,
+                reason,
+                "confirmation mail failed; will retry"
+            );
+            Outcome::RetryAt(at, reason)
+        }
+    }
+}
+
+/// Renders the confirmation mail; returns the envelope, Message-ID and bytes.
+fn render_confirmation(
+    state: &AppState,
+    outgoing_id: i64,
+    subscriber: &Subscriber,
+    token: &ConfirmationToken,
+) -> anyhow::Result<(lettre::address::Envelope, String, Vec<u8>)> {
+    let settings = &state.settings;
+    let mut context = state.base_context();
+    context.insert("name", &subscriber.name);
+    context.insert(
+        "confirm_url",
+        &settings.public_url(&format!("/subscriptions/confirm?token={}", token.as_str())),
+    );
+    context.insert("ttl_hours", &(settings.confirmation_ttl.as_secs() / 3600));
+    // Derived from the queue row, so a retry carries the same id.
+    let message_id = format!(
+        "<confirm-{outgoing_id}.{}@{}>",
+        state.signer.tag("message-id:confirm", outgoing_id),
+        settings.public_host()
+    );
+    let email = Email {
+        to: mailbox(subscriber.name.as_deref(), &subscriber.email)?,
+        subject: state
+            .templates
+            .render("email/confirmation.subject.txt", &context)?
+            .trim()
+            .to_owned(),
+        text: state.templates.render("email/confirmation.txt", &context)?,
+        html: state
+            .templates
+            .render("email/confirmation.html", &context)?,
+        message_id: message_id.clone(),
+        headers: vec![("Auto-Submitted", "auto-generated".into())],
+    };
+    let (envelope, raw) = email.format(&settings.mail_from)?;
+    Ok((envelope, message_id, raw))
+}

@@ -1,0 +1,407 @@
+//! Delivering a finished message: over pooled SMTP connections, or into the outbox folder.
+//!
+//! lettre 0.11.23 opens its SMTP sockets without TCP_NODELAY, so every message waits out
+//! a 40 ms delayed ACK (~22 messages a second a connection). This module opens the
+//! sockets itself with nodelay set, hands them to lettre's connection code, and keeps a
+//! small pool of them: one mailer, reused for every message.
+
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::{Mutex, Semaphore};
+
+use crate::config::{Settings, SmtpSettings, SmtpTls};
+
+/// Why a message was not delivered, split by what the sender should do about it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SendError {
+    /// Worth retrying later: a 4xx reply, a refused or dropped connection, a timeout.
+    #[error("temporary failure: {0}")]
+    Transient(String),
+    /// Retrying will not help: a 5xx reply (the server's answer is kept).
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+}
+
+impl SendError {
+    fn from_smtp(error: lettre::transport::smtp::Error) -> SendError {
+        if error.is_permanent() || error.is_client() {
+            SendError::Permanent(error.to_string())
+        } else {
+            SendError::Transient(error.to_string())
+        }
+    }
+}
+
+/// The one mailer of the app.
+pub struct Mailer {
+    transport: Transport,
+    pace: Option<Pacer>,
+}
+
+enum Transport {
+    Smtp(SmtpPool),
+    Outbox(PathBuf),
+}
+
+impl Mailer {
+    /// Builds the mailer `SMTP_URL` asks for, or the outbox folder when it is unset.
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Mailer> {
+        let transport = match &settings.smtp {
+            Some(smtp) => Transport::Smtp(SmtpPool::new(smtp.clone(), settings.send_concurrency)?),
+            None => {
+                std::fs::create_dir_all(&settings.outbox_dir).with_context(|| {
+                    format!(
+                        "could not create MAIL_OUTBOX_DIR `{}`",
+                        settings.outbox_dir.display()
+                    )
+                })?;
+                Transport::Outbox(settings.outbox_dir.clone())
+            }
+        };
+        Ok(Mailer {
+            transport,
+            pace: settings.send_rate_per_sec.map(Pacer::new),
+        })
+    }
+
+    /// A sentence for the start-up log saying where mail goes.
+    pub fn describe(&self) -> String {
+        match &self.transport {
+            Transport::Smtp(pool) => format!(
+                "mail goes over SMTP to {}:{} ({:?} TLS, up to {} connections)",
+                pool.settings.host, pool.settings.port, pool.settings.tls, pool.max_connections
+            ),
+            Transport::Outbox(dir) => format!(
+                "SMTP_URL is not set: mail is written as .eml files to {} instead of being sent",
+                dir.display()
+            ),
+        }
+    }
+
+    /// Delivers one formatted message to the envelope's recipients.
+    pub async fn send(
+        &self,
+        envelope: &Envelope,
+        message_id: &str,
+        raw: &[u8],
+    ) -> Result<(), SendError> {
+        if let Some(pacer) = &self.pace {
+            pacer.wait_turn().await;
+        }
+        match &self.transport {
+            Transport::Smtp(pool) => pool.send(envelope, raw).await,
+            Transport::Outbox(dir) => write_to_outbox(dir, message_id, raw).await,
+        }
+    }
+
+    /// Says goodbye to SMTP connections idle for a while, so servers don't cut them.
+    pub async fn close_idle(&self) {
+        if let Transport::Smtp(pool) = &self.transport {
+            pool.close_idle(Duration::from_secs(20)).await;
+        }
+    }
+}
+
+/// Writes the message as `<message-id>.eml`; a resend of the same message replaces the
+/// file rather than adding a copy. Written under a temporary name and renamed, so a
+/// reader never sees half a message.
+async fn write_to_outbox(
+    dir: &std::path::Path,
+    message_id: &str,
+    raw: &[u8],
+) -> Result<(), SendError> {
+    let stem: String = message_id
+        .trim_matches(['<', '>'])
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let path = dir.join(format!("{stem}.eml"));
+    let temp = dir.join(format!(".{stem}.eml.tmp"));
+    let write = async {
+        tokio::fs::write(&temp, raw).await?;
+        tokio::fs::rename(&temp, &path).await
+    };
+    write
+        .await
+        .map_err(|e| SendError::Transient(format!("could not write {}: {e}", path.display())))
+}
+
+/// Spaces messages out to honour `SEND_RATE_PER_SEC`.
+struct Pacer {
+    interval: Duration,
+    next: Mutex<Instant>,
+}
+
+impl Pacer {
+    fn new(per_second: u32) -> Pacer {
+        Pacer {
+            interval: Duration::from_secs(1) / per_second.max(1),
+            next: Mutex::new(Instant::now()),
+        }
+    }
+
+    async fn wait_turn(&self) {
+        let slot = {
+            let mut next = self.next.lock().await;
+            let slot = (*next).max(Instant::now());
+            *next = slot + self.interval;
+            slot
+        };
+        tokio::time::sleep_until(slot.into()).await;
+    }
+}
+
+/// A bounded pool of open SMTP connections.
+struct SmtpPool {
+    settings: SmtpSettings,
+    hello: ClientId,
+    max_connections: usize,
+    permits: Semaphore,
+    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+    timeout: Duration,
+    tls_config: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
+}
+
+impl SmtpPool {
+    fn new(settings: SmtpSettings, max_connections: usize) -> anyhow::Result<SmtpPool> {
+        let tls_config = (settings.tls == SmtpTls::Implicit).then(|| {
+            let roots = tokio_rustls::rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            Arc::new(
+                tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(
+                    tokio_rustls::rustls::crypto::ring::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()
+                .expect("ring supports the default TLS versions")
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
+            )
+        });
+        Ok(SmtpPool {
+            settings,
+            hello: ClientId::default(),
+            max_connections,
+            permits: Semaphore::new(max_connections),
+            idle: Mutex::new(Vec::new()),
+            timeout: Duration::from_secs(30),
+            tls_config,
+        })
+    }
+
+    async fn send(&self, envelope: &Envelope, raw: &[u8]) -> Result<(), SendError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("the pool's semaphore is never closed");
+        // A pooled connection may have been closed by the server while idle; that shows
+        // only when we use it, so a failure other than a reply gets one fresh connection.
+        if let Some(mut conn) = self.take_idle().await {
+            match self.send_on(&mut conn, envelope, raw).await {
+                Ok(()) => {
+                    self.put_back(conn).await;
+                    return Ok(());
+                }
+                Err(Attempt::Replied(error)) => return Err(error),
+                Err(Attempt::Broken(_)) => {}
+            }
+        }
+        let mut conn = self.connect().await?;
+        match self.send_on(&mut conn, envelope, raw).await {
+            Ok(()) => {
+                self.put_back(conn).await;
+                Ok(())
+            }
+            Err(Attempt::Replied(error) | Attempt::Broken(error)) => Err(error),
+        }
+    }
+
+    async fn send_on(
+        &self,
+        conn: &mut AsyncSmtpConnection,
+        envelope: &Envelope,
+        raw: &[u8],
+    ) -> Result<(), Attempt> {
+        match tokio::time::timeout(self.timeout, conn.send(envelope, raw)).await {
+            Ok(Ok(_)) => Ok(()),
+            // Only an SMTP reply code means the connection itself was fine.
+            Ok(Err(e)) if e.status().is_some() => Err(Attempt::Replied(SendError::from_smtp(e))),
+            Ok(Err(e)) => Err(Attempt::Broken(SendError::from_smtp(e))),
+            Err(_) => {
+                conn.abort().await;
+                Err(Attempt::Broken(SendError::Transient(
+                    "the SMTP server did not answer in time".into(),
+                )))
+            }
+        }
+    }
+
+    async fn take_idle(&self) -> Option<AsyncSmtpConnection> {
+        let mut idle = self.idle.lock().await;
+        while let Some((conn, _)) = idle.pop() {
+            if !conn.has_broken() {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    async fn put_back(&self, conn: AsyncSmtpConnection) {
+        if !conn.has_broken() {
+            self.idle.lock().await.push((conn, Instant::now()));
+        }
+    }
+
+    async fn close_idle(&self, older_than: Duration) {
+        let stale: Vec<AsyncSmtpConnection> = {
+            let mut idle = self.idle.lock().await;
+            let (stale, fresh) = idle
+                .drain(..)
+                .partition(|(_, since)| since.elapsed() >= older_than);
+            *idle = fresh;
+            stale.into_iter().map(|(conn, _)| conn).collect()
+        };
+        for mut conn in stale {
+            let _ = tokio::time::timeout(Duration::from_secs(5), conn.quit()).await;
+        }
+    }
+
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+        let connect = async {
+            let SmtpSettings {
+                host,
+                port,
+                tls,
+                credentials,
+            } = &self.settings;
+            let tcp = TcpStream::connect((host.as_str(), *port))
+                .await
+                .map_err(|e| {
+                    SendError::Transient(format!("could not connect to {host}:{port}: {e}"))
+                })?;
+            tcp.set_nodelay(true)
+                .map_err(|e| SendError::Transient(format!("could not set TCP_NODELAY: {e}")))?;
+            let stream: Box<dyn AsyncTokioStream> = match &self.tls_config {
+                Some(config) => Box::new(self.implicit_tls(tcp, config.clone()).await?),
+                None => Box::new(tcp),
+            };
+            let mut conn = AsyncSmtpConnection::connect_with_transport(stream, &self.hello)
+                .await
+                .map_err(SendError::from_smtp)?;
+            let wants_starttls = matches!(tls, SmtpTls::Required | SmtpTls::Opportunistic);
+            if wants_starttls && conn.can_starttls() {
+                let params = TlsParameters::new(host.clone())
+                    .map_err(|e| SendError::Permanent(e.to_string()))?;
+                conn.starttls(params, &self.hello)
+                    .await
+                    .map_err(SendError::from_smtp)?;
+            } else if *tls == SmtpTls::Required {
+                conn.abort().await;
+                return Err(SendError::Transient(format!(
+                    "{host}:{port} does not offer STARTTLS, and SMTP_URL says tls=required"
+                )));
+            }
+            if let Some((user, password)) = credentials {
+                conn.auth(
+                    &[Mechanism::Plain, Mechanism::Login],
+                    &Credentials::new(user.clone(), password.clone()),
+                )
+                .await
+                .map_err(|e| {
+                    SendError::Transient(format!("the SMTP server refused our login: {e}"))
+                })?;
+            }
+            Ok(conn)
+        };
+        tokio::time::timeout(self.timeout, connect)
+            .await
+            .unwrap_or_else(|_| {
+                Err(SendError::Transient(
+                    "timed out connecting to the SMTP server".into(),
+                ))
+            })
+    }
+
+    async fn implicit_tls(
+        &self,
+        tcp: TcpStream,
+        config: Arc<tokio_rustls::rustls::ClientConfig>,
+    ) -> Result<TlsTcpStream, SendError> {
+        let name =
+            tokio_rustls::rustls::pki_types::ServerName::try_from(self.settings.host.clone())
+                .map_err(|e| {
+                    SendError::Permanent(format!("SMTP host is not a valid TLS name: {e}"))
+                })?;
+        let stream = tokio_rustls::TlsConnector::from(config)
+            .connect(name, tcp)
+            .await
+            .map_err(|e| {
+                SendError::Transient(format!("TLS handshake with the SMTP server failed: {e}"))
+            })?;
+        Ok(TlsTcpStream(stream))
+    }
+}
+
+/// How an attempt on one connection failed.
+enum Attempt {
+    /// The server answered with an error: the connection was fine, the message was not.
+    Replied(SendError),
+    /// The connection itself failed.
+    Broken(SendError),
+}
+
+/// An implicit-TLS stream over a nodelay TCP socket, in the shape lettre accepts.
+#[derive(Debug)]
+struct TlsTcpStream(tokio_rustls::client::TlsStream<TcpStream>);
+
+impl AsyncTokioStream for TlsTcpStream {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.0.get_ref().0.peer_addr()
+    }
+}
+
+impl AsyncRead for TlsTcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TlsTcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
+    }
+}

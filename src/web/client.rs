@@ -1,0 +1,92 @@
+//! Who is asking: the client's address (behind a trusted proxy, too) and per-client
+//! rate limits.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use actix_web::HttpRequest;
+
+/// The client's IP address. Behind `TRUSTED_PROXY`, the last address that proxy appended
+/// to `X-Forwarded-For`; otherwise the peer address (a forged header is ignored).
+pub fn client_ip(req: &HttpRequest, trusted_proxy: Option<IpAddr>) -> Option<IpAddr> {
+    let peer = req.peer_addr().map(|addr| addr.ip());
+    if trusted_proxy.is_some() && peer == trusted_proxy {
+        let forwarded = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|part| part.trim().parse::<IpAddr>().ok())
+            .last();
+        if forwarded.is_some() {
+            return forwarded;
+        }
+    }
+    peer
+}
+
+/// A fixed-window counter of requests per client and minute.
+pub struct RateLimiter {
+    per_window: u32,
+    window: Duration,
+    counts: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+}
+
+impl RateLimiter {
+    /// `per_minute == 0` turns the limit off.
+    pub fn per_minute(per_minute: u32) -> RateLimiter {
+        RateLimiter {
+            per_window: per_minute,
+            window: Duration::from_secs(60),
+            counts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts one request from `client`; `false` when it is over the limit.
+    pub fn allow(&self, client: Option<IpAddr>) -> bool {
+        let Some(client) = client else { return true };
+        if self.per_window == 0 {
+            return true;
+        }
+        let now = Instant::now();
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if counts.len() > 100_000 {
+            // Keep memory bounded under a flood of distinct addresses.
+            counts.retain(|_, (start, _)| now.duration_since(*start) < self.window);
+        }
+        let entry = counts.entry(client).or_insert((now, 0));
+        if now.duration_since(entry.0) >= self.window {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= self.per_window
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_counts_per_client() {
+        let limiter = RateLimiter::per_minute(2);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        assert!(limiter.allow(Some(a)));
+        assert!(limiter.allow(Some(a)));
+        assert!(!limiter.allow(Some(a)));
+        assert!(limiter.allow(Some(b)));
+    }
+
+    #[test]
+    fn zero_turns_the_limit_off() {
+        let limiter = RateLimiter::per_minute(0);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        assert!((0..1000).all(|_| limiter.allow(Some(a))));
+    }
+}

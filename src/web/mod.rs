@@ -1,0 +1,142 @@
+//! The HTTP side: routes by topic, the middleware every response passes through, and the
+//! limits on what a request may carry.
+
+mod admin_auth;
+mod api;
+pub mod client;
+mod confirm;
+mod error;
+mod health;
+mod pages;
+mod subscribe;
+mod unsubscribe;
+
+use std::net::TcpListener;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{DefaultHeaders, Next, from_fn};
+use actix_web::{App, HttpResponse, HttpServer, error as actix_error, web};
+
+pub use error::WebError;
+
+use crate::state::AppState;
+use client::RateLimiter;
+
+/// The largest form body we accept; a sign-up needs a few hundred bytes.
+const FORM_LIMIT: usize = 16 * 1024;
+/// The largest JSON body the admin API accepts.
+const JSON_LIMIT: usize = 256 * 1024;
+
+/// Builds the HTTP server on `listener`, ready to be awaited.
+pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<actix_web::dev::Server> {
+    let signup_limiter = web::Data::new(RateLimiter::per_minute(
+        state.settings.signup_rate_per_minute,
+    ));
+    let state = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(signup_limiter.clone())
+            .app_data(
+                web::FormConfig::default()
+                    .limit(FORM_LIMIT)
+                    .error_handler(|e, _| bad_request(e)),
+            )
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(JSON_LIMIT)
+                    .error_handler(|e, _| bad_request(e)),
+            )
+            .app_data(web::QueryConfig::default().error_handler(|e, _| bad_request(e)))
+            .app_data(web::PathConfig::default().error_handler(|e, _| bad_request(e)))
+            .configure(routes)
+            .wrap(security_headers())
+            .wrap(from_fn(log_request))
+    })
+    .listen(listener)?
+    .shutdown_timeout(10)
+    .run();
+    Ok(server)
+}
+
+/// Every route of the service.
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(subscribe::signup_page))
+        .route("/subscriptions", web::post().to(subscribe::subscribe))
+        .route(
+            "/subscriptions/confirm",
+            web::get().to(confirm::confirm_page),
+        )
+        .route("/subscriptions/confirm", web::post().to(confirm::confirm))
+        .route("/unsubscribe", web::get().to(unsubscribe::unsubscribe_page))
+        .route("/unsubscribe", web::post().to(unsubscribe::unsubscribe))
+        .route("/health", web::get().to(health::health))
+        .route("/static/style.css", web::get().to(pages::stylesheet))
+        .service(
+            web::scope("/api")
+                .wrap(from_fn(admin_auth::require_admin_token))
+                .route("/subscribers", web::get().to(api::list_subscribers)),
+        )
+        .default_service(web::to(pages::not_found));
+}
+
+/// Bad input the extractors caught (size, encoding, types): 413 for an oversized body,
+/// 400 for everything else, with the reason in a sentence.
+fn bad_request(e: impl std::fmt::Display + Into<actix_error::Error>) -> actix_error::Error {
+    let message = e.to_string();
+    let err: actix_error::Error = e.into();
+    let status = match err.as_response_error().status_code() {
+        StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let response = HttpResponse::build(status)
+        .content_type("text/plain; charset=utf-8")
+        .body(format!(
+            "{}: {message}",
+            status.canonical_reason().unwrap_or("Bad request")
+        ));
+    actix_error::InternalError::from_response(message, response).into()
+}
+
+/// Headers every response carries. Pages need no script and load only our stylesheet;
+/// `no-referrer` keeps tokens in our URLs from leaking to other sites.
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::CACHE_CONTROL, "no-store"))
+}
+
+/// One log line a request: method, path (never the query: it carries tokens), status
+/// and time taken.
+async fn log_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+    let response = next.call(req).await?;
+    let status = response.status().as_u16();
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(%method, path, status, elapsed_ms = format!("{elapsed_ms:.1}"), "request");
+    Ok(response)
+}
+
+/// Marks a response as cacheable for a day (static assets).
+fn cache_for_a_day(response: &mut HttpResponse) {
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
+}

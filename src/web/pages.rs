@@ -1,0 +1,58 @@
+//! Rendering pages from templates, and the small static routes.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+
+use super::WebError;
+use crate::state::AppState;
+use crate::templates::STYLESHEET;
+
+/// Renders `template` as a 200 page.
+pub fn render(
+    state: &AppState,
+    template: &str,
+    context: &tera::Context,
+) -> Result<HttpResponse, WebError> {
+    let html = state.templates.render(template, context)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(html))
+}
+
+/// Renders `template` as an error page with `status`.
+pub fn error_page(
+    state: &AppState,
+    status: StatusCode,
+    template: &str,
+    context: &tera::Context,
+) -> WebError {
+    match state.templates.render(template, context) {
+        Ok(html) => WebError::Page { status, html },
+        Err(e) => WebError::Internal(e),
+    }
+}
+
+/// A simple page with a heading and a sentence.
+pub fn message_page(state: &AppState, status: StatusCode, title: &str, message: &str) -> WebError {
+    let mut context = state.base_context();
+    context.insert("title", title);
+    context.insert("message", message);
+    error_page(state, status, "message.html", &context)
+}
+
+pub async fn stylesheet() -> HttpResponse {
+    let mut response = HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .body(STYLESHEET);
+    super::cache_for_a_day(&mut response);
+    response
+}
+
+pub async fn not_found(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    Err(message_page(
+        &state,
+        StatusCode::NOT_FOUND,
+        "Page not found",
+        "There is nothing at this address. Check the link, or go to the sign-up page.",
+    ))
+}

@@ -1,0 +1,130 @@
+//! The sign-up page and `POST /subscriptions`.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use super::client::{RateLimiter, client_ip};
+use super::{WebError, pages};
+use crate::db::{self, subscribers, subscribers::SignupOutcome};
+use crate::domain::{EmailAddress, SubscriberName};
+use crate::state::AppState;
+
+/// The sign-up form as posted; both fields optional so a missing one is a field error,
+/// not an opaque 400.
+#[derive(Debug, Default, Deserialize)]
+pub struct SignupForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// A sign-up that passed parsing.
+struct Signup {
+    email: EmailAddress,
+    name: Option<SubscriberName>,
+}
+
+impl TryFrom<&SignupForm> for Signup {
+    /// Field name → message to show beside it.
+    type Error = BTreeMap<&'static str, String>;
+
+    fn try_from(form: &SignupForm) -> Result<Self, Self::Error> {
+        let mut errors = BTreeMap::new();
+        let email = EmailAddress::parse(&form.email)
+            .map_err(|e| errors.insert("email", e))
+            .ok();
+        let name = SubscriberName::parse_optional(&form.name)
+            .map_err(|e| errors.insert("name", e))
+            .ok();
+        match (email, name) {
+            (Some(email), Some(name)) => Ok(Signup { email, name }),
+            _ => Err(errors),
+        }
+    }
+}
+
+pub async fn signup_page(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    pages::render(
+        &state,
+        "signup.html",
+        &form_context(&state, &SignupForm::default(), &BTreeMap::new()),
+    )
+}
+
+fn form_context(
+    state: &AppState,
+    form: &SignupForm,
+    errors: &BTreeMap<&'static str, String>,
+) -> tera::Context {
+    let mut context = state.base_context();
+    context.insert("email", &form.email);
+    context.insert("name", &form.name);
+    context.insert("errors", errors);
+    context
+}
+
+/// Records the sign-up and queues the confirmation; answers the same for new, pending
+/// and confirmed addresses, so the form cannot be used to learn who subscribes.
+pub async fn subscribe(
+    req: HttpRequest,
+    form: web::Form<SignupForm>,
+    state: web::Data<AppState>,
+    limiter: web::Data<RateLimiter>,
+) -> Result<HttpResponse, WebError> {
+    if !limiter.allow(client_ip(&req, state.settings.trusted_proxy)) {
+        let mut errors = BTreeMap::new();
+        errors.insert("form", "Too many sign-ups from your network in the last minute. Please wait a minute and try again.".to_owned());
+        return Err(pages::error_page(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            "signup.html",
+            &form_context(&state, &form, &errors),
+        ));
+    }
+    let signup = match Signup::try_from(&*form) {
+        Ok(signup) => signup,
+        Err(errors) => {
+            return Err(pages::error_page(
+                &state,
+                StatusCode::BAD_REQUEST,
+                "signup.html",
+                &form_context(&state, &form, &errors),
+            ));
+        }
+    };
+    let max_mails = state.settings.confirm_mails_per_address_per_day;
+    let email = signup.email.clone();
+    let outcome = state
+        .db
+        .run(move |conn| {
+            subscribers::sign_up(
+                conn,
+                &signup.email,
+                signup.name.as_ref(),
+                max_mails,
+                db::now(),
+            )
+        })
+        .await?;
+    match outcome {
+        SignupOutcome::TooManyMails => {
+            let mut errors = BTreeMap::new();
+            errors.insert("form", "We have already sent several confirmation links to this address today. Please look for them in your inbox (and spam folder), or try again tomorrow.".to_owned());
+            return Err(pages::error_page(
+                &state,
+                StatusCode::TOO_MANY_REQUESTS,
+                "signup.html",
+                &form_context(&state, &form, &errors),
+            ));
+        }
+        SignupOutcome::ConfirmationQueued => state.wake_mail_queue(),
+        SignupOutcome::AlreadyConfirmed => {}
+    }
+    let mut context = state.base_context();
+    context.insert("email", email.as_str());
+    pages::render(&state, "check_inbox.html", &context)
+}

@@ -1,0 +1,75 @@
+//! Unsubscribe links: `GET` shows a button and changes nothing; `POST` unsubscribes, and
+//! is also the RFC 8058 one-click target (no cookie, no login, any body).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use super::{WebError, pages};
+use crate::db::{self, subscribers};
+use crate::state::AppState;
+
+/// What signed unsubscribe tokens are for; part of the signature.
+pub const PURPOSE: &str = "unsubscribe";
+
+#[derive(Debug, Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+pub async fn unsubscribe_page(
+    query: web::Query<TokenQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let id = verify(&state, query.token.as_deref())?;
+    let subscriber = state
+        .db
+        .run(move |conn| subscribers::find(conn, id))
+        .await?;
+    let Some(subscriber) = subscriber else {
+        return Err(unknown_subscriber(&state));
+    };
+    let mut context = state.base_context();
+    context.insert("token", query.token.as_deref().unwrap_or_default());
+    context.insert("email", &subscriber.email);
+    pages::render(&state, "unsubscribe.html", &context)
+}
+
+pub async fn unsubscribe(
+    query: web::Query<TokenQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let id = verify(&state, query.token.as_deref())?;
+    let done = state
+        .db
+        .run(move |conn| subscribers::unsubscribe(conn, id, db::now()))
+        .await?;
+    let Some(subscriber) = done else {
+        return Err(unknown_subscriber(&state));
+    };
+    tracing::info!(subscriber = subscriber.id, "unsubscribed");
+    let mut context = state.base_context();
+    context.insert("email", &subscriber.email);
+    pages::render(&state, "unsubscribed.html", &context)
+}
+
+fn verify(state: &AppState, token: Option<&str>) -> Result<i64, WebError> {
+    let token = token.unwrap_or_default();
+    state.signer.verify(PURPOSE, token).map_err(|_| {
+        pages::message_page(
+            state,
+            StatusCode::BAD_REQUEST,
+            "This unsubscribe link is incomplete",
+            "The link seems to have been cut off or changed. Open it from one of our emails again; every email has one.",
+        )
+    })
+}
+
+fn unknown_subscriber(state: &AppState) -> WebError {
+    pages::message_page(
+        state,
+        StatusCode::NOT_FOUND,
+        "No subscription here",
+        "This address is no longer on our list, so there is nothing to unsubscribe from.",
+    )
+}
