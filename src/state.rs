@@ -11,6 +11,9 @@ use crate::domain::Signer;
 use crate::mail::Mailer;
 use crate::templates::Templates;
 
+/// What signed unsubscribe tokens are for; part of the signature.
+pub const UNSUBSCRIBE_PURPOSE: &str = "unsubscribe";
+
 /// The app's shared state; cheap to clone, never global, so a test can run two apps.
 #[derive(Clone)]
 pub struct AppState {
@@ -59,6 +62,14 @@ impl AppState {
         context.insert("newsletter_name", &self.settings.newsletter_name);
         context.insert("base_url", &self.settings.public_url(""));
         context
+    }
+
+    /// The unsubscribe link for subscriber `id`: signed, so it needs no storage and works
+    /// without a login.
+    pub fn unsubscribe_url(&self, id: i64) -> String {
+        let token = self.signer.sign(UNSUBSCRIBE_PURPOSE, id);
+        self.settings
+            .public_url(&format!("/unsubscribe?token={token}"))
     }
 
     /// Tells the mail queue worker there is something to send.

@@ -6,6 +6,7 @@ mod api;
 pub mod client;
 mod confirm;
 mod error;
+mod form;
 mod health;
 mod pages;
 mod subscribe;
@@ -26,7 +27,7 @@ pub use error::WebError;
 use crate::state::AppState;
 use client::RateLimiter;
 
-/// The largest form body we accept; a sign-up needs a few hundred bytes.
+/// The largest raw body (forms) we accept; a sign-up needs a few hundred bytes.
 const FORM_LIMIT: usize = 16 * 1024;
 /// The largest JSON body the admin API accepts.
 const JSON_LIMIT: usize = 256 * 1024;
@@ -41,11 +42,7 @@ pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<actix_we
         App::new()
             .app_data(state.clone())
             .app_data(signup_limiter.clone())
-            .app_data(
-                web::FormConfig::default()
-                    .limit(FORM_LIMIT)
-                    .error_handler(|e, _| bad_request(e)),
-            )
+            .app_data(web::PayloadConfig::default().limit(FORM_LIMIT))
             .app_data(
                 web::JsonConfig::default()
                     .limit(JSON_LIMIT)

@@ -2,24 +2,55 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
 
 use super::client::{RateLimiter, client_ip};
-use super::{WebError, pages};
+use super::{WebError, form, pages};
 use crate::db::{self, subscribers, subscribers::SignupOutcome};
 use crate::domain::{EmailAddress, SubscriberName};
 use crate::state::AppState;
 
-/// The sign-up form as posted; both fields optional so a missing one is a field error,
-/// not an opaque 400.
-#[derive(Debug, Default, Deserialize)]
+/// The sign-up form as posted; a missing field is empty, so it gets a field error rather
+/// than an opaque 400.
+#[derive(Debug, Default)]
 pub struct SignupForm {
-    #[serde(default)]
     email: String,
-    #[serde(default)]
     name: String,
+}
+
+impl SignupForm {
+    /// Reads the form from a strictly decoded `application/x-www-form-urlencoded` body.
+    fn from_body(req: &HttpRequest, body: &[u8]) -> Result<SignupForm, (StatusCode, String)> {
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if !is_form {
+            return Err((
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "The form must be sent as application/x-www-form-urlencoded.".into(),
+            ));
+        }
+        let pairs = form::decode(body).map_err(|e| {
+            (
+                StatusCode::BAD_REQUEST,
+                format!("The form could not be read: {e}."),
+            )
+        })?;
+        let field = |name: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        Ok(SignupForm {
+            email: field("email"),
+            name: field("name"),
+        })
+    }
 }
 
 /// A sign-up that passed parsing.
@@ -71,10 +102,23 @@ fn form_context(
 /// and confirmed addresses, so the form cannot be used to learn who subscribes.
 pub async fn subscribe(
     req: HttpRequest,
-    form: web::Form<SignupForm>,
+    body: web::Bytes,
     state: web::Data<AppState>,
     limiter: web::Data<RateLimiter>,
 ) -> Result<HttpResponse, WebError> {
+    let form = match SignupForm::from_body(&req, &body) {
+        Ok(form) => form,
+        Err((status, message)) => {
+            let mut errors = BTreeMap::new();
+            errors.insert("form", message);
+            return Err(pages::error_page(
+                &state,
+                status,
+                "signup.html",
+                &form_context(&state, &SignupForm::default(), &errors),
+            ));
+        }
+    };
     if !limiter.allow(client_ip(&req, state.settings.trusted_proxy)) {
         let mut errors = BTreeMap::new();
         errors.insert("form", "Too many sign-ups from your network in the last minute. Please wait a minute and try again.".to_owned());
@@ -85,7 +129,7 @@ pub async fn subscribe(
             &form_context(&state, &form, &errors),
         ));
     }
-    let signup = match Signup::try_from(&*form) {
+    let signup = match Signup::try_from(&form) {
         Ok(signup) => signup,
         Err(errors) => {
             return Err(pages::error_page(

@@ -7,10 +7,7 @@ use serde::Deserialize;
 
 use super::{WebError, pages};
 use crate::db::{self, subscribers};
-use crate::state::AppState;
-
-/// What signed unsubscribe tokens are for; part of the signature.
-pub const PURPOSE: &str = "unsubscribe";
+use crate::state::{AppState, UNSUBSCRIBE_PURPOSE};
 
 #[derive(Debug, Deserialize)]
 pub struct TokenQuery {
@@ -55,7 +52,7 @@ pub async fn unsubscribe(
 
 fn verify(state: &AppState, token: Option<&str>) -> Result<i64, WebError> {
     let token = token.unwrap_or_default();
-    state.signer.verify(PURPOSE, token).map_err(|_| {
+    state.signer.verify(UNSUBSCRIBE_PURPOSE, token).map_err(|_| {
         pages::message_page(
             state,
             StatusCode::BAD_REQUEST,

@@ -1,0 +1,227 @@
+//! Starting the real app for a test: a fresh SQLite file, a real SMTP server on port 0,
+//! the web server on port 0, and a client with one method per endpoint.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use newsletter::{AppState, Application, Settings};
+use tempfile::TempDir;
+
+use crate::smtp_server::{ReceivedMail, SmtpServer};
+
+/// The admin token every test app is started with.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
+
+/// A running app and what a test needs to drive and inspect it.
+pub struct TestApp {
+    pub address: String,
+    pub smtp: SmtpServer,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub dir: TempDir,
+}
+
+/// Starts an app with the test defaults.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Starts an app with some settings overridden (e.g. `("SIGNUP_RATE_PER_MINUTE", "3")`).
+pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    let smtp = SmtpServer::start().await;
+    spawn_app_on_smtp(smtp, overrides).await
+}
+
+/// Starts an app that sends to `smtp_url`, which may point at a port nothing listens on.
+pub async fn spawn_app_on_smtp(smtp: SmtpServer, overrides: &[(&str, &str)]) -> TestApp {
+    newsletter::telemetry::init();
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("a bound address").port();
+    let address = format!("http://127.0.0.1:{port}");
+    let mut env: Vec<(String, String)> = vec![
+        (
+            "DATABASE_URL".into(),
+            dir.path().join("newsletter.db").display().to_string(),
+        ),
+        ("BASE_URL".into(), address.clone()),
+        ("SMTP_URL".into(), smtp.url()),
+        (
+            "MAIL_FROM".into(),
+            "The Astana Times <newsletter@astanatimes.test>".into(),
+        ),
+        ("NEWSLETTER_NAME".into(), "The Astana Times".into()),
+        ("ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
+        // Tests sign up many addresses from one client; the limit has its own tests.
+        ("SIGNUP_RATE_PER_MINUTE".into(), "0".into()),
+        ("CONFIRM_MAILS_PER_ADDRESS_PER_DAY".into(), "1000".into()),
+    ];
+    for (name, value) in overrides {
+        env.retain(|(n, _)| n != name);
+        env.push((name.to_string(), value.to_string()));
+    }
+    let mut settings = Settings::from_map(&env.into_iter().collect()).expect("valid test settings");
+    // Retries within milliseconds, so fault tests finish quickly.
+    settings.retry.first_delay = Duration::from_millis(50);
+    settings.retry.max_delay = Duration::from_millis(400);
+    let app = Application::build_with_listener(settings, listener).expect("the app builds");
+    let state = app.state().clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        smtp,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a client"),
+        state,
+        dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path_or_url: &str) -> reqwest::Response {
+        self.client
+            .get(self.absolute(path_or_url))
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    pub async fn post_empty(&self, path_or_url: &str) -> reqwest::Response {
+        self.client
+            .post(self.absolute(path_or_url))
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    fn absolute(&self, path_or_url: &str) -> String {
+        if path_or_url.starts_with("http") {
+            path_or_url.to_owned()
+        } else {
+            self.url(path_or_url)
+        }
+    }
+
+    /// `POST /subscriptions` with a raw form-urlencoded body.
+    pub async fn post_subscriptions(&self, body: impl Into<String>) -> reqwest::Response {
+        self.client
+            .post(self.url("/subscriptions"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body.into())
+            .send()
+            .await
+            .expect("POST /subscriptions")
+    }
+
+    /// Signs up through the form, with the fields encoded as a browser would.
+    pub async fn sign_up(&self, email: &str, name: &str) -> reqwest::Response {
+        let body = serde_urlencoded_pair(&[("email", email), ("name", name)]);
+        self.post_subscriptions(body).await
+    }
+
+    /// Waits for the next mail to `address` beyond the `already` ones it had.
+    pub async fn wait_for_mail_to(&self, address: &str, count: usize) -> Vec<ReceivedMail> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let mails = self.smtp.messages_to(address);
+            if mails.len() >= count || tokio::time::Instant::now() > deadline {
+                return mails;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Signs `email` up and returns the confirmation link from the mail it receives.
+    pub async fn sign_up_and_get_link(&self, email: &str, name: &str) -> String {
+        let before = self.smtp.messages_to(email).len();
+        assert_eq!(self.sign_up(email, name).await.status(), 200);
+        let mails = self.wait_for_mail_to(email, before + 1).await;
+        assert_eq!(mails.len(), before + 1, "one confirmation mail arrives");
+        self.confirmation_link(&mails[before])
+    }
+
+    /// Signs up and confirms; returns the subscriber's id.
+    pub async fn confirmed_subscriber(&self, email: &str, name: &str) -> i64 {
+        let link = self.sign_up_and_get_link(email, name).await;
+        assert_eq!(self.post_empty(&link).await.status(), 200);
+        self.subscriber_id(email).await
+    }
+
+    /// The confirmation link in a mail's text part.
+    pub fn confirmation_link(&self, mail: &ReceivedMail) -> String {
+        link_in(
+            &mail.text_body(),
+            &self.url("/subscriptions/confirm?token="),
+        )
+    }
+
+    /// A subscriber's status straight from the database.
+    pub async fn subscriber_status(&self, email: &str) -> Option<String> {
+        let email = newsletter::domain::EmailAddress::parse(email).expect("a valid address");
+        self.state
+            .db
+            .run(move |conn| newsletter::db::subscribers::find_by_email(conn, &email))
+            .await
+            .expect("query")
+            .map(|s| s.status)
+    }
+
+    pub async fn subscriber_id(&self, email: &str) -> i64 {
+        let email = newsletter::domain::EmailAddress::parse(email).expect("a valid address");
+        self.state
+            .db
+            .run(move |conn| newsletter::db::subscribers::find_by_email(conn, &email))
+            .await
+            .expect("query")
+            .expect("the subscriber exists")
+            .id
+    }
+
+    pub async fn subscriber_count(&self) -> i64 {
+        self.state
+            .db
+            .run(|conn| Ok(newsletter::db::subscribers::list(conn, None, 1, 1)?.1))
+            .await
+            .expect("query")
+    }
+
+    /// The unsubscribe link the app would put into mail for subscriber `id`.
+    pub fn unsubscribe_link(&self, id: i64) -> String {
+        self.state.unsubscribe_url(id)
+    }
+
+    /// `GET /api/...` with the admin token.
+    pub async fn api_get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("API GET")
+    }
+}
+
+/// The first URL in `text` that starts with `prefix`, up to the end of the token.
+pub fn link_in(text: &str, prefix: &str) -> String {
+    let start = text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no link starting {prefix} in:\n{text}"));
+    text[start..]
+        .split(|c: char| c.is_whitespace() || c == '"' || c == '<')
+        .next()
+        .expect("a link")
+        .to_owned()
+}
+
+/// Form-encodes pairs the way a browser does.
+pub fn serde_urlencoded_pair(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}

@@ -1,0 +1,12 @@
+//! Integration tests: the real app on a random port, a fresh SQLite file, and a real
+//! SMTP server on port 0 in the same process.
+
+mod admin_api;
+mod confirmation;
+mod csv_import;
+mod delivery;
+mod helpers;
+mod pages_and_headers;
+mod signup;
+mod smtp_server;
+mod unsubscribe;
