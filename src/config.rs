@@ -95,6 +95,26 @@ impl RetryPolicy {
     }
 }
 
+/// How digest deliveries are claimed. Not environment settings: the defaults suit every
+/// deployment, and tests shorten the lease.
+#[derive(Debug, Clone)]
+pub struct DeliveryTuning {
+    /// How long a worker holds the deliveries it claimed; renewed while it works, so
+    /// this is how soon a crashed worker's deliveries are picked up again.
+    pub lease: Duration,
+    /// Deliveries claimed at once, per SMTP connection.
+    pub batch_per_connection: usize,
+}
+
+impl Default for DeliveryTuning {
+    fn default() -> Self {
+        DeliveryTuning {
+            lease: Duration::from_secs(30),
+            batch_per_connection: 25,
+        }
+    }
+}
+
 /// Every setting of the service, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -117,6 +137,7 @@ pub struct Settings {
     pub confirm_mails_per_address_per_day: u32,
     pub trusted_proxy: Option<IpAddr>,
     pub retry: RetryPolicy,
+    pub delivery: DeliveryTuning,
 }
 
 impl Settings {
@@ -246,6 +267,7 @@ impl Settings {
             )?,
             trusted_proxy,
             retry: RetryPolicy::default(),
+            delivery: DeliveryTuning::default(),
         })
     }
 

@@ -1,11 +1,15 @@
 //! A self-hosted newsletter service: double opt-in sign-up, confirmation, unsubscribe,
-//! and mail over pooled SMTP, on SQLite. The binary in `main.rs` is a thin CLI over this
+//! articles from a feed or the API, and scheduled digests delivered over pooled SMTP, on
+//! SQLite. The binary in `main.rs` is a thin CLI over this
 //! library, so tests start the real app in-process.
 
+pub mod cli;
 pub mod config;
 pub mod csv_io;
 pub mod db;
+pub mod digest;
 pub mod domain;
+pub mod feed;
 pub mod mail;
 pub mod startup;
 pub mod state;

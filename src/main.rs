@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use newsletter::{Application, Settings, csv_io, db::Db, telemetry};
+use newsletter::domain::ArticleInput;
+use newsletter::{AppState, Application, Settings, cli, csv_io, db::Db, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -24,6 +25,32 @@ enum Command {
     Serve,
     /// Create or update the database schema, then exit.
     Migrate,
+    /// Send a digest of every article not yet in one, now; waits and shows progress,
+    /// exits 0 when every reader got it.
+    SendDigest,
+    /// Add an article for the next digest.
+    AddArticle {
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        url: String,
+        /// Plain text (HTML is reduced to its text).
+        #[arg(long)]
+        summary: Option<String>,
+        /// HTML; sanitised.
+        #[arg(long)]
+        body: Option<String>,
+        #[arg(long)]
+        author: Option<String>,
+        /// RFC 3339, e.g. 2026-06-19T09:30:00Z.
+        #[arg(long)]
+        published_at: Option<String>,
+    },
+    /// Import the new entries of an RSS or Atom feed (a URL or a file).
+    ImportFeed {
+        #[arg(value_name = "PATH_OR_URL")]
+        source: String,
+    },
     /// Import or export the subscriber list.
     Subscribers {
         #[command(subcommand)]
@@ -55,6 +82,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::from_env()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings)?,
+        Command::SendDigest => return block_on(cli::send_digest(AppState::build(settings)?)),
+        Command::AddArticle {
+            title,
+            url,
+            summary,
+            body,
+            author,
+            published_at,
+        } => {
+            let input = ArticleInput {
+                title: Some(title),
+                url: Some(url),
+                summary,
+                body,
+                author,
+                published_at,
+            };
+            return block_on(cli::add_article(AppState::build(settings)?, input));
+        }
+        Command::ImportFeed { source } => {
+            return block_on(cli::import_feed(AppState::build(settings)?, source));
+        }
         Command::Migrate => {
             Db::open(&settings.database_url)?;
             eprintln!("database `{}` is up to date", settings.database_url);
@@ -90,9 +139,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn serve(settings: Settings) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Runtime::new().context("could not start the async runtime")?;
-    runtime.block_on(async {
+    block_on(async {
         let app = Application::build(settings).await?;
         app.run_until_stopped().await
     })
+}
+
+fn block_on<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Runtime::new()
+        .context("could not start the async runtime")?
+        .block_on(work)
 }

@@ -7,6 +7,7 @@ use anyhow::Context;
 use tokio::sync::watch;
 
 use crate::config::Settings;
+use crate::digest::{delivery, schedule};
 use crate::mail::queue;
 use crate::state::AppState;
 use crate::web;
@@ -51,7 +52,8 @@ impl Application {
     }
 
     /// Serves until the process is asked to stop (Ctrl-C or SIGTERM), running the mail
-    /// worker beside the server; on the way out the worker finishes its current batch.
+    /// and delivery workers and the schedule beside the server; on the way out the
+    /// workers finish the messages in flight.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let state = self.state;
         if state.settings.admin_token.is_none() {
@@ -64,14 +66,23 @@ impl Application {
             listen_display(&state.settings.bind_addr, self.port)
         );
         let (stop_workers, stopped) = watch::channel(false);
-        let worker = tokio::spawn(queue::run_worker(state.clone(), stopped));
+        let mail_worker = tokio::spawn(queue::run_worker(state.clone(), stopped.clone()));
+        let delivery_worker = tokio::spawn(delivery::run_worker(state.clone(), stopped));
+        let scheduler = schedule::start(&state).await?;
         let served = self.server.await;
         let _ = stop_workers.send(true);
-        if tokio::time::timeout(Duration::from_secs(30), worker)
+        if let Some(mut scheduler) = scheduler {
+            let _ = scheduler.shutdown().await;
+        }
+        let workers = async {
+            let _ = mail_worker.await;
+            let _ = delivery_worker.await;
+        };
+        if tokio::time::timeout(Duration::from_secs(30), workers)
             .await
             .is_err()
         {
-            tracing::warn!("the mail worker did not finish in 30 s; unsent mail stays queued");
+            tracing::warn!("the workers did not finish in 30 s; unsent mail stays queued");
         }
         served.context("the web server stopped with an error")
     }

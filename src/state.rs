@@ -25,6 +25,10 @@ pub struct AppState {
     pub signer: Signer,
     /// Wakes the mail queue worker when a message is queued.
     pub mail_queue_wakeup: Arc<Notify>,
+    /// Wakes the digest delivery worker when a digest is queued.
+    pub delivery_wakeup: Arc<Notify>,
+    /// Names this process's delivery leases, so a worker renews only its own.
+    pub worker_id: String,
 }
 
 impl AppState {
@@ -53,6 +57,8 @@ impl AppState {
             mailer: Arc::new(mailer),
             templates: Arc::new(templates),
             mail_queue_wakeup: Arc::new(Notify::new()),
+            delivery_wakeup: Arc::new(Notify::new()),
+            worker_id: Signer::generate_secret()[..16].to_owned(),
         })
     }
 
@@ -70,6 +76,40 @@ impl AppState {
         let token = self.signer.sign(UNSUBSCRIBE_PURPOSE, id);
         self.settings
             .public_url(&format!("/unsubscribe?token={token}"))
+    }
+
+    /// Tells the digest delivery worker a digest is queued.
+    pub fn wake_deliveries(&self) {
+        self.delivery_wakeup.notify_one();
+    }
+
+    /// The `List-Id` of our mail: the newsletter's name and an id under our host.
+    pub fn list_id(&self) -> String {
+        let slug: String = self
+            .settings
+            .newsletter_name
+            .chars()
+            .filter_map(|c| match c {
+                'a'..='z' | '0'..='9' => Some(c),
+                'A'..='Z' => Some(c.to_ascii_lowercase()),
+                ' ' | '-' | '_' | '.' => Some('-'),
+                _ => None,
+            })
+            .collect::<String>()
+            .split('-')
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join("-");
+        let slug = if slug.is_empty() {
+            "newsletter".to_owned()
+        } else {
+            slug
+        };
+        format!(
+            "{} <{slug}.{}>",
+            self.settings.newsletter_name,
+            self.settings.public_host()
+        )
     }
 
     /// Tells the mail queue worker there is something to send.

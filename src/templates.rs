@@ -42,6 +42,19 @@ const TEMPLATES: &[(&str, &str)] = &[
         "email/confirmation.html",
         include_str!("../email_templates/confirmation.html"),
     ),
+    (
+        "email/digest.subject.txt",
+        include_str!("../email_templates/digest.subject.txt"),
+    ),
+    (
+        "email/digest.txt",
+        include_str!("../email_templates/digest.txt"),
+    ),
+    (
+        "email/digest.html",
+        include_str!("../email_templates/digest.html"),
+    ),
+    ("archive.html", include_str!("../templates/archive.html")),
 ];
 
 /// The stylesheet every page links to.

@@ -28,3 +28,27 @@ pub fn get_or_insert_with(
         Ok(value)
     })
 }
+
+/// The value stored under `name`, if any.
+pub fn get(conn: &mut Conn, name: &str) -> anyhow::Result<Option<String>> {
+    Ok(app_settings::table
+        .find(name)
+        .select(app_settings::value)
+        .first(conn)
+        .optional()?)
+}
+
+/// Stores `value` under `name`, replacing what was there; `None` removes it.
+pub fn set(conn: &mut Conn, name: &str, value: Option<&str>) -> anyhow::Result<()> {
+    match value {
+        Some(value) => {
+            diesel::replace_into(app_settings::table)
+                .values((app_settings::name.eq(name), app_settings::value.eq(value)))
+                .execute(conn)?;
+        }
+        None => {
+            diesel::delete(app_settings::table.find(name)).execute(conn)?;
+        }
+    }
+    Ok(())
+}

@@ -4,6 +4,9 @@
 //! [`Db::run`]; the async threads that serve requests never wait on SQLite.
 
 pub mod app_settings;
+pub mod articles;
+pub mod deliveries;
+pub mod digests;
 pub mod outgoing_emails;
 pub mod schema;
 pub mod subscribers;
@@ -40,6 +43,21 @@ pub mod utc {
             None => serializer.serialize_none(),
         }
     }
+}
+
+/// How one attempt at sending a queued message ended; recorded by both queues
+/// (one-off mail and digest deliveries).
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Sent,
+    /// A temporary failure: try again at the given time.
+    RetryAt(NaiveDateTime, String),
+    /// The server refused it for good (5xx); its reply is kept.
+    Rejected(String),
+    /// Temporary failures went on for longer than the retry policy allows.
+    GaveUp(String),
+    /// No longer wanted (the reader left or was erased meanwhile).
+    Cancelled,
 }
 
 /// A pooled SQLite connection.

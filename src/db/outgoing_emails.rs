@@ -6,8 +6,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::Conn;
 use super::schema::outgoing_emails;
+use super::{Conn, Outcome};
 
 pub const KIND_CONFIRMATION: &str = "confirmation";
 
@@ -21,18 +21,6 @@ pub struct OutgoingEmail {
     pub recipient: String,
     pub attempts: i32,
     pub created_at: NaiveDateTime,
-}
-
-/// How one attempt at sending a queued message ended.
-#[derive(Debug, Clone)]
-pub enum Outcome {
-    Sent,
-    /// Try again at the given time.
-    RetryAt(NaiveDateTime, String),
-    /// Permanently failed (5xx, or retried for too long).
-    Failed(String),
-    /// No longer wanted (the subscriber left or was erased).
-    Cancelled,
 }
 
 pub fn enqueue_confirmation(
@@ -137,7 +125,7 @@ pub fn record_outcomes(
                         locked,
                     ))
                     .execute(conn)?,
-                Outcome::Failed(error) => diesel::update(row)
+                Outcome::Rejected(error) | Outcome::GaveUp(error) => diesel::update(row)
                     .set((
                         outgoing_emails::status.eq("failed"),
                         outgoing_emails::attempts.eq(attempts),

@@ -17,6 +17,7 @@ diesel::table! {
         updated_at -> Timestamp,
         confirmed_at -> Nullable<Timestamp>,
         unsubscribed_at -> Nullable<Timestamp>,
+        hard_bounces -> Integer,
     }
 }
 
@@ -46,11 +47,60 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    digests (id) {
+        id -> BigInt,
+        subject -> Text,
+        html_body -> Text,
+        text_body -> Text,
+        status -> Text,
+        article_count -> Integer,
+        recipient_count -> Integer,
+        created_at -> Timestamp,
+        completed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    articles (id) {
+        id -> BigInt,
+        url -> Text,
+        guid -> Nullable<Text>,
+        title -> Text,
+        summary -> Nullable<Text>,
+        body -> Nullable<Text>,
+        author -> Nullable<Text>,
+        published_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        digest_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    deliveries (digest_id, subscriber_id) {
+        digest_id -> BigInt,
+        subscriber_id -> BigInt,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(articles -> digests (digest_id));
+diesel::joinable!(deliveries -> digests (digest_id));
+diesel::joinable!(deliveries -> subscribers (subscriber_id));
 diesel::joinable!(confirmation_tokens -> subscribers (subscriber_id));
 diesel::joinable!(outgoing_emails -> subscribers (subscriber_id));
 diesel::allow_tables_to_appear_in_same_query!(
     app_settings,
     subscribers,
     confirmation_tokens,
-    outgoing_emails
+    outgoing_emails,
+    digests,
+    articles,
+    deliveries,
 );

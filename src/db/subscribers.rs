@@ -24,6 +24,8 @@ pub struct Subscriber {
     pub confirmed_at: Option<NaiveDateTime>,
     #[serde(serialize_with = "super::utc::serialize_option")]
     pub unsubscribed_at: Option<NaiveDateTime>,
+    #[serde(skip)]
+    pub hard_bounces: i32,
 }
 
 impl Subscriber {

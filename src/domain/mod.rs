@@ -1,10 +1,12 @@
 //! Parsed types: a value of one of these exists only if it is valid.
 
+pub mod article;
 mod email;
 mod name;
 mod status;
 mod tokens;
 
+pub use article::{ArticleInput, NewArticle};
 pub use email::EmailAddress;
 pub use name::SubscriberName;
 pub use status::SubscriberStatus;

@@ -83,17 +83,17 @@ impl Signer {
         hex(&bytes)
     }
 
-    fn mac(&self, purpose: &str, id: i64) -> HmacSha256 {
+    fn mac(&self, purpose: &str, subject: &str) -> HmacSha256 {
         let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes keys of any length");
         mac.update(purpose.as_bytes());
         mac.update(b":");
-        mac.update(id.to_string().as_bytes());
+        mac.update(subject.as_bytes());
         mac
     }
 
     /// `{id}.{signature}`: a link token for `purpose` (e.g. "unsubscribe").
     pub fn sign(&self, purpose: &str, id: i64) -> String {
-        let tag = self.mac(purpose, id).finalize().into_bytes();
+        let tag = self.mac(purpose, &id.to_string()).finalize().into_bytes();
         format!("{id}.{}", URL_SAFE_NO_PAD.encode(tag))
     }
 
@@ -108,15 +108,15 @@ impl Signer {
         let signature = URL_SAFE_NO_PAD
             .decode(signature)
             .map_err(|_| TokenError::Malformed)?;
-        self.mac(purpose, id)
+        self.mac(purpose, &id.to_string())
             .verify_slice(&signature)
             .map_err(|_| TokenError::BadSignature)?;
         Ok(id)
     }
 
-    /// A short stable tag for (`purpose`, `id`), unguessable without the secret.
-    pub fn tag(&self, purpose: &str, id: i64) -> String {
-        hex(&self.mac(purpose, id).finalize().into_bytes()[..10])
+    /// A short stable tag for (`purpose`, `subject`), unguessable without the secret.
+    pub fn tag(&self, purpose: &str, subject: &str) -> String {
+        hex(&self.mac(purpose, subject).finalize().into_bytes()[..10])
     }
 }
 

@@ -43,11 +43,26 @@ impl Email {
     }
 }
 
-/// A body part sent as 8bit when its lines allow, so the raw message (and an `.eml` in
-/// the outbox) shows links as they are; quoted-printable or base64 otherwise.
+/// A body part sent as 8bit when its lines allow (at most 998 bytes, RFC 5322), so the
+/// raw message (and an `.eml` in the outbox) shows text and links as they are, and no
+/// byte is spent on encoding; quoted-printable or base64 otherwise. lettre's own choice
+/// stops at 76-character lines, which every long link exceeds.
 fn part(content_type: ContentType, body: String) -> SinglePart {
-    let body = Body::new_with_encoding(body, ContentTransferEncoding::EightBit)
-        .unwrap_or_else(|original| Body::new(original));
+    let crlf = body
+        .replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .replace('\n', "\r\n");
+    let fits_8bit = !crlf.contains('\0') && crlf.split("\r\n").all(|line| line.len() <= 998);
+    let body = if fits_8bit {
+        let encoding = if crlf.is_ascii() {
+            ContentTransferEncoding::SevenBit
+        } else {
+            ContentTransferEncoding::EightBit
+        };
+        Body::dangerous_pre_encoded(crlf.into_bytes(), encoding)
+    } else {
+        Body::new(body)
+    };
     SinglePart::builder().header(content_type).body(body)
 }
 
@@ -80,9 +95,36 @@ mod tests {
         assert!(raw.contains("List-Id: News <news.example.com>"), "{raw}");
         assert!(raw.contains("multipart/alternative"), "{raw}");
         assert!(raw.contains("Date: "), "{raw}");
-        assert!(raw.contains("Content-Transfer-Encoding: 8bit"), "{raw}");
+        assert!(raw.contains("Content-Transfer-Encoding: 7bit"), "{raw}");
         let headers = raw.split("\r\n\r\n").next().unwrap();
         assert!(headers.is_ascii(), "headers are encoded: {headers}");
+    }
+
+    #[test]
+    fn bodies_keep_long_links_intact_and_fall_back_to_an_encoding_for_overlong_lines() {
+        let link = format!("https://news.example.com/{}", "a".repeat(200));
+        let text = format!("Kazakhstan’s news\n{link}\n");
+        let html = format!("<p>{}</p>", "x".repeat(2000));
+        let email = Email {
+            to: mailbox(None, "reader@example.com").unwrap(),
+            subject: "s".into(),
+            text,
+            html,
+            message_id: "<test-3@example.com>".into(),
+            headers: vec![],
+        };
+        let from: Mailbox = "News <news@example.com>".parse().unwrap();
+        let (_, raw) = email.format(&from).unwrap();
+        let raw = String::from_utf8(raw).unwrap();
+        assert!(
+            raw.contains(&format!("Kazakhstan’s news\r\n{link}\r\n")),
+            "{raw}"
+        );
+        assert!(raw.contains("Content-Transfer-Encoding: 8bit"));
+        assert!(
+            raw.lines().all(|line| line.len() <= 998),
+            "the 2000-byte line was encoded"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod message;
 pub mod queue;
+pub mod retry;
 pub mod transport;
 
 pub use message::Email;

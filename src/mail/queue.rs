@@ -8,12 +8,12 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::sync::watch;
 
-use crate::db::outgoing_emails::{self, Outcome, OutgoingEmail};
+use crate::db::outgoing_emails::{self, OutgoingEmail};
 use crate::db::subscribers::{self, Subscriber};
-use crate::db::{self, after};
+use crate::db::{self, Outcome, after};
 use crate::domain::{ConfirmationToken, SubscriberStatus};
 use crate::mail::message::{Email, mailbox};
-use crate::mail::transport::SendError;
+use crate::mail::retry;
 use crate::state::AppState;
 
 /// How many queued messages one claim takes.
@@ -130,46 +130,37 @@ async fn send_one(state: &AppState, claimed: Claimed) -> Outcome {
                 error = format!("{e:#}"),
                 "could not build a confirmation mail"
             );
-            return Outcome::Failed(format!("could not build the message: {e:#}"));
+            return Outcome::Rejected(format!("could not build the message: {e:#}"));
         }
     };
-    match state.mailer.send(&message.0, &message.1, &message.2).await {
-        Ok(()) => {
-            tracing::info!(outgoing_email = email.id, "confirmation mail sent");
-            Outcome::Sent
-        }
-        Err(SendError::Permanent(reply)) => {
-            tracing::warn!(
-                outgoing_email = email.id,
-                reply,
-                "confirmation mail refused for good"
-            );
-            Outcome::Failed(reply)
-        }
-        Err(SendError::Transient(reason)) => {
-            let retry = &state.settings.retry;
-            let queued_for = (db::now() - email.created_at).to_std().unwrap_or_default();
-            if queued_for >= retry.give_up_after {
-                tracing::warn!(
-                    outgoing_email = email.id,
-                    reason,
-                    "giving up on a confirmation mail"
-                );
-                return Outcome::Failed(format!(
-                    "gave up after {} attempts: {reason}",
-                    email.attempts + 1
-                ));
-            }
-            let attempts = u32::try_from(email.attempts + 1).unwrap_or(u32::MAX);
-            let at = after(db::now(), retry.delay_after(attempts));
-            tracing::warn!(
-                outgoing_email = email.id,
-                reason,
-                "confirmation mail failed; will retry"
-            );
-            Outcome::RetryAt(at, reason)
-        }
+    let result = state.mailer.send(&message.0, &message.1, &message.2).await;
+    let outcome = retry::outcome(
+        result,
+        email.attempts,
+        email.created_at,
+        &state.settings.retry,
+        db::now(),
+    );
+    match &outcome {
+        Outcome::Sent => tracing::info!(outgoing_email = email.id, "confirmation mail sent"),
+        Outcome::RetryAt(_, reason) => tracing::warn!(
+            outgoing_email = email.id,
+            reason,
+            "confirmation mail failed; will retry"
+        ),
+        Outcome::Rejected(reply) => tracing::warn!(
+            outgoing_email = email.id,
+            reply,
+            "confirmation mail refused for good"
+        ),
+        Outcome::GaveUp(reason) => tracing::warn!(
+            outgoing_email = email.id,
+            reason,
+            "giving up on a confirmation mail"
+        ),
+        Outcome::Cancelled => {}
     }
+    outcome
 }
 
 /// Renders the confirmation mail; returns the envelope, Message-ID and bytes.
@@ -190,7 +181,9 @@ fn render_confirmation(
     // Derived from the queue row, so a retry carries the same id.
     let message_id = format!(
         "<confirm-{outgoing_id}.{}@{}>",
-        state.signer.tag("message-id:confirm", outgoing_id),
+        state
+            .signer
+            .tag("message-id:confirm", &outgoing_id.to_string()),
         settings.public_host()
     );
     let email = Email {

@@ -1,12 +1,14 @@
 //! The admin JSON API (behind `admin_auth`).
 
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use super::WebError;
 use crate::db::subscribers::{self, Subscriber};
-use crate::domain::SubscriberStatus;
+use crate::db::{self, articles, digests};
+use crate::digest::{Composed, compose_digest};
+use crate::domain::{ArticleInput, NewArticle, SubscriberStatus};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -57,4 +59,130 @@ pub async fn list_subscribers(
         per_page,
         total,
     }))
+}
+
+/// `POST /api/articles`: 201 `{id}` for a new article, 200 `{id}` for a known url.
+pub async fn create_article(
+    input: web::Json<ArticleInput>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let article = NewArticle::parse(&input).map_err(|fields| WebError::Fields {
+        message: "the article has invalid fields".into(),
+        fields,
+    })?;
+    let (id, created) = state
+        .db
+        .run(move |conn| articles::add(conn, &article, db::now()))
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(HttpResponse::build(status).json(serde_json::json!({ "id": id })))
+}
+
+/// `POST /api/digests`: compose and queue a digest of everything new, now.
+pub async fn create_digest(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    match compose_digest(&state).await? {
+        Composed::Created(created) => Ok(HttpResponse::Accepted().json(created)),
+        Composed::NothingNew => Err(WebError::api(
+            StatusCode::CONFLICT,
+            "no new articles since the last digest; add some first",
+        )),
+    }
+}
+
+#[derive(Serialize)]
+struct DigestStatus {
+    id: i64,
+    status: String,
+    subject: String,
+    articles: i32,
+    #[serde(flatten)]
+    progress: digests::Progress,
+    failures: Vec<Failure>,
+}
+
+#[derive(Serialize)]
+struct Failure {
+    email: String,
+    reply: Option<String>,
+}
+
+/// `GET /api/digests/{id}`: where the digest's deliveries stand.
+pub async fn get_digest(
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let id = id.into_inner();
+    let found = state
+        .db
+        .run(move |conn| {
+            let Some(digest) = digests::find(conn, id)? else {
+                return Ok(None);
+            };
+            Ok(Some((
+                digest,
+                digests::progress(conn, id)?,
+                digests::failures(conn, id)?,
+            )))
+        })
+        .await?;
+    let Some((digest, progress, failures)) = found else {
+        return Err(WebError::api(
+            StatusCode::NOT_FOUND,
+            format!("there is no digest {id}"),
+        ));
+    };
+    Ok(HttpResponse::Ok().json(DigestStatus {
+        id: digest.id,
+        status: digest.status,
+        subject: digest.subject,
+        articles: digest.article_count,
+        progress,
+        failures: failures
+            .into_iter()
+            .map(|(email, reply)| Failure { email, reply })
+            .collect(),
+    }))
+}
+
+/// `GET /api/digests/preview`: the next digest's HTML, nothing stored or sent. Its size
+/// is in `X-Digest-Html-Bytes`, and `X-Digest-Warning` says when Gmail would clip it.
+pub async fn preview_digest(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    let Some(rendered) = crate::digest::preview_digest(&state).await? else {
+        return Err(WebError::api(
+            StatusCode::CONFLICT,
+            "no new articles: there is nothing to preview",
+        ));
+    };
+    let mut response = HttpResponse::Ok();
+    response
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("X-Digest-Html-Bytes", rendered.html.len().to_string()))
+        .insert_header(("X-Digest-Subject", ascii_header(&rendered.subject)))
+        // The preview is a whole email with inline styles; let it render.
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; frame-ancestors 'none'",
+        ));
+    if let Some(warning) = rendered.clipping_warning() {
+        response.insert_header(("X-Digest-Warning", warning));
+    }
+    Ok(response.body(rendered.html))
+}
+
+/// Header values must be visible ASCII; other characters become `?`.
+fn ascii_header(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
 }

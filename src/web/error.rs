@@ -12,6 +12,12 @@ pub enum WebError {
     /// A JSON API error: `{"error": message}`.
     #[error("{status}: {message}")]
     Api { status: StatusCode, message: String },
+    /// A JSON API error naming the bad fields: `{"error": message, "fields": {...}}`.
+    #[error("400: {message}")]
+    Fields {
+        message: String,
+        fields: std::collections::BTreeMap<&'static str, String>,
+    },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -29,6 +35,7 @@ impl ResponseError for WebError {
     fn status_code(&self) -> StatusCode {
         match self {
             WebError::Page { status, .. } | WebError::Api { status, .. } => *status,
+            WebError::Fields { .. } => StatusCode::BAD_REQUEST,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -41,6 +48,8 @@ impl ResponseError for WebError {
             WebError::Api { status, message } => {
                 HttpResponse::build(*status).json(serde_json::json!({ "error": message }))
             }
+            WebError::Fields { message, fields } => HttpResponse::BadRequest()
+                .json(serde_json::json!({ "error": message, "fields": fields })),
             WebError::Internal(cause) => {
                 tracing::error!(error = format!("{cause:#}"), "request failed");
                 HttpResponse::InternalServerError()

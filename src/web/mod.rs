@@ -3,6 +3,7 @@
 
 mod admin_auth;
 mod api;
+mod archive;
 pub mod client;
 mod confirm;
 mod error;
@@ -46,10 +47,10 @@ pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<actix_we
             .app_data(
                 web::JsonConfig::default()
                     .limit(JSON_LIMIT)
-                    .error_handler(|e, _| bad_request(e)),
+                    .error_handler(bad_request),
             )
-            .app_data(web::QueryConfig::default().error_handler(|e, _| bad_request(e)))
-            .app_data(web::PathConfig::default().error_handler(|e, _| bad_request(e)))
+            .app_data(web::QueryConfig::default().error_handler(bad_request))
+            .app_data(web::PathConfig::default().error_handler(bad_request))
             .configure(routes)
             .wrap(security_headers())
             .wrap(from_fn(log_request))
@@ -71,31 +72,46 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/subscriptions/confirm", web::post().to(confirm::confirm))
         .route("/unsubscribe", web::get().to(unsubscribe::unsubscribe_page))
         .route("/unsubscribe", web::post().to(unsubscribe::unsubscribe))
+        .route("/archive", web::get().to(archive::index))
+        .route("/archive/{id}", web::get().to(archive::show))
         .route("/health", web::get().to(health::health))
         .route("/static/style.css", web::get().to(pages::stylesheet))
         .service(
             web::scope("/api")
                 .wrap(from_fn(admin_auth::require_admin_token))
-                .route("/subscribers", web::get().to(api::list_subscribers)),
+                .route("/subscribers", web::get().to(api::list_subscribers))
+                .route("/articles", web::post().to(api::create_article))
+                .route("/digests", web::post().to(api::create_digest))
+                .route("/digests/preview", web::get().to(api::preview_digest))
+                .route("/digests/{id}", web::get().to(api::get_digest)),
         )
         .default_service(web::to(pages::not_found));
 }
 
-/// Bad input the extractors caught (size, encoding, types): 413 for an oversized body,
-/// 400 for everything else, with the reason in a sentence.
-fn bad_request(e: impl std::fmt::Display + Into<actix_error::Error>) -> actix_error::Error {
+/// Bad input the extractors caught (size, encoding, JSON types, ids): 413 for an
+/// oversized body, 400 for everything else, with the reason in a sentence; JSON under
+/// `/api`, text elsewhere.
+fn bad_request(
+    e: impl std::fmt::Display + Into<actix_error::Error>,
+    req: &actix_web::HttpRequest,
+) -> actix_error::Error {
     let message = e.to_string();
     let err: actix_error::Error = e.into();
     let status = match err.as_response_error().status_code() {
         StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         _ => StatusCode::BAD_REQUEST,
     };
-    let response = HttpResponse::build(status)
-        .content_type("text/plain; charset=utf-8")
-        .body(format!(
-            "{}: {message}",
-            status.canonical_reason().unwrap_or("Bad request")
-        ));
+    let response = if req.path().starts_with("/api/") {
+        HttpResponse::build(status).json(serde_json::json!({ "error": message }))
+    } else {
+        HttpResponse::build(status)
+            .content_type("text/plain; charset=utf-8")
+            .body(format!(
+                "{}: {message}",
+                status.canonical_reason().unwrap_or("Bad request")
+            ))
+    };
     actix_error::InternalError::from_response(message, response).into()
 }
 

@@ -1,0 +1,104 @@
+//! The `articles` table: articles waiting for a digest, and those already sent.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::Conn;
+use super::schema::articles;
+use crate::domain::NewArticle;
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = articles)]
+pub struct Article {
+    pub id: i64,
+    pub url: String,
+    #[serde(skip)]
+    pub guid: Option<String>,
+    pub title: String,
+    pub summary: Option<String>,
+    #[serde(skip)]
+    pub body: Option<String>,
+    pub author: Option<String>,
+    #[serde(serialize_with = "super::utc::serialize_option")]
+    pub published_at: Option<NaiveDateTime>,
+    #[serde(serialize_with = "super::utc::serialize")]
+    pub created_at: NaiveDateTime,
+    pub digest_id: Option<i64>,
+}
+
+/// Stores one article unless one with the same URL (or feed guid) exists, in its own
+/// transaction. Returns the article's id and whether it was new.
+pub fn add(
+    conn: &mut Conn,
+    article: &NewArticle,
+    now: NaiveDateTime,
+) -> anyhow::Result<(i64, bool)> {
+    conn.immediate_transaction(|conn| insert_if_new(conn, article, now))
+}
+
+/// Like [`add`], inside the caller's transaction (a feed imports all its entries in one).
+pub fn insert_if_new(
+    conn: &mut Conn,
+    article: &NewArticle,
+    now: NaiveDateTime,
+) -> anyhow::Result<(i64, bool)> {
+    if let Some(id) = find_existing(conn, article)? {
+        return Ok((id, false));
+    }
+    let id = diesel::insert_into(articles::table)
+        .values((
+            articles::url.eq(&article.url),
+            articles::guid.eq(&article.guid),
+            articles::title.eq(&article.title),
+            articles::summary.eq(&article.summary),
+            articles::body.eq(&article.body),
+            articles::author.eq(&article.author),
+            articles::published_at.eq(article.published_at),
+            articles::created_at.eq(now),
+        ))
+        .returning(articles::id)
+        .get_result(conn)?;
+    Ok((id, true))
+}
+
+fn find_existing(conn: &mut Conn, article: &NewArticle) -> anyhow::Result<Option<i64>> {
+    let mut query = articles::table
+        .select(articles::id)
+        .filter(articles::url.eq(&article.url))
+        .into_boxed();
+    if let Some(guid) = &article.guid {
+        query = query.or_filter(articles::guid.eq(guid));
+    }
+    Ok(query.first(conn).optional()?)
+}
+
+/// Articles not yet in a digest, in the order a digest lists them (oldest first).
+pub fn waiting(conn: &mut Conn) -> anyhow::Result<Vec<Article>> {
+    Ok(articles::table
+        .filter(articles::digest_id.is_null())
+        .order((articles::published_at.asc(), articles::id.asc()))
+        .select(Article::as_select())
+        .load(conn)?)
+}
+
+/// The articles a digest carried.
+pub fn in_digest(conn: &mut Conn, digest_id: i64) -> anyhow::Result<Vec<Article>> {
+    Ok(articles::table
+        .filter(articles::digest_id.eq(digest_id))
+        .order((articles::published_at.asc(), articles::id.asc()))
+        .select(Article::as_select())
+        .load(conn)?)
+}
+
+/// Marks `ids` as sent in `digest_id`; only those still waiting, so two digests can
+/// never take the same article. Returns how many were taken.
+pub fn assign_to_digest(conn: &mut Conn, ids: &[i64], digest_id: i64) -> anyhow::Result<usize> {
+    Ok(diesel::update(
+        articles::table
+            .filter(articles::id.eq_any(ids))
+            .filter(articles::digest_id.is_null()),
+    )
+    .set(articles::digest_id.eq(digest_id))
+    .execute(conn)?)
+}

@@ -1,0 +1,229 @@
+//! The `deliveries` table: one row per (digest, reader), claimed by workers in batches
+//! under a lease and settled in batches.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{deliveries, subscribers};
+use super::{Conn, Outcome};
+use crate::domain::SubscriberStatus;
+
+/// Hard bounces in a row after which a reader is marked bounced and skipped.
+pub const HARD_BOUNCES_BEFORE_BOUNCED: i32 = 2;
+
+/// A delivery a worker holds, with what it needs to address the message.
+#[derive(Debug, Clone, Queryable)]
+pub struct ClaimedDelivery {
+    pub digest_id: i64,
+    pub subscriber_id: i64,
+    pub attempts: i32,
+    pub email: String,
+    pub name: Option<String>,
+    pub subscriber_status: String,
+}
+
+/// One delivery per confirmed reader; returns how many were queued.
+pub fn enqueue_for_confirmed(
+    conn: &mut Conn,
+    digest_id: i64,
+    now: NaiveDateTime,
+) -> anyhow::Result<usize> {
+    let confirmed = subscribers::table
+        .filter(subscribers::status.eq(SubscriberStatus::Confirmed.as_str()))
+        .select((
+            diesel::dsl::sql::<diesel::sql_types::BigInt>("")
+                .bind::<diesel::sql_types::BigInt, _>(digest_id),
+            subscribers::id,
+            diesel::dsl::sql::<diesel::sql_types::Text>("'pending'"),
+            diesel::dsl::sql::<diesel::sql_types::Timestamp>("")
+                .bind::<diesel::sql_types::Timestamp, _>(now),
+        ));
+    Ok(diesel::insert_into(deliveries::table)
+        .values(confirmed)
+        .into_columns((
+            deliveries::digest_id,
+            deliveries::subscriber_id,
+            deliveries::status,
+            deliveries::next_attempt_at,
+        ))
+        .execute(conn)?)
+}
+
+/// Claims up to `limit` due deliveries for `worker` until `lease_until`. Deliveries to
+/// readers who are no longer confirmed are settled as skipped instead.
+pub fn claim_due(
+    conn: &mut Conn,
+    worker: &str,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> anyhow::Result<Vec<ClaimedDelivery>> {
+    conn.immediate_transaction(|conn| {
+        let due: Vec<ClaimedDelivery> = deliveries::table
+            .inner_join(subscribers::table)
+            .filter(deliveries::status.eq("pending"))
+            .filter(deliveries::next_attempt_at.le(now))
+            .filter(
+                deliveries::locked_until
+                    .is_null()
+                    .or(deliveries::locked_until.lt(now)),
+            )
+            .order((
+                deliveries::next_attempt_at.asc(),
+                deliveries::digest_id.asc(),
+                deliveries::subscriber_id.asc(),
+            ))
+            .limit(limit)
+            .select((
+                deliveries::digest_id,
+                deliveries::subscriber_id,
+                deliveries::attempts,
+                subscribers::email,
+                subscribers::name,
+                subscribers::status,
+            ))
+            .load(conn)?;
+        let (wanted, unwanted): (Vec<_>, Vec<_>) = due
+            .into_iter()
+            .partition(|d| d.subscriber_status == SubscriberStatus::Confirmed.as_str());
+        for d in &wanted {
+            diesel::update(deliveries::table.find((d.digest_id, d.subscriber_id)))
+                .set((
+                    deliveries::locked_by.eq(worker),
+                    deliveries::locked_until.eq(lease_until),
+                ))
+                .execute(conn)?;
+        }
+        for d in &unwanted {
+            diesel::update(deliveries::table.find((d.digest_id, d.subscriber_id)))
+                .set((
+                    deliveries::status.eq("skipped"),
+                    deliveries::locked_until.eq(None::<NaiveDateTime>),
+                ))
+                .execute(conn)?;
+        }
+        Ok(wanted)
+    })
+}
+
+/// Extends the lease on everything `worker` holds (a long batch stays ours).
+pub fn renew_leases(
+    conn: &mut Conn,
+    worker: &str,
+    lease_until: NaiveDateTime,
+) -> anyhow::Result<()> {
+    diesel::update(
+        deliveries::table
+            .filter(deliveries::locked_by.eq(worker))
+            .filter(deliveries::status.eq("pending"))
+            .filter(deliveries::locked_until.is_not_null()),
+    )
+    .set(deliveries::locked_until.eq(lease_until))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Lets go of everything `worker` holds, on a clean shutdown.
+pub fn release(conn: &mut Conn, worker: &str) -> anyhow::Result<()> {
+    diesel::update(deliveries::table.filter(deliveries::locked_by.eq(worker)))
+        .set((
+            deliveries::locked_by.eq(None::<String>),
+            deliveries::locked_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records a batch of outcomes in one transaction, and keeps each reader's count of
+/// hard bounces: a 5xx counts one, a delivery resets it, and past
+/// [`HARD_BOUNCES_BEFORE_BOUNCED`] the reader is marked bounced.
+pub fn record_outcomes(
+    conn: &mut Conn,
+    outcomes: &[((i64, i64), Outcome)],
+    now: NaiveDateTime,
+) -> anyhow::Result<()> {
+    conn.immediate_transaction(|conn| {
+        for ((digest_id, subscriber_id), outcome) in outcomes {
+            let row = deliveries::table.find((digest_id, subscriber_id));
+            let attempts = deliveries::attempts + 1;
+            let unlocked = (
+                deliveries::locked_by.eq(None::<String>),
+                deliveries::locked_until.eq(None::<NaiveDateTime>),
+            );
+            let reader = subscribers::table.find(subscriber_id);
+            match outcome {
+                Outcome::Sent => {
+                    diesel::update(row)
+                        .set((
+                            deliveries::status.eq("sent"),
+                            deliveries::attempts.eq(attempts),
+                            deliveries::sent_at.eq(now),
+                            unlocked,
+                        ))
+                        .execute(conn)?;
+                    diesel::update(reader.filter(subscribers::hard_bounces.gt(0)))
+                        .set(subscribers::hard_bounces.eq(0))
+                        .execute(conn)?;
+                }
+                Outcome::RetryAt(at, error) => {
+                    diesel::update(row)
+                        .set((
+                            deliveries::attempts.eq(attempts),
+                            deliveries::next_attempt_at.eq(at),
+                            deliveries::last_error.eq(error),
+                            unlocked,
+                        ))
+                        .execute(conn)?;
+                }
+                Outcome::Rejected(error) | Outcome::GaveUp(error) => {
+                    diesel::update(row)
+                        .set((
+                            deliveries::status.eq("failed"),
+                            deliveries::attempts.eq(attempts),
+                            deliveries::last_error.eq(error),
+                            unlocked,
+                        ))
+                        .execute(conn)?;
+                    if matches!(outcome, Outcome::Rejected(_)) {
+                        diesel::update(reader)
+                            .set((
+                                subscribers::hard_bounces.eq(subscribers::hard_bounces + 1),
+                                subscribers::updated_at.eq(now),
+                            ))
+                            .execute(conn)?;
+                        diesel::update(
+                            reader
+                                .filter(subscribers::hard_bounces.ge(HARD_BOUNCES_BEFORE_BOUNCED))
+                                .filter(
+                                    subscribers::status.eq(SubscriberStatus::Confirmed.as_str()),
+                                ),
+                        )
+                        .set(subscribers::status.eq(SubscriberStatus::Bounced.as_str()))
+                        .execute(conn)?;
+                    }
+                }
+                Outcome::Cancelled => {
+                    diesel::update(row)
+                        .set((deliveries::status.eq("skipped"), unlocked))
+                        .execute(conn)?;
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Puts a digest's failed deliveries back in the queue (the admin's "retry failed").
+pub fn retry_failed(conn: &mut Conn, digest_id: i64, now: NaiveDateTime) -> anyhow::Result<usize> {
+    Ok(diesel::update(
+        deliveries::table
+            .filter(deliveries::digest_id.eq(digest_id))
+            .filter(deliveries::status.eq("failed")),
+    )
+    .set((
+        deliveries::status.eq("pending"),
+        deliveries::next_attempt_at.eq(now),
+        deliveries::attempts.eq(0),
+    ))
+    .execute(conn)?)
+}

@@ -1,0 +1,159 @@
+//! The `digests` table: each digest rendered once, with its delivery progress.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::Conn;
+use super::schema::{deliveries, digests};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = digests)]
+pub struct Digest {
+    pub id: i64,
+    pub subject: String,
+    pub html_body: String,
+    pub text_body: String,
+    pub status: String,
+    pub article_count: i32,
+    pub recipient_count: i32,
+    pub created_at: NaiveDateTime,
+    pub completed_at: Option<NaiveDateTime>,
+}
+
+/// A digest without its bodies, for lists.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = digests)]
+pub struct DigestSummary {
+    pub id: i64,
+    pub subject: String,
+    pub status: String,
+    pub article_count: i32,
+    pub recipient_count: i32,
+    #[serde(serialize_with = "super::utc::serialize")]
+    pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "super::utc::serialize_option")]
+    pub completed_at: Option<NaiveDateTime>,
+}
+
+/// Where a digest's deliveries stand.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub recipients: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub pending: i64,
+    /// Readers who left between the digest being made and their turn to be sent it.
+    pub skipped: i64,
+}
+
+/// A new digest, still to be rendered (see [`set_rendered`]).
+pub fn insert(conn: &mut Conn, article_count: i32, now: NaiveDateTime) -> anyhow::Result<i64> {
+    Ok(diesel::insert_into(digests::table)
+        .values((
+            digests::subject.eq(""),
+            digests::html_body.eq(""),
+            digests::text_body.eq(""),
+            digests::status.eq("sending"),
+            digests::article_count.eq(article_count),
+            digests::recipient_count.eq(0),
+            digests::created_at.eq(now),
+        ))
+        .returning(digests::id)
+        .get_result(conn)?)
+}
+
+/// Stores what the digest was rendered to (rendering needs the id, so it comes after
+/// the insert).
+pub fn set_rendered(
+    conn: &mut Conn,
+    id: i64,
+    subject: &str,
+    html_body: &str,
+    text_body: &str,
+) -> anyhow::Result<()> {
+    diesel::update(digests::table.find(id))
+        .set((
+            digests::subject.eq(subject),
+            digests::html_body.eq(html_body),
+            digests::text_body.eq(text_body),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_recipient_count(conn: &mut Conn, id: i64, count: i32) -> anyhow::Result<()> {
+    diesel::update(digests::table.find(id))
+        .set(digests::recipient_count.eq(count))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn find(conn: &mut Conn, id: i64) -> anyhow::Result<Option<Digest>> {
+    Ok(digests::table
+        .find(id)
+        .select(Digest::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The newest digests first.
+pub fn recent(conn: &mut Conn, limit: i64) -> anyhow::Result<Vec<DigestSummary>> {
+    Ok(digests::table
+        .order(digests::id.desc())
+        .limit(limit)
+        .select(DigestSummary::as_select())
+        .load(conn)?)
+}
+
+pub fn progress(conn: &mut Conn, id: i64) -> anyhow::Result<Progress> {
+    let counts: Vec<(String, i64)> = deliveries::table
+        .filter(deliveries::digest_id.eq(id))
+        .group_by(deliveries::status)
+        .select((deliveries::status, diesel::dsl::count_star()))
+        .load(conn)?;
+    let mut progress = Progress::default();
+    for (status, count) in counts {
+        progress.recipients += count;
+        match status.as_str() {
+            "sent" => progress.sent = count,
+            "failed" => progress.failed = count,
+            "pending" => progress.pending = count,
+            _ => progress.skipped += count,
+        }
+    }
+    Ok(progress)
+}
+
+/// Marks the digests among `ids` with nothing left pending as sent.
+pub fn finish_completed(conn: &mut Conn, ids: &[i64], now: NaiveDateTime) -> anyhow::Result<()> {
+    for &id in ids {
+        let pending: i64 = deliveries::table
+            .filter(deliveries::digest_id.eq(id))
+            .filter(deliveries::status.eq("pending"))
+            .count()
+            .get_result(conn)?;
+        if pending == 0 {
+            diesel::update(
+                digests::table
+                    .find(id)
+                    .filter(digests::status.eq("sending")),
+            )
+            .set((digests::status.eq("sent"), digests::completed_at.eq(now)))
+            .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// Failed deliveries of a digest with the server's reply, for reports.
+pub fn failures(conn: &mut Conn, id: i64) -> anyhow::Result<Vec<(String, Option<String>)>> {
+    use super::schema::subscribers;
+    Ok(deliveries::table
+        .inner_join(subscribers::table)
+        .filter(deliveries::digest_id.eq(id))
+        .filter(deliveries::status.eq("failed"))
+        .order(subscribers::email.asc())
+        .select((subscribers::email, deliveries::last_error))
+        .load(conn)?)
+}

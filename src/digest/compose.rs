@@ -1,0 +1,221 @@
+//! Making a digest: one transaction takes every waiting article, renders the mail once,
+//! stores it, and queues one delivery per confirmed reader.
+
+use chrono::NaiveDateTime;
+use serde::Serialize;
+
+use crate::db::articles::{self, Article};
+use crate::db::{self, deliveries, digests};
+use crate::state::AppState;
+
+/// Gmail clips messages whose HTML is larger than this.
+pub const GMAIL_CLIP_BYTES: usize = 102 * 1024;
+
+/// Marks the reader-specific part of the HTML (the unsubscribe footer), so the archive
+/// can show the digest without any reader's links.
+const READER_PART_START: &str = "<!--reader-->";
+const READER_PART_END: &str = "<!--/reader-->";
+
+/// What `compose_digest` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Composed {
+    Created(DigestCreated),
+    /// No article is waiting: no digest.
+    NothingNew,
+}
+
+/// A digest just made and queued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DigestCreated {
+    pub id: i64,
+    pub status: String,
+    pub recipients: i64,
+    pub articles: i64,
+}
+
+/// A digest rendered for everyone: per-reader parts are placeholders.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
+impl Rendered {
+    /// The HTML's size, and a warning when Gmail would clip it.
+    pub fn clipping_warning(&self) -> Option<String> {
+        (self.html.len() > GMAIL_CLIP_BYTES).then(|| {
+            format!(
+                "the HTML is {} KB; Gmail clips messages over 102 KB, hiding the end (and the unsubscribe link) behind \"View entire message\"",
+                self.html.len() / 1024
+            )
+        })
+    }
+}
+
+/// Takes every article not yet in a digest, renders the digest once and queues it for
+/// every confirmed reader, all in one write transaction: a scheduled run and a manual
+/// send at the same moment cannot both take the same articles.
+pub async fn compose_digest(state: &AppState) -> anyhow::Result<Composed> {
+    let state_for_render = state.clone();
+    let composed = state
+        .db
+        .run(move |conn| {
+            conn.immediate_transaction(|conn| {
+                let waiting = articles::waiting(conn)?;
+                if waiting.is_empty() {
+                    return Ok(Composed::NothingNew);
+                }
+                let now = db::now();
+                let article_count = i32::try_from(waiting.len())?;
+                let id = digests::insert(conn, article_count, now)?;
+                let rendered = render(&state_for_render, &waiting, Some(id), now)?;
+                digests::set_rendered(conn, id, &rendered.subject, &rendered.html, &rendered.text)?;
+                let ids: Vec<i64> = waiting.iter().map(|a| a.id).collect();
+                articles::assign_to_digest(conn, &ids, id)?;
+                let recipients = deliveries::enqueue_for_confirmed(conn, id, now)?;
+                digests::set_recipient_count(conn, id, i32::try_from(recipients)?)?;
+                if recipients == 0 {
+                    digests::finish_completed(conn, &[id], now)?;
+                }
+                Ok(Composed::Created(DigestCreated {
+                    id,
+                    status: if recipients == 0 { "sent" } else { "sending" }.to_owned(),
+                    recipients: i64::try_from(recipients)?,
+                    articles: i64::from(article_count),
+                }))
+            })
+        })
+        .await?;
+    if let Composed::Created(created) = &composed {
+        tracing::info!(
+            digest = created.id,
+            recipients = created.recipients,
+            articles = created.articles,
+            "digest composed"
+        );
+        state.wake_deliveries();
+    }
+    Ok(composed)
+}
+
+/// The next digest as it would be sent, without storing or sending anything; `None`
+/// when no article is waiting.
+pub async fn preview_digest(state: &AppState) -> anyhow::Result<Option<Rendered>> {
+    let state_for_render = state.clone();
+    state
+        .db
+        .run(move |conn| {
+            let waiting = articles::waiting(conn)?;
+            if waiting.is_empty() {
+                return Ok(None);
+            }
+            Ok(Some(render(&state_for_render, &waiting, None, db::now())?))
+        })
+        .await
+}
+
+/// The placeholder the unsubscribe link stands behind in a stored digest. Derived from
+/// the secret, so no article text can contain it by accident or design.
+pub fn unsubscribe_placeholder(state: &AppState, digest_id: i64) -> String {
+    format!(
+        "NEWSLETTER-UNSUBSCRIBE-{}",
+        state
+            .signer
+            .tag("digest-placeholder", &digest_id.to_string())
+    )
+}
+
+#[derive(Serialize)]
+struct ArticleView<'a> {
+    title: &'a str,
+    url: &'a str,
+    summary: Option<&'a str>,
+    author: Option<&'a str>,
+    published: Option<String>,
+}
+
+/// Renders subject, HTML (CSS inlined) and text for `articles`.
+fn render(
+    state: &AppState,
+    articles: &[Article],
+    digest_id: Option<i64>,
+    now: NaiveDateTime,
+) -> anyhow::Result<Rendered> {
+    let settings = &state.settings;
+    let mut context = state.base_context();
+    let views: Vec<ArticleView> = articles
+        .iter()
+        .map(|a| ArticleView {
+            title: &a.title,
+            url: &a.url,
+            summary: a.summary.as_deref(),
+            author: a.author.as_deref(),
+            published: a.published_at.map(|t| t.format("%-d %B %Y").to_string()),
+        })
+        .collect();
+    context.insert("articles", &views);
+    context.insert("date", &now.format("%-d %B %Y").to_string());
+    let (unsubscribe_url, archive_url) = match digest_id {
+        Some(id) => (
+            unsubscribe_placeholder(state, id),
+            settings.public_url(&format!("/archive/{id}")),
+        ),
+        // A preview has no reader and no archive page yet.
+        None => (
+            settings.public_url("/unsubscribe?token=preview"),
+            settings.public_url("/archive"),
+        ),
+    };
+    context.insert("unsubscribe_url", &unsubscribe_url);
+    context.insert("archive_url", &archive_url);
+    let subject = state
+        .templates
+        .render("email/digest.subject.txt", &context)?
+        .trim()
+        .to_owned();
+    context.insert("subject", &subject);
+    let html = state.templates.render("email/digest.html", &context)?;
+    let html = css_inline::CSSInliner::options()
+        .load_remote_stylesheets(false)
+        .keep_at_rules(true)
+        .build()
+        .inline(&html)
+        .map_err(|e| anyhow::anyhow!("could not inline the digest's CSS: {e}"))?;
+    let text = state.templates.render("email/digest.txt", &context)?;
+    Ok(Rendered {
+        subject,
+        html,
+        text,
+    })
+}
+
+/// The digest's HTML as the archive shows it: the reader's own part (unsubscribe link)
+/// taken out.
+pub fn archive_html(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find(READER_PART_START) {
+        out.push_str(&rest[..start]);
+        match rest[start..].find(READER_PART_END) {
+            Some(end) => rest = &rest[start + end + READER_PART_END.len()..],
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::archive_html;
+
+    #[test]
+    fn the_archive_leaves_out_every_reader_part() {
+        let html = "<p>news</p><!--reader--><a href=\"u1\">Unsubscribe</a><!--/reader--><p>more</p><!--reader-->x<!--/reader-->";
+        assert_eq!(archive_html(html), "<p>news</p><p>more</p>");
+        assert_eq!(archive_html("<p>plain</p>"), "<p>plain</p>");
+    }
+}

@@ -1,0 +1,8 @@
+//! Digests: composing one from the waiting articles, delivering it to every confirmed
+//! reader, and the schedule that runs both.
+
+pub mod compose;
+pub mod delivery;
+pub mod schedule;
+
+pub use compose::{Composed, compose_digest, preview_digest};
