@@ -30,8 +30,7 @@ pub async fn require_admin_token(
                 .headers()
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(str::trim);
+                .and_then(bearer_token);
             match presented {
                 Some(token) if token_matches(expected, token) => None,
                 _ => Some(WebError::api(
@@ -54,6 +53,13 @@ pub async fn require_admin_token(
             Ok(req.into_response(response).map_into_right_body())
         }
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` value; the scheme is
+/// case-insensitive (RFC 7235).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// Compares in constant time. Plain tokens are compared as SHA-256 digests, so neither
