@@ -95,8 +95,8 @@ impl RetryPolicy {
     }
 }
 
-/// How digest deliveries are claimed. Not environment settings: the defaults suit every
-/// deployment, and tests shorten the lease.
+/// How digest deliveries are claimed (`DELIVERY_LEASE_SECONDS`; the batch size is not a
+/// setting).
 #[derive(Debug, Clone)]
 pub struct DeliveryTuning {
     /// How long a worker holds the deliveries it claimed; renewed while it works, so
@@ -267,7 +267,15 @@ impl Settings {
             )?,
             trusted_proxy,
             retry: RetryPolicy::default(),
-            delivery: DeliveryTuning::default(),
+            delivery: DeliveryTuning {
+                lease: Duration::from_secs(parse_number(
+                    get_nonempty("DELIVERY_LEASE_SECONDS"),
+                    "DELIVERY_LEASE_SECONDS",
+                    DeliveryTuning::default().lease.as_secs(),
+                )?)
+                .max(Duration::from_secs(1)),
+                ..DeliveryTuning::default()
+            },
         })
     }
 

@@ -54,10 +54,12 @@ pub fn import(db: &Db, input: impl Read) -> anyhow::Result<ImportReport> {
                 .push((line, format!("more than {MAX_ROWS} rows; split the file")));
             break;
         }
-        let email = EmailAddress::parse(record.get(email_col).unwrap_or_default());
-        let name = SubscriberName::parse_optional(
+        let email = EmailAddress::parse(from_spreadsheet_safe(
+            record.get(email_col).unwrap_or_default(),
+        ));
+        let name = SubscriberName::parse_optional(from_spreadsheet_safe(
             name_col.and_then(|c| record.get(c)).unwrap_or_default(),
-        );
+        ));
         match (email, name) {
             (Ok(email), Ok(name)) => parsed.push((email, name)),
             (Err(e), _) | (_, Err(e)) => report.rejected.push((line, e)),
@@ -96,12 +98,11 @@ pub fn export(db: &Db, output: impl Write) -> anyhow::Result<usize> {
         "confirmed_at",
         "unsubscribed_at",
     ])?;
-    let time =
-        |t: Option<chrono::NaiveDateTime>| t.map(|t| t.and_utc().to_rfc3339()).unwrap_or_default();
+    let time = |t: Option<chrono::NaiveDateTime>| t.map(db::utc::format).unwrap_or_default();
     for s in &rows {
         writer.write_record([
-            s.email.as_str(),
-            s.name.as_deref().unwrap_or_default(),
+            &spreadsheet_safe(&s.email),
+            &spreadsheet_safe(s.name.as_deref().unwrap_or_default()),
             s.status.as_str(),
             &time(Some(s.created_at)),
             &time(s.confirmed_at),
@@ -110,4 +111,43 @@ pub fn export(db: &Db, output: impl Write) -> anyhow::Result<usize> {
     }
     writer.flush()?;
     Ok(rows.len())
+}
+
+/// Cells starting with `=`, `+`, `-` or `@` run as formulas when the file is opened in a
+/// spreadsheet; a leading `'` keeps them text. [`import`] takes it off again.
+fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@']) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
+}
+
+/// Undoes [`spreadsheet_safe`].
+fn from_spreadsheet_safe(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@']) => rest,
+        _ => cell,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{from_spreadsheet_safe, spreadsheet_safe};
+
+    #[test]
+    fn formula_like_cells_are_kept_as_text_and_come_back_unchanged() {
+        for cell in [
+            "=HYPERLINK(\"http://x\")",
+            "+1",
+            "-2",
+            "@SUM(A1)",
+            "Akan",
+            "'quoted",
+        ] {
+            let safe = spreadsheet_safe(cell);
+            assert!(!safe.starts_with(['=', '+', '-', '@']), "{safe}");
+            assert_eq!(from_spreadsheet_safe(&safe), cell);
+        }
+    }
 }

@@ -27,11 +27,14 @@ pub mod utc {
     use chrono::NaiveDateTime;
     use serde::Serializer;
 
+    /// `2026-06-19T09:30:00Z`.
+    pub fn format(at: NaiveDateTime) -> String {
+        at.and_utc()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }
+
     pub fn serialize<S: Serializer>(at: &NaiveDateTime, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(
-            &at.and_utc()
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        )
+        serializer.serialize_str(&format(*at))
     }
 
     pub fn serialize_option<S: Serializer>(

@@ -50,7 +50,7 @@ pub struct Mailer {
 }
 
 enum Transport {
-    Smtp(SmtpPool),
+    Smtp(Box<SmtpPool>),
     Outbox(PathBuf),
 }
 
@@ -58,7 +58,10 @@ impl Mailer {
     /// Builds the mailer `SMTP_URL` asks for, or the outbox folder when it is unset.
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Mailer> {
         let transport = match &settings.smtp {
-            Some(smtp) => Transport::Smtp(SmtpPool::new(smtp.clone(), settings.send_concurrency)?),
+            Some(smtp) => Transport::Smtp(Box::new(SmtpPool::new(
+                smtp.clone(),
+                settings.send_concurrency,
+            )?)),
             None => {
                 std::fs::create_dir_all(&settings.outbox_dir).with_context(|| {
                     format!(

@@ -196,6 +196,97 @@ impl TestApp {
         self.state.unsubscribe_url(id)
     }
 
+    /// `POST /api/...` with the admin token and a JSON body.
+    pub async fn api_post(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(body)
+            .send()
+            .await
+            .expect("API POST")
+    }
+
+    /// Adds an article through the API; returns its id.
+    pub async fn add_article(&self, title: &str, url: &str) -> i64 {
+        let response = self
+            .api_post("/api/articles", &serde_json::json!({ "title": title, "url": url, "summary": format!("Summary of {title}") }))
+            .await;
+        assert_eq!(response.status(), 201, "article {url} is added");
+        response.json::<serde_json::Value>().await.expect("JSON")["id"]
+            .as_i64()
+            .expect("an id")
+    }
+
+    /// `POST /api/digests`.
+    pub async fn send_digest_now(&self) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/digests"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("POST /api/digests")
+    }
+
+    /// Polls `GET /api/digests/{id}` until nothing is pending; returns the last answer.
+    pub async fn wait_for_digest(&self, id: i64) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let status: serde_json::Value = self
+                .api_get(&format!("/api/digests/{id}"))
+                .await
+                .json()
+                .await
+                .expect("JSON");
+            if status["pending"] == 0 && status["status"] == "sent"
+                || tokio::time::Instant::now() > deadline
+            {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Adds confirmed readers straight to the database (as an import would).
+    pub async fn import_confirmed(&self, emails: &[&str]) -> Vec<i64> {
+        let emails: Vec<String> = emails.iter().map(|e| e.to_string()).collect();
+        self.state
+            .db
+            .run(move |conn| {
+                let now = newsletter::db::now();
+                let mut ids = Vec::new();
+                for email in &emails {
+                    let email =
+                        newsletter::domain::EmailAddress::parse(email).expect("a valid address");
+                    newsletter::db::subscribers::import_confirmed(conn, &email, None, now)?;
+                    ids.push(
+                        newsletter::db::subscribers::find_by_email(conn, &email)?
+                            .expect("imported")
+                            .id,
+                    );
+                }
+                Ok(ids)
+            })
+            .await
+            .expect("import")
+    }
+
+    /// Sets a subscriber's status directly, for setting up a test.
+    pub async fn set_status(&self, id: i64, status: &'static str) {
+        self.state
+            .db
+            .run(move |conn| {
+                use diesel::prelude::*;
+                use newsletter::db::schema::subscribers;
+                diesel::update(subscribers::table.find(id))
+                    .set(subscribers::status.eq(status))
+                    .execute(conn)?;
+                Ok(())
+            })
+            .await
+            .expect("update");
+    }
+
     /// `GET /api/...` with the admin token.
     pub async fn api_get(&self, path: &str) -> reqwest::Response {
         self.client

@@ -2,9 +2,12 @@
 //! SMTP server on port 0 in the same process.
 
 mod admin_api;
+mod cli_send_digest;
 mod confirmation;
+mod crash_recovery;
 mod csv_import;
 mod delivery;
+mod digests;
 mod helpers;
 mod pages_and_headers;
 mod signup;

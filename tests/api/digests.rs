@@ -1,0 +1,451 @@
+//! Digests: composing from the waiting articles, delivering to exactly the confirmed
+//! readers over a real SMTP server (faults included), headers, archive and schedule.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::helpers::{link_in, spawn_app, spawn_app_with};
+use crate::smtp_server::Faults;
+
+#[tokio::test]
+async fn a_digest_reaches_exactly_the_confirmed_readers() {
+    let app = spawn_app().await;
+    let ids = app
+        .import_confirmed(&[
+            "aigerim@example.kz",
+            "dana@example.kz",
+            "left@example.kz",
+            "bounced@example.kz",
+        ])
+        .await;
+    app.set_status(ids[2], "unsubscribed").await;
+    app.set_status(ids[3], "bounced").await;
+    app.sign_up("pending@example.kz", "").await;
+    app.wait_for_mail_to("pending@example.kz", 1).await;
+    app.add_article(
+        "Kazakhstan Stresses UN’s Vital Role Ahead of SCO Summit",
+        "https://astanatimes.example/a1",
+    )
+    .await;
+
+    let response = app.send_digest_now().await;
+    assert_eq!(response.status(), 202);
+    let created: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(created["recipients"], 2);
+    assert_eq!(created["articles"], 1);
+    let status = app.wait_for_digest(created["id"].as_i64().unwrap()).await;
+    assert_eq!(
+        (
+            status["sent"].as_i64(),
+            status["failed"].as_i64(),
+            status["pending"].as_i64()
+        ),
+        (Some(2), Some(0), Some(0))
+    );
+    assert_eq!(status["status"], "sent");
+
+    let digests: Vec<_> = app
+        .smtp
+        .messages()
+        .into_iter()
+        .filter(|m| m.header("List-Id").is_some())
+        .collect();
+    let mut recipients: Vec<String> = digests.iter().flat_map(|m| m.to.clone()).collect();
+    recipients.sort();
+    assert_eq!(recipients, ["aigerim@example.kz", "dana@example.kz"]);
+}
+
+#[tokio::test]
+async fn nothing_new_gives_409_and_sends_no_mail() {
+    let app = spawn_app().await;
+    app.import_confirmed(&["reader@example.org"]).await;
+    let response = app.send_digest_now().await;
+    assert_eq!(response.status(), 409);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("no new articles"));
+
+    app.add_article("One story", "https://news.example/one")
+        .await;
+    assert_eq!(app.send_digest_now().await.status(), 202);
+    assert_eq!(
+        app.send_digest_now().await.status(),
+        409,
+        "the article went out once"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.smtp.messages_to("reader@example.org").len(), 1);
+}
+
+#[tokio::test]
+async fn two_sends_at_the_same_moment_take_each_article_once() {
+    let app = spawn_app().await;
+    app.import_confirmed(&["reader@example.org"]).await;
+    for n in 0..5 {
+        app.add_article(&format!("Story {n}"), &format!("https://news.example/{n}"))
+            .await;
+    }
+    let (a, b, c) = tokio::join!(
+        app.send_digest_now(),
+        app.send_digest_now(),
+        app.send_digest_now()
+    );
+    let mut statuses = [
+        a.status().as_u16(),
+        b.status().as_u16(),
+        c.status().as_u16(),
+    ];
+    statuses.sort();
+    assert_eq!(statuses, [202, 409, 409]);
+    let taken = app
+        .state
+        .db
+        .run(|conn| {
+            use diesel::prelude::*;
+            use newsletter::db::schema::articles;
+            Ok(articles::table
+                .select((articles::id, articles::digest_id))
+                .load::<(i64, Option<i64>)>(conn)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 5);
+    let digests: std::collections::HashSet<_> = taken
+        .iter()
+        .map(|(_, d)| d.expect("every article is in a digest"))
+        .collect();
+    assert_eq!(digests.len(), 1, "all five went out in one digest");
+}
+
+#[tokio::test]
+async fn every_digest_carries_the_list_headers_and_both_links_in_both_parts() {
+    let app = spawn_app().await;
+    let id = app.import_confirmed(&["Madina@Example.kz"]).await[0];
+    app.add_article(
+        "Madina Dzharbusynova Elected to UN Committee",
+        "https://astanatimes.example/cedaw",
+    )
+    .await;
+    let digest: serde_json::Value = app.send_digest_now().await.json().await.unwrap();
+    let digest_id = digest["id"].as_i64().unwrap();
+    let mail = app.wait_for_mail_to("madina@example.kz", 1).await.remove(0);
+
+    let unsubscribe = app.unsubscribe_link(id);
+    assert_eq!(
+        mail.header("List-Unsubscribe").as_deref(),
+        Some(format!("<{unsubscribe}>").as_str())
+    );
+    assert_eq!(
+        mail.header("List-Unsubscribe-Post").as_deref(),
+        Some("List-Unsubscribe=One-Click")
+    );
+    assert_eq!(
+        mail.header("List-Id").as_deref(),
+        Some("The Astana Times <the-astana-times.127.0.0.1>")
+    );
+    assert_eq!(
+        mail.header("Message-ID").unwrap(),
+        newsletter::digest::delivery::message_id(&app.state, digest_id, id),
+        "the Message-ID is derived from (digest, reader)"
+    );
+    assert!(mail.header("Date").is_some());
+    let archive = app.url(&format!("/archive/{digest_id}"));
+    for body in [mail.text_body(), mail.html_body()] {
+        assert!(body.contains(&unsubscribe), "{body}");
+        assert!(body.contains(&archive), "{body}");
+        assert!(body.contains("Madina Dzharbusynova Elected to UN Committee"));
+        assert!(
+            !body.contains("NEWSLETTER-UNSUBSCRIBE"),
+            "no placeholder left: {body}"
+        );
+    }
+    assert!(mail.html_body().contains("style=\""), "CSS is inlined");
+
+    // The header's link is the RFC 8058 one-click target.
+    let one_click = app
+        .client
+        .post(&unsubscribe)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(one_click.status(), 200);
+    assert_eq!(
+        app.subscriber_status("madina@example.kz").await.as_deref(),
+        Some("unsubscribed")
+    );
+}
+
+#[tokio::test]
+async fn each_reader_gets_their_own_unsubscribe_link() {
+    let app = spawn_app().await;
+    let ids = app
+        .import_confirmed(&["one@example.org", "two@example.org"])
+        .await;
+    app.add_article("Story", "https://news.example/story").await;
+    app.send_digest_now().await;
+    let one = app.wait_for_mail_to("one@example.org", 1).await.remove(0);
+    let two = app.wait_for_mail_to("two@example.org", 1).await.remove(0);
+    assert!(one.text_body().contains(&app.unsubscribe_link(ids[0])));
+    assert!(two.text_body().contains(&app.unsubscribe_link(ids[1])));
+    assert!(!one.text_body().contains(&app.unsubscribe_link(ids[1])));
+    assert_ne!(one.header("Message-ID"), two.header("Message-ID"));
+}
+
+#[tokio::test]
+async fn markup_in_an_article_title_is_escaped_in_mail_and_archive() {
+    let app = spawn_app().await;
+    app.import_confirmed(&["reader@example.org"]).await;
+    app.add_article(
+        r#"<img src=x onerror="alert(1)"> Budget & “Reform”"#,
+        "https://news.example/xss",
+    )
+    .await;
+    let digest: serde_json::Value = app.send_digest_now().await.json().await.unwrap();
+    let mail = app
+        .wait_for_mail_to("reader@example.org", 1)
+        .await
+        .remove(0);
+    let html = mail.html_body();
+    assert!(!html.contains("<img src=x"), "{html}");
+    // The inliner re-serialises the HTML: text needs only &, < and > escaped.
+    assert!(
+        html.contains(r#"&lt;img src=x onerror="alert(1)"&gt; Budget &amp; “Reform”"#),
+        "{html}"
+    );
+    assert!(
+        mail.text_body()
+            .contains(r#"<img src=x onerror="alert(1)"> Budget & “Reform”"#),
+        "text is not HTML-escaped"
+    );
+
+    let archive = app
+        .get(&format!("/archive/{}", digest["id"]))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!archive.contains("<img src=x"));
+    assert!(archive.contains("&lt;img src=x"));
+}
+
+#[tokio::test]
+async fn the_archive_shows_the_digest_as_sent_without_any_readers_links() {
+    let app = spawn_app().await;
+    app.import_confirmed(&["reader@example.org"]).await;
+    app.add_article(
+        "Almaty to Host UN Regional Center",
+        "https://astanatimes.example/center",
+    )
+    .await;
+    let digest: serde_json::Value = app.send_digest_now().await.json().await.unwrap();
+    let id = digest["id"].as_i64().unwrap();
+    app.wait_for_digest(id).await;
+
+    let index = app.get("/archive").await;
+    assert_eq!(index.status(), 200);
+    let index = index.text().await.unwrap();
+    assert!(index.contains(&format!("/archive/{id}")), "{index}");
+    let page = app.get(&format!("/archive/{id}")).await;
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Almaty to Host UN Regional Center"));
+    assert!(!page.contains("unsubscribe?token="), "{page}");
+    assert!(!page.contains("NEWSLETTER-UNSUBSCRIBE"), "{page}");
+    assert_eq!(app.get("/archive/999").await.status(), 404);
+    assert_eq!(app.get("/archive/not-a-number").await.status(), 404);
+}
+
+#[tokio::test]
+async fn the_preview_renders_the_next_digest_and_sends_nothing() {
+    let app = spawn_app().await;
+    app.import_confirmed(&["reader@example.org"]).await;
+    assert_eq!(app.api_get("/api/digests/preview").await.status(), 409);
+    app.add_article(
+        "Volunteers’ Year: What 2026 Means",
+        "https://news.example/volunteers",
+    )
+    .await;
+    let response = app.api_get("/api/digests/preview").await;
+    assert_eq!(response.status(), 200);
+    let size: usize = response.headers()["x-digest-html-bytes"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        response.headers().get("x-digest-warning").is_none(),
+        "a small digest is not clipped"
+    );
+    let html = response.text().await.unwrap();
+    assert_eq!(html.len(), size);
+    assert!(html.contains("Volunteers’ Year: What 2026 Means"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(app.smtp.messages().is_empty(), "nothing was sent");
+    assert_eq!(
+        app.send_digest_now().await.status(),
+        202,
+        "the article is still waiting"
+    );
+}
+
+#[tokio::test]
+async fn the_preview_warns_when_gmail_would_clip_the_digest() {
+    let app = spawn_app().await;
+    for n in 0..120 {
+        let summary = "Rakhmetullin emphasized President Kassym-Jomart Tokayev’s focus on sustainable development, linking the country’s strategies and programs to the Sustainable Development Goals and the 2030 Agenda. ".repeat(2);
+        let response = app
+            .api_post(
+                "/api/articles",
+                &serde_json::json!({ "title": format!("Story number {n} about sustainable development"), "url": format!("https://news.example/long/{n}"), "summary": summary }),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+    }
+    let response = app.api_get("/api/digests/preview").await;
+    let warning = response.headers()["x-digest-warning"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(warning.contains("102 KB"), "{warning}");
+}
+
+#[tokio::test]
+async fn temporary_failures_and_dropped_connections_still_reach_everyone_exactly_once() {
+    let app = spawn_app().await;
+    let emails: Vec<String> = (0..60).map(|n| format!("reader{n}@example.org")).collect();
+    let refs: Vec<&str> = emails.iter().map(String::as_str).collect();
+    app.import_confirmed(&refs).await;
+    app.add_article("Story", "https://news.example/story").await;
+    app.smtp.set_faults(Faults {
+        temp_fail_every_nth_message: Some(7),
+        drop_every_nth_connection: Some(3),
+        ..Faults::default()
+    });
+    let digest: serde_json::Value = app.send_digest_now().await.json().await.unwrap();
+    let status = app.wait_for_digest(digest["id"].as_i64().unwrap()).await;
+    assert_eq!(status["sent"], 60, "{status}");
+    assert_eq!(status["failed"], 0, "{status}");
+    let mut per_reader: HashMap<String, usize> = HashMap::new();
+    for mail in app.smtp.messages() {
+        for to in mail.to {
+            *per_reader.entry(to).or_default() += 1;
+        }
+    }
+    assert_eq!(per_reader.len(), 60);
+    assert!(per_reader.values().all(|n| *n == 1), "{per_reader:?}");
+}
+
+#[tokio::test]
+async fn a_550_is_reported_with_the_reply_not_retried_and_repeated_bounces_mark_the_reader() {
+    let app = spawn_app().await;
+    app.import_confirmed(&["good@example.org", "gone@example.org"])
+        .await;
+    app.smtp.set_faults(Faults {
+        reject_recipients: vec!["gone@example.org".into()],
+        ..Faults::default()
+    });
+    for round in 0..2 {
+        app.add_article(
+            &format!("Story {round}"),
+            &format!("https://news.example/{round}"),
+        )
+        .await;
+        let digest: serde_json::Value = app.send_digest_now().await.json().await.unwrap();
+        let status = app.wait_for_digest(digest["id"].as_i64().unwrap()).await;
+        assert_eq!(
+            (status["sent"].as_i64(), status["failed"].as_i64()),
+            (Some(1), Some(1)),
+            "{status}"
+        );
+        let failure = &status["failures"][0];
+        assert_eq!(failure["email"], "gone@example.org");
+        assert!(
+            failure["reply"].as_str().unwrap().contains("550"),
+            "{failure}"
+        );
+    }
+    let connections = app.smtp.connections_accepted();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        app.smtp.connections_accepted(),
+        connections,
+        "no retry of a 550"
+    );
+    assert_eq!(
+        app.subscriber_status("gone@example.org").await.as_deref(),
+        Some("bounced")
+    );
+
+    app.add_article("Story 3", "https://news.example/3").await;
+    let digest: serde_json::Value = app.send_digest_now().await.json().await.unwrap();
+    assert_eq!(digest["recipients"], 1, "a bounced reader is skipped");
+}
+
+#[tokio::test]
+async fn a_reader_who_leaves_before_their_turn_is_skipped() {
+    let app = spawn_app().await;
+    app.smtp.set_faults(Faults {
+        refuse_all: true,
+        ..Faults::default()
+    });
+    let ids = app
+        .import_confirmed(&["stays@example.org", "leaves@example.org"])
+        .await;
+    app.add_article("Story", "https://news.example/story").await;
+    let digest: serde_json::Value = app.send_digest_now().await.json().await.unwrap();
+    assert_eq!(
+        app.post_empty(&app.unsubscribe_link(ids[1])).await.status(),
+        200
+    );
+    app.smtp.set_faults(Faults::default());
+    let status = app.wait_for_digest(digest["id"].as_i64().unwrap()).await;
+    assert_eq!(
+        (status["sent"].as_i64(), status["skipped"].as_i64()),
+        (Some(1), Some(1)),
+        "{status}"
+    );
+    assert!(app.smtp.messages_to("leaves@example.org").is_empty());
+}
+
+#[tokio::test]
+async fn the_digest_job_fires_on_its_cron_schedule() {
+    let app = spawn_app_with(&[("DIGEST_CRON", "*/1 * * * * *")]).await;
+    app.import_confirmed(&["early@example.org"]).await;
+    app.add_article("Scheduled story", "https://news.example/scheduled")
+        .await;
+    let mails = app.wait_for_mail_to("early@example.org", 1).await;
+    assert_eq!(
+        mails.len(),
+        1,
+        "the scheduled job composed and sent a digest"
+    );
+    assert!(mails[0].text_body().contains("Scheduled story"));
+}
+
+#[tokio::test]
+async fn digest_status_answers_404_for_an_unknown_digest_and_400_for_a_bad_id() {
+    let app = spawn_app().await;
+    assert_eq!(app.api_get("/api/digests/12345").await.status(), 404);
+    assert_eq!(app.api_get("/api/digests/abc").await.status(), 400);
+    let unauthenticated = app
+        .client
+        .post(app.url("/api/digests"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), 401);
+}
+
+#[tokio::test]
+async fn the_confirmation_link_in_a_digest_era_still_works() {
+    // Sign-up and digests share the mailer; a confirmation is not held up by a digest.
+    let app = spawn_app().await;
+    let emails: Vec<String> = (0..50).map(|n| format!("bulk{n}@example.org")).collect();
+    let refs: Vec<&str> = emails.iter().map(String::as_str).collect();
+    app.import_confirmed(&refs).await;
+    app.add_article("Story", "https://news.example/story").await;
+    app.send_digest_now().await;
+    let link = app.sign_up_and_get_link("newcomer@example.org", "").await;
+    assert!(link_in(&link, "http").starts_with(&app.url("/subscriptions/confirm")));
+}
