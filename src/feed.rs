@@ -41,8 +41,12 @@ pub async fn import_feed(state: &AppState, source: &str) -> anyhow::Result<FeedR
     } else {
         read_file(source).await?
     };
-    let (entries, skipped) =
-        parse_feed(&bytes).with_context(|| format!("could not read the feed {source}"))?;
+    // Parsing and sanitising are CPU work on untrusted input: keep them off the async
+    // threads.
+    let (entries, skipped) = tokio::task::spawn_blocking(move || parse_feed(&bytes))
+        .await
+        .context("the feed parser panicked")?
+        .with_context(|| format!("could not read the feed {source}"))?;
     let now = db::now();
     let (new, known) = state
         .db
@@ -188,10 +192,15 @@ pub fn parse_feed(bytes: &[u8]) -> anyhow::Result<(Vec<NewArticle>, Vec<String>)
     let mut skipped = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (index, entry) in feed.entries.into_iter().enumerate() {
-        let title = entry
-            .title
-            .as_ref()
-            .map(|t| collapse_whitespace(&html_to_text(&t.content)));
+        // Only a title the feed marks as HTML (Atom `type="html"`) is markup; an RSS
+        // title such as "Why <T> matters" is text, escaped wherever it is shown.
+        let title = entry.title.as_ref().map(|t| {
+            if t.content_type.as_str().contains("html") {
+                html_to_text(&t.content)
+            } else {
+                collapse_whitespace(&t.content)
+            }
+        });
         let link = entry
             .links
             .iter()

@@ -183,7 +183,7 @@ pub async fn deliver_due(
 
 async fn send_one(state: &AppState, prepared: &Prepared, delivery: &ClaimedDelivery) -> Outcome {
     let digest = &prepared.digest;
-    let (envelope, message_id, raw) = match personalise(state, prepared, delivery) {
+    let email = match personalise(state, prepared, delivery) {
         Ok(message) => message,
         Err(e) => {
             tracing::error!(
@@ -195,7 +195,7 @@ async fn send_one(state: &AppState, prepared: &Prepared, delivery: &ClaimedDeliv
             return Outcome::Rejected(format!("could not build the message: {e:#}"));
         }
     };
-    let result = state.mailer.send(&envelope, &message_id, &raw).await;
+    let result = state.mailer.send(&email).await;
     let outcome = retry::outcome(
         result,
         delivery.attempts,
@@ -242,10 +242,9 @@ fn personalise(
     state: &AppState,
     prepared: &Prepared,
     delivery: &ClaimedDelivery,
-) -> anyhow::Result<(lettre::address::Envelope, String, Vec<u8>)> {
+) -> anyhow::Result<Email> {
     let digest = &prepared.digest;
     let unsubscribe = state.unsubscribe_url(delivery.subscriber_id);
-    let message_id = message_id(state, digest.id, delivery.subscriber_id);
     let email = Email {
         to: mailbox(delivery.name.as_deref(), &delivery.email)?,
         subject: digest.subject.clone(),
@@ -255,7 +254,7 @@ fn personalise(
         html: digest
             .html_body
             .replace(&prepared.placeholder, &escape_html(&unsubscribe)),
-        message_id: message_id.clone(),
+        message_id: message_id(state, digest.id, delivery.subscriber_id),
         headers: vec![
             ("List-Unsubscribe", format!("<{unsubscribe}>")),
             (
@@ -266,6 +265,5 @@ fn personalise(
             ("Precedence", "bulk".to_owned()),
         ],
     };
-    let (envelope, raw) = email.format(&state.settings.mail_from)?;
-    Ok((envelope, message_id, raw))
+    Ok(email)
 }

@@ -151,11 +151,74 @@ fn parse_url(raw: &str) -> Result<String, String> {
 /// Cleans HTML from outside (feeds, the API) down to safe markup: no scripts, styles,
 /// event handlers or `javascript:` links; links get `rel="noopener noreferrer"`.
 pub fn sanitize_html(html: &str) -> String {
+    if too_deep(html) {
+        // Parsing pathological nesting is quadratic; such a body keeps only its text.
+        return format!(
+            "<p>{}</p>",
+            crate::templates::escape_html(&strip_tags(html))
+        );
+    }
     ammonia::clean(html)
+}
+
+/// How deep real article markup nests, with room to spare.
+const MAX_NESTING: usize = 256;
+
+/// Whether `html` nests elements deeper than [`MAX_NESTING`]: a linear scan, so hostile
+/// input is caught before the (quadratic on nesting) HTML parser sees it.
+fn too_deep(html: &str) -> bool {
+    const VOID: [&str; 14] = [
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+        "source", "track", "wbr",
+    ];
+    let mut depth = 0usize;
+    for tag in html.split('<').skip(1) {
+        if let Some(rest) = tag.strip_prefix('/') {
+            if rest.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                depth = depth.saturating_sub(1);
+            }
+            continue;
+        }
+        let name: String = tag
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        let self_closing = tag.split('>').next().is_some_and(|t| t.ends_with('/'));
+        if name.is_empty() || self_closing || VOID.contains(&name.as_str()) {
+            continue;
+        }
+        depth += 1;
+        if depth > MAX_NESTING {
+            return true;
+        }
+    }
+    false
+}
+
+/// Everything outside `<…>`, without parsing: the fallback for pathological markup.
+fn strip_tags(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                text.push(' ');
+            }
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    collapse_whitespace(&text)
 }
 
 /// The text of an HTML fragment, whitespace collapsed.
 pub fn html_to_text(html: &str) -> String {
+    if too_deep(html) {
+        return strip_tags(html);
+    }
     let stripped = ammonia::Builder::empty().clean(html).to_string();
     let decoded = stripped
         .replace("&nbsp;", " ")
@@ -260,6 +323,25 @@ mod tests {
             article.summary.as_deref(),
             Some("Hi a"),
             "a summary is made from the body"
+        );
+    }
+
+    #[test]
+    fn pathologically_nested_markup_is_reduced_to_text_without_parsing() {
+        let deep = format!(
+            "{}Deep news{}",
+            "<div>".repeat(50_000),
+            "</div>".repeat(50_000)
+        );
+        let started = std::time::Instant::now();
+        assert_eq!(html_to_text(&deep), "Deep news");
+        assert_eq!(sanitize_html(&deep), "<p>Deep news</p>");
+        assert!(started.elapsed().as_secs() < 2);
+        let ordinary = format!("<p>{}</p>", "line<br>".repeat(1000));
+        assert!(!too_deep(&ordinary), "void elements do not nest");
+        assert!(
+            !too_deep(&"<p>a</p>".repeat(10_000)),
+            "siblings do not nest"
         );
     }
 

@@ -21,47 +21,49 @@ pub struct Email {
 impl Email {
     /// Formats the message as `multipart/alternative` (text, then HTML), UTF-8, with a
     /// `Date` and the given `Message-ID`; returns the envelope and the bytes to send.
-    pub fn format(self, from: &Mailbox) -> anyhow::Result<(Envelope, Vec<u8>)> {
+    /// `eight_bit` says whether the receiving server takes 8-bit bodies (8BITMIME).
+    pub fn format(&self, from: &Mailbox, eight_bit: bool) -> anyhow::Result<(Envelope, Vec<u8>)> {
         let mut builder = lettre::Message::builder()
             .from(from.clone())
-            .to(self.to)
-            .subject(self.subject)
-            .message_id(Some(self.message_id))
+            .to(self.to.clone())
+            .subject(self.subject.clone())
+            .message_id(Some(self.message_id.clone()))
             .date_now();
-        for (name, value) in self.headers {
+        for (name, value) in &self.headers {
             builder = builder.raw_header(HeaderValue::new(
                 HeaderName::new_from_ascii_str(name),
-                value,
+                value.clone(),
             ));
         }
         let message = builder.multipart(
             MultiPart::alternative()
-                .singlepart(part(ContentType::TEXT_PLAIN, self.text))
-                .singlepart(part(ContentType::TEXT_HTML, self.html)),
+                .singlepart(part(ContentType::TEXT_PLAIN, &self.text, eight_bit))
+                .singlepart(part(ContentType::TEXT_HTML, &self.html, eight_bit)),
         )?;
         Ok((message.envelope().clone(), message.formatted()))
     }
 }
 
-/// A body part sent as 8bit when its lines allow (at most 998 bytes, RFC 5322), so the
-/// raw message (and an `.eml` in the outbox) shows text and links as they are, and no
-/// byte is spent on encoding; quoted-printable or base64 otherwise. lettre's own choice
-/// stops at 76-character lines, which every long link exceeds.
-fn part(content_type: ContentType, body: String) -> SinglePart {
+/// A body part sent as it is when its lines allow (at most 998 bytes, RFC 5322) and, for
+/// non-ASCII text, the server takes 8bit: the raw message (and an `.eml` in the outbox)
+/// then shows text and links as they are, and no byte is spent on encoding. Otherwise
+/// quoted-printable. (lettre's own choice stops at 76-character lines, which every long
+/// link exceeds.)
+fn part(content_type: ContentType, body: &str, eight_bit: bool) -> SinglePart {
     let crlf = body
         .replace("\r\n", "\n")
         .replace('\r', "\n")
         .replace('\n', "\r\n");
     let fits_8bit = !crlf.contains('\0') && crlf.split("\r\n").all(|line| line.len() <= 998);
-    let body = if fits_8bit {
-        let encoding = if crlf.is_ascii() {
-            ContentTransferEncoding::SevenBit
-        } else {
-            ContentTransferEncoding::EightBit
-        };
-        Body::dangerous_pre_encoded(crlf.into_bytes(), encoding)
-    } else {
-        Body::new(body)
+    let body = match (fits_8bit, crlf.is_ascii()) {
+        (true, true) => {
+            Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::SevenBit)
+        }
+        (true, false) if eight_bit => {
+            Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::EightBit)
+        }
+        _ => Body::new_with_encoding(crlf, ContentTransferEncoding::QuotedPrintable)
+            .expect("quoted-printable encodes any text"),
     };
     SinglePart::builder().header(content_type).body(body)
 }
@@ -87,7 +89,7 @@ mod tests {
             headers: vec![("List-Id", "News <news.example.com>".into())],
         };
         let from: Mailbox = "News <news@example.com>".parse().unwrap();
-        let (envelope, raw) = email.format(&from).unwrap();
+        let (envelope, raw) = email.format(&from, true).unwrap();
         let raw = String::from_utf8(raw).unwrap();
         assert_eq!(envelope.to()[0].to_string(), "madina@example.kz");
         assert!(raw.contains("Subject: =?utf-8?"), "{raw}");
@@ -114,7 +116,7 @@ mod tests {
             headers: vec![],
         };
         let from: Mailbox = "News <news@example.com>".parse().unwrap();
-        let (_, raw) = email.format(&from).unwrap();
+        let (_, raw) = email.format(&from, true).unwrap();
         let raw = String::from_utf8(raw).unwrap();
         assert!(
             raw.contains(&format!("Kazakhstan’s news\r\n{link}\r\n")),
@@ -128,6 +130,22 @@ mod tests {
     }
 
     #[test]
+    fn without_8bit_support_non_ascii_bodies_are_quoted_printable() {
+        let email = Email {
+            to: mailbox(Some("António"), "antonio@example.com").unwrap(),
+            subject: "Guterres’s trip".into(),
+            text: "Kazakhstan’s news".into(),
+            html: "<p>Kazakhstan’s news</p>".into(),
+            message_id: "<test-4@example.com>".into(),
+            headers: vec![],
+        };
+        let from: Mailbox = "News <news@example.com>".parse().unwrap();
+        let (_, raw) = email.format(&from, false).unwrap();
+        assert!(raw.is_ascii(), "{}", String::from_utf8_lossy(&raw));
+        assert!(String::from_utf8(raw).unwrap().contains("quoted-printable"));
+    }
+
+    #[test]
     fn a_header_value_with_line_breaks_adds_no_header() {
         let email = Email {
             to: mailbox(None, "reader@example.com").unwrap(),
@@ -138,7 +156,7 @@ mod tests {
             headers: vec![("List-Id", "x\r\nBcc: victim@example.com".into())],
         };
         let from: Mailbox = "News <news@example.com>".parse().unwrap();
-        let (_, raw) = email.format(&from).unwrap();
+        let (_, raw) = email.format(&from, true).unwrap();
         let raw = String::from_utf8(raw).unwrap();
         assert!(!raw.lines().any(|line| line.starts_with("Bcc:")), "{raw}");
     }

@@ -133,7 +133,7 @@ async fn send_one(state: &AppState, claimed: Claimed) -> Outcome {
             return Outcome::Rejected(format!("could not build the message: {e:#}"));
         }
     };
-    let result = state.mailer.send(&message.0, &message.1, &message.2).await;
+    let result = state.mailer.send(&message).await;
     let outcome = retry::outcome(
         result,
         email.attempts,
@@ -163,13 +163,13 @@ async fn send_one(state: &AppState, claimed: Claimed) -> Outcome {
     outcome
 }
 
-/// Renders the confirmation mail; returns the envelope, Message-ID and bytes.
+/// Renders the confirmation mail.
 fn render_confirmation(
     state: &AppState,
     outgoing_id: i64,
     subscriber: &Subscriber,
     token: &ConfirmationToken,
-) -> anyhow::Result<(lettre::address::Envelope, String, Vec<u8>)> {
+) -> anyhow::Result<Email> {
     let settings = &state.settings;
     let mut context = state.base_context();
     context.insert("name", &subscriber.name);
@@ -197,9 +197,8 @@ fn render_confirmation(
         html: state
             .templates
             .render("email/confirmation.html", &context)?,
-        message_id: message_id.clone(),
+        message_id,
         headers: vec![("Auto-Submitted", "auto-generated".into())],
     };
-    let (envelope, raw) = email.format(&settings.mail_from)?;
-    Ok((envelope, message_id, raw))
+    Ok(email)
 }

@@ -13,14 +13,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use lettre::address::Envelope;
+use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::extension::{ClientId, Extension};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{Mutex, Semaphore};
 
 use crate::config::{Settings, SmtpSettings, SmtpTls};
+use crate::mail::Email;
 
 /// Why a message was not delivered, split by what the sender should do about it.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -46,6 +48,7 @@ impl SendError {
 /// The one mailer of the app.
 pub struct Mailer {
     transport: Transport,
+    from: Mailbox,
     pace: Option<Pacer>,
 }
 
@@ -74,6 +77,7 @@ impl Mailer {
         };
         Ok(Mailer {
             transport,
+            from: settings.mail_from.clone(),
             pace: settings.send_rate_per_sec.map(Pacer::new),
         })
     }
@@ -92,19 +96,17 @@ impl Mailer {
         }
     }
 
-    /// Delivers one formatted message to the envelope's recipients.
-    pub async fn send(
-        &self,
-        envelope: &Envelope,
-        message_id: &str,
-        raw: &[u8],
-    ) -> Result<(), SendError> {
+    /// Delivers one message from `MAIL_FROM` to its recipient.
+    pub async fn send(&self, email: &Email) -> Result<(), SendError> {
         if let Some(pacer) = &self.pace {
             pacer.wait_turn().await;
         }
         match &self.transport {
-            Transport::Smtp(pool) => pool.send(envelope, raw).await,
-            Transport::Outbox(dir) => write_to_outbox(dir, message_id, raw).await,
+            Transport::Smtp(pool) => pool.send(email, &self.from).await,
+            Transport::Outbox(dir) => {
+                let (_, raw) = format(email, &self.from, true)?;
+                write_to_outbox(dir, &email.message_id, &raw).await
+            }
         }
     }
 
@@ -114,6 +116,16 @@ impl Mailer {
             pool.close_idle(Duration::from_secs(20)).await;
         }
     }
+}
+
+fn format(
+    email: &Email,
+    from: &Mailbox,
+    eight_bit: bool,
+) -> Result<(Envelope, Vec<u8>), SendError> {
+    email
+        .format(from, eight_bit)
+        .map_err(|e| SendError::Permanent(format!("could not build the message: {e:#}")))
 }
 
 /// Writes the message as `<message-id>.eml`; a resend of the same message replaces the
@@ -209,7 +221,7 @@ impl SmtpPool {
         })
     }
 
-    async fn send(&self, envelope: &Envelope, raw: &[u8]) -> Result<(), SendError> {
+    async fn send(&self, email: &Email, from: &Mailbox) -> Result<(), SendError> {
         let _permit = self
             .permits
             .acquire()
@@ -218,7 +230,7 @@ impl SmtpPool {
         // A pooled connection may have been closed by the server while idle; that shows
         // only when we use it, so a failure other than a reply gets one fresh connection.
         if let Some(mut conn) = self.take_idle().await {
-            match self.send_on(&mut conn, envelope, raw).await {
+            match self.send_on(&mut conn, email, from).await {
                 Ok(()) => {
                     self.put_back(conn).await;
                     return Ok(());
@@ -228,7 +240,7 @@ impl SmtpPool {
             }
         }
         let mut conn = self.connect().await?;
-        match self.send_on(&mut conn, envelope, raw).await {
+        match self.send_on(&mut conn, email, from).await {
             Ok(()) => {
                 self.put_back(conn).await;
                 Ok(())
@@ -237,13 +249,16 @@ impl SmtpPool {
         }
     }
 
+    /// Formats for this server (8bit only where it says 8BITMIME) and sends.
     async fn send_on(
         &self,
         conn: &mut AsyncSmtpConnection,
-        envelope: &Envelope,
-        raw: &[u8],
+        email: &Email,
+        from: &Mailbox,
     ) -> Result<(), Attempt> {
-        match tokio::time::timeout(self.timeout, conn.send(envelope, raw)).await {
+        let eight_bit = conn.server_info().supports_feature(Extension::EightBitMime);
+        let (envelope, raw) = format(email, from, eight_bit).map_err(Attempt::Replied)?;
+        match tokio::time::timeout(self.timeout, conn.send(&envelope, &raw)).await {
             Ok(Ok(_)) => Ok(()),
             // Only an SMTP reply code means the connection itself was fine.
             Ok(Err(e)) if e.status().is_some() => Err(Attempt::Replied(SendError::from_smtp(e))),

@@ -66,10 +66,14 @@ pub async fn create_article(
     input: web::Json<ArticleInput>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    let article = NewArticle::parse(&input).map_err(|fields| WebError::Fields {
-        message: "the article has invalid fields".into(),
-        fields,
-    })?;
+    // Sanitising untrusted HTML is CPU work: off the async threads.
+    let article = web::block(move || NewArticle::parse(&input))
+        .await
+        .map_err(|e| WebError::Internal(anyhow::anyhow!("article parsing panicked: {e}")))?
+        .map_err(|fields| WebError::Fields {
+            message: "the article has invalid fields".into(),
+            fields,
+        })?;
     let (id, created) = state
         .db
         .run(move |conn| articles::add(conn, &article, db::now()))

@@ -2,12 +2,14 @@
 //! SMTP server on port 0 in the same process.
 
 mod admin_api;
+mod articles;
 mod cli_send_digest;
 mod confirmation;
 mod crash_recovery;
 mod csv_import;
 mod delivery;
 mod digests;
+mod feeds;
 mod helpers;
 mod pages_and_headers;
 mod signup;
