@@ -28,7 +28,7 @@ trap 'kill "$sink_pid" 2>/dev/null || true; rm -rf "$run"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 sink_user=$(id -u -n)
 [ "$sink_user" = root ] && sink_user=nobody
-"$sink" -u "$sink_user" -8 127.0.0.1:"$port" 1024 &
+"$sink" -u "$sink_user" 127.0.0.1:"$port" 1024 &
 sink_pid=$!
 
 python3 - "$readers" > "$run/readers.csv" <<'PY'
