@@ -55,10 +55,62 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../email_templates/digest.html"),
     ),
     ("archive.html", include_str!("../templates/archive.html")),
+    (
+        "admin/base.html",
+        include_str!("../templates/admin/base.html"),
+    ),
+    (
+        "admin/login.html",
+        include_str!("../templates/admin/login.html"),
+    ),
+    (
+        "admin/logout.html",
+        include_str!("../templates/admin/logout.html"),
+    ),
+    (
+        "admin/dashboard.html",
+        include_str!("../templates/admin/dashboard.html"),
+    ),
+    (
+        "admin/progress.html",
+        include_str!("../templates/admin/progress.html"),
+    ),
+    (
+        "admin/subscribers.html",
+        include_str!("../templates/admin/subscribers.html"),
+    ),
+    (
+        "admin/subscriber_delete.html",
+        include_str!("../templates/admin/subscriber_delete.html"),
+    ),
+    (
+        "admin/import_report.html",
+        include_str!("../templates/admin/import_report.html"),
+    ),
+    (
+        "admin/articles.html",
+        include_str!("../templates/admin/articles.html"),
+    ),
+    (
+        "admin/digests.html",
+        include_str!("../templates/admin/digests.html"),
+    ),
+    (
+        "admin/digest.html",
+        include_str!("../templates/admin/digest.html"),
+    ),
+    (
+        "admin/send_confirm.html",
+        include_str!("../templates/admin/send_confirm.html"),
+    ),
 ];
 
 /// The stylesheet every page links to.
 pub const STYLESHEET: &str = include_str!("../templates/style.css");
+
+/// The admin pages' stylesheet and their one script (live progress).
+pub const ADMIN_STYLESHEET: &str = include_str!("../templates/admin/admin.css");
+pub const ADMIN_SCRIPT: &str = include_str!("../templates/admin/admin.js");
 
 /// The parsed templates.
 pub struct Templates {

@@ -25,6 +25,8 @@ pub struct Article {
     #[serde(serialize_with = "super::utc::serialize")]
     pub created_at: NaiveDateTime,
     pub digest_id: Option<i64>,
+    #[serde(serialize_with = "super::utc::serialize_option")]
+    pub excluded_at: Option<NaiveDateTime>,
 }
 
 /// Stores one article unless one with the same URL (or feed guid) exists, in its own
@@ -73,10 +75,12 @@ fn find_existing(conn: &mut Conn, article: &NewArticle) -> anyhow::Result<Option
     Ok(query.first(conn).optional()?)
 }
 
-/// Articles not yet in a digest, in the order a digest lists them (oldest first).
+/// Articles for the next digest, in the order it lists them (oldest first): not yet in a
+/// digest and not left out.
 pub fn waiting(conn: &mut Conn) -> anyhow::Result<Vec<Article>> {
     Ok(articles::table
         .filter(articles::digest_id.is_null())
+        .filter(articles::excluded_at.is_null())
         .order((articles::published_at.asc(), articles::id.asc()))
         .select(Article::as_select())
         .load(conn)?)
@@ -101,4 +105,32 @@ pub fn assign_to_digest(conn: &mut Conn, ids: &[i64], digest_id: i64) -> anyhow:
     )
     .set(articles::digest_id.eq(digest_id))
     .execute(conn)?)
+}
+
+/// Articles the editor left out and that have not gone out since.
+pub fn left_out(conn: &mut Conn) -> anyhow::Result<Vec<Article>> {
+    Ok(articles::table
+        .filter(articles::digest_id.is_null())
+        .filter(articles::excluded_at.is_not_null())
+        .order(articles::id.desc())
+        .select(Article::as_select())
+        .load(conn)?)
+}
+
+/// Leaves a waiting article out of the next digest (`true`), or puts it back (`false`).
+/// Returns whether a waiting article was changed.
+pub fn set_left_out(
+    conn: &mut Conn,
+    id: i64,
+    left_out: bool,
+    now: NaiveDateTime,
+) -> anyhow::Result<bool> {
+    let changed = diesel::update(
+        articles::table
+            .find(id)
+            .filter(articles::digest_id.is_null()),
+    )
+    .set(articles::excluded_at.eq(left_out.then_some(now)))
+    .execute(conn)?;
+    Ok(changed == 1)
 }

@@ -47,6 +47,17 @@ pub struct Progress {
     pub skipped: i64,
 }
 
+impl Progress {
+    /// How much of the digest is settled (sent, failed or skipped), 0 to 100.
+    pub fn percent_done(&self) -> i64 {
+        if self.recipients == 0 {
+            100
+        } else {
+            (self.recipients - self.pending) * 100 / self.recipients
+        }
+    }
+}
+
 /// A new digest, still to be rendered (see [`set_rendered`]).
 pub fn insert(conn: &mut Conn, article_count: i32, now: NaiveDateTime) -> anyhow::Result<i64> {
     Ok(diesel::insert_into(digests::table)
@@ -143,6 +154,17 @@ pub fn finish_completed(conn: &mut Conn, ids: &[i64], now: NaiveDateTime) -> any
             .execute(conn)?;
         }
     }
+    Ok(())
+}
+
+/// Marks a digest as sending again (its failed deliveries were queued anew).
+pub fn reopen(conn: &mut Conn, id: i64) -> anyhow::Result<()> {
+    diesel::update(digests::table.find(id))
+        .set((
+            digests::status.eq("sending"),
+            digests::completed_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
     Ok(())
 }
 

@@ -3,12 +3,14 @@
 //! Diesel is synchronous, so every query runs on tokio's blocking pool through
 //! [`Db::run`]; the async threads that serve requests never wait on SQLite.
 
+pub mod admin_sessions;
 pub mod app_settings;
 pub mod articles;
 pub mod deliveries;
 pub mod digests;
 pub mod outgoing_emails;
 pub mod schema;
+pub mod stats;
 pub mod subscribers;
 
 use std::time::Duration;
@@ -31,6 +33,11 @@ pub mod utc {
     pub fn format(at: NaiveDateTime) -> String {
         at.and_utc()
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }
+
+    /// `26 Nov 2026, 18:47 UTC`, for people.
+    pub fn human(at: NaiveDateTime) -> String {
+        at.format("%-d %b %Y, %H:%M UTC").to_string()
     }
 
     pub fn serialize<S: Serializer>(at: &NaiveDateTime, serializer: S) -> Result<S::Ok, S::Error> {

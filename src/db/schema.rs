@@ -73,6 +73,16 @@ diesel::table! {
         published_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         digest_id -> Nullable<BigInt>,
+        excluded_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    admin_sessions (id_hash) {
+        id_hash -> Text,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
     }
 }
 
@@ -103,4 +113,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     digests,
     articles,
     deliveries,
+    admin_sessions,
 );

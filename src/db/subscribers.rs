@@ -234,10 +234,37 @@ pub fn list(
     page: i64,
     per_page: i64,
 ) -> anyhow::Result<(Vec<Subscriber>, i64)> {
+    search(conn, status, None, page, per_page)
+}
+
+/// Like [`list`], keeping only subscribers whose address or name contains `text`
+/// (case-insensitive for ASCII).
+pub fn search(
+    conn: &mut Conn,
+    status: Option<SubscriberStatus>,
+    text: Option<&str>,
+    page: i64,
+    per_page: i64,
+) -> anyhow::Result<(Vec<Subscriber>, i64)> {
+    let pattern = text.map(|t| {
+        let escaped = t
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    });
     let filtered = || {
         let mut query = subscribers::table.into_boxed();
         if let Some(status) = status {
             query = query.filter(subscribers::status.eq(status.as_str()));
+        }
+        if let Some(pattern) = &pattern {
+            query = query.filter(
+                subscribers::email
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(subscribers::name.like(pattern.clone()).escape('\\')),
+            );
         }
         query
     };
@@ -279,4 +306,26 @@ pub fn import_confirmed(
         .do_nothing()
         .execute(conn)?;
     Ok(inserted == 1)
+}
+
+/// Erases a subscriber and everything about them (tokens, queued mail, deliveries) for
+/// a GDPR erasure request. `false` when there was no such subscriber.
+pub fn erase(conn: &mut Conn, id: i64) -> anyhow::Result<bool> {
+    // The foreign keys cascade to confirmation_tokens, outgoing_emails and deliveries.
+    Ok(diesel::delete(subscribers::table.find(id)).execute(conn)? == 1)
+}
+
+/// Queues a fresh confirmation for a pending subscriber (the admin's "resend");
+/// `false` when the subscriber is not pending.
+pub fn resend_confirmation(conn: &mut Conn, id: i64, now: NaiveDateTime) -> anyhow::Result<bool> {
+    conn.immediate_transaction(|conn| {
+        let Some(subscriber) = find(conn, id)? else {
+            return Ok(false);
+        };
+        if subscriber.status() != SubscriberStatus::Pending {
+            return Ok(false);
+        }
+        outgoing_emails::enqueue_confirmation(conn, id, &subscriber.email, now)?;
+        Ok(true)
+    })
 }

@@ -68,6 +68,33 @@ impl RateLimiter {
     }
 }
 
+impl RateLimiter {
+    /// Clears `client`'s count (after a successful login).
+    pub fn forget(&self, client: Option<IpAddr>) {
+        if let Some(client) = client {
+            self.counts
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .remove(&client);
+        }
+    }
+}
+
+/// Failed admin logins a client may make a minute.
+pub struct LoginLimiter(pub RateLimiter);
+
+impl LoginLimiter {
+    pub fn new() -> LoginLimiter {
+        LoginLimiter(RateLimiter::per_minute(5))
+    }
+}
+
+impl Default for LoginLimiter {
+    fn default() -> Self {
+        LoginLimiter::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! The HTTP side: routes by topic, the middleware every response passes through, and the
 //! limits on what a request may carry.
 
+mod admin;
 mod admin_auth;
 mod api;
 mod archive;
@@ -38,11 +39,13 @@ pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<actix_we
     let signup_limiter = web::Data::new(RateLimiter::per_minute(
         state.settings.signup_rate_per_minute,
     ));
+    let login_limiter = web::Data::new(client::LoginLimiter::new());
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .app_data(signup_limiter.clone())
+            .app_data(login_limiter.clone())
             .app_data(web::PayloadConfig::default().limit(FORM_LIMIT))
             .app_data(
                 web::JsonConfig::default()
@@ -76,6 +79,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/archive/{id}", web::get().to(archive::show))
         .route("/health", web::get().to(health::health))
         .route("/static/style.css", web::get().to(pages::stylesheet))
+        .route("/static/admin.css", web::get().to(pages::admin_stylesheet))
+        .route("/static/admin.js", web::get().to(pages::admin_script))
         .service(
             web::scope("/api")
                 .wrap(from_fn(admin_auth::require_admin_token))
@@ -85,6 +90,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/digests/preview", web::get().to(api::preview_digest))
                 .route("/digests/{id}", web::get().to(api::get_digest)),
         )
+        .configure(admin::routes)
         .default_service(web::to(pages::not_found));
 }
 

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 
 use super::WebError;
 use crate::state::AppState;
-use crate::templates::STYLESHEET;
+use crate::templates::{ADMIN_SCRIPT, ADMIN_STYLESHEET, STYLESHEET};
 
 /// Renders `template` as a 200 page.
 pub fn render(
@@ -44,6 +44,22 @@ pub async fn stylesheet() -> HttpResponse {
     let mut response = HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
         .body(STYLESHEET);
+    super::cache_for_a_day(&mut response);
+    response
+}
+
+pub async fn admin_stylesheet() -> HttpResponse {
+    let mut response = HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .body(ADMIN_STYLESHEET);
+    super::cache_for_a_day(&mut response);
+    response
+}
+
+pub async fn admin_script() -> HttpResponse {
+    let mut response = HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .body(ADMIN_SCRIPT);
     super::cache_for_a_day(&mut response);
     response
 }

@@ -2,6 +2,7 @@
 //! SMTP server on port 0 in the same process.
 
 mod admin_api;
+mod admin_pages;
 mod articles;
 mod cli_send_digest;
 mod confirmation;

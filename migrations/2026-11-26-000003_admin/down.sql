@@ -1,0 +1,2 @@
+ALTER TABLE articles DROP COLUMN excluded_at;
+DROP TABLE admin_sessions;

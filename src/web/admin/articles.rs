@@ -1,0 +1,151 @@
+//! The articles waiting for the next digest: add one by hand, leave one out.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use super::{AdminForm, AdminSession, Notice, admin_context, notice_text, see_other};
+use crate::db::{self, articles};
+use crate::domain::{ArticleInput, NewArticle};
+use crate::state::AppState;
+use crate::web::{WebError, pages};
+
+pub async fn index(
+    state: web::Data<AppState>,
+    session: AdminSession,
+    notice: web::Query<Notice>,
+) -> Result<HttpResponse, WebError> {
+    let mut context = admin_context(&state, &session, "articles");
+    context.insert("notice", &notice_text(&notice));
+    render(&state, context, &ArticleInput::default(), None).await
+}
+
+async fn render(
+    state: &AppState,
+    mut context: tera::Context,
+    input: &ArticleInput,
+    errors: Option<&crate::domain::article::FieldErrors>,
+) -> Result<HttpResponse, WebError> {
+    let (waiting, left_out) = state
+        .db
+        .run(|conn| Ok((articles::waiting(conn)?, articles::left_out(conn)?)))
+        .await?;
+    context.insert("waiting", &waiting);
+    context.insert("left_out", &left_out);
+    context.insert("input", &FormValues::from(input));
+    context.insert("errors", &errors.cloned().unwrap_or_default());
+    match errors {
+        Some(_) => Err(pages::error_page(
+            state,
+            StatusCode::BAD_REQUEST,
+            "admin/articles.html",
+            &context,
+        )),
+        None => pages::render(state, "admin/articles.html", &context),
+    }
+}
+
+/// What the add form shows again after an error.
+#[derive(serde::Serialize)]
+struct FormValues<'a> {
+    title: &'a str,
+    url: &'a str,
+    summary: &'a str,
+    author: &'a str,
+}
+
+impl<'a> From<&'a ArticleInput> for FormValues<'a> {
+    fn from(input: &'a ArticleInput) -> Self {
+        FormValues {
+            title: input.title.as_deref().unwrap_or_default(),
+            url: input.url.as_deref().unwrap_or_default(),
+            summary: input.summary.as_deref().unwrap_or_default(),
+            author: input.author.as_deref().unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ArticleForm {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    author: String,
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    form: AdminForm<ArticleForm>,
+) -> Result<HttpResponse, WebError> {
+    let AdminForm { session, form } = form;
+    let input = ArticleInput {
+        title: Some(form.title),
+        url: Some(form.url),
+        summary: Some(form.summary),
+        author: Some(form.author),
+        ..ArticleInput::default()
+    };
+    let parse_input = input.clone();
+    let parsed = web::block(move || NewArticle::parse(&parse_input))
+        .await
+        .map_err(|e| WebError::Internal(anyhow::anyhow!("article parsing panicked: {e}")))?;
+    let article = match parsed {
+        Ok(article) => article,
+        Err(errors) => {
+            let context = admin_context(&state, &session, "articles");
+            return render(&state, context, &input, Some(&errors)).await;
+        }
+    };
+    let (_, created) = state
+        .db
+        .run(move |conn| articles::add(conn, &article, db::now()))
+        .await?;
+    Ok(see_other(if created {
+        "/admin/articles?notice=added"
+    } else {
+        "/admin/articles?notice=known"
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+pub async fn leave_out(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    _form: AdminForm<Empty>,
+) -> Result<HttpResponse, WebError> {
+    set_left_out(&state, id.into_inner(), true).await
+}
+
+pub async fn put_back(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    _form: AdminForm<Empty>,
+) -> Result<HttpResponse, WebError> {
+    set_left_out(&state, id.into_inner(), false).await
+}
+
+async fn set_left_out(state: &AppState, id: i64, left_out: bool) -> Result<HttpResponse, WebError> {
+    let changed = state
+        .db
+        .run(move |conn| articles::set_left_out(conn, id, left_out, db::now()))
+        .await?;
+    if !changed {
+        return Err(pages::message_page(
+            state,
+            StatusCode::NOT_FOUND,
+            "No such waiting article",
+            "It may have gone out in a digest already.",
+        ));
+    }
+    Ok(see_other(if left_out {
+        "/admin/articles?notice=left-out"
+    } else {
+        "/admin/articles?notice=put-back"
+    }))
+}

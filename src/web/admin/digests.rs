@@ -1,0 +1,244 @@
+//! Digests in the browser: preview the next one, send a test, send now, and the history
+//! with each digest's failures and "retry failed".
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use super::dashboard::recent_digests;
+use super::{AdminForm, AdminSession, Notice, admin_context, notice_text, see_other};
+use crate::db::{self, deliveries, digests};
+use crate::digest::{Composed, compose_digest, preview_digest};
+use crate::domain::EmailAddress;
+use crate::mail::Email;
+use crate::mail::message::mailbox;
+use crate::state::AppState;
+use crate::web::{WebError, pages};
+
+pub async fn index(
+    state: web::Data<AppState>,
+    session: AdminSession,
+    notice: web::Query<Notice>,
+) -> Result<HttpResponse, WebError> {
+    let next = preview_digest(&state).await?;
+    let history = recent_digests(&state, 100).await?;
+    let mut context = admin_context(&state, &session, "digests");
+    context.insert("notice", &notice_text(&notice));
+    context.insert("has_next", &next.is_some());
+    if let Some(next) = &next {
+        context.insert("subject", &next.subject);
+        context.insert("text", &next.text);
+        context.insert(
+            "size_kb",
+            &format!("{:.1}", next.html.len() as f64 / 1024.0),
+        );
+        context.insert("warning", &next.clipping_warning());
+    }
+    context.insert(
+        "sending",
+        &history.iter().any(|d| d.digest.status == "sending"),
+    );
+    context.insert("digests", &history);
+    pages::render(&state, "admin/digests.html", &context)
+}
+
+/// The next digest's HTML as readers will see it (their links stand in as placeholders).
+pub async fn preview(
+    state: web::Data<AppState>,
+    _session: AdminSession,
+) -> Result<HttpResponse, WebError> {
+    let Some(next) = preview_digest(&state).await? else {
+        return Err(pages::message_page(
+            &state,
+            StatusCode::CONFLICT,
+            "Nothing to preview",
+            "No article is waiting for the next digest.",
+        ));
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; frame-ancestors 'none'",
+        ))
+        .body(next.html))
+}
+
+#[derive(Deserialize)]
+pub struct TestForm {
+    #[serde(default)]
+    email: String,
+}
+
+/// Sends the next digest to one address now, marked as a test; nothing is stored.
+pub async fn send_test(
+    state: web::Data<AppState>,
+    form: AdminForm<TestForm>,
+) -> Result<HttpResponse, WebError> {
+    let email = EmailAddress::parse(&form.form.email).map_err(|e| {
+        pages::message_page(&state, StatusCode::BAD_REQUEST, "Check the address", &e)
+    })?;
+    let Some(next) = preview_digest(&state).await? else {
+        return Ok(see_other("/admin/digests?notice=nothing-new"));
+    };
+    let tag = state.signer.tag(
+        "message-id:test",
+        &db::now()
+            .and_utc()
+            .timestamp_nanos_opt()
+            .unwrap_or_default()
+            .to_string(),
+    );
+    let message = Email {
+        to: mailbox(None, email.as_str())?,
+        subject: format!("[Test] {}", next.subject),
+        text: next.text,
+        html: next.html,
+        message_id: format!("<test-{tag}@{}>", state.settings.public_host()),
+        headers: vec![("List-Id", state.list_id())],
+    };
+    state.mailer.send(&message).await.map_err(|e| {
+        pages::message_page(
+            &state,
+            StatusCode::BAD_GATEWAY,
+            "The test mail was not sent",
+            &e.to_string(),
+        )
+    })?;
+    Ok(see_other("/admin/digests?notice=test-sent"))
+}
+
+/// The confirm step before a real send.
+pub async fn confirm_send(
+    state: web::Data<AppState>,
+    session: AdminSession,
+) -> Result<HttpResponse, WebError> {
+    let (waiting, confirmed) = state
+        .db
+        .run(|conn| {
+            Ok((
+                db::articles::waiting(conn)?.len(),
+                db::stats::status_counts(conn)?.confirmed,
+            ))
+        })
+        .await?;
+    let mut context = admin_context(&state, &session, "digests");
+    context.insert("articles", &waiting);
+    context.insert("recipients", &confirmed);
+    pages::render(&state, "admin/send_confirm.html", &context)
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+/// Sends now. Composing takes every waiting article in one transaction, so a second
+/// click (or a second admin) finds nothing new and starts nothing.
+pub async fn send_now(
+    state: web::Data<AppState>,
+    _form: AdminForm<Empty>,
+) -> Result<HttpResponse, WebError> {
+    match compose_digest(&state).await? {
+        Composed::Created(created) => Ok(see_other(&format!("/admin/digests/{}", created.id))),
+        Composed::NothingNew => Ok(see_other("/admin/digests?notice=nothing-new")),
+    }
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    session: AdminSession,
+    id: web::Path<i64>,
+    notice: web::Query<Notice>,
+) -> Result<HttpResponse, WebError> {
+    let id = id.into_inner();
+    let found = state
+        .db
+        .run(move |conn| {
+            let Some(digest) = digests::find(conn, id)? else {
+                return Ok(None);
+            };
+            let articles = db::articles::in_digest(conn, id)?;
+            Ok(Some((
+                digest,
+                digests::progress(conn, id)?,
+                digests::failures(conn, id)?,
+                articles,
+            )))
+        })
+        .await?;
+    let Some((digest, progress, failures, articles)) = found else {
+        return Err(unknown(&state));
+    };
+    let mut context = admin_context(&state, &session, "digests");
+    context.insert("notice", &notice_text(&notice));
+    context.insert("id", &digest.id);
+    context.insert("subject", &digest.subject);
+    context.insert("status", &digest.status);
+    context.insert("created_at", &db::utc::human(digest.created_at));
+    context.insert("percent", &progress.percent_done());
+    context.insert("progress", &progress);
+    context.insert("articles", &articles);
+    let failures: Vec<_> = failures
+        .into_iter()
+        .map(|(email, reply)| serde_json::json!({ "email": email, "reply": reply }))
+        .collect();
+    context.insert("failures", &failures);
+    pages::render(&state, "admin/digest.html", &context)
+}
+
+/// Progress as JSON, for the page's live bar.
+pub async fn progress(
+    state: web::Data<AppState>,
+    _session: AdminSession,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    let id = id.into_inner();
+    let found = state
+        .db
+        .run(move |conn| {
+            Ok(digests::find(conn, id)?
+                .map(|d| d.status)
+                .zip(Some(digests::progress(conn, id)?)))
+        })
+        .await?;
+    let Some((status, progress)) = found else {
+        return Err(WebError::api(StatusCode::NOT_FOUND, "no such digest"));
+    };
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "status": status,
+        "percent": progress.percent_done(),
+        "progress": progress,
+    })))
+}
+
+pub async fn retry_failed(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    _form: AdminForm<Empty>,
+) -> Result<HttpResponse, WebError> {
+    let id = id.into_inner();
+    let requeued = state
+        .db
+        .run(move |conn| {
+            conn.immediate_transaction(|conn| {
+                let requeued = deliveries::retry_failed(conn, id, db::now())?;
+                if requeued > 0 {
+                    digests::reopen(conn, id)?;
+                }
+                Ok::<_, anyhow::Error>(requeued)
+            })
+        })
+        .await?;
+    if requeued > 0 {
+        state.wake_deliveries();
+    }
+    Ok(see_other(&format!("/admin/digests/{id}?notice=retrying")))
+}
+
+fn unknown(state: &AppState) -> WebError {
+    pages::message_page(
+        state,
+        StatusCode::NOT_FOUND,
+        "No such digest",
+        "See the list of digests.",
+    )
+}

@@ -1,0 +1,268 @@
+//! The admin pages under `/admin`: login into a server-side session, then dashboard,
+//! subscribers, articles and digests. Sessions and CSRF are checked here, in one place:
+//! [`require_session`] guards every route but the login, and every state-changing form
+//! goes through [`AdminForm`], which refuses a missing or wrong CSRF token with 403.
+
+mod articles;
+mod auth;
+mod chart;
+mod dashboard;
+mod digests;
+mod subscribers;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::{DefaultHeaders, Next, from_fn};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::{WebError, form, pages};
+use crate::db::{self, admin_sessions};
+use crate::state::AppState;
+
+/// The session cookie's name.
+const SESSION_COOKIE: &str = "newsletter_admin";
+
+/// The admin routes, mounted at `/admin`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/admin")
+            .wrap(from_fn(require_session))
+            // Admin pages may run our one script (live progress); nothing else.
+            .wrap(
+                DefaultHeaders::new().add((
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
+                     img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                )),
+            )
+            .route("/login", web::get().to(auth::login_page))
+            .route("/login", web::post().to(auth::login))
+            .route("/logout", web::get().to(auth::logout_page))
+            .route("/logout", web::post().to(auth::logout))
+            .route("", web::get().to(dashboard::dashboard))
+            .route("/", web::get().to(dashboard::dashboard))
+            .route("/subscribers", web::get().to(subscribers::index))
+            .route("/subscribers/export.csv", web::get().to(subscribers::export))
+            .route("/subscribers/import", web::post().to(subscribers::import))
+            .route("/subscribers/{id}/resend", web::post().to(subscribers::resend))
+            .route("/subscribers/{id}/delete", web::get().to(subscribers::confirm_delete))
+            .route("/subscribers/{id}/delete", web::post().to(subscribers::delete))
+            .route("/articles", web::get().to(articles::index))
+            .route("/articles", web::post().to(articles::create))
+            .route("/articles/{id}/leave-out", web::post().to(articles::leave_out))
+            .route("/articles/{id}/put-back", web::post().to(articles::put_back))
+            .route("/digests", web::get().to(digests::index))
+            .route("/digests/preview", web::get().to(digests::preview))
+            .route("/digests/test", web::post().to(digests::send_test))
+            .route("/digests/send", web::get().to(digests::confirm_send))
+            .route("/digests/send", web::post().to(digests::send_now))
+            .route("/digests/{id}", web::get().to(digests::show))
+            .route("/digests/{id}/progress", web::get().to(digests::progress))
+            .route("/digests/{id}/retry", web::post().to(digests::retry_failed)),
+    );
+}
+
+/// A logged-in admin, put into the request by [`require_session`].
+#[derive(Clone)]
+pub struct AdminSession {
+    id_hash: String,
+    pub csrf_token: String,
+}
+
+impl FromRequest for AdminSession {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Only reachable behind `require_session`; its absence is a routing mistake.
+        std::future::ready(
+            req.extensions()
+                .get::<AdminSession>()
+                .cloned()
+                .ok_or_else(|| {
+                    WebError::Internal(anyhow::anyhow!("admin route without the session guard"))
+                        .into()
+                }),
+        )
+    }
+}
+
+fn hash_session_id(id: &str) -> String {
+    Sha256::digest(id.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The guard of every admin route: 404 without `ADMIN_TOKEN`; the login page is open;
+/// anything else needs a live session, and a request without one is sent to the login
+/// (GET) or refused with 401 (other methods).
+async fn require_session(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .expect("AppState is registered on the app")
+        .clone();
+    if state.settings.admin_token.is_none() {
+        let error = pages::message_page(
+            &state,
+            StatusCode::NOT_FOUND,
+            "Page not found",
+            "There is nothing at this address.",
+        );
+        return Ok(req
+            .into_response(error.error_response())
+            .map_into_right_body());
+    }
+    if req.path() == "/admin/login" {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let session = match req.cookie(SESSION_COOKIE) {
+        Some(cookie) => {
+            let id_hash = hash_session_id(cookie.value());
+            let lookup = id_hash.clone();
+            state
+                .db
+                .run(move |conn| admin_sessions::find_csrf(conn, &lookup, db::now()))
+                .await
+                .map_err(WebError::Internal)?
+                .map(|csrf_token| AdminSession {
+                    id_hash,
+                    csrf_token,
+                })
+        }
+        None => None,
+    };
+    match session {
+        Some(session) => {
+            req.extensions_mut().insert(session);
+            Ok(next.call(req).await?.map_into_left_body())
+        }
+        None if req.method() == actix_web::http::Method::GET => {
+            let response = HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/admin/login"))
+                .finish();
+            Ok(req.into_response(response).map_into_right_body())
+        }
+        None => {
+            let error = pages::message_page(
+                &state,
+                StatusCode::UNAUTHORIZED,
+                "Please log in",
+                "Your admin session has ended. Log in again and repeat what you did.",
+            );
+            Ok(req
+                .into_response(error.error_response())
+                .map_into_right_body())
+        }
+    }
+}
+
+/// A state-changing admin form: the body is decoded strictly, the session's CSRF token
+/// must be in its `csrf` field (403 otherwise), and the rest becomes `T`.
+pub struct AdminForm<T> {
+    pub session: AdminSession,
+    pub form: T,
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for AdminForm<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let body = web::Bytes::from_request(&req, payload);
+        Box::pin(async move {
+            let session = AdminSession::from_request(&req, &mut Payload::None).await?;
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .expect("AppState is registered on the app")
+                .clone();
+            let body = body.await?;
+            let refuse = |status, title: &str, message: &str| -> actix_web::Error {
+                pages::message_page(&state, status, title, message).into()
+            };
+            let pairs = form::decode(&body)
+                .map_err(|e| refuse(StatusCode::BAD_REQUEST, "The form could not be read", &e))?;
+            let presented = pairs
+                .iter()
+                .find(|(name, _)| name == "csrf")
+                .map(|(_, v)| v.as_str());
+            check_csrf(&session, presented).map_err(|_| {
+                refuse(
+                    StatusCode::FORBIDDEN,
+                    "This form has expired",
+                    "Go back, reload the page and try again.",
+                )
+            })?;
+            let form = serde_urlencoded::from_bytes(&body).map_err(|e| {
+                refuse(
+                    StatusCode::BAD_REQUEST,
+                    "The form could not be read",
+                    &e.to_string(),
+                )
+            })?;
+            Ok(AdminForm { session, form })
+        })
+    }
+}
+
+/// Compares a presented CSRF token with the session's, in constant time.
+pub fn check_csrf(session: &AdminSession, presented: Option<&str>) -> Result<(), ()> {
+    let presented = presented.unwrap_or_default();
+    let a = Sha256::digest(session.csrf_token.as_bytes());
+    let b = Sha256::digest(presented.as_bytes());
+    if bool::from(a.ct_eq(&b)) {
+        Ok(())
+    } else {
+        Err(())
+    }
+}
+
+/// The template context of every admin page: the base context, the CSRF token for its
+/// forms, and which section is open.
+fn admin_context(state: &AppState, session: &AdminSession, section: &str) -> tera::Context {
+    let mut context = state.base_context();
+    context.insert("csrf", &session.csrf_token);
+    context.insert("section", section);
+    context
+}
+
+/// A 303 to `location` after a form, so a reload does not post it again.
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_owned()))
+        .finish()
+}
+
+/// The `flash` query parameter some redirects carry: a short notice for the page.
+#[derive(Debug, serde::Deserialize)]
+pub struct Notice {
+    notice: Option<String>,
+}
+
+/// Known notices only: a notice named in a URL must not let anyone put text on the page.
+fn notice_text(notice: &Notice) -> Option<&'static str> {
+    Some(match notice.notice.as_deref()? {
+        "resent" => "A new confirmation link is on its way.",
+        "not-pending" => "Only pending subscribers get confirmation links.",
+        "erased" => "The subscriber and everything about them were erased.",
+        "added" => "The article was added to the next digest.",
+        "known" => "An article with this address is already known; nothing changed.",
+        "left-out" => "The article will be left out of the next digest.",
+        "put-back" => "The article is back in the next digest.",
+        "test-sent" => "The test mail is on its way.",
+        "nothing-new" => "There are no new articles: no digest was sent.",
+        "retrying" => "The failed deliveries are queued again.",
+        _ => return None,
+    })
+}

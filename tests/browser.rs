@@ -1,0 +1,346 @@
+//! The reader's and the admin's journeys in a real headless Chromium, driven over
+//! WebDriver (chromedriver), against the real app and a real SMTP server. Screenshots of
+//! every page go to `target/screenshots/`.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them), so the
+//! journeys are ignored by a plain `cargo test`; run them with
+//! `cargo test --test browser -- --ignored`.
+
+#[allow(dead_code)]
+#[path = "api/helpers.rs"]
+mod helpers;
+#[path = "api/smtp_server.rs"]
+mod smtp_server;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use helpers::{ADMIN_TOKEN, TestApp, link_in, spawn_app_with};
+use hyper_util::client::legacy::connect::HttpConnector;
+use smtp_server::{Faults, unused_port};
+
+/// chromedriver and a Chromium session; both end with the test.
+struct Browser {
+    client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+    shots: PathBuf,
+}
+
+impl Browser {
+    async fn start(journey: &str) -> Browser {
+        let port = unused_port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver runs (apt-get install chromium chromium-driver)");
+        let profile = tempfile::tempdir().unwrap();
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--no-first-run", "--disable-sync", "--window-size=1280,1000",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ]
+            }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let mut attempt = 0;
+        let client = loop {
+            match ClientBuilder::new(HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => break client,
+                Err(e) if attempt < 100 => {
+                    attempt += 1;
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("no WebDriver session: {e}"),
+            }
+        };
+        let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("target/screenshots")
+            .join(journey);
+        std::fs::create_dir_all(&shots).unwrap();
+        Browser {
+            client,
+            driver,
+            _profile: profile,
+            shots,
+        }
+    }
+
+    async fn goto(&self, url: &str) {
+        self.client.goto(url).await.expect("page loads");
+    }
+
+    async fn shot(&self, name: &str) {
+        let png = self.client.screenshot().await.expect("screenshot");
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// The text of the first element matching `css`; retried briefly, since a click
+    /// may still be loading the next page (the old element then goes stale).
+    async fn text_of(&self, css: &str) -> String {
+        let mut last_error = None;
+        for _ in 0..50 {
+            let found = self.client.find(Locator::Css(css)).await;
+            match found {
+                Ok(element) => match element.text().await {
+                    Ok(text) => return text,
+                    Err(e) => last_error = Some(e),
+                },
+                Err(e) => last_error = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{css}: {last_error:?}");
+    }
+
+    async fn fill(&self, css: &str, value: &str) {
+        let field = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        field.clear().await.unwrap();
+        field.send_keys(value).await.unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// The page's heading, once the page is `expected`'s (clicks load pages
+    /// asynchronously).
+    async fn heading_is(&self, expected: &str) {
+        self.wait_for_text("h1", 10, |t| t == expected).await;
+    }
+
+    /// Waits until `css`'s text satisfies `ok`, or fails after `seconds`.
+    async fn wait_for_text(&self, css: &str, seconds: u64, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+        loop {
+            let text = self.text_of(css).await;
+            if ok(&text) {
+                return text;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{css} still reads {text:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+async fn app() -> TestApp {
+    spawn_app_with(&[("SEND_CONCURRENCY", "2")]).await
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver: cargo test --test browser -- --ignored"]
+async fn a_reader_signs_up_confirms_from_the_mail_and_later_unsubscribes() {
+    let app = app().await;
+    let browser = Browser::start("reader").await;
+
+    browser.goto(&app.url("/")).await;
+    browser.shot("1-sign-up").await;
+    browser
+        .fill("#email", "aigerim.seisembayeva@example.kz")
+        .await;
+    browser.fill("#name", "Aigerim Seisembayeva").await;
+    browser.click("button[type=submit]").await;
+    browser.heading_is("Check your inbox").await;
+    browser.shot("2-check-your-inbox").await;
+
+    let mail = app
+        .wait_for_mail_to("aigerim.seisembayeva@example.kz", 1)
+        .await
+        .remove(0);
+    let link = app.confirmation_link(&mail);
+    browser.goto(&link).await;
+    browser.heading_is("Confirm your subscription").await;
+    browser.shot("3-confirm").await;
+    assert_eq!(
+        app.subscriber_status("aigerim.seisembayeva@example.kz")
+            .await
+            .as_deref(),
+        Some("pending")
+    );
+    browser.click("button[type=submit]").await;
+    browser.heading_is("You’re subscribed").await;
+    browser.shot("4-subscribed").await;
+    assert_eq!(
+        app.subscriber_status("aigerim.seisembayeva@example.kz")
+            .await
+            .as_deref(),
+        Some("confirmed")
+    );
+
+    // The first digest brings the unsubscribe link.
+    app.add_article(
+        "Kazakhstan Stresses UN’s Vital Role in Global Challenges",
+        "https://astanatimes.example/un",
+    )
+    .await;
+    assert_eq!(app.send_digest_now().await.status(), 202);
+    let digest = app
+        .wait_for_mail_to("aigerim.seisembayeva@example.kz", 2)
+        .await
+        .remove(1);
+    let unsubscribe = link_in(&digest.text_body(), &app.url("/unsubscribe?token="));
+    browser
+        .goto(&link_in(&digest.text_body(), &app.url("/archive/")))
+        .await;
+    browser.shot("5-archive").await;
+    browser.goto(&unsubscribe).await;
+    browser.heading_is("Unsubscribe?").await;
+    browser.shot("6-unsubscribe").await;
+    browser.click("button[type=submit]").await;
+    browser.heading_is("You’re unsubscribed").await;
+    browser.shot("7-unsubscribed").await;
+    assert_eq!(
+        app.subscriber_status("aigerim.seisembayeva@example.kz")
+            .await
+            .as_deref(),
+        Some("unsubscribed")
+    );
+    browser.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver: cargo test --test browser -- --ignored"]
+async fn the_admin_logs_in_watches_the_list_grow_adds_an_article_previews_and_sends() {
+    let app = app().await;
+    let readers: Vec<String> = (0..40).map(|n| format!("reader{n}@example.org")).collect();
+    let refs: Vec<&str> = readers.iter().map(String::as_str).collect();
+    app.import_confirmed(&refs).await;
+    let browser = Browser::start("admin").await;
+
+    browser.goto(&app.url("/admin")).await;
+    browser.heading_is("Log in").await;
+    browser.shot("1-login").await;
+    browser.fill("#token", ADMIN_TOKEN).await;
+    browser.click("button[type=submit]").await;
+    browser.heading_is("Dashboard").await;
+    assert_eq!(browser.text_of("#count-confirmed").await, "40");
+    browser.shot("2-dashboard").await;
+
+    // A reader confirms meanwhile; the count rises.
+    app.confirmed_subscriber("newcomer@example.org", "Dana Omirgazy")
+        .await;
+    browser.client.refresh().await.unwrap();
+    assert_eq!(browser.text_of("#count-confirmed").await, "41");
+
+    browser
+        .goto(&app.url("/admin/subscribers?q=omirgazy"))
+        .await;
+    assert!(
+        browser
+            .text_of("table.subscribers")
+            .await
+            .contains("newcomer@example.org")
+    );
+    browser.shot("3-subscribers").await;
+
+    browser.click("nav a[href='/admin/articles']").await;
+    browser
+        .fill(
+            "#title",
+            "Almaty to Host UN Regional Center for Sustainable Development",
+        )
+        .await;
+    browser
+        .fill(
+            "#url",
+            "https://astanatimes.example/2026/06/almaty-un-center",
+        )
+        .await;
+    browser.fill("#author", "Zhanna Shayakhmetova").await;
+    browser.fill("#summary", "Kazakhstan’s initiative could “enhance regional peace and security,” the deputy minister said.").await;
+    browser
+        .click("form[action='/admin/articles'] button[type=submit]")
+        .await;
+    assert!(browser.text_of(".notice").await.contains("added"));
+    browser.shot("4-articles").await;
+
+    browser.click("nav a[href='/admin/digests']").await;
+    assert!(
+        browser
+            .text_of("#next-subject")
+            .await
+            .contains("The Astana Times")
+    );
+    browser.shot("5-digests").await;
+    browser.goto(&app.url("/admin/digests/preview")).await;
+    let preview = browser.client.source().await.unwrap();
+    assert!(preview.contains("Almaty to Host UN Regional Center"));
+    browser.shot("6-preview").await;
+    assert!(
+        app.smtp
+            .messages()
+            .iter()
+            .all(|m| m.header("List-Id").is_none()),
+        "previewing sent nothing"
+    );
+
+    // A slow server, so the bar is seen moving.
+    app.smtp.set_faults(Faults {
+        delay_per_message: Some(Duration::from_millis(60)),
+        ..Faults::default()
+    });
+    browser.goto(&app.url("/admin/digests")).await;
+    browser.click("#send-now").await;
+    browser.heading_is("Send the digest now?").await;
+    browser.shot("7-send-confirm").await;
+    browser.click("#confirm-send").await;
+    let first = browser.text_of("[data-field=percent]").await;
+    browser.shot("8-sending").await;
+    let done = browser
+        .wait_for_text("[data-field=percent]", 30, |t| t == "100")
+        .await;
+    assert_eq!(
+        done, "100",
+        "progress reached 100 % (it read {first} % at first)"
+    );
+    assert_eq!(browser.text_of("[data-field=sent]").await, "41");
+    browser.shot("9-sent").await;
+    assert_eq!(
+        app.smtp
+            .messages()
+            .iter()
+            .filter(|m| m.header("List-Id").is_some())
+            .count(),
+        41
+    );
+
+    browser.goto(&app.url("/admin")).await;
+    browser.shot("10-dashboard-after").await;
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser.shot("11-dashboard-phone").await;
+    browser.close().await;
+}
