@@ -65,6 +65,14 @@ impl std::fmt::Debug for SmtpSettings {
     }
 }
 
+/// DKIM signing, from `DKIM_DOMAIN`, `DKIM_SELECTOR` and `DKIM_PRIVATE_KEY_FILE`.
+#[derive(Debug, Clone)]
+pub struct DkimSettings {
+    pub domain: String,
+    pub selector: String,
+    pub private_key_file: PathBuf,
+}
+
 /// How failed sends are retried. Not an environment setting: the defaults suit every
 /// deployment, and tests shorten them to milliseconds.
 #[derive(Debug, Clone)]
@@ -136,6 +144,7 @@ pub struct Settings {
     pub signup_rate_per_minute: u32,
     pub confirm_mails_per_address_per_day: u32,
     pub trusted_proxy: Option<IpAddr>,
+    pub dkim: Option<DkimSettings>,
     pub retry: RetryPolicy,
     pub delivery: DeliveryTuning,
 }
@@ -239,6 +248,22 @@ impl Settings {
             bail!("CONFIRMATION_TTL_HOURS must be at least 1");
         }
 
+        let dkim = match (
+            get_nonempty("DKIM_DOMAIN"),
+            get_nonempty("DKIM_SELECTOR"),
+            get_nonempty("DKIM_PRIVATE_KEY_FILE"),
+        ) {
+            (None, None, None) => None,
+            (Some(domain), Some(selector), Some(file)) => Some(DkimSettings {
+                domain,
+                selector,
+                private_key_file: PathBuf::from(file),
+            }),
+            _ => bail!(
+                "DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE go together: set all three to sign mail, or none"
+            ),
+        };
+
         Ok(Settings {
             database_url: or_default("DATABASE_URL", "newsletter.db"),
             bind_addr: or_default("BIND_ADDR", "127.0.0.1:8080"),
@@ -266,6 +291,7 @@ impl Settings {
                 3,
             )?,
             trusted_proxy,
+            dkim,
             retry: RetryPolicy::default(),
             delivery: DeliveryTuning {
                 lease: Duration::from_secs(parse_number(
@@ -467,6 +493,18 @@ mod tests {
         assert!(settings(&[("BASE_URL", "news.example.com")]).is_err());
         assert!(settings(&[("BASE_URL", "ftp://news.example.com")]).is_err());
         assert!(settings(&[("BASE_URL", "https://news.example.com/letters")]).is_ok());
+    }
+
+    #[test]
+    fn dkim_settings_go_together() {
+        assert!(settings(&[("DKIM_DOMAIN", "news.example.com")]).is_err());
+        let s = settings(&[
+            ("DKIM_DOMAIN", "news.example.com"),
+            ("DKIM_SELECTOR", "mail"),
+            ("DKIM_PRIVATE_KEY_FILE", "/etc/dkim.pem"),
+        ])
+        .unwrap();
+        assert_eq!(s.dkim.unwrap().selector, "mail");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use lettre::address::Envelope;
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
+use lettre::message::dkim::DkimConfig;
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 
 /// A message ready to be formatted: every part already rendered.
@@ -22,7 +23,13 @@ impl Email {
     /// Formats the message as `multipart/alternative` (text, then HTML), UTF-8, with a
     /// `Date` and the given `Message-ID`; returns the envelope and the bytes to send.
     /// `eight_bit` says whether the receiving server takes 8-bit bodies (8BITMIME).
-    pub fn format(&self, from: &Mailbox, eight_bit: bool) -> anyhow::Result<(Envelope, Vec<u8>)> {
+    /// `dkim` signs it when DKIM is configured.
+    pub fn format(
+        &self,
+        from: &Mailbox,
+        eight_bit: bool,
+        dkim: Option<&DkimConfig>,
+    ) -> anyhow::Result<(Envelope, Vec<u8>)> {
         let mut builder = lettre::Message::builder()
             .from(from.clone())
             .to(self.to.clone())
@@ -35,11 +42,14 @@ impl Email {
                 value.clone(),
             ));
         }
-        let message = builder.multipart(
+        let mut message = builder.multipart(
             MultiPart::alternative()
                 .singlepart(part(ContentType::TEXT_PLAIN, &self.text, eight_bit))
                 .singlepart(part(ContentType::TEXT_HTML, &self.html, eight_bit)),
         )?;
+        if let Some(dkim) = dkim {
+            message.sign(dkim);
+        }
         Ok((message.envelope().clone(), message.formatted()))
     }
 }
@@ -89,7 +99,7 @@ mod tests {
             headers: vec![("List-Id", "News <news.example.com>".into())],
         };
         let from: Mailbox = "News <news@example.com>".parse().unwrap();
-        let (envelope, raw) = email.format(&from, true).unwrap();
+        let (envelope, raw) = email.format(&from, true, None).unwrap();
         let raw = String::from_utf8(raw).unwrap();
         assert_eq!(envelope.to()[0].to_string(), "madina@example.kz");
         assert!(raw.contains("Subject: =?utf-8?"), "{raw}");
@@ -116,7 +126,7 @@ mod tests {
             headers: vec![],
         };
         let from: Mailbox = "News <news@example.com>".parse().unwrap();
-        let (_, raw) = email.format(&from, true).unwrap();
+        let (_, raw) = email.format(&from, true, None).unwrap();
         let raw = String::from_utf8(raw).unwrap();
         assert!(
             raw.contains(&format!("Kazakhstan’s news\r\n{link}\r\n")),
@@ -140,7 +150,7 @@ mod tests {
             headers: vec![],
         };
         let from: Mailbox = "News <news@example.com>".parse().unwrap();
-        let (_, raw) = email.format(&from, false).unwrap();
+        let (_, raw) = email.format(&from, false, None).unwrap();
         assert!(raw.is_ascii(), "{}", String::from_utf8_lossy(&raw));
         assert!(String::from_utf8(raw).unwrap().contains("quoted-printable"));
     }
@@ -156,7 +166,7 @@ mod tests {
             headers: vec![("List-Id", "x\r\nBcc: victim@example.com".into())],
         };
         let from: Mailbox = "News <news@example.com>".parse().unwrap();
-        let (_, raw) = email.format(&from, true).unwrap();
+        let (_, raw) = email.format(&from, true, None).unwrap();
         let raw = String::from_utf8(raw).unwrap();
         assert!(!raw.lines().any(|line| line.starts_with("Bcc:")), "{raw}");
     }

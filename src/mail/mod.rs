@@ -1,5 +1,6 @@
 //! Mail: building messages (headers, MIME), sending them, and the queue of one-off mail.
 
+pub mod dkim;
 pub mod message;
 pub mod queue;
 pub mod retry;

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use lettre::address::Envelope;
 use lettre::message::Mailbox;
+use lettre::message::dkim::DkimConfig;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
 use lettre::transport::smtp::extension::{ClientId, Extension};
@@ -48,7 +49,7 @@ impl SendError {
 /// The one mailer of the app.
 pub struct Mailer {
     transport: Transport,
-    from: Mailbox,
+    identity: Identity,
     pace: Option<Pacer>,
 }
 
@@ -77,14 +78,18 @@ impl Mailer {
         };
         Ok(Mailer {
             transport,
-            from: settings.mail_from.clone(),
+            identity: Identity {
+                from: settings.mail_from.clone(),
+                dkim: settings.dkim.as_ref().map(super::dkim::load).transpose()?,
+            },
             pace: settings.send_rate_per_sec.map(Pacer::new),
         })
     }
 
     /// A sentence for the start-up log saying where mail goes.
     pub fn describe(&self) -> String {
-        match &self.transport {
+        let signing = if self.identity.dkim.is_some() { "; DKIM-signed" } else { "" };
+        let route = match &self.transport {
             Transport::Smtp(pool) => format!(
                 "mail goes over SMTP to {}:{} ({:?} TLS, up to {} connections)",
                 pool.settings.host, pool.settings.port, pool.settings.tls, pool.max_connections
@@ -93,7 +98,8 @@ impl Mailer {
                 "SMTP_URL is not set: mail is written as .eml files to {} instead of being sent",
                 dir.display()
             ),
-        }
+        };
+        format!("{route}{signing}")
     }
 
     /// Delivers one message from `MAIL_FROM` to its recipient.
@@ -102,9 +108,9 @@ impl Mailer {
             pacer.wait_turn().await;
         }
         match &self.transport {
-            Transport::Smtp(pool) => pool.send(email, &self.from).await,
+            Transport::Smtp(pool) => pool.send(email, &self.identity).await,
             Transport::Outbox(dir) => {
-                let (_, raw) = format(email, &self.from, true)?;
+                let (_, raw) = self.identity.format(email, true)?;
                 write_to_outbox(dir, &email.message_id, &raw).await
             }
         }
@@ -118,14 +124,19 @@ impl Mailer {
     }
 }
 
-fn format(
-    email: &Email,
-    from: &Mailbox,
-    eight_bit: bool,
-) -> Result<(Envelope, Vec<u8>), SendError> {
-    email
-        .format(from, eight_bit)
-        .map_err(|e| SendError::Permanent(format!("could not build the message: {e:#}")))
+/// Who our mail is from, and how it is signed.
+struct Identity {
+    from: Mailbox,
+    dkim: Option<DkimConfig>,
+}
+
+impl Identity {
+    /// Formats `email` from `MAIL_FROM`, DKIM-signed when configured.
+    fn format(&self, email: &Email, eight_bit: bool) -> Result<(Envelope, Vec<u8>), SendError> {
+        email
+            .format(&self.from, eight_bit, self.dkim.as_ref())
+            .map_err(|e| SendError::Permanent(format!("could not build the message: {e:#}")))
+    }
 }
 
 /// Writes the message as `<message-id>.eml`; a resend of the same message replaces the
@@ -221,7 +232,7 @@ impl SmtpPool {
         })
     }
 
-    async fn send(&self, email: &Email, from: &Mailbox) -> Result<(), SendError> {
+    async fn send(&self, email: &Email, identity: &Identity) -> Result<(), SendError> {
         let _permit = self
             .permits
             .acquire()
@@ -230,7 +241,7 @@ impl SmtpPool {
         // A pooled connection may have been closed by the server while idle; that shows
         // only when we use it, so a failure other than a reply gets one fresh connection.
         if let Some(mut conn) = self.take_idle().await {
-            match self.send_on(&mut conn, email, from).await {
+            match self.send_on(&mut conn, email, identity).await {
                 Ok(()) => {
                     self.put_back(conn).await;
                     return Ok(());
@@ -240,7 +251,7 @@ impl SmtpPool {
             }
         }
         let mut conn = self.connect().await?;
-        match self.send_on(&mut conn, email, from).await {
+        match self.send_on(&mut conn, email, identity).await {
             Ok(()) => {
                 self.put_back(conn).await;
                 Ok(())
@@ -254,10 +265,10 @@ impl SmtpPool {
         &self,
         conn: &mut AsyncSmtpConnection,
         email: &Email,
-        from: &Mailbox,
+        identity: &Identity,
     ) -> Result<(), Attempt> {
         let eight_bit = conn.server_info().supports_feature(Extension::EightBitMime);
-        let (envelope, raw) = format(email, from, eight_bit).map_err(Attempt::Replied)?;
+        let (envelope, raw) = identity.format(email, eight_bit).map_err(Attempt::Replied)?;
         match tokio::time::timeout(self.timeout, conn.send(&envelope, &raw)).await {
             Ok(Ok(_)) => Ok(()),
             // Only an SMTP reply code means the connection itself was fine.

@@ -10,6 +10,7 @@ mod crash_recovery;
 mod csv_import;
 mod delivery;
 mod digests;
+mod dkim;
 mod feeds;
 mod helpers;
 mod pages_and_headers;
