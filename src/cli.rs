@@ -61,10 +61,11 @@ pub async fn send_digest(state: AppState) -> anyhow::Result<ExitCode> {
         failures.len(),
         plural(failures.len() as i64)
     );
-    for (email, reply) in &failures {
+    for failure in &failures {
         eprintln!(
-            "  {email}: {}",
-            reply.as_deref().unwrap_or("no reply recorded")
+            "  {}: {}",
+            failure.email,
+            failure.reply.as_deref().unwrap_or("no reply recorded")
         );
     }
     Ok(ExitCode::FAILURE)

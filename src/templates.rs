@@ -76,6 +76,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/admin/progress.html"),
     ),
     (
+        "admin/digest_table.html",
+        include_str!("../templates/admin/digest_table.html"),
+    ),
+    (
         "admin/subscribers.html",
         include_str!("../templates/admin/subscribers.html"),
     ),

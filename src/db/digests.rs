@@ -168,8 +168,15 @@ pub fn reopen(conn: &mut Conn, id: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A reader a digest did not reach, with the server's reply.
+#[derive(Debug, Clone, Serialize, Queryable)]
+pub struct Failure {
+    pub email: String,
+    pub reply: Option<String>,
+}
+
 /// Failed deliveries of a digest with the server's reply, for reports.
-pub fn failures(conn: &mut Conn, id: i64) -> anyhow::Result<Vec<(String, Option<String>)>> {
+pub fn failures(conn: &mut Conn, id: i64) -> anyhow::Result<Vec<Failure>> {
     use super::schema::subscribers;
     Ok(deliveries::table
         .inner_join(subscribers::table)
@@ -178,4 +185,23 @@ pub fn failures(conn: &mut Conn, id: i64) -> anyhow::Result<Vec<(String, Option<
         .order(subscribers::email.asc())
         .select((subscribers::email, deliveries::last_error))
         .load(conn)?)
+}
+
+/// A digest with where its deliveries stand and whom it did not reach.
+pub struct Report {
+    pub digest: Digest,
+    pub progress: Progress,
+    pub failures: Vec<Failure>,
+}
+
+/// The report on digest `id`, if there is one.
+pub fn report(conn: &mut Conn, id: i64) -> anyhow::Result<Option<Report>> {
+    let Some(digest) = find(conn, id)? else {
+        return Ok(None);
+    };
+    Ok(Some(Report {
+        digest,
+        progress: progress(conn, id)?,
+        failures: failures(conn, id)?,
+    }))
 }

@@ -35,8 +35,7 @@ pub fn load(settings: &DkimSettings) -> anyhow::Result<DkimConfig> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("could not read DKIM_PRIVATE_KEY_FILE {}", path.display()))?;
     let key = if text.contains("BEGIN RSA PRIVATE KEY") {
-        DkimSigningKey::new(&text, DkimSigningAlgorithm::Rsa)
-            .map_err(|e| anyhow::anyhow!("{e}"))
+        DkimSigningKey::new(&text, DkimSigningAlgorithm::Rsa).map_err(|e| anyhow::anyhow!("{e}"))
     } else if text.contains("BEGIN PRIVATE KEY") {
         let pkcs1 = rsa::RsaPrivateKey::from_pkcs8_pem(&text)
             .map_err(|e| anyhow::anyhow!("not an RSA key in PKCS#8 PEM: {e}"))?

@@ -1,8 +1,8 @@
 //! Turning rendered text and HTML into a standards-conforming message.
 
 use lettre::address::Envelope;
-use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::dkim::DkimConfig;
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 
 /// A message ready to be formatted: every part already rendered.

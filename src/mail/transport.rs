@@ -88,7 +88,11 @@ impl Mailer {
 
     /// A sentence for the start-up log saying where mail goes.
     pub fn describe(&self) -> String {
-        let signing = if self.identity.dkim.is_some() { "; DKIM-signed" } else { "" };
+        let signing = if self.identity.dkim.is_some() {
+            "; DKIM-signed"
+        } else {
+            ""
+        };
         let route = match &self.transport {
             Transport::Smtp(pool) => format!(
                 "mail goes over SMTP to {}:{} ({:?} TLS, up to {} connections)",
@@ -268,7 +272,9 @@ impl SmtpPool {
         identity: &Identity,
     ) -> Result<(), Attempt> {
         let eight_bit = conn.server_info().supports_feature(Extension::EightBitMime);
-        let (envelope, raw) = identity.format(email, eight_bit).map_err(Attempt::Replied)?;
+        let (envelope, raw) = identity
+            .format(email, eight_bit)
+            .map_err(Attempt::Replied)?;
         match tokio::time::timeout(self.timeout, conn.send(&envelope, &raw)).await {
             Ok(Ok(_)) => Ok(()),
             // Only an SMTP reply code means the connection itself was fine.

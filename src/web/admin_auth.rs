@@ -1,17 +1,16 @@
 //! The one place the admin API checks its credentials.
 
+use actix_web::ResponseError;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Next;
-use actix_web::{ResponseError, web};
 use argon2::{PasswordHash, PasswordVerifier};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::WebError;
+use super::{WebError, app_state};
 use crate::config::AdminToken;
-use crate::state::AppState;
 
 /// Lets a request through only with `Authorization: Bearer <ADMIN_TOKEN>`. Without an
 /// `ADMIN_TOKEN` configured the whole API answers 404, as if it did not exist.
@@ -19,10 +18,7 @@ pub async fn require_admin_token(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .expect("AppState is registered on the app")
-        .clone();
+    let state = app_state(req.request());
     let refusal = match &state.settings.admin_token {
         None => Some(WebError::api(StatusCode::NOT_FOUND, "not found")),
         Some(expected) => {

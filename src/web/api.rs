@@ -105,13 +105,7 @@ struct DigestStatus {
     articles: i32,
     #[serde(flatten)]
     progress: digests::Progress,
-    failures: Vec<Failure>,
-}
-
-#[derive(Serialize)]
-struct Failure {
-    email: String,
-    reply: Option<String>,
+    failures: Vec<digests::Failure>,
 }
 
 /// `GET /api/digests/{id}`: where the digest's deliveries stand.
@@ -120,35 +114,19 @@ pub async fn get_digest(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let id = id.into_inner();
-    let found = state
-        .db
-        .run(move |conn| {
-            let Some(digest) = digests::find(conn, id)? else {
-                return Ok(None);
-            };
-            Ok(Some((
-                digest,
-                digests::progress(conn, id)?,
-                digests::failures(conn, id)?,
-            )))
-        })
-        .await?;
-    let Some((digest, progress, failures)) = found else {
+    let Some(report) = state.db.run(move |conn| digests::report(conn, id)).await? else {
         return Err(WebError::api(
             StatusCode::NOT_FOUND,
             format!("there is no digest {id}"),
         ));
     };
     Ok(HttpResponse::Ok().json(DigestStatus {
-        id: digest.id,
-        status: digest.status,
-        subject: digest.subject,
-        articles: digest.article_count,
-        progress,
-        failures: failures
-            .into_iter()
-            .map(|(email, reply)| Failure { email, reply })
-            .collect(),
+        id: report.digest.id,
+        status: report.digest.status,
+        subject: report.digest.subject,
+        articles: report.digest.article_count,
+        progress: report.progress,
+        failures: report.failures,
     }))
 }
 

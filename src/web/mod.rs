@@ -152,6 +152,13 @@ async fn log_request(
     Ok(response)
 }
 
+/// The app's state, from inside a middleware or extractor.
+fn app_state(req: &actix_web::HttpRequest) -> web::Data<AppState> {
+    req.app_data::<web::Data<AppState>>()
+        .expect("AppState is registered on the app")
+        .clone()
+}
+
 /// Marks a response as cacheable for a day (static assets).
 fn cache_for_a_day(response: &mut HttpResponse) {
     response.headers_mut().insert(

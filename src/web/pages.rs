@@ -40,28 +40,23 @@ pub fn message_page(state: &AppState, status: StatusCode, title: &str, message: 
     error_page(state, status, "message.html", &context)
 }
 
-pub async fn stylesheet() -> HttpResponse {
-    let mut response = HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
-        .body(STYLESHEET);
+/// A static asset compiled into the binary, cacheable for a day.
+fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
+    let mut response = HttpResponse::Ok().content_type(content_type).body(body);
     super::cache_for_a_day(&mut response);
     response
+}
+
+pub async fn stylesheet() -> HttpResponse {
+    asset("text/css; charset=utf-8", STYLESHEET)
 }
 
 pub async fn admin_stylesheet() -> HttpResponse {
-    let mut response = HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
-        .body(ADMIN_STYLESHEET);
-    super::cache_for_a_day(&mut response);
-    response
+    asset("text/css; charset=utf-8", ADMIN_STYLESHEET)
 }
 
 pub async fn admin_script() -> HttpResponse {
-    let mut response = HttpResponse::Ok()
-        .content_type("text/javascript; charset=utf-8")
-        .body(ADMIN_SCRIPT);
-    super::cache_for_a_day(&mut response);
-    response
+    asset("text/javascript; charset=utf-8", ADMIN_SCRIPT)
 }
 
 pub async fn not_found(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {

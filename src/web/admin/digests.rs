@@ -153,21 +153,19 @@ pub async fn show(
     let found = state
         .db
         .run(move |conn| {
-            let Some(digest) = digests::find(conn, id)? else {
-                return Ok(None);
-            };
+            let report = digests::report(conn, id)?;
             let articles = db::articles::in_digest(conn, id)?;
-            Ok(Some((
-                digest,
-                digests::progress(conn, id)?,
-                digests::failures(conn, id)?,
-                articles,
-            )))
+            Ok(report.map(|report| (report, articles)))
         })
         .await?;
-    let Some((digest, progress, failures, articles)) = found else {
+    let Some((report, articles)) = found else {
         return Err(unknown(&state));
     };
+    let digests::Report {
+        digest,
+        progress,
+        failures,
+    } = report;
     let mut context = admin_context(&state, &session, "digests");
     context.insert("notice", &notice_text(&notice));
     context.insert("id", &digest.id);
@@ -177,10 +175,6 @@ pub async fn show(
     context.insert("percent", &progress.percent_done());
     context.insert("progress", &progress);
     context.insert("articles", &articles);
-    let failures: Vec<_> = failures
-        .into_iter()
-        .map(|(email, reply)| serde_json::json!({ "email": email, "reply": reply }))
-        .collect();
     context.insert("failures", &failures);
     pages::render(&state, "admin/digest.html", &context)
 }

@@ -22,7 +22,7 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{WebError, form, pages};
+use super::{WebError, app_state, form, pages};
 use crate::db::{self, admin_sessions};
 use crate::state::AppState;
 
@@ -108,10 +108,7 @@ async fn require_session(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .expect("AppState is registered on the app")
-        .clone();
+    let state = app_state(req.request());
     if state.settings.admin_token.is_none() {
         let error = pages::message_page(
             &state,
@@ -183,10 +180,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for AdminForm<T> {
         let body = web::Bytes::from_request(&req, payload);
         Box::pin(async move {
             let session = AdminSession::from_request(&req, &mut Payload::None).await?;
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .expect("AppState is registered on the app")
-                .clone();
+            let state = app_state(&req);
             let body = body.await?;
             let refuse = |status, title: &str, message: &str| -> actix_web::Error {
                 pages::message_page(&state, status, title, message).into()
