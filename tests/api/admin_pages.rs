@@ -588,17 +588,37 @@ async fn an_article_can_be_added_by_hand_and_left_out_of_the_next_digest() {
 async fn a_test_send_mails_the_next_digest_to_one_address_and_stores_nothing() {
     let app = spawn_app().await;
     app.import_confirmed(&["reader@example.org"]).await;
-    app.add_article("Volunteers’ Year", "https://news.example/volunteers").await;
+    app.add_article("Volunteers’ Year", "https://news.example/volunteers")
+        .await;
     let admin = Admin::log_in(&app).await;
-    let bad = admin.post("/admin/digests/test", &[("email", "not an address")]).await;
+    let bad = admin
+        .post("/admin/digests/test", &[("email", "not an address")])
+        .await;
     assert_eq!(bad.status(), 400);
-    let sent = admin.post("/admin/digests/test", &[("email", "editor@example.org")]).await;
+    let sent = admin
+        .post("/admin/digests/test", &[("email", "editor@example.org")])
+        .await;
     assert_eq!(sent.status(), 303);
-    let mail = app.wait_for_mail_to("editor@example.org", 1).await.remove(0);
-    assert!(mail.parsed().subject().unwrap().starts_with("[Test] The Astana Times"));
+    let mail = app
+        .wait_for_mail_to("editor@example.org", 1)
+        .await
+        .remove(0);
+    assert!(
+        mail.parsed()
+            .subject()
+            .unwrap()
+            .starts_with("[Test] The Astana Times")
+    );
     assert!(mail.text_body().contains("Volunteers’ Year"));
-    assert!(app.smtp.messages_to("reader@example.org").is_empty(), "readers got nothing");
-    assert_eq!(app.send_digest_now().await.status(), 202, "the article still waits for the real digest");
+    assert!(
+        app.smtp.messages_to("reader@example.org").is_empty(),
+        "readers got nothing"
+    );
+    assert_eq!(
+        app.send_digest_now().await.status(),
+        202,
+        "the article still waits for the real digest"
+    );
 }
 
 #[tokio::test]
@@ -610,13 +630,26 @@ async fn resend_queues_a_fresh_link_for_a_pending_reader_only() {
     let pending = app.subscriber_id("pending@example.org").await;
     let admin = Admin::log_in(&app).await;
 
-    let resent = admin.post(&format!("/admin/subscribers/{pending}/resend"), &[]).await;
-    assert_eq!(resent.headers()["location"], "/admin/subscribers?notice=resent");
+    let resent = admin
+        .post(&format!("/admin/subscribers/{pending}/resend"), &[])
+        .await;
+    assert_eq!(
+        resent.headers()["location"],
+        "/admin/subscribers?notice=resent"
+    );
     let mails = app.wait_for_mail_to("pending@example.org", 2).await;
-    assert_ne!(app.confirmation_link(&mails[0]), app.confirmation_link(&mails[1]));
+    assert_ne!(
+        app.confirmation_link(&mails[0]),
+        app.confirmation_link(&mails[1])
+    );
 
-    let refused = admin.post(&format!("/admin/subscribers/{confirmed}/resend"), &[]).await;
-    assert_eq!(refused.headers()["location"], "/admin/subscribers?notice=not-pending");
+    let refused = admin
+        .post(&format!("/admin/subscribers/{confirmed}/resend"), &[])
+        .await;
+    assert_eq!(
+        refused.headers()["location"],
+        "/admin/subscribers?notice=not-pending"
+    );
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(app.smtp.messages_to("confirmed@example.org").is_empty());
 }
@@ -624,13 +657,22 @@ async fn resend_queues_a_fresh_link_for_a_pending_reader_only() {
 #[tokio::test]
 async fn the_subscriber_export_downloads_the_list_as_csv() {
     let app = spawn_app().await;
-    app.import_confirmed(&["=cmd@example.org", "akan@example.kz"]).await;
+    app.import_confirmed(&["=cmd@example.org", "akan@example.kz"])
+        .await;
     let admin = Admin::log_in(&app).await;
     let response = admin.get("/admin/subscribers/export.csv").await;
     assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-disposition"].to_str().unwrap().contains("subscribers.csv"));
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("subscribers.csv")
+    );
     let csv = response.text().await.unwrap();
     assert!(csv.starts_with("email,name,status"));
     assert!(csv.contains("akan@example.kz,,confirmed"));
-    assert!(csv.contains("'=cmd@example.org"), "a formula-like cell is kept as text: {csv}");
+    assert!(
+        csv.contains("'=cmd@example.org"),
+        "a formula-like cell is kept as text: {csv}"
+    );
 }

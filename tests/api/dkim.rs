@@ -10,14 +10,22 @@ use sha2::{Digest, Sha256};
 use crate::helpers::spawn_app_with;
 use crate::smtp_server::ReceivedMail;
 
-const KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/dkim-test-key.pem");
+const KEY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/dkim-test-key.pem"
+);
 
 /// The tags of the DKIM-Signature header (`d=…; s=…; h=…; bh=…; b=…`).
 fn tags(value: &str) -> std::collections::HashMap<String, String> {
     value
         .split(';')
         .filter_map(|tag| tag.split_once('='))
-        .map(|(k, v)| (k.trim().to_owned(), v.split_whitespace().collect::<String>()))
+        .map(|(k, v)| {
+            (
+                k.trim().to_owned(),
+                v.split_whitespace().collect::<String>(),
+            )
+        })
         .collect()
 }
 
@@ -56,7 +64,11 @@ fn verify(mail: &ReceivedMail, key: &RsaPrivateKey) -> Vec<String> {
     let signed: Vec<String> = tags["h"].split(':').map(str::to_owned).collect();
     let mut data = String::new();
     for name in &signed {
-        if let Some((n, v)) = headers.iter().rev().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+        if let Some((n, v)) = headers
+            .iter()
+            .rev()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
             data.push_str(&relaxed_header(n, v));
             data.push_str("\r\n");
         }
@@ -90,9 +102,15 @@ async fn with_dkim_configured_every_message_is_signed_over_the_list_headers() {
     .await;
     let key = RsaPrivateKey::from_pkcs8_pem(&std::fs::read_to_string(KEY).unwrap()).unwrap();
 
-    let link = app.sign_up_and_get_link("akan@example.kz", "Akan Rakhmetullin").await;
+    let link = app
+        .sign_up_and_get_link("akan@example.kz", "Akan Rakhmetullin")
+        .await;
     app.post_empty(&link).await;
-    app.add_article("Kazakhstan Stresses UN’s Vital Role", "https://astanatimes.example/un").await;
+    app.add_article(
+        "Kazakhstan Stresses UN’s Vital Role",
+        "https://astanatimes.example/un",
+    )
+    .await;
     app.send_digest_now().await;
     let mails = app.wait_for_mail_to("akan@example.kz", 2).await;
     assert_eq!(mails.len(), 2);
@@ -102,8 +120,16 @@ async fn with_dkim_configured_every_message_is_signed_over_the_list_headers() {
         assert_eq!(tags["d"], "astanatimes.test");
         assert_eq!(tags["s"], "news2026");
         let signed = verify(mail, &key);
-        for header in ["from", "subject", "list-unsubscribe", "list-unsubscribe-post"] {
-            assert!(signed.iter().any(|h| h.eq_ignore_ascii_case(header)), "{header} in {signed:?}");
+        for header in [
+            "from",
+            "subject",
+            "list-unsubscribe",
+            "list-unsubscribe-post",
+        ] {
+            assert!(
+                signed.iter().any(|h| h.eq_ignore_ascii_case(header)),
+                "{header} in {signed:?}"
+            );
         }
     }
 }
@@ -114,16 +140,27 @@ async fn an_unreadable_dkim_key_stops_the_start_with_a_sentence() {
     let bad = dir.path().join("not-a-key.pem");
     std::fs::write(&bad, "hello").unwrap();
     let map = [
-        ("DATABASE_URL", dir.path().join("db.sqlite").display().to_string()),
+        (
+            "DATABASE_URL",
+            dir.path().join("db.sqlite").display().to_string(),
+        ),
         ("DKIM_DOMAIN", "astanatimes.test".into()),
         ("DKIM_SELECTOR", "news".into()),
         ("DKIM_PRIVATE_KEY_FILE", bad.display().to_string()),
-        ("MAIL_OUTBOX_DIR", dir.path().join("outbox").display().to_string()),
+        (
+            "MAIL_OUTBOX_DIR",
+            dir.path().join("outbox").display().to_string(),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     let settings = newsletter::Settings::from_map(&map).unwrap();
-    let error = newsletter::AppState::build(settings).err().expect("the start fails");
-    assert!(format!("{error:#}").contains("DKIM_PRIVATE_KEY_FILE"), "{error:#}");
+    let error = newsletter::AppState::build(settings)
+        .err()
+        .expect("the start fails");
+    assert!(
+        format!("{error:#}").contains("DKIM_PRIVATE_KEY_FILE"),
+        "{error:#}"
+    );
 }
