@@ -365,11 +365,14 @@ pub fn parse_smtp_url(raw: &str) -> anyhow::Result<SmtpSettings> {
         ("smtps", None) => (SmtpTls::Implicit, 465),
         ("smtps", Some(other)) => bail!("SMTP_URL: smtps:// always uses TLS; drop `tls={other}`"),
         ("smtp", None) => {
-            // A local relay or test server is usually plain; anything else should encrypt.
+            // A local relay or test server is usually plain; anything else should
+            // encrypt, and must when a password goes over it.
             if is_local_host(&host) {
                 (SmtpTls::None, 25)
-            } else {
+            } else if url.username().is_empty() {
                 (SmtpTls::Opportunistic, 587)
+            } else {
+                (SmtpTls::Required, 587)
             }
         }
         ("smtp", Some("required")) => (SmtpTls::Required, 587),
@@ -477,6 +480,17 @@ mod tests {
         assert_eq!(
             parse_smtp_url("smtp://127.0.0.1:1025").unwrap().tls,
             SmtpTls::None
+        );
+        assert_eq!(
+            parse_smtp_url("smtp://mail.example.com").unwrap().tls,
+            SmtpTls::Opportunistic
+        );
+        assert_eq!(
+            parse_smtp_url("smtp://user:pw@mail.example.com")
+                .unwrap()
+                .tls,
+            SmtpTls::Required,
+            "a password never goes out unencrypted by default"
         );
         assert!(parse_smtp_url("http://mail.example.com").is_err());
         assert!(parse_smtp_url("smtp://mail.example.com?tls=maybe").is_err());

@@ -17,6 +17,8 @@ pub struct ClaimedDelivery {
     pub digest_id: i64,
     pub subscriber_id: i64,
     pub attempts: i32,
+    /// When it first failed temporarily, if it has.
+    pub failing_since: Option<NaiveDateTime>,
     pub email: String,
     pub name: Option<String>,
     pub subscriber_status: String,
@@ -78,6 +80,7 @@ pub fn claim_due(
                 deliveries::digest_id,
                 deliveries::subscriber_id,
                 deliveries::attempts,
+                deliveries::failing_since,
                 subscribers::email,
                 subscribers::name,
                 subscribers::status,
@@ -134,26 +137,31 @@ pub fn release(conn: &mut Conn, worker: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Records a batch of outcomes in one transaction, and keeps each reader's count of
-/// hard bounces: a 5xx counts one, a delivery resets it, and past
-/// [`HARD_BOUNCES_BEFORE_BOUNCED`] the reader is marked bounced.
+/// Records a batch of `worker`'s outcomes in one transaction, and keeps each reader's
+/// count of hard bounces: a mailbox-blaming 5xx counts one, a delivery resets it, and
+/// at [`HARD_BOUNCES_BEFORE_BOUNCED`] the reader is marked bounced. An outcome for a row
+/// `worker` no longer holds (its lease lapsed and another worker took it) is not written
+/// over the other worker's.
 pub fn record_outcomes(
     conn: &mut Conn,
+    worker: &str,
     outcomes: &[((i64, i64), Outcome)],
     now: NaiveDateTime,
 ) -> anyhow::Result<()> {
     conn.immediate_transaction(|conn| {
         for ((digest_id, subscriber_id), outcome) in outcomes {
-            let row = deliveries::table.find((digest_id, subscriber_id));
+            let row = deliveries::table
+                .find((digest_id, subscriber_id))
+                .filter(deliveries::locked_by.eq(worker));
             let attempts = deliveries::attempts + 1;
             let unlocked = (
                 deliveries::locked_by.eq(None::<String>),
                 deliveries::locked_until.eq(None::<NaiveDateTime>),
             );
             let reader = subscribers::table.find(subscriber_id);
-            match outcome {
+            let written = match outcome {
                 Outcome::Sent => {
-                    diesel::update(row)
+                    let written = diesel::update(row)
                         .set((
                             deliveries::status.eq("sent"),
                             deliveries::attempts.eq(attempts),
@@ -164,9 +172,10 @@ pub fn record_outcomes(
                     diesel::update(reader.filter(subscribers::hard_bounces.gt(0)))
                         .set(subscribers::hard_bounces.eq(0))
                         .execute(conn)?;
+                    written
                 }
                 Outcome::RetryAt(at, error) => {
-                    diesel::update(row)
+                    let written = diesel::update(row)
                         .set((
                             deliveries::attempts.eq(attempts),
                             deliveries::next_attempt_at.eq(at),
@@ -174,9 +183,17 @@ pub fn record_outcomes(
                             unlocked,
                         ))
                         .execute(conn)?;
+                    diesel::update(
+                        deliveries::table
+                            .find((digest_id, subscriber_id))
+                            .filter(deliveries::failing_since.is_null()),
+                    )
+                    .set(deliveries::failing_since.eq(now))
+                    .execute(conn)?;
+                    written
                 }
-                Outcome::Rejected(error) | Outcome::GaveUp(error) => {
-                    diesel::update(row)
+                Outcome::Rejected(error) | Outcome::Bounced(error) | Outcome::GaveUp(error) => {
+                    let written = diesel::update(row)
                         .set((
                             deliveries::status.eq("failed"),
                             deliveries::attempts.eq(attempts),
@@ -184,7 +201,7 @@ pub fn record_outcomes(
                             unlocked,
                         ))
                         .execute(conn)?;
-                    if matches!(outcome, Outcome::Rejected(_)) {
+                    if written == 1 && matches!(outcome, Outcome::Bounced(_)) {
                         diesel::update(reader)
                             .set((
                                 subscribers::hard_bounces.eq(subscribers::hard_bounces + 1),
@@ -201,12 +218,18 @@ pub fn record_outcomes(
                         .set(subscribers::status.eq(SubscriberStatus::Bounced.as_str()))
                         .execute(conn)?;
                     }
+                    written
                 }
-                Outcome::Cancelled => {
-                    diesel::update(row)
-                        .set((deliveries::status.eq("skipped"), unlocked))
-                        .execute(conn)?;
-                }
+                Outcome::Cancelled => diesel::update(row)
+                    .set((deliveries::status.eq("skipped"), unlocked))
+                    .execute(conn)?,
+            };
+            if written == 0 {
+                tracing::warn!(
+                    digest = digest_id,
+                    subscriber = subscriber_id,
+                    "a delivery's lease lapsed while it was being sent; another worker owns it now"
+                );
             }
         }
         Ok(())
@@ -224,6 +247,7 @@ pub fn retry_failed(conn: &mut Conn, digest_id: i64, now: NaiveDateTime) -> anyh
         deliveries::status.eq("pending"),
         deliveries::next_attempt_at.eq(now),
         deliveries::attempts.eq(0),
+        deliveries::failing_since.eq(None::<NaiveDateTime>),
     ))
     .execute(conn)?)
 }

@@ -136,6 +136,16 @@ pub fn progress(conn: &mut Conn, id: i64) -> anyhow::Result<Progress> {
     Ok(progress)
 }
 
+/// Marks every digest still sending with nothing left pending as sent (deliveries can
+/// also be settled outside a worker's batch: skipped at claim time, erased).
+pub fn finish_all_completed(conn: &mut Conn, now: NaiveDateTime) -> anyhow::Result<()> {
+    let sending: Vec<i64> = digests::table
+        .filter(digests::status.eq("sending"))
+        .select(digests::id)
+        .load(conn)?;
+    finish_completed(conn, &sending, now)
+}
+
 /// Marks the digests among `ids` with nothing left pending as sent.
 pub fn finish_completed(conn: &mut Conn, ids: &[i64], now: NaiveDateTime) -> anyhow::Result<()> {
     for &id in ids {

@@ -62,8 +62,12 @@ pub enum Outcome {
     Sent,
     /// A temporary failure: try again at the given time.
     RetryAt(NaiveDateTime, String),
-    /// The server refused it for good (5xx); its reply is kept.
+    /// The server refused it for good (5xx), blaming the message or the sender; its
+    /// reply is kept.
     Rejected(String),
+    /// The server refused it for good because of the recipient's mailbox (a hard
+    /// bounce); its reply is kept.
+    Bounced(String),
     /// Temporary failures went on for longer than the retry policy allows.
     GaveUp(String),
     /// No longer wanted (the reader left or was erased meanwhile).

@@ -1,7 +1,8 @@
 //! The `outgoing_emails` table: a durable queue of one-off mail (confirmations).
 //!
-//! Rows are claimed in batches under a lease: a worker that dies mid-send leaves rows
-//! whose lease lapses, and the next claim picks them up again.
+//! Rows are claimed in batches under a lease the worker renews while it works: a worker
+//! that dies mid-send leaves rows whose lease lapses, and the next claim picks them up
+//! again.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -72,6 +73,7 @@ pub fn cancel_queued_for(conn: &mut Conn, subscriber_id: i64) -> anyhow::Result<
 /// them until `lease_until`.
 pub fn claim_due(
     conn: &mut Conn,
+    worker: &str,
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
     limit: i64,
@@ -91,21 +93,53 @@ pub fn claim_due(
             .load(conn)?;
         let ids: Vec<i64> = due.iter().map(|e| e.id).collect();
         diesel::update(outgoing_emails::table.filter(outgoing_emails::id.eq_any(&ids)))
-            .set(outgoing_emails::locked_until.eq(lease_until))
+            .set((
+                outgoing_emails::locked_by.eq(worker),
+                outgoing_emails::locked_until.eq(lease_until),
+            ))
             .execute(conn)?;
         Ok(due)
     })
 }
 
-/// Records the outcomes of a batch of attempts in one transaction.
+/// Extends the lease on everything `worker` holds (a long batch stays ours).
+pub fn renew_leases(
+    conn: &mut Conn,
+    worker: &str,
+    lease_until: NaiveDateTime,
+) -> anyhow::Result<()> {
+    diesel::update(
+        outgoing_emails::table
+            .filter(outgoing_emails::locked_by.eq(worker))
+            .filter(outgoing_emails::status.eq("queued"))
+            .filter(outgoing_emails::locked_until.is_not_null()),
+    )
+    .set(outgoing_emails::locked_until.eq(lease_until))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Lets go of everything `worker` holds, on a clean shutdown.
+pub fn release(conn: &mut Conn, worker: &str) -> anyhow::Result<()> {
+    diesel::update(outgoing_emails::table.filter(outgoing_emails::locked_by.eq(worker)))
+        .set(outgoing_emails::locked_until.eq(None::<NaiveDateTime>))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records the outcomes of a batch of `worker`'s attempts in one transaction; rows
+/// another worker has taken over meanwhile are left to it.
 pub fn record_outcomes(
     conn: &mut Conn,
+    worker: &str,
     outcomes: &[(i64, Outcome)],
     now: NaiveDateTime,
 ) -> anyhow::Result<()> {
     conn.immediate_transaction(|conn| {
         for (id, outcome) in outcomes {
-            let row = outgoing_emails::table.find(id);
+            let row = outgoing_emails::table
+                .find(id)
+                .filter(outgoing_emails::locked_by.eq(worker));
             let attempts = outgoing_emails::attempts + 1;
             let locked = outgoing_emails::locked_until.eq(None::<NaiveDateTime>);
             match outcome {
@@ -125,14 +159,16 @@ pub fn record_outcomes(
                         locked,
                     ))
                     .execute(conn)?,
-                Outcome::Rejected(error) | Outcome::GaveUp(error) => diesel::update(row)
-                    .set((
-                        outgoing_emails::status.eq("failed"),
-                        outgoing_emails::attempts.eq(attempts),
-                        outgoing_emails::last_error.eq(error),
-                        locked,
-                    ))
-                    .execute(conn)?,
+                Outcome::Rejected(error) | Outcome::Bounced(error) | Outcome::GaveUp(error) => {
+                    diesel::update(row)
+                        .set((
+                            outgoing_emails::status.eq("failed"),
+                            outgoing_emails::attempts.eq(attempts),
+                            outgoing_emails::last_error.eq(error),
+                            locked,
+                        ))
+                        .execute(conn)?
+                }
                 Outcome::Cancelled => diesel::update(row)
                     .set((outgoing_emails::status.eq("cancelled"), locked))
                     .execute(conn)?,
@@ -140,12 +176,4 @@ pub fn record_outcomes(
         }
         Ok(())
     })
-}
-
-/// Counts of queued, sent and failed messages; for health and tests.
-pub fn count_by_status(conn: &mut Conn, status: &str) -> anyhow::Result<i64> {
-    Ok(outgoing_emails::table
-        .filter(outgoing_emails::status.eq(status))
-        .count()
-        .get_result(conn)?)
 }

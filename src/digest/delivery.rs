@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use tokio::sync::watch;
 
 use crate::db::deliveries::{self, ClaimedDelivery};
@@ -18,7 +17,7 @@ use crate::db::digests::{self, Digest};
 use crate::db::{self, Outcome, after};
 use crate::digest::compose::unsubscribe_placeholder;
 use crate::mail::message::{Email, mailbox};
-use crate::mail::retry;
+use crate::mail::pipeline;
 use crate::state::AppState;
 use crate::templates::escape_html;
 
@@ -118,6 +117,12 @@ pub async fn deliver_due(
         .run(move |conn| deliveries::claim_due(conn, &worker, now, after(now, lease), batch))
         .await?;
     if claimed.is_empty() {
+        // Deliveries can also be settled outside a batch (skipped at claim time because
+        // the reader left, erased): close any digest that has nothing left pending.
+        state
+            .db
+            .run(move |conn| digests::finish_all_completed(conn, db::now()))
+            .await?;
         return Ok(0);
     }
     let handled = claimed.len();
@@ -126,52 +131,39 @@ pub async fn deliver_due(
     digest_ids.dedup();
     cache.load(state, &digest_ids).await?;
 
-    // A batch on a slow server can outlast the lease; keep it ours while we work.
-    let renewer = {
+    let renewal = {
         let state = state.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(lease / 3).await;
-                let worker = state.worker_id.clone();
-                let until = after(db::now(), lease);
-                if let Err(e) = state
-                    .db
-                    .run(move |conn| deliveries::renew_leases(conn, &worker, until))
+        pipeline::LeaseRenewal::start(lease, move |until| {
+            let (db, worker) = (state.db.clone(), state.worker_id.clone());
+            async move {
+                db.run(move |conn| deliveries::renew_leases(conn, &worker, until))
                     .await
-                {
-                    tracing::warn!(error = format!("{e:#}"), "could not renew delivery leases");
-                }
             }
         })
     };
-
-    let concurrency = settings.send_concurrency;
     let digests = &cache.digests;
-    let stopping = || stop.is_some_and(|stop| *stop.borrow());
-    let mut results = futures_util::stream::iter(claimed)
-        .take_while(|_| std::future::ready(!stopping()))
-        .map(|delivery| {
+    let worker = &state.worker_id;
+    let recorded = pipeline::send_and_record(
+        claimed,
+        settings.send_concurrency,
+        || !stop.is_some_and(|stop| *stop.borrow()),
+        |delivery| {
             let prepared = digests[&delivery.digest_id].clone();
             async move {
                 let key = (delivery.digest_id, delivery.subscriber_id);
                 (key, send_one(state, &prepared, &delivery).await)
             }
-        })
-        .buffer_unordered(concurrency)
-        .ready_chunks(concurrency);
-    let mut recorded = Ok(());
-    while let Some(chunk) = results.next().await {
-        let finished = db::now();
-        if let Err(e) = state
-            .db
-            .run(move |conn| deliveries::record_outcomes(conn, &chunk, finished))
-            .await
-        {
-            recorded = Err(e);
-            break;
-        }
-    }
-    renewer.abort();
+        },
+        |chunk| {
+            let worker = worker.clone();
+            let finished = db::now();
+            state
+                .db
+                .run(move |conn| deliveries::record_outcomes(conn, &worker, &chunk, finished))
+        },
+    )
+    .await;
+    drop(renewal);
     recorded?;
     let finished = db::now();
     state
@@ -183,26 +175,14 @@ pub async fn deliver_due(
 
 async fn send_one(state: &AppState, prepared: &Prepared, delivery: &ClaimedDelivery) -> Outcome {
     let digest = &prepared.digest;
-    let email = match personalise(state, prepared, delivery) {
-        Ok(message) => message,
-        Err(e) => {
-            tracing::error!(
-                digest = digest.id,
-                subscriber = delivery.subscriber_id,
-                error = format!("{e:#}"),
-                "could not build a digest message"
-            );
-            return Outcome::Rejected(format!("could not build the message: {e:#}"));
-        }
-    };
-    let result = state.mailer.send(&email).await;
-    let outcome = retry::outcome(
-        result,
+    let outcome = pipeline::attempt(
+        &state.mailer,
+        personalise(state, prepared, delivery),
         delivery.attempts,
-        digest.created_at,
+        delivery.failing_since,
         &state.settings.retry,
-        db::now(),
-    );
+    )
+    .await;
     match &outcome {
         Outcome::RetryAt(_, reason) => {
             tracing::debug!(
@@ -212,7 +192,7 @@ async fn send_one(state: &AppState, prepared: &Prepared, delivery: &ClaimedDeliv
                 "will retry"
             )
         }
-        Outcome::Rejected(reply) | Outcome::GaveUp(reply) => {
+        Outcome::Rejected(reply) | Outcome::Bounced(reply) | Outcome::GaveUp(reply) => {
             tracing::warn!(
                 digest = digest.id,
                 subscriber = delivery.subscriber_id,

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use tokio::sync::watch;
 
 use crate::db::outgoing_emails::{self, OutgoingEmail};
@@ -13,13 +12,11 @@ use crate::db::subscribers::{self, Subscriber};
 use crate::db::{self, Outcome, after};
 use crate::domain::{ConfirmationToken, SubscriberStatus};
 use crate::mail::message::{Email, mailbox};
-use crate::mail::retry;
+use crate::mail::pipeline;
 use crate::state::AppState;
 
-/// How many queued messages one claim takes.
-const BATCH: i64 = 100;
-/// How long a claim holds its rows; a worker that dies frees them after this.
-const LEASE: Duration = Duration::from_secs(120);
+/// Queued messages one claim takes, per SMTP connection.
+const BATCH_PER_CONNECTION: usize = 4;
 /// How often the worker looks for due retries when nothing wakes it.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -42,8 +39,19 @@ pub async fn run_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
             _ = shutdown.changed() => {}
         }
         if *shutdown.borrow() {
-            return;
+            break;
         }
+    }
+    let worker = state.worker_id.clone();
+    if let Err(e) = state
+        .db
+        .run(move |conn| outgoing_emails::release(conn, &worker))
+        .await
+    {
+        tracing::warn!(
+            error = format!("{e:#}"),
+            "could not release mail queue leases; they lapse by themselves"
+        );
     }
 }
 
@@ -55,15 +63,18 @@ struct Claimed {
     confirmation: Option<(Subscriber, ConfirmationToken)>,
 }
 
-/// Claims the due messages, sends them side by side and records the outcomes in one
-/// write. Returns how many messages it handled.
+/// Claims the due messages, sends them side by side and records the outcomes as they
+/// come (see [`pipeline`]). Returns how many messages it handled.
 pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
     let now = db::now();
     let ttl = state.settings.confirmation_ttl;
+    let lease = state.settings.delivery.lease;
+    let batch = i64::try_from(state.settings.send_concurrency * BATCH_PER_CONNECTION)?;
+    let worker = state.worker_id.clone();
     let claimed: Vec<Claimed> = state
         .db
         .run(move |conn| {
-            let due = outgoing_emails::claim_due(conn, now, after(now, LEASE), BATCH)?;
+            let due = outgoing_emails::claim_due(conn, &worker, now, after(now, lease), batch)?;
             due.into_iter()
                 .map(|email| {
                     let subscriber = match email.subscriber_id {
@@ -98,19 +109,36 @@ pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
         return Ok(0);
     }
     let handled = claimed.len();
-    let outcomes: Vec<(i64, Outcome)> = futures_util::stream::iter(claimed)
-        .map(|claimed| async move {
+    let renewal = {
+        let state = state.clone();
+        pipeline::LeaseRenewal::start(lease, move |until| {
+            let (db, worker) = (state.db.clone(), state.worker_id.clone());
+            async move {
+                db.run(move |conn| outgoing_emails::renew_leases(conn, &worker, until))
+                    .await
+            }
+        })
+    };
+    let worker = &state.worker_id;
+    let recorded = pipeline::send_and_record(
+        claimed,
+        state.settings.send_concurrency,
+        || true,
+        |claimed| async move {
             let id = claimed.email.id;
             (id, send_one(state, claimed).await)
-        })
-        .buffer_unordered(state.settings.send_concurrency)
-        .collect()
-        .await;
-    let finished = db::now();
-    state
-        .db
-        .run(move |conn| outgoing_emails::record_outcomes(conn, &outcomes, finished))
-        .await?;
+        },
+        |chunk| {
+            let worker = worker.clone();
+            let finished = db::now();
+            state
+                .db
+                .run(move |conn| outgoing_emails::record_outcomes(conn, &worker, &chunk, finished))
+        },
+    )
+    .await;
+    drop(renewal);
+    recorded?;
     Ok(handled)
 }
 
@@ -122,25 +150,16 @@ async fn send_one(state: &AppState, claimed: Claimed) -> Outcome {
     let Some((subscriber, token)) = confirmation else {
         return Outcome::Cancelled;
     };
-    let message = match render_confirmation(state, email.id, &subscriber, &token) {
-        Ok(message) => message,
-        Err(e) => {
-            tracing::error!(
-                outgoing_email = email.id,
-                error = format!("{e:#}"),
-                "could not build a confirmation mail"
-            );
-            return Outcome::Rejected(format!("could not build the message: {e:#}"));
-        }
-    };
-    let result = state.mailer.send(&message).await;
-    let outcome = retry::outcome(
-        result,
+    // A confirmation's retries are timed from when it was queued: a link that cannot
+    // be delivered for a day is better asked for again.
+    let outcome = pipeline::attempt(
+        &state.mailer,
+        render_confirmation(state, email.id, &subscriber, &token),
         email.attempts,
-        email.created_at,
+        Some(email.created_at),
         &state.settings.retry,
-        db::now(),
-    );
+    )
+    .await;
     match &outcome {
         Outcome::Sent => tracing::info!(outgoing_email = email.id, "confirmation mail sent"),
         Outcome::RetryAt(_, reason) => tracing::warn!(
@@ -148,7 +167,7 @@ async fn send_one(state: &AppState, claimed: Claimed) -> Outcome {
             reason,
             "confirmation mail failed; will retry"
         ),
-        Outcome::Rejected(reply) => tracing::warn!(
+        Outcome::Rejected(reply) | Outcome::Bounced(reply) => tracing::warn!(
             outgoing_email = email.id,
             reply,
             "confirmation mail refused for good"

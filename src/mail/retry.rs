@@ -6,21 +6,28 @@ use crate::config::RetryPolicy;
 use crate::db::{Outcome, after};
 use crate::mail::SendError;
 
-/// The outcome of an attempt, given how many attempts came before it and when the
-/// message was first queued.
+/// The outcome of an attempt, given how many attempts came before it and since when
+/// the message has been failing.
 pub fn outcome(
     result: Result<(), SendError>,
     earlier_attempts: i32,
-    queued_at: NaiveDateTime,
+    failing_since: NaiveDateTime,
     policy: &RetryPolicy,
     now: NaiveDateTime,
 ) -> Outcome {
     match result {
         Ok(()) => Outcome::Sent,
-        Err(SendError::Permanent(reply)) => Outcome::Rejected(reply),
+        Err(SendError::Permanent {
+            reply,
+            bad_mailbox: true,
+        }) => Outcome::Bounced(reply),
+        Err(SendError::Permanent {
+            reply,
+            bad_mailbox: false,
+        }) => Outcome::Rejected(reply),
         Err(SendError::Transient(reason)) => {
             let attempts = earlier_attempts.saturating_add(1);
-            let waited = (now - queued_at).to_std().unwrap_or_default();
+            let waited = (now - failing_since).to_std().unwrap_or_default();
             if waited >= policy.give_up_after {
                 Outcome::GaveUp(format!("gave up after {attempts} attempts: {reason}"))
             } else {
@@ -58,11 +65,25 @@ mod tests {
     }
 
     #[test]
-    fn a_permanent_failure_is_not_retried() {
+    fn a_permanent_failure_is_not_retried_and_only_a_mailbox_problem_is_a_bounce() {
         let now = crate::db::now();
-        let result = Err(SendError::Permanent("550 5.1.1 no such user".into()));
+        let permanent = |reply: &str, bad_mailbox| {
+            outcome(
+                Err(SendError::Permanent {
+                    reply: reply.into(),
+                    bad_mailbox,
+                }),
+                0,
+                now,
+                &RetryPolicy::default(),
+                now,
+            )
+        };
         assert!(
-            matches!(outcome(result, 0, now, &RetryPolicy::default(), now), Outcome::Rejected(r) if r.contains("550"))
+            matches!(permanent("550 5.1.1 no such user", true), Outcome::Bounced(r) if r.contains("550"))
+        );
+        assert!(
+            matches!(permanent("554 5.7.1 spam", false), Outcome::Rejected(r) if r.contains("554"))
         );
     }
 }

@@ -28,21 +28,55 @@ use crate::mail::Email;
 /// Why a message was not delivered, split by what the sender should do about it.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SendError {
-    /// Worth retrying later: a 4xx reply, a refused or dropped connection, a timeout.
+    /// Worth retrying later: a 4xx reply, a refused or dropped connection, a timeout,
+    /// and anything that goes wrong before the server has seen the message.
     #[error("temporary failure: {0}")]
     Transient(String),
-    /// Retrying will not help: a 5xx reply (the server's answer is kept).
-    #[error("permanent failure: {0}")]
-    Permanent(String),
+    /// Retrying will not help: a 5xx reply to this message (the server's answer is
+    /// kept). `bad_mailbox` when the reply says the recipient's mailbox is the problem
+    /// (it counts as a hard bounce), not the message or the sender.
+    #[error("permanent failure: {reply}")]
+    Permanent { reply: String, bad_mailbox: bool },
 }
 
 impl SendError {
+    /// Classifies a failure while sending one message on an open connection.
     fn from_smtp(error: lettre::transport::smtp::Error) -> SendError {
-        if error.is_permanent() || error.is_client() {
-            SendError::Permanent(error.to_string())
+        let reply = error.to_string();
+        if error.is_permanent() {
+            let bad_mailbox = mailbox_problem(error.status().map(u16::from), &reply);
+            SendError::Permanent { reply, bad_mailbox }
+        } else if error.is_client() {
+            SendError::Permanent {
+                reply,
+                bad_mailbox: false,
+            }
         } else {
-            SendError::Transient(error.to_string())
+            SendError::Transient(reply)
         }
+    }
+
+    /// A failure before the server has seen the message (connecting, greeting, TLS,
+    /// login): never the message's fault nor the recipient's, so always worth a retry;
+    /// a 554 greeting from a relay that blocks us must not fail the whole list.
+    fn while_connecting(context: &str, error: impl std::fmt::Display) -> SendError {
+        SendError::Transient(format!("{context}: {error}"))
+    }
+}
+
+/// Whether a 5xx reply blames the recipient's mailbox: an enhanced status 5.1.x (bad
+/// address) or 5.2.x (mailbox), or, without one, the codes 550, 551 and 553.
+fn mailbox_problem(code: Option<u16>, reply: &str) -> bool {
+    let enhanced = reply.split_whitespace().find(|word| {
+        let parts: Vec<&str> = word.trim_end_matches([',', ';', ':']).split('.').collect();
+        parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    });
+    match enhanced {
+        Some(status) => status.starts_with("5.1.") || status.starts_with("5.2."),
+        None => matches!(code, Some(550 | 551 | 553)),
     }
 }
 
@@ -139,7 +173,10 @@ impl Identity {
     fn format(&self, email: &Email, eight_bit: bool) -> Result<(Envelope, Vec<u8>), SendError> {
         email
             .format(&self.from, eight_bit, self.dkim.as_ref())
-            .map_err(|e| SendError::Permanent(format!("could not build the message: {e:#}")))
+            .map_err(|e| SendError::Permanent {
+                reply: format!("could not build the message: {e:#}"),
+                bad_mailbox: false,
+            })
     }
 }
 
@@ -205,7 +242,11 @@ struct SmtpPool {
     max_connections: usize,
     permits: Semaphore,
     idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
-    timeout: Duration,
+    /// For connecting, greeting, TLS and login.
+    connect_timeout: Duration,
+    /// For one message, the wait for the server's verdict after the data included
+    /// (RFC 5321 allows it 10 minutes; content filters can be slow).
+    send_timeout: Duration,
     tls_config: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
 }
 
@@ -231,7 +272,8 @@ impl SmtpPool {
             max_connections,
             permits: Semaphore::new(max_connections),
             idle: Mutex::new(Vec::new()),
-            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(5 * 60),
             tls_config,
         })
     }
@@ -242,16 +284,19 @@ impl SmtpPool {
             .acquire()
             .await
             .expect("the pool's semaphore is never closed");
-        // A pooled connection may have been closed by the server while idle; that shows
-        // only when we use it, so a failure other than a reply gets one fresh connection.
+        // A pooled connection may have been closed by the server while it sat idle; that
+        // shows only when we use it, as a dropped connection. Such a message never
+        // reached the server, so it gets one fresh connection at once. (A connection
+        // dropped after the data went out is indistinguishable: that message may go
+        // twice, which is the in-flight case every mail system has.)
         if let Some(mut conn) = self.take_idle().await {
             match self.send_on(&mut conn, email, identity).await {
                 Ok(()) => {
                     self.put_back(conn).await;
                     return Ok(());
                 }
-                Err(Attempt::Replied(error)) => return Err(error),
-                Err(Attempt::Broken(_)) => {}
+                Err(Attempt::Settled(error)) => return Err(error),
+                Err(Attempt::Dropped(_)) => {}
             }
         }
         let mut conn = self.connect().await?;
@@ -260,7 +305,7 @@ impl SmtpPool {
                 self.put_back(conn).await;
                 Ok(())
             }
-            Err(Attempt::Replied(error) | Attempt::Broken(error)) => Err(error),
+            Err(Attempt::Settled(error) | Attempt::Dropped(error)) => Err(error),
         }
     }
 
@@ -274,17 +319,20 @@ impl SmtpPool {
         let eight_bit = conn.server_info().supports_feature(Extension::EightBitMime);
         let (envelope, raw) = identity
             .format(email, eight_bit)
-            .map_err(Attempt::Replied)?;
-        match tokio::time::timeout(self.timeout, conn.send(&envelope, &raw)).await {
+            .map_err(Attempt::Settled)?;
+        match tokio::time::timeout(self.send_timeout, conn.send(&envelope, &raw)).await {
             Ok(Ok(_)) => Ok(()),
             // Only an SMTP reply code means the connection itself was fine.
-            Ok(Err(e)) if e.status().is_some() => Err(Attempt::Replied(SendError::from_smtp(e))),
-            Ok(Err(e)) => Err(Attempt::Broken(SendError::from_smtp(e))),
+            Ok(Err(e)) if e.status().is_some() => Err(Attempt::Settled(SendError::from_smtp(e))),
+            Ok(Err(e)) => Err(Attempt::Dropped(SendError::from_smtp(e))),
+            // A server this slow may still accept the message: no resend at once, the
+            // queue retries it later.
             Err(_) => {
                 conn.abort().await;
-                Err(Attempt::Broken(SendError::Transient(
-                    "the SMTP server did not answer in time".into(),
-                )))
+                Err(Attempt::Settled(SendError::Transient(format!(
+                    "the SMTP server did not answer within {} s",
+                    self.send_timeout.as_secs()
+                ))))
             }
         }
     }
@@ -340,14 +388,14 @@ impl SmtpPool {
             };
             let mut conn = AsyncSmtpConnection::connect_with_transport(stream, &self.hello)
                 .await
-                .map_err(SendError::from_smtp)?;
+                .map_err(|e| SendError::while_connecting("the SMTP server's greeting", e))?;
             let wants_starttls = matches!(tls, SmtpTls::Required | SmtpTls::Opportunistic);
             if wants_starttls && conn.can_starttls() {
                 let params = TlsParameters::new(host.clone())
-                    .map_err(|e| SendError::Permanent(e.to_string()))?;
+                    .map_err(|e| SendError::while_connecting("TLS setup", e))?;
                 conn.starttls(params, &self.hello)
                     .await
-                    .map_err(SendError::from_smtp)?;
+                    .map_err(|e| SendError::while_connecting("STARTTLS", e))?;
             } else if *tls == SmtpTls::Required {
                 conn.abort().await;
                 return Err(SendError::Transient(format!(
@@ -355,18 +403,24 @@ impl SmtpPool {
                 )));
             }
             if let Some((user, password)) = credentials {
+                if !conn.is_encrypted() && *tls != SmtpTls::None {
+                    // STARTTLS was offered no more (stripped on the way?): the password
+                    // must not go out in clear. `tls=none` opts out knowingly.
+                    conn.abort().await;
+                    return Err(SendError::Transient(format!(
+                        "{host}:{port} offers no encryption; refusing to send the SMTP password in clear (use tls=none to allow it)"
+                    )));
+                }
                 conn.auth(
                     &[Mechanism::Plain, Mechanism::Login],
                     &Credentials::new(user.clone(), password.clone()),
                 )
                 .await
-                .map_err(|e| {
-                    SendError::Transient(format!("the SMTP server refused our login: {e}"))
-                })?;
+                .map_err(|e| SendError::while_connecting("the SMTP server refused our login", e))?;
             }
             Ok(conn)
         };
-        tokio::time::timeout(self.timeout, connect)
+        tokio::time::timeout(self.connect_timeout, connect)
             .await
             .unwrap_or_else(|_| {
                 Err(SendError::Transient(
@@ -382,9 +436,7 @@ impl SmtpPool {
     ) -> Result<TlsTcpStream, SendError> {
         let name =
             tokio_rustls::rustls::pki_types::ServerName::try_from(self.settings.host.clone())
-                .map_err(|e| {
-                    SendError::Permanent(format!("SMTP host is not a valid TLS name: {e}"))
-                })?;
+                .map_err(|e| SendError::while_connecting("SMTP host is not a valid TLS name", e))?;
         let stream = tokio_rustls::TlsConnector::from(config)
             .connect(name, tcp)
             .await
@@ -397,10 +449,11 @@ impl SmtpPool {
 
 /// How an attempt on one connection failed.
 enum Attempt {
-    /// The server answered with an error: the connection was fine, the message was not.
-    Replied(SendError),
-    /// The connection itself failed.
-    Broken(SendError),
+    /// Done for now: the server answered with an error, took too long, or the message
+    /// could not be built.
+    Settled(SendError),
+    /// The connection dropped without an answer.
+    Dropped(SendError),
 }
 
 /// An implicit-TLS stream over a nodelay TCP socket, in the shape lettre accepts.
@@ -438,5 +491,38 @@ impl AsyncWrite for TlsTcpStream {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mailbox_problem;
+
+    #[test]
+    fn only_replies_that_blame_the_mailbox_count_as_bounces() {
+        assert!(mailbox_problem(
+            Some(550),
+            "permanent error (550): 5.1.1 no such user"
+        ));
+        assert!(mailbox_problem(
+            Some(552),
+            "permanent error (552): 5.2.2 mailbox full"
+        ));
+        assert!(mailbox_problem(
+            Some(550),
+            "permanent error (550): mailbox unavailable"
+        ));
+        assert!(!mailbox_problem(
+            Some(554),
+            "permanent error (554): 5.7.1 message rejected as spam"
+        ));
+        assert!(!mailbox_problem(
+            Some(550),
+            "permanent error (550): 5.4.5 daily sending quota exceeded"
+        ));
+        assert!(!mailbox_problem(
+            Some(554),
+            "permanent error (554): transaction failed"
+        ));
     }
 }

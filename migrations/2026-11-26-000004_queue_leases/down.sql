@@ -1,0 +1,2 @@
+ALTER TABLE outgoing_emails DROP COLUMN locked_by;
+ALTER TABLE deliveries DROP COLUMN failing_since;
