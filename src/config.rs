@@ -248,6 +248,16 @@ impl Settings {
             bail!("CONFIRMATION_TTL_HOURS must be at least 1");
         }
 
+        let confirm_mails_per_address_per_day: u32 = parse_number(
+            get_nonempty("CONFIRM_MAILS_PER_ADDRESS_PER_DAY"),
+            "CONFIRM_MAILS_PER_ADDRESS_PER_DAY",
+            3,
+        )?;
+        if confirm_mails_per_address_per_day == 0 {
+            bail!(
+                "CONFIRM_MAILS_PER_ADDRESS_PER_DAY must be at least 1, or nobody could ever confirm"
+            );
+        }
         let dkim = match (
             get_nonempty("DKIM_DOMAIN"),
             get_nonempty("DKIM_SELECTOR"),
@@ -285,11 +295,7 @@ impl Settings {
                 "SIGNUP_RATE_PER_MINUTE",
                 10,
             )?,
-            confirm_mails_per_address_per_day: parse_number(
-                get_nonempty("CONFIRM_MAILS_PER_ADDRESS_PER_DAY"),
-                "CONFIRM_MAILS_PER_ADDRESS_PER_DAY",
-                3,
-            )?,
+            confirm_mails_per_address_per_day,
             trusted_proxy,
             dkim,
             retry: RetryPolicy::default(),
@@ -338,6 +344,11 @@ fn parse_base_url(raw: &str) -> anyhow::Result<Url> {
     }
     if url.query().is_some() || url.fragment().is_some() {
         bail!("BASE_URL `{raw}` must not have a query or fragment");
+    }
+    if url.path() != "/" {
+        bail!(
+            "BASE_URL `{raw}` has a path; the service answers at the root of its host (use e.g. https://newsletter.example.com)"
+        );
     }
     Ok(url)
 }
@@ -506,7 +517,12 @@ mod tests {
     fn a_base_url_must_be_http_with_a_host() {
         assert!(settings(&[("BASE_URL", "news.example.com")]).is_err());
         assert!(settings(&[("BASE_URL", "ftp://news.example.com")]).is_err());
-        assert!(settings(&[("BASE_URL", "https://news.example.com/letters")]).is_ok());
+        assert!(settings(&[("BASE_URL", "https://news.example.com")]).is_ok());
+        assert!(settings(&[("BASE_URL", "https://news.example.com/")]).is_ok());
+        assert!(
+            settings(&[("BASE_URL", "https://news.example.com/letters")]).is_err(),
+            "pages link from the root, so a path would break them"
+        );
     }
 
     #[test]

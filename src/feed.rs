@@ -46,7 +46,7 @@ pub async fn import_feed(state: &AppState, source: &str) -> anyhow::Result<FeedR
     let (entries, skipped) = tokio::task::spawn_blocking(move || parse_feed(&bytes))
         .await
         .context("the feed parser panicked")?
-        .with_context(|| format!("could not read the feed {source}"))?;
+        .with_context(|| format!("could not read the feed {}", redacted(source)))?;
     let now = db::now();
     let (new, known) = state
         .db
@@ -63,7 +63,7 @@ pub async fn import_feed(state: &AppState, source: &str) -> anyhow::Result<FeedR
         })
         .await?;
     for reason in &skipped {
-        tracing::warn!(source, reason, "feed entry skipped");
+        tracing::warn!(source = redacted(source), reason, "feed entry skipped");
     }
     Ok(FeedReport {
         new,
@@ -91,6 +91,8 @@ async fn read_file(path: &str) -> anyhow::Result<Vec<u8>> {
 /// GETs the feed, sending the `ETag`/`Last-Modified` of the last poll. `None` when the
 /// server answers 304 Not Modified.
 async fn fetch(state: &AppState, url: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    // Errors name the feed without any password in its URL.
+    let shown = redacted(url);
     let etag_key = format!("feed:{url}:etag");
     let modified_key = format!("feed:{url}:last-modified");
     let (etag, modified) = {
@@ -126,19 +128,19 @@ async fn fetch(state: &AppState, url: &str) -> anyhow::Result<Option<Vec<u8>>> {
     let mut response = request
         .send()
         .await
-        .with_context(|| format!("could not fetch the feed {url}"))?;
+        .with_context(|| format!("could not fetch the feed {shown}"))?;
     if response.status() == reqwest::StatusCode::NOT_MODIFIED {
         return Ok(None);
     }
     if !response.status().is_success() {
-        bail!("the feed {url} answered {}", response.status());
+        bail!("the feed {shown} answered {}", response.status());
     }
     if response
         .content_length()
         .is_some_and(|len| len > MAX_FEED_BYTES as u64)
     {
         bail!(
-            "the feed {url} is larger than {} MB",
+            "the feed {shown} is larger than {} MB",
             MAX_FEED_BYTES / (1024 * 1024)
         );
     }
@@ -157,11 +159,11 @@ async fn fetch(state: &AppState, url: &str) -> anyhow::Result<Option<Vec<u8>>> {
     while let Some(chunk) = response
         .chunk()
         .await
-        .with_context(|| format!("the feed {url} broke off"))?
+        .with_context(|| format!("the feed {shown} broke off"))?
     {
         if body.len() + chunk.len() > MAX_FEED_BYTES {
             bail!(
-                "the feed {url} is larger than {} MB",
+                "the feed {shown} is larger than {} MB",
                 MAX_FEED_BYTES / (1024 * 1024)
             );
         }
@@ -251,5 +253,35 @@ fn strip_wordpress_footer(html: &str) -> &str {
     match html.rfind("<p>The post ") {
         Some(at) if html[at..].contains("appeared first on") => html[..at].trim_end(),
         _ => html,
+    }
+}
+
+/// `source` for logs and errors: a URL loses any user name and password in it.
+fn redacted(source: &str) -> String {
+    match url::Url::parse(source) {
+        Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.to_string()
+        }
+        _ => source.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn feed_urls_are_named_without_their_credentials() {
+        assert_eq!(
+            redacted("https://bot:s3cret@news.example.com/feed"),
+            "https://news.example.com/feed"
+        );
+        assert_eq!(
+            redacted("https://news.example.com/feed"),
+            "https://news.example.com/feed"
+        );
+        assert_eq!(redacted("examples/feed.xml"), "examples/feed.xml");
     }
 }

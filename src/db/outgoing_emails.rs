@@ -43,8 +43,9 @@ pub fn enqueue_confirmation(
     Ok(())
 }
 
-/// How many confirmations were queued for `recipient` since `since`, sent or not.
-pub fn confirmations_since(
+/// How many confirmations were asked for `recipient` since `since`: queued, sent,
+/// failed, or not sent at all (already confirmed, or unsubscribed before sending).
+pub fn confirmation_requests_since(
     conn: &mut Conn,
     recipient: &str,
     since: NaiveDateTime,
@@ -53,9 +54,29 @@ pub fn confirmations_since(
         .filter(outgoing_emails::recipient.eq(recipient))
         .filter(outgoing_emails::kind.eq(KIND_CONFIRMATION))
         .filter(outgoing_emails::created_at.gt(since))
-        .filter(outgoing_emails::status.ne("cancelled"))
         .count()
         .get_result(conn)?)
+}
+
+/// Notes a confirmation request that needs no mail (the address is confirmed), so it
+/// counts towards the address's daily limit.
+pub fn record_unsent_confirmation(
+    conn: &mut Conn,
+    subscriber_id: i64,
+    recipient: &str,
+    now: NaiveDateTime,
+) -> anyhow::Result<()> {
+    diesel::insert_into(outgoing_emails::table)
+        .values((
+            outgoing_emails::kind.eq(KIND_CONFIRMATION),
+            outgoing_emails::subscriber_id.eq(subscriber_id),
+            outgoing_emails::recipient.eq(recipient),
+            outgoing_emails::status.eq("cancelled"),
+            outgoing_emails::next_attempt_at.eq(now),
+            outgoing_emails::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 pub fn cancel_queued_for(conn: &mut Conn, subscriber_id: i64) -> anyhow::Result<()> {

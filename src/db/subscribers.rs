@@ -42,7 +42,7 @@ pub enum SignupOutcome {
     ConfirmationQueued,
     /// Already confirmed: nothing to do.
     AlreadyConfirmed,
-    /// This address was sent as many confirmations today as allowed.
+    /// This address was asked for as many confirmations today as allowed.
     TooManyMails,
 }
 
@@ -55,15 +55,22 @@ pub fn sign_up(
     now: NaiveDateTime,
 ) -> anyhow::Result<SignupOutcome> {
     conn.immediate_transaction(|conn| {
-        let existing = find_by_email(conn, email)?;
-        if existing.as_ref().map(Subscriber::status) == Some(SubscriberStatus::Confirmed) {
-            return Ok(SignupOutcome::AlreadyConfirmed);
-        }
+        // The daily limit applies whatever the address's status, so a 429 tells nobody
+        // whether an address is subscribed.
         let day_ago = now - chrono::Duration::days(1);
-        if outgoing_emails::confirmations_since(conn, email.as_str(), day_ago)?
+        if outgoing_emails::confirmation_requests_since(conn, email.as_str(), day_ago)?
             >= i64::from(max_mails_per_day)
         {
             return Ok(SignupOutcome::TooManyMails);
+        }
+        let existing = find_by_email(conn, email)?;
+        if let Some(subscriber) = existing
+            .as_ref()
+            .filter(|s| s.status() == SubscriberStatus::Confirmed)
+        {
+            // Nothing to send, but the request counts towards the limit like any other.
+            outgoing_emails::record_unsent_confirmation(conn, subscriber.id, email.as_str(), now)?;
+            return Ok(SignupOutcome::AlreadyConfirmed);
         }
         let name = name.map(SubscriberName::as_str);
         let subscriber_id = match existing {

@@ -32,6 +32,11 @@ impl EmailAddress {
         {
             return Err("That doesn’t look like an email address, e.g. name@example.com.".into());
         }
+        // What our mailer can actually address (it refuses e.g. `a..b@x.com`, which
+        // validator lets through): better said at the form than failed at sending.
+        if candidate.parse::<lettre::Address>().is_err() {
+            return Err("That doesn’t look like an email address, e.g. name@example.com.".into());
+        }
         let (_, domain) = candidate
             .rsplit_once('@')
             .ok_or("An email address needs an @.")?;
@@ -90,6 +95,9 @@ mod tests {
             "\"quoted\"@example.com",
             "<reader@example.com>",
             "a@b.c,d@e.f",
+            "two..dots@example.com",
+            ".leading@example.com",
+            "trailing.@example.com",
         ] {
             assert!(
                 EmailAddress::parse(bad).is_err(),

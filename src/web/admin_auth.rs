@@ -1,16 +1,21 @@
-//! The one place the admin API checks its credentials.
+//! The one place admin credentials are checked: the API's bearer token (middleware
+//! here) and the admin login (`admin::auth`) both go through [`AdminGate`].
 
-use actix_web::ResponseError;
+use std::net::IpAddr;
+
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Next;
+use actix_web::{ResponseError, web};
 use argon2::{PasswordHash, PasswordVerifier};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::client::{RateLimiter, client_ip};
 use super::{WebError, app_state};
 use crate::config::AdminToken;
+use crate::state::AppState;
 
 /// Lets a request through only with `Authorization: Bearer <ADMIN_TOKEN>`. Without an
 /// `ADMIN_TOKEN` configured the whole API answers 404, as if it did not exist.
@@ -21,15 +26,26 @@ pub async fn require_admin_token(
     let state = app_state(req.request());
     let refusal = match &state.settings.admin_token {
         None => Some(WebError::api(StatusCode::NOT_FOUND, "not found")),
-        Some(expected) => {
+        Some(_) => {
             let presented = req
                 .headers()
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
-                .and_then(bearer_token);
-            match presented {
-                Some(token) if token_matches(expected, token) => None,
-                _ => Some(WebError::api(
+                .and_then(bearer_token)
+                .unwrap_or_default()
+                .to_owned();
+            let gate = req
+                .app_data::<web::Data<AdminGate>>()
+                .expect("AdminGate is registered on the app")
+                .clone();
+            let client = client_ip(req.request(), state.settings.trusted_proxy);
+            match gate.check(&state, presented, client).await? {
+                Ok(()) => None,
+                Err(Refused::TooManyFailures) => Some(WebError::api(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many wrong admin tokens from your address; wait a minute",
+                )),
+                Err(Refused::WrongToken) => Some(WebError::api(
                     StatusCode::UNAUTHORIZED,
                     "a valid `Authorization: Bearer <ADMIN_TOKEN>` header is required",
                 )),
@@ -48,6 +64,62 @@ pub async fn require_admin_token(
             }
             Ok(req.into_response(response).map_into_right_body())
         }
+    }
+}
+
+/// Why an admin token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    WrongToken,
+    /// The client got it wrong too often this minute; not even checked.
+    TooManyFailures,
+}
+
+/// Checks presented admin tokens: the comparison runs off the async threads (an
+/// argon2 hash costs tens of milliseconds), and each client has a budget of wrong
+/// tokens a minute, so the secret cannot be guessed at speed nor the workers tied up.
+pub struct AdminGate {
+    failures: RateLimiter,
+}
+
+impl AdminGate {
+    /// Five wrong tokens a minute per client.
+    pub fn new() -> AdminGate {
+        AdminGate {
+            failures: RateLimiter::per_minute(5),
+        }
+    }
+
+    /// `Ok(Ok(()))` for the right token; `Ok(Err(why))` when refused.
+    pub async fn check(
+        &self,
+        state: &AppState,
+        presented: String,
+        client: Option<IpAddr>,
+    ) -> Result<Result<(), Refused>, WebError> {
+        if self.failures.exhausted(client) {
+            return Ok(Err(Refused::TooManyFailures));
+        }
+        let Some(expected) = state.settings.admin_token.clone() else {
+            return Ok(Err(Refused::WrongToken));
+        };
+        let matches = web::block(move || token_matches(&expected, &presented))
+            .await
+            .map_err(|e| WebError::Internal(anyhow::anyhow!("token check panicked: {e}")))?;
+        if matches {
+            self.failures.forget(client);
+            Ok(Ok(()))
+        } else {
+            self.failures.allow(client);
+            tracing::warn!(client = ?client, "wrong admin token");
+            Ok(Err(Refused::WrongToken))
+        }
+    }
+}
+
+impl Default for AdminGate {
+    fn default() -> Self {
+        AdminGate::new()
     }
 }
 

@@ -145,10 +145,7 @@ pub async fn preview_digest(state: web::Data<AppState>) -> Result<HttpResponse, 
         .insert_header(("X-Digest-Html-Bytes", rendered.html.len().to_string()))
         .insert_header(("X-Digest-Subject", ascii_header(&rendered.subject)))
         // The preview is a whole email with inline styles; let it render.
-        .insert_header((
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; frame-ancestors 'none'",
-        ));
+        .insert_header((header::CONTENT_SECURITY_POLICY, crate::web::EMAIL_VIEW_CSP));
     if let Some(warning) = rendered.clipping_warning() {
         response.insert_header(("X-Digest-Warning", warning));
     }

@@ -38,9 +38,6 @@ pub async fn show(
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         // The digest is an email: inline styles, and the news site's images.
-        .insert_header((
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; frame-ancestors 'none'; base-uri 'none'",
-        ))
+        .insert_header((header::CONTENT_SECURITY_POLICY, crate::web::EMAIL_VIEW_CSP))
         .body(archive_html(&digest.html_body)))
 }

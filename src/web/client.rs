@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 
 use actix_web::HttpRequest;
 
-/// The client's IP address. Behind `TRUSTED_PROXY`, the last address that proxy appended
-/// to `X-Forwarded-For`; otherwise the peer address (a forged header is ignored).
+/// The client's IP address. Behind `TRUSTED_PROXY`, the last entry of
+/// `X-Forwarded-For`, the one that proxy appended; otherwise, or when that entry is not
+/// an address, the peer address. Earlier entries are the client's own words and never
+/// used, so a forged header cannot dodge a limit.
 pub fn client_ip(req: &HttpRequest, trusted_proxy: Option<IpAddr>) -> Option<IpAddr> {
     let peer = req.peer_addr().map(|addr| addr.ip());
     if trusted_proxy.is_some() && peer == trusted_proxy {
@@ -18,8 +20,8 @@ pub fn client_ip(req: &HttpRequest, trusted_proxy: Option<IpAddr>) -> Option<IpA
             .get_all("x-forwarded-for")
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .filter_map(|part| part.trim().parse::<IpAddr>().ok())
-            .last();
+            .last()
+            .and_then(|last| last.trim().parse::<IpAddr>().ok());
         if forwarded.is_some() {
             return forwarded;
         }
@@ -69,6 +71,21 @@ impl RateLimiter {
 }
 
 impl RateLimiter {
+    /// Whether `client` has used up this window, without counting a request.
+    pub fn exhausted(&self, client: Option<IpAddr>) -> bool {
+        let Some(client) = client else { return false };
+        if self.per_window == 0 {
+            return false;
+        }
+        let counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        counts.get(&client).is_some_and(|(start, count)| {
+            start.elapsed() < self.window && *count >= self.per_window
+        })
+    }
+
     /// Clears `client`'s count (after a successful login).
     pub fn forget(&self, client: Option<IpAddr>) {
         if let Some(client) = client {
@@ -77,21 +94,6 @@ impl RateLimiter {
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .remove(&client);
         }
-    }
-}
-
-/// Failed admin logins a client may make a minute.
-pub struct LoginLimiter(pub RateLimiter);
-
-impl LoginLimiter {
-    pub fn new() -> LoginLimiter {
-        LoginLimiter(RateLimiter::per_minute(5))
-    }
-}
-
-impl Default for LoginLimiter {
-    fn default() -> Self {
-        LoginLimiter::new()
     }
 }
 

@@ -3,20 +3,14 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
 
-use super::{WebError, pages};
+use super::{LinkToken, WebError, pages};
 use crate::db::{self, subscribers, subscribers::TokenLookup};
 use crate::domain::ConfirmationToken;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
-pub struct TokenQuery {
-    token: Option<String>,
-}
-
 pub async fn confirm_page(
-    query: web::Query<TokenQuery>,
+    query: web::Query<LinkToken>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let token = parse_token(&state, query.token.as_deref())?;
@@ -37,7 +31,7 @@ pub async fn confirm_page(
 }
 
 pub async fn confirm(
-    query: web::Query<TokenQuery>,
+    query: web::Query<LinkToken>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let token = parse_token(&state, query.token.as_deref())?;

@@ -39,13 +39,13 @@ pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<actix_we
     let signup_limiter = web::Data::new(RateLimiter::per_minute(
         state.settings.signup_rate_per_minute,
     ));
-    let login_limiter = web::Data::new(client::LoginLimiter::new());
+    let admin_gate = web::Data::new(admin_auth::AdminGate::new());
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .app_data(signup_limiter.clone())
-            .app_data(login_limiter.clone())
+            .app_data(admin_gate.clone())
             .app_data(web::PayloadConfig::default().limit(FORM_LIMIT))
             .app_data(
                 web::JsonConfig::default()
@@ -151,6 +151,16 @@ async fn log_request(
     tracing::info!(%method, path, status, elapsed_ms = format!("{elapsed_ms:.1}"), "request");
     Ok(response)
 }
+
+/// The `?token=` of a link from a mail (confirm, unsubscribe).
+#[derive(Debug, serde::Deserialize)]
+pub struct LinkToken {
+    pub token: Option<String>,
+}
+
+/// The CSP for a mail shown as a page (archive, previews): a mail styles itself inline
+/// and shows the news site's images, and runs nothing.
+pub const EMAIL_VIEW_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; frame-ancestors 'none'; base-uri 'none'";
 
 /// The app's state, from inside a middleware or extractor.
 fn app_state(req: &actix_web::HttpRequest) -> web::Data<AppState> {

@@ -3,19 +3,13 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
 
-use super::{WebError, pages};
+use super::{LinkToken, WebError, pages};
 use crate::db::{self, subscribers};
 use crate::state::{AppState, UNSUBSCRIBE_PURPOSE};
 
-#[derive(Debug, Deserialize)]
-pub struct TokenQuery {
-    token: Option<String>,
-}
-
 pub async fn unsubscribe_page(
-    query: web::Query<TokenQuery>,
+    query: web::Query<LinkToken>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let id = verify(&state, query.token.as_deref())?;
@@ -33,7 +27,7 @@ pub async fn unsubscribe_page(
 }
 
 pub async fn unsubscribe(
-    query: web::Query<TokenQuery>,
+    query: web::Query<LinkToken>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let id = verify(&state, query.token.as_deref())?;

@@ -15,7 +15,20 @@ async fn get_with_authorization(
     path: &str,
     authorization: Option<&str>,
 ) -> reqwest::Response {
+    get_from(app, path, authorization, None).await
+}
+
+/// The same, as client `forwarded_for` behind a `TRUSTED_PROXY` of 127.0.0.1.
+async fn get_from(
+    app: &TestApp,
+    path: &str,
+    authorization: Option<&str>,
+    forwarded_for: Option<&str>,
+) -> reqwest::Response {
     let mut request = app.client.get(app.url(path));
+    if let Some(client) = forwarded_for {
+        request = request.header("X-Forwarded-For", client);
+    }
     if let Some(value) = authorization {
         request = request.header(AUTHORIZATION, value);
     }
@@ -71,7 +84,9 @@ async fn a_request_without_an_authorization_header_gets_401_with_a_bearer_challe
 
 #[tokio::test]
 async fn wrong_tokens_and_other_schemes_get_401_and_only_the_exact_token_gets_in() {
-    let app = spawn_app().await;
+    // Each case from its own client, so the budget of wrong tokens a client has (tested
+    // below) does not turn the later ones into 429s.
+    let app = spawn_app_with(&[("TRUSTED_PROXY", "127.0.0.1")]).await;
     let mut off_by_last_char = ADMIN_TOKEN.to_owned();
     let last = off_by_last_char.pop().expect("a non-empty token");
     off_by_last_char.push(if last == 'f' { 'e' } else { 'f' });
@@ -107,8 +122,9 @@ async fn wrong_tokens_and_other_schemes_get_401_and_only_the_exact_token_gets_in
             format!("Basic {ADMIN_TOKEN}"),
         ),
     ];
-    for (case, header) in cases {
-        let response = get_with_authorization(&app, "/api/subscribers", Some(&header)).await;
+    for (n, (case, header)) in cases.into_iter().enumerate() {
+        let client = format!("203.0.113.{n}");
+        let response = get_from(&app, "/api/subscribers", Some(&header), Some(&client)).await;
         assert_refused(response, case).await;
     }
 
@@ -119,6 +135,26 @@ async fn wrong_tokens_and_other_schemes_get_401_and_only_the_exact_token_gets_in
     )
     .await;
     assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_client_guessing_tokens_is_stopped_with_429_while_others_get_in() {
+    let app = spawn_app_with(&[("TRUSTED_PROXY", "127.0.0.1")]).await;
+    let guesser = Some("198.51.100.7");
+    for n in 0..5 {
+        let guess = format!("Bearer guess-number-{n}-0123456789");
+        let response = get_from(&app, "/api/subscribers", Some(&guess), guesser).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "guess {n}");
+    }
+    let right = format!("Bearer {ADMIN_TOKEN}");
+    let stopped = get_from(&app, "/api/subscribers", Some(&right), guesser).await;
+    assert_eq!(
+        stopped.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right token waits a minute"
+    );
+    let other = get_from(&app, "/api/subscribers", Some(&right), Some("198.51.100.8")).await;
+    assert_eq!(other.status(), StatusCode::OK);
 }
 
 #[tokio::test]

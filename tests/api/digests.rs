@@ -486,3 +486,66 @@ async fn the_confirmation_link_in_a_digest_era_still_works() {
     let link = app.sign_up_and_get_link("newcomer@example.org", "").await;
     assert!(link_in(&link, "http").starts_with(&app.url("/subscriptions/confirm")));
 }
+
+#[tokio::test]
+async fn a_message_refused_as_spam_fails_without_counting_against_the_reader() {
+    let app = spawn_app().await;
+    app.import_confirmed(&["reader@example.org"]).await;
+    app.smtp.set_faults(Faults {
+        reject_data_with: Some("554 5.7.1 message rejected as spam".into()),
+        ..Faults::default()
+    });
+    for round in 0..3 {
+        app.add_article(
+            &format!("Story {round}"),
+            &format!("https://news.example/spam/{round}"),
+        )
+        .await;
+        let digest: serde_json::Value = app.send_digest_now().await.json().await.unwrap();
+        let status = app.wait_for_digest(digest["id"].as_i64().unwrap()).await;
+        assert_eq!(status["failed"], 1, "{status}");
+        assert!(
+            status["failures"][0]["reply"]
+                .as_str()
+                .unwrap()
+                .contains("554"),
+            "{status}"
+        );
+    }
+    assert_eq!(
+        app.subscriber_status("reader@example.org").await.as_deref(),
+        Some("confirmed"),
+        "a refusal that blames the message is no bounce of the reader"
+    );
+}
+
+#[tokio::test]
+async fn a_digest_whose_only_reader_left_while_it_waited_is_closed() {
+    let app = spawn_app().await;
+    let id = app.import_confirmed(&["leaving@example.org"]).await[0];
+    app.smtp.set_faults(Faults {
+        temp_fail_every_nth_message: Some(1),
+        ..Faults::default()
+    });
+    app.add_article("Story", "https://news.example/alone").await;
+    let digest: serde_json::Value = app.send_digest_now().await.json().await.unwrap();
+    let digest_id = digest["id"].as_i64().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while app.smtp.connections_accepted() == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no attempt was made"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        app.post_empty(&app.unsubscribe_link(id)).await.status(),
+        200
+    );
+    let status = app.wait_for_digest(digest_id).await;
+    assert_eq!(
+        status["status"], "sent",
+        "nothing is left to send: {status}"
+    );
+    assert_eq!(status["pending"], 0, "{status}");
+}

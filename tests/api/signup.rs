@@ -368,3 +368,60 @@ async fn two_hundred_concurrent_sign_ups_all_succeed_and_each_is_mailed_once() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(app.smtp.messages().len(), 200, "and no more");
 }
+
+#[tokio::test]
+async fn a_confirmed_address_meets_the_daily_limit_like_any_other() {
+    // Otherwise a 429 on the fourth try would tell that an address is not subscribed.
+    let app = spawn_app_with(&[("CONFIRM_MAILS_PER_ADDRESS_PER_DAY", "2")]).await;
+    app.import_confirmed(&["subscribed@example.org"]).await;
+    let statuses = [
+        app.sign_up("subscribed@example.org", "")
+            .await
+            .status()
+            .as_u16(),
+        app.sign_up("subscribed@example.org", "")
+            .await
+            .status()
+            .as_u16(),
+        app.sign_up("subscribed@example.org", "")
+            .await
+            .status()
+            .as_u16(),
+    ];
+    assert_eq!(statuses, [200, 200, 429]);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        app.smtp.messages_to("subscribed@example.org").is_empty(),
+        "a confirmed reader gets no link"
+    );
+}
+
+#[tokio::test]
+async fn behind_the_trusted_proxy_only_its_own_forwarded_entry_names_the_client() {
+    let app = spawn_app_with(&[
+        ("SIGNUP_RATE_PER_MINUTE", "2"),
+        ("TRUSTED_PROXY", "127.0.0.1"),
+    ])
+    .await;
+    let mut statuses = Vec::new();
+    for n in 0..3 {
+        // The client forges a first entry; the proxy's own last entry is not an address.
+        let status = app
+            .client
+            .post(app.url("/subscriptions"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("X-Forwarded-For", format!("203.0.113.{n}, unknown"))
+            .body(format!("email=forged{n}%40example.org"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        statuses.push(status);
+    }
+    assert_eq!(
+        statuses,
+        [200, 200, 429],
+        "the forged entries are never used"
+    );
+}

@@ -79,6 +79,9 @@ pub struct Faults {
     /// Greet every connection with `421 4.3.2 service not available` and close it (a server
     /// that is "down" but still listening).
     pub refuse_all: bool,
+    /// Answer the end of every `DATA` with this reply instead of accepting the message, e.g.
+    /// `554 5.7.1 message rejected as spam` (the message's fault, not the mailbox's).
+    pub reject_data_with: Option<String>,
 }
 
 /// State shared by the handles, the accept loop and the sessions.
@@ -485,7 +488,9 @@ impl Session {
         if let Some(delay) = faults.delay_per_message {
             tokio::time::sleep(delay).await;
         }
-        if is_nth(number, faults.temp_fail_every_nth_message) {
+        if let Some(reply) = &faults.reject_data_with {
+            self.reply(reply).await?;
+        } else if is_nth(number, faults.temp_fail_every_nth_message) {
             self.reply("451 4.3.0 try again later").await?;
         } else {
             lock(&self.shared.messages).push(ReceivedMail {

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use super::{AdminForm, AdminSession, Notice, admin_context, notice_text, see_other};
+use super::{AdminForm, AdminSession, NoFields, Notice, admin_context, notice_text, see_other};
 use crate::db::{self, articles};
 use crate::domain::{ArticleInput, NewArticle};
 use crate::state::AppState;
@@ -111,13 +111,10 @@ pub async fn create(
     }))
 }
 
-#[derive(Deserialize)]
-pub struct Empty {}
-
 pub async fn leave_out(
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    _form: AdminForm<Empty>,
+    _form: AdminForm<NoFields>,
 ) -> Result<HttpResponse, WebError> {
     set_left_out(&state, id.into_inner(), true).await
 }
@@ -125,7 +122,7 @@ pub async fn leave_out(
 pub async fn put_back(
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    _form: AdminForm<Empty>,
+    _form: AdminForm<NoFields>,
 ) -> Result<HttpResponse, WebError> {
     set_left_out(&state, id.into_inner(), false).await
 }

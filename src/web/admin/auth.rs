@@ -9,11 +9,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 
-use super::{AdminForm, AdminSession, SESSION_COOKIE, admin_context, hash_session_id, see_other};
+use super::{
+    AdminForm, AdminSession, NoFields, SESSION_COOKIE, admin_context, hash_session_id, see_other,
+};
 use crate::db::{self, admin_sessions};
 use crate::state::AppState;
-use crate::web::admin_auth::token_matches;
-use crate::web::client::{LoginLimiter, client_ip};
+use crate::web::admin_auth::{AdminGate, Refused};
+use crate::web::client::client_ip;
 use crate::web::{WebError, form, pages};
 
 /// How long a login lasts.
@@ -23,13 +25,14 @@ pub async fn login_page(state: web::Data<AppState>) -> Result<HttpResponse, WebE
     pages::render(&state, "admin/login.html", &state.base_context())
 }
 
-/// Checks the token; on success a brand-new session (never one the browser brought, so
-/// no fixation), on failure a slowed-down 401, and 429 past a few tries a minute.
+/// Checks the token (through the same gate as the API); on success a brand-new session
+/// (never one the browser brought, so no fixation), on failure a slowed-down 401, and
+/// 429 past a few wrong tries a minute.
 pub async fn login(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
-    limiter: web::Data<LoginLimiter>,
+    gate: web::Data<AdminGate>,
 ) -> Result<HttpResponse, WebError> {
     let refuse = |status, error: &str| {
         let mut context = state.base_context();
@@ -41,13 +44,6 @@ pub async fn login(
             &context,
         ))
     };
-    let client = client_ip(&req, state.settings.trusted_proxy);
-    if !limiter.0.allow(client) {
-        return refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many failed attempts from your network. Wait a minute and try again.",
-        );
-    }
     let token = form::decode(&body)
         .ok()
         .and_then(|pairs| {
@@ -57,21 +53,21 @@ pub async fn login(
                 .map(|(_, v)| v)
         })
         .unwrap_or_default();
-    let expected = state
-        .settings
-        .admin_token
-        .clone()
-        .expect("the session guard answers 404 without ADMIN_TOKEN");
-    let matches = web::block(move || token_matches(&expected, &token))
-        .await
-        .map_err(|e| WebError::Internal(anyhow::anyhow!("token check panicked: {e}")))?;
-    if !matches {
-        tracing::warn!(client = ?client, "failed admin login");
-        // Slows guessing down; the limiter stops it.
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        return refuse(StatusCode::UNAUTHORIZED, "That is not the admin token.");
+    let client = client_ip(&req, state.settings.trusted_proxy);
+    match gate.check(&state, token, client).await? {
+        Ok(()) => {}
+        Err(Refused::TooManyFailures) => {
+            return refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many failed attempts from your network. Wait a minute and try again.",
+            );
+        }
+        Err(Refused::WrongToken) => {
+            // Slows guessing down; the gate's budget stops it.
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            return refuse(StatusCode::UNAUTHORIZED, "That is not the admin token.");
+        }
     }
-    limiter.0.forget(client);
     let session_id = random_token();
     let csrf = random_token();
     let id_hash = hash_session_id(&session_id);
@@ -109,12 +105,9 @@ pub async fn logout_page(
     )
 }
 
-#[derive(serde::Deserialize)]
-pub struct LogoutForm {}
-
 pub async fn logout(
     state: web::Data<AppState>,
-    form: AdminForm<LogoutForm>,
+    form: AdminForm<NoFields>,
 ) -> Result<HttpResponse, WebError> {
     let id_hash = form.session.id_hash.clone();
     state

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use super::dashboard::recent_digests;
-use super::{AdminForm, AdminSession, Notice, admin_context, notice_text, see_other};
+use super::{AdminForm, AdminSession, NoFields, Notice, admin_context, notice_text, see_other};
 use crate::db::{self, deliveries, digests};
 use crate::digest::{Composed, compose_digest, preview_digest};
 use crate::domain::EmailAddress;
@@ -57,10 +57,7 @@ pub async fn preview(
     };
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .insert_header((
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; frame-ancestors 'none'",
-        ))
+        .insert_header((header::CONTENT_SECURITY_POLICY, crate::web::EMAIL_VIEW_CSP))
         .body(next.html))
 }
 
@@ -128,14 +125,11 @@ pub async fn confirm_send(
     pages::render(&state, "admin/send_confirm.html", &context)
 }
 
-#[derive(Deserialize)]
-pub struct Empty {}
-
 /// Sends now. Composing takes every waiting article in one transaction, so a second
 /// click (or a second admin) finds nothing new and starts nothing.
 pub async fn send_now(
     state: web::Data<AppState>,
-    _form: AdminForm<Empty>,
+    _form: AdminForm<NoFields>,
 ) -> Result<HttpResponse, WebError> {
     match compose_digest(&state).await? {
         Composed::Created(created) => Ok(see_other(&format!("/admin/digests/{}", created.id))),
@@ -207,7 +201,7 @@ pub async fn progress(
 pub async fn retry_failed(
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    _form: AdminForm<Empty>,
+    _form: AdminForm<NoFields>,
 ) -> Result<HttpResponse, WebError> {
     let id = id.into_inner();
     let requeued = state

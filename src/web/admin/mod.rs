@@ -210,6 +210,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for AdminForm<T> {
     }
 }
 
+/// The fields of a form that carries nothing but its CSRF token (a button).
+#[derive(serde::Deserialize)]
+pub struct NoFields {}
+
 /// Compares a presented CSRF token with the session's, in constant time.
 pub fn check_csrf(session: &AdminSession, presented: Option<&str>) -> Result<(), ()> {
     let presented = presented.unwrap_or_default();

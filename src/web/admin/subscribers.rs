@@ -6,7 +6,9 @@ use actix_web::{HttpResponse, web};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use super::{AdminForm, AdminSession, Notice, admin_context, check_csrf, notice_text, see_other};
+use super::{
+    AdminForm, AdminSession, NoFields, Notice, admin_context, check_csrf, notice_text, see_other,
+};
 use crate::csv_io;
 use crate::db::{self, subscribers};
 use crate::domain::SubscriberStatus;
@@ -169,13 +171,10 @@ fn bad_upload(state: &AppState, reason: &str) -> WebError {
     )
 }
 
-#[derive(Deserialize)]
-pub struct Empty {}
-
 pub async fn resend(
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    _form: AdminForm<Empty>,
+    _form: AdminForm<NoFields>,
 ) -> Result<HttpResponse, WebError> {
     let id = id.into_inner();
     let resent = state
@@ -214,7 +213,7 @@ pub async fn confirm_delete(
 pub async fn delete(
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    _form: AdminForm<Empty>,
+    _form: AdminForm<NoFields>,
 ) -> Result<HttpResponse, WebError> {
     let id = id.into_inner();
     if !state
