@@ -29,6 +29,16 @@ impl std::fmt::Debug for AdminToken {
     }
 }
 
+/// A secret setting; its `Debug` output never shows it.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
 /// How the SMTP connection is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SmtpTls {
@@ -134,7 +144,7 @@ pub struct Settings {
     pub mail_from: Mailbox,
     pub newsletter_name: String,
     pub admin_token: Option<AdminToken>,
-    pub app_secret: Option<String>,
+    pub app_secret: Option<Secret>,
     pub digest_cron: Option<String>,
     pub feed_url: Option<String>,
     pub feed_cron: Option<String>,
@@ -283,7 +293,7 @@ impl Settings {
             mail_from,
             newsletter_name: or_default("NEWSLETTER_NAME", "Newsletter"),
             admin_token,
-            app_secret,
+            app_secret: app_secret.map(Secret),
             digest_cron,
             feed_url,
             feed_cron,
@@ -505,6 +515,24 @@ mod tests {
         );
         assert!(parse_smtp_url("http://mail.example.com").is_err());
         assert!(parse_smtp_url("smtp://mail.example.com?tls=maybe").is_err());
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let s = settings(&[
+            ("ADMIN_TOKEN", "admin-token-0123456789abcdef"),
+            ("APP_SECRET", "app-secret-0123456789abcdef0123456789"),
+            ("SMTP_URL", "smtp://user:hunter2@mail.example.com"),
+        ])
+        .unwrap();
+        let shown = format!("{s:?}");
+        for secret in [
+            "admin-token-0123456789abcdef",
+            "app-secret-0123456789",
+            "hunter2",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
     }
 
     #[test]

@@ -36,7 +36,7 @@ impl AppState {
     /// Any problem here stops the start with a sentence saying what is wrong.
     pub fn build(settings: Settings) -> anyhow::Result<AppState> {
         let db = Db::open(&settings.database_url)?;
-        let secret = match &settings.app_secret {
+        let secret = match settings.app_secret.as_ref().map(|s| &s.0) {
             Some(secret) => secret.clone(),
             None => db
                 .run_blocking(|conn| {
