@@ -66,8 +66,8 @@ impl Application {
             listen_display(&state.settings.bind_addr, self.port)
         );
         let (stop_workers, stopped) = watch::channel(false);
-        let mail_worker = tokio::spawn(queue::run_worker(state.clone(), stopped.clone()));
-        let delivery_worker = tokio::spawn(delivery::run_worker(state.clone(), stopped));
+        let mail_worker = supervise("mail queue", &state, &stopped, queue::run_worker);
+        let delivery_worker = supervise("digest delivery", &state, &stopped, delivery::run_worker);
         let scheduler = schedule::start(&state).await?;
         let served = self.server.await;
         let _ = stop_workers.send(true);
@@ -86,6 +86,35 @@ impl Application {
         }
         served.context("the web server stopped with an error")
     }
+}
+
+/// Runs a worker until shutdown, starting it again if it panics: a bug hit by one
+/// message must not stop all mail until the next restart.
+fn supervise<F, Fut>(
+    name: &'static str,
+    state: &AppState,
+    stopped: &watch::Receiver<bool>,
+    worker: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(AppState, watch::Receiver<bool>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (state, stopped) = (state.clone(), stopped.clone());
+    tokio::spawn(async move {
+        loop {
+            match tokio::spawn(worker(state.clone(), stopped.clone())).await {
+                Err(e) if e.is_panic() && !*stopped.borrow() => {
+                    tracing::error!(
+                        worker = name,
+                        "a worker panicked; starting it again in a second"
+                    );
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                _ => return,
+            }
+        }
+    })
 }
 
 fn listen_display(bind_addr: &str, port: u16) -> String {

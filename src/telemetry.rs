@@ -9,5 +9,9 @@ pub fn init() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        // A log line that cannot be written (stderr on a full disk) is dropped. The
+        // default reports it with `eprintln!`, which panics on the same broken stderr,
+        // taking the request or the mail worker down with it.
+        .log_internal_errors(false)
         .try_init();
 }

@@ -12,7 +12,9 @@ impl EmailAddress {
 
     /// Parses user input; the error is a sentence to show beside the field.
     pub fn parse(raw: &str) -> Result<EmailAddress, String> {
-        let candidate = raw.trim();
+        // Checked in the form it is stored in: lower-casing can lengthen an address
+        // ("İ" is two bytes, its lower case "i̇" three).
+        let candidate = raw.trim().to_lowercase();
         if candidate.is_empty() {
             return Err("Please enter your email address.".into());
         }
@@ -43,7 +45,7 @@ impl EmailAddress {
         if !domain.contains('.') {
             return Err("The part after the @ needs a dot, e.g. example.com.".into());
         }
-        Ok(EmailAddress(candidate.to_lowercase()))
+        Ok(EmailAddress(candidate))
     }
 
     /// The address as stored.
@@ -110,5 +112,19 @@ mod tests {
     fn overlong_addresses_are_rejected() {
         let long = format!("{}@example.com", "a".repeat(250));
         assert!(EmailAddress::parse(&long).is_err());
+    }
+
+    #[test]
+    fn the_length_limit_applies_to_the_lower_cased_address_that_is_stored() {
+        // "İ" is two bytes and its lower case "i̇" three: 235 bytes as typed, 345 stored.
+        let typed = format!("a@{}kz", "İİİİİİİİİİ.".repeat(11));
+        assert!(typed.len() <= EmailAddress::MAX_LEN);
+        assert_eq!(
+            EmailAddress::parse(&typed),
+            Err("That email address is too long.".to_owned())
+        );
+        let short = EmailAddress::parse("a@İİİ.kz").unwrap();
+        assert_eq!(short.as_str(), "a@i\u{307}i\u{307}i\u{307}.kz");
+        assert_eq!(EmailAddress::parse(short.as_str()), Ok(short.clone()));
     }
 }

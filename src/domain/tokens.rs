@@ -103,12 +103,14 @@ impl Signer {
         if token.len() > 80 {
             return Err(TokenError::Malformed);
         }
-        let (id, signature) = token.split_once('.').ok_or(TokenError::Malformed)?;
-        let id: i64 = id.parse().map_err(|_| TokenError::Malformed)?;
+        let (id_text, signature) = token.split_once('.').ok_or(TokenError::Malformed)?;
+        let id: i64 = id_text.parse().map_err(|_| TokenError::Malformed)?;
         let signature = URL_SAFE_NO_PAD
             .decode(signature)
             .map_err(|_| TokenError::Malformed)?;
-        self.mac(purpose, &id.to_string())
+        // The id as written is what was signed, so a token has one spelling: `042.…`
+        // or `+42.…` is not `42.…`.
+        self.mac(purpose, id_text)
             .verify_slice(&signature)
             .map_err(|_| TokenError::BadSignature)?;
         Ok(id)
@@ -185,5 +187,20 @@ mod tests {
             signer.verify("unsubscribe", &"9".repeat(5000)),
             Err(TokenError::Malformed)
         );
+    }
+
+    #[test]
+    fn a_signed_token_has_one_spelling() {
+        let signer = Signer::new("0123456789abcdef0123456789abcdef");
+        let token = signer.sign("unsubscribe", 42);
+        let (_, sig) = token.split_once('.').unwrap();
+        for respelt in [format!("042.{sig}"), format!("+42.{sig}")] {
+            assert_eq!(
+                signer.verify("unsubscribe", &respelt),
+                Err(TokenError::BadSignature),
+                "{respelt}"
+            );
+        }
+        assert_eq!(signer.verify("unsubscribe", &token), Ok(42));
     }
 }
