@@ -24,10 +24,21 @@ pub struct OutgoingEmail {
     pub created_at: NaiveDateTime,
 }
 
+/// Queues a confirmation mail for `recipient`.
 pub fn enqueue_confirmation(
     conn: &mut Conn,
     subscriber_id: i64,
     recipient: &str,
+    now: NaiveDateTime,
+) -> anyhow::Result<()> {
+    insert_confirmation(conn, subscriber_id, recipient, "queued", now)
+}
+
+fn insert_confirmation(
+    conn: &mut Conn,
+    subscriber_id: i64,
+    recipient: &str,
+    status: &str,
     now: NaiveDateTime,
 ) -> anyhow::Result<()> {
     diesel::insert_into(outgoing_emails::table)
@@ -35,7 +46,7 @@ pub fn enqueue_confirmation(
             outgoing_emails::kind.eq(KIND_CONFIRMATION),
             outgoing_emails::subscriber_id.eq(subscriber_id),
             outgoing_emails::recipient.eq(recipient),
-            outgoing_emails::status.eq("queued"),
+            outgoing_emails::status.eq(status),
             outgoing_emails::next_attempt_at.eq(now),
             outgoing_emails::created_at.eq(now),
         ))
@@ -66,17 +77,7 @@ pub fn record_unsent_confirmation(
     recipient: &str,
     now: NaiveDateTime,
 ) -> anyhow::Result<()> {
-    diesel::insert_into(outgoing_emails::table)
-        .values((
-            outgoing_emails::kind.eq(KIND_CONFIRMATION),
-            outgoing_emails::subscriber_id.eq(subscriber_id),
-            outgoing_emails::recipient.eq(recipient),
-            outgoing_emails::status.eq("cancelled"),
-            outgoing_emails::next_attempt_at.eq(now),
-            outgoing_emails::created_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(())
+    insert_confirmation(conn, subscriber_id, recipient, "cancelled", now)
 }
 
 pub fn cancel_queued_for(conn: &mut Conn, subscriber_id: i64) -> anyhow::Result<()> {
