@@ -1,15 +1,12 @@
 //! `POST /api/articles` and `newsletter add-article`: articles enter checked and cleaned,
 //! a known url is not added twice, and bad input changes nothing.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
 use newsletter::db::articles::{self, Article};
 use newsletter::domain::article::SUMMARY_CHARS;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tempfile::TempDir;
 
+use crate::cli::Workspace;
 use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app};
 
 /// A seed headline: curly quotes, an accent and an en dash, as the news site writes them.
@@ -396,96 +393,21 @@ async fn a_long_summary_is_shortened_at_a_word_boundary_with_an_ellipsis() {
     );
 }
 
-/// Every setting the binary reads; the test's own environment must not leak into it.
-const SETTINGS: &[&str] = &[
-    "DATABASE_URL",
-    "BIND_ADDR",
-    "BASE_URL",
-    "SMTP_URL",
-    "MAIL_OUTBOX_DIR",
-    "MAIL_FROM",
-    "NEWSLETTER_NAME",
-    "ADMIN_TOKEN",
-    "APP_SECRET",
-    "DIGEST_CRON",
-    "FEED_URL",
-    "FEED_CRON",
-    "SEND_CONCURRENCY",
-    "SEND_RATE_PER_SEC",
-    "CONFIRMATION_TTL_HOURS",
-    "DKIM_DOMAIN",
-    "DKIM_SELECTOR",
-    "DKIM_PRIVATE_KEY_FILE",
-    "SIGNUP_RATE_PER_MINUTE",
-    "CONFIRM_MAILS_PER_ADDRESS_PER_DAY",
-    "TRUSTED_PROXY",
-];
-
-/// A folder to run the real `newsletter` binary in (it reads `.env` from its working
-/// directory), with its own database file.
-pub(crate) struct CliWorkspace {
-    pub(crate) dir: TempDir,
-}
-
-/// How a run of the binary ended.
-pub(crate) struct CliRun {
-    pub(crate) code: Option<i32>,
-    pub(crate) stderr: String,
-}
-
-impl CliWorkspace {
-    pub(crate) fn new() -> CliWorkspace {
-        CliWorkspace {
-            dir: tempfile::tempdir().expect("a temporary folder"),
-        }
-    }
-
-    pub(crate) fn database(&self) -> PathBuf {
-        self.dir.path().join("newsletter.db")
-    }
-
-    /// Runs `newsletter ARGS` here, with only `DATABASE_URL` set.
-    pub(crate) fn run(&self, args: &[&str]) -> CliRun {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_newsletter"));
-        command.current_dir(self.dir.path()).args(args);
-        for name in SETTINGS {
-            command.env_remove(name);
-        }
-        let output: Output = command
-            .env("DATABASE_URL", self.database())
-            .output()
-            .expect("the newsletter binary runs");
-        CliRun {
-            code: output.status.code(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-
-    /// The articles waiting in this workspace's database.
-    pub(crate) fn waiting_articles(&self) -> Vec<Article> {
-        open_database(&self.database())
-            .run_blocking(articles::waiting)
-            .expect("the waiting articles")
-    }
-}
-
-fn open_database(path: &Path) -> newsletter::db::Db {
-    newsletter::db::Db::open(&path.display().to_string()).expect("the database opens")
-}
-
 #[tokio::test]
 async fn the_add_article_command_stores_an_article_and_says_so() {
-    let workspace = CliWorkspace::new();
+    let workspace = Workspace::new();
 
-    let run = workspace.run(&[
-        "add-article",
-        "--title",
-        SEED_TITLE,
-        "--url",
-        SEED_URL,
-        "--summary",
-        "Kazakhstan’s <b>First Deputy</b> Foreign Minister visited Almaty.",
-    ]);
+    let run = workspace
+        .newsletter(&[
+            "add-article",
+            "--title",
+            SEED_TITLE,
+            "--url",
+            SEED_URL,
+            "--summary",
+            "Kazakhstan’s <b>First Deputy</b> Foreign Minister visited Almaty.",
+        ])
+        .await;
 
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(run.stderr.contains("Added article"), "{}", run.stderr);
@@ -501,11 +423,13 @@ async fn the_add_article_command_stores_an_article_and_says_so() {
 
 #[tokio::test]
 async fn the_add_article_command_says_a_known_url_is_already_known_and_adds_nothing() {
-    let workspace = CliWorkspace::new();
+    let workspace = Workspace::new();
     let args = ["add-article", "--title", SEED_TITLE, "--url", SEED_URL];
-    assert_eq!(workspace.run(&args).code, Some(0));
+    assert_eq!(workspace.newsletter(&args).await.code, Some(0));
 
-    let again = workspace.run(&["add-article", "--title", "Another title", "--url", SEED_URL]);
+    let again = workspace
+        .newsletter(&["add-article", "--title", "Another title", "--url", SEED_URL])
+        .await;
 
     assert_eq!(again.code, Some(0), "{}", again.stderr);
     assert!(again.stderr.contains("already known"), "{}", again.stderr);
@@ -516,15 +440,17 @@ async fn the_add_article_command_says_a_known_url_is_already_known_and_adds_noth
 
 #[tokio::test]
 async fn the_add_article_command_exits_2_naming_a_bad_url_and_stores_nothing() {
-    let workspace = CliWorkspace::new();
+    let workspace = Workspace::new();
 
-    let run = workspace.run(&[
-        "add-article",
-        "--title",
-        SEED_TITLE,
-        "--url",
-        "javascript:alert(1)",
-    ]);
+    let run = workspace
+        .newsletter(&[
+            "add-article",
+            "--title",
+            SEED_TITLE,
+            "--url",
+            "javascript:alert(1)",
+        ])
+        .await;
 
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     assert!(run.stderr.contains("--url"), "{}", run.stderr);

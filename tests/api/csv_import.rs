@@ -1,110 +1,11 @@
 //! The CLI verbs `newsletter subscribers import FILE.csv`, `newsletter subscribers export`
 //! and `newsletter migrate`, run as the real binary against a SQLite file.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
+use crate::cli::Workspace;
+use crate::helpers::TestApp;
 use diesel::prelude::*;
 use newsletter::db::schema::subscribers;
 use newsletter::db::subscribers::Subscriber;
-use tempfile::TempDir;
-
-use crate::helpers::{TestApp, spawn_app_with};
-
-/// Every setting the binary reads; the test's own environment must not leak into it.
-const SETTINGS: &[&str] = &[
-    "DATABASE_URL",
-    "BIND_ADDR",
-    "BASE_URL",
-    "SMTP_URL",
-    "MAIL_OUTBOX_DIR",
-    "MAIL_FROM",
-    "NEWSLETTER_NAME",
-    "ADMIN_TOKEN",
-    "APP_SECRET",
-    "DIGEST_CRON",
-    "FEED_URL",
-    "FEED_CRON",
-    "SEND_CONCURRENCY",
-    "SEND_RATE_PER_SEC",
-    "CONFIRMATION_TTL_HOURS",
-    "DKIM_DOMAIN",
-    "DKIM_SELECTOR",
-    "DKIM_PRIVATE_KEY_FILE",
-    "SIGNUP_RATE_PER_MINUTE",
-    "CONFIRM_MAILS_PER_ADDRESS_PER_DAY",
-    "TRUSTED_PROXY",
-];
-
-/// A folder for the CLI to run in (it reads `.env` from its working directory), with a
-/// database file in it.
-struct Workspace {
-    dir: TempDir,
-}
-
-/// What a run of the binary left behind.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl From<Output> for Run {
-    fn from(output: Output) -> Run {
-        Run {
-            code: output.status.code(),
-            stdout: String::from_utf8(output.stdout).expect("UTF-8 on stdout"),
-            stderr: String::from_utf8(output.stderr).expect("UTF-8 on stderr"),
-        }
-    }
-}
-
-impl Workspace {
-    fn new() -> Workspace {
-        Workspace {
-            dir: tempfile::tempdir().expect("a temporary folder"),
-        }
-    }
-
-    fn database(&self) -> PathBuf {
-        self.dir.path().join("newsletter.db")
-    }
-
-    /// Writes `contents` to `name` in the workspace.
-    fn write(&self, name: &str, contents: &str) {
-        std::fs::write(self.dir.path().join(name), contents).expect("the file is written");
-    }
-
-    /// Runs `newsletter ARGS` in the workspace against its database.
-    async fn newsletter(&self, args: &[&str]) -> Run {
-        self.newsletter_on(&self.database(), args).await
-    }
-
-    /// Runs `newsletter ARGS` in the workspace against `database`.
-    async fn newsletter_on(&self, database: &Path, args: &[&str]) -> Run {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_newsletter"));
-        command
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("RUST_LOG", "warn");
-        for name in SETTINGS {
-            command.env_remove(name);
-        }
-        command.env("DATABASE_URL", database);
-        // Off the async threads: the app a test started keeps serving meanwhile.
-        tokio::task::spawn_blocking(move || command.output())
-            .await
-            .expect("the runner did not panic")
-            .expect("the binary runs")
-            .into()
-    }
-
-    /// Starts the web app on this workspace's database.
-    async fn spawn_app(&self) -> TestApp {
-        let database = self.database().display().to_string();
-        spawn_app_with(&[("DATABASE_URL", &database)]).await
-    }
-}
 
 /// Every subscriber in the app's database, oldest first.
 async fn all_subscribers(app: &TestApp) -> Vec<Subscriber> {

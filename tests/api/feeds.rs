@@ -13,7 +13,8 @@ use newsletter::feed::{FeedReport, import_feed, parse_feed};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::articles::{CliWorkspace, waiting_articles};
+use crate::articles::waiting_articles;
+use crate::cli::Workspace;
 use crate::helpers::{TestApp, spawn_app};
 
 /// The news site's feed as WordPress serves it: four items.
@@ -655,10 +656,10 @@ async fn a_feed_server_sending_more_than_five_mebibytes_is_cut_off_naming_the_si
 
 #[tokio::test]
 async fn the_import_feed_command_imports_the_sample_and_says_how_many() {
-    let workspace = CliWorkspace::new();
+    let workspace = Workspace::new();
 
-    let run = workspace.run(&["import-feed", SAMPLE_RSS]);
-    let again = workspace.run(&["import-feed", SAMPLE_RSS]);
+    let run = workspace.newsletter(&["import-feed", SAMPLE_RSS]).await;
+    let again = workspace.newsletter(&["import-feed", SAMPLE_RSS]).await;
 
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(
@@ -679,11 +680,11 @@ async fn the_import_feed_command_imports_the_sample_and_says_how_many() {
 
 #[tokio::test]
 async fn the_import_feed_command_fails_clearly_on_a_missing_file() {
-    let workspace = CliWorkspace::new();
+    let workspace = Workspace::new();
     let missing = workspace.dir.path().join("no-such-feed.xml");
     let missing = missing.display().to_string();
 
-    let run = workspace.run(&["import-feed", &missing]);
+    let run = workspace.newsletter(&["import-feed", &missing]).await;
 
     assert_ne!(run.code, Some(0), "{}", run.stderr);
     assert!(run.code.is_some(), "it exits, it does not crash");

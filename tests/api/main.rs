@@ -4,6 +4,7 @@
 mod admin_api;
 mod admin_pages;
 mod articles;
+mod cli;
 mod cli_send_digest;
 mod confirmation;
 mod crash_recovery;
