@@ -2,7 +2,7 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// Installs the log subscriber once; later calls (e.g. from several tests) do nothing.
+/// Installs the log subscriber once; later calls do nothing.
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
@@ -13,5 +13,16 @@ pub fn init() {
         // default reports it with `eprintln!`, which panics on the same broken stderr,
         // taking the request or the mail worker down with it.
         .log_internal_errors(false)
+        .try_init();
+}
+
+/// For tests: logs go through the test harness, so each test's lines are shown only when
+/// it fails (and with `--nocapture`).
+pub fn init_for_tests() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .with_target(false)
         .try_init();
 }

@@ -34,7 +34,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 
 /// Starts an app that sends to `smtp_url`, which may point at a port nothing listens on.
 pub async fn spawn_app_on_smtp(smtp: SmtpServer, overrides: &[(&str, &str)]) -> TestApp {
-    newsletter::telemetry::init();
+    newsletter::telemetry::init_for_tests();
     let dir = tempfile::tempdir().expect("a temporary folder");
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
     let port = listener.local_addr().expect("a bound address").port();
