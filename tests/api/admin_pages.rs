@@ -13,13 +13,8 @@ struct Admin<'a> {
 impl<'a> Admin<'a> {
     async fn log_in(app: &'a TestApp) -> Admin<'a> {
         let response = app
-            .client
-            .post(app.url("/admin/login"))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(format!("token={ADMIN_TOKEN}"))
-            .send()
-            .await
-            .unwrap();
+            .post_form("/admin/login", format!("token={ADMIN_TOKEN}"), &[])
+            .await;
         assert_eq!(response.status(), 303);
         assert_eq!(response.headers()["location"], "/admin");
         let cookie = session_cookie(&response).expect("a session cookie");
@@ -161,13 +156,8 @@ async fn the_login_page_has_a_labelled_password_field() {
 async fn a_wrong_token_gets_401_and_no_session() {
     let app = spawn_app().await;
     let response = app
-        .client
-        .post(app.url("/admin/login"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body("token=not-the-token-at-all")
-        .send()
-        .await
-        .unwrap();
+        .post_form("/admin/login", "token=not-the-token-at-all", &[])
+        .await;
     assert_eq!(response.status(), 401);
     assert!(session_cookie(&response).is_none());
     assert!(
@@ -185,13 +175,8 @@ async fn repeated_failed_logins_are_refused_with_429_even_with_the_right_token()
     let attempt = |token: &'static str| {
         let app = &app;
         async move {
-            app.client
-                .post(app.url("/admin/login"))
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .body(format!("token={token}"))
-                .send()
+            app.post_form("/admin/login", format!("token={token}"), &[])
                 .await
-                .unwrap()
                 .status()
                 .as_u16()
         }
@@ -208,13 +193,8 @@ async fn repeated_failed_logins_are_refused_with_429_even_with_the_right_token()
 async fn the_session_cookie_is_http_only_strict_and_secure_only_on_https() {
     let app = spawn_app().await;
     let response = app
-        .client
-        .post(app.url("/admin/login"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(format!("token={ADMIN_TOKEN}"))
-        .send()
-        .await
-        .unwrap();
+        .post_form("/admin/login", format!("token={ADMIN_TOKEN}"), &[])
+        .await;
     let cookie = set_cookie_header(&response);
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Strict"), "{cookie}");
@@ -225,13 +205,8 @@ async fn the_session_cookie_is_http_only_strict_and_secure_only_on_https() {
 
     let https = spawn_app_with(&[("BASE_URL", "https://news.example.com")]).await;
     let response = https
-        .client
-        .post(https.url("/admin/login"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(format!("token={ADMIN_TOKEN}"))
-        .send()
-        .await
-        .unwrap();
+        .post_form("/admin/login", format!("token={ADMIN_TOKEN}"), &[])
+        .await;
     assert!(set_cookie_header(&response).contains("Secure"));
 }
 
@@ -240,14 +215,12 @@ async fn logging_in_issues_a_new_session_id_and_logging_out_ends_it() {
     let app = spawn_app().await;
     let planted = "newsletter_admin=attacker-chosen-id";
     let response = app
-        .client
-        .post(app.url("/admin/login"))
-        .header("Cookie", planted)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(format!("token={ADMIN_TOKEN}"))
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/admin/login",
+            format!("token={ADMIN_TOKEN}"),
+            &[("Cookie", planted)],
+        )
+        .await;
     let issued = session_cookie(&response).unwrap();
     assert_ne!(issued, planted, "no session fixation");
 

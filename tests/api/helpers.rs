@@ -110,13 +110,38 @@ impl TestApp {
 
     /// `POST /subscriptions` with a raw form-urlencoded body.
     pub async fn post_subscriptions(&self, body: impl Into<String>) -> reqwest::Response {
-        self.client
-            .post(self.url("/subscriptions"))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(body.into())
-            .send()
-            .await
-            .expect("POST /subscriptions")
+        self.post_form("/subscriptions", body, &[]).await
+    }
+
+    /// `POST /subscriptions` as a client whose request carries `X-Forwarded-For`.
+    pub async fn post_subscriptions_from(
+        &self,
+        forwarded_for: &str,
+        body: impl Into<String>,
+    ) -> reqwest::Response {
+        self.post_form(
+            "/subscriptions",
+            body,
+            &[("X-Forwarded-For", forwarded_for)],
+        )
+        .await
+    }
+
+    /// POSTs a form-urlencoded `body` to `path` with extra `headers`.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        body: impl Into<String>,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header("Content-Type", "application/x-www-form-urlencoded");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(body.into()).send().await.expect("POST a form")
     }
 
     /// Signs up through the form, with the fields encoded as a browser would.

@@ -240,14 +240,8 @@ async fn one_client_past_the_sign_up_limit_gets_429_while_others_go_through() {
     let from = |ip: &'static str, n: usize| {
         let app = &app;
         async move {
-            app.client
-                .post(app.url("/subscriptions"))
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .header("X-Forwarded-For", ip)
-                .body(format!("email=reader{n}%40example.org"))
-                .send()
+            app.post_subscriptions_from(ip, format!("email=reader{n}%40example.org"))
                 .await
-                .unwrap()
                 .status()
         }
     };
@@ -273,14 +267,11 @@ async fn forwarded_addresses_are_ignored_without_a_trusted_proxy() {
     let mut statuses = Vec::new();
     for n in 0..3 {
         let status = app
-            .client
-            .post(app.url("/subscriptions"))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .header("X-Forwarded-For", format!("203.0.113.{n}"))
-            .body(format!("email=spoof{n}%40example.org"))
-            .send()
+            .post_subscriptions_from(
+                &format!("203.0.113.{n}"),
+                format!("email=spoof{n}%40example.org"),
+            )
             .await
-            .unwrap()
             .status()
             .as_u16();
         statuses.push(status);
@@ -407,14 +398,11 @@ async fn behind_the_trusted_proxy_only_its_own_forwarded_entry_names_the_client(
     for n in 0..3 {
         // The client forges a first entry; the proxy's own last entry is not an address.
         let status = app
-            .client
-            .post(app.url("/subscriptions"))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .header("X-Forwarded-For", format!("203.0.113.{n}, unknown"))
-            .body(format!("email=forged{n}%40example.org"))
-            .send()
+            .post_subscriptions_from(
+                &format!("203.0.113.{n}, unknown"),
+                format!("email=forged{n}%40example.org"),
+            )
             .await
-            .unwrap()
             .status()
             .as_u16();
         statuses.push(status);
