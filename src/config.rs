@@ -19,6 +19,23 @@ pub enum AdminToken {
     Argon2Hash(String),
 }
 
+impl AdminToken {
+    /// A digest that changes whenever the configured token does; admin sessions are
+    /// bound to it.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        use sha2::Digest;
+        let (kind, value) = match self {
+            AdminToken::Plain(secret) => ("plain:", secret),
+            AdminToken::Argon2Hash(phc) => ("argon2:", phc),
+        };
+        sha2::Sha256::new()
+            .chain_update(kind)
+            .chain_update(value)
+            .finalize()
+            .into()
+    }
+}
+
 impl std::fmt::Debug for AdminToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the secret, even in debug output.

@@ -2,6 +2,7 @@
 //! here) and the admin login (`admin::auth`) both go through [`AdminGate`].
 
 use std::net::IpAddr;
+use std::sync::Mutex;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -11,6 +12,7 @@ use actix_web::{ResponseError, web};
 use argon2::{PasswordHash, PasswordVerifier};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
 
 use super::client::{RateLimiter, client_ip};
 use super::{WebError, app_state};
@@ -71,22 +73,32 @@ pub async fn require_admin_token(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
     WrongToken,
-    /// The client got it wrong too often this minute; not even checked.
+    /// The client used up its tries this minute; not even checked.
     TooManyFailures,
 }
 
-/// Checks presented admin tokens: the comparison runs off the async threads (an
-/// argon2 hash costs tens of milliseconds), and each client has a budget of wrong
-/// tokens a minute, so the secret cannot be guessed at speed nor the workers tied up.
+/// Checks presented admin tokens. A token already found right is recognised by its
+/// digest at once; any other is first counted against the client's budget of tries
+/// (five a minute), *then* verified off the async threads, at most a few at a time
+/// whatever the number of clients: an argon2 hash can cost 64 MiB and tens of
+/// milliseconds, so neither racing one client's budget nor many clients together can
+/// exhaust memory or CPU.
 pub struct AdminGate {
-    failures: RateLimiter,
+    tries: RateLimiter,
+    verifying: Semaphore,
+    /// SHA-256 of the token last verified right (this process's admin token).
+    known_good: Mutex<Option<[u8; 32]>>,
 }
 
 impl AdminGate {
-    /// Five wrong tokens a minute per client.
+    /// Five unverified tokens a minute per client; as many verifications at once as
+    /// there are cores.
     pub fn new() -> AdminGate {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         AdminGate {
-            failures: RateLimiter::per_minute(5),
+            tries: RateLimiter::per_minute(5),
+            verifying: Semaphore::new(cores.clamp(1, 4)),
+            known_good: Mutex::new(None),
         }
     }
 
@@ -97,23 +109,48 @@ impl AdminGate {
         presented: String,
         client: Option<IpAddr>,
     ) -> Result<Result<(), Refused>, WebError> {
-        if self.failures.exhausted(client) {
-            return Ok(Err(Refused::TooManyFailures));
-        }
         let Some(expected) = state.settings.admin_token.clone() else {
             return Ok(Err(Refused::WrongToken));
         };
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        if self.is_known_good(&digest) {
+            // Cheap to answer, but a refused client gets no answer at all: otherwise it
+            // could go on guessing against this comparison.
+            if self.tries.spent(client) {
+                return Ok(Err(Refused::TooManyFailures));
+            }
+            return Ok(Ok(()));
+        }
+        // Counted before the work, so concurrent tries cannot all get through.
+        if !self.tries.allow(client) {
+            return Ok(Err(Refused::TooManyFailures));
+        }
+        let _permit = self
+            .verifying
+            .acquire()
+            .await
+            .map_err(|e| WebError::Internal(e.into()))?;
         let matches = web::block(move || token_matches(&expected, &presented))
             .await
             .map_err(|e| WebError::Internal(anyhow::anyhow!("token check panicked: {e}")))?;
         if matches {
-            self.failures.forget(client);
+            *self
+                .known_good
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(digest);
             Ok(Ok(()))
         } else {
-            self.failures.allow(client);
             tracing::warn!(client = ?client, "wrong admin token");
             Ok(Err(Refused::WrongToken))
         }
+    }
+
+    fn is_known_good(&self, digest: &[u8; 32]) -> bool {
+        self.known_good
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .as_ref()
+            .is_some_and(|good| bool::from(good.ct_eq(digest)))
     }
 }
 

@@ -4,6 +4,17 @@
 //! invalid UTF-8 becomes U+FFFD, so garbage would be stored as if typed. Here either is
 //! a 400.
 
+/// Whether the request says its body is a form: `application/x-www-form-urlencoded`
+/// exactly (in any case, parameters such as `; charset=UTF-8` allowed), not merely
+/// something that starts like it.
+pub fn is_form(req: &actix_web::HttpRequest) -> bool {
+    use actix_web::HttpMessage;
+    matches!(
+        req.mime_type(),
+        Ok(Some(mime)) if mime.essence_str() == "application/x-www-form-urlencoded"
+    )
+}
+
 /// Decodes a form body into its `(name, value)` pairs, refusing malformed escapes and
 /// invalid UTF-8.
 pub fn decode(body: &[u8]) -> Result<Vec<(String, String)>, String> {

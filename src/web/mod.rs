@@ -11,6 +11,7 @@ mod error;
 mod form;
 mod health;
 mod pages;
+mod slow_clients;
 mod subscribe;
 mod unsubscribe;
 
@@ -22,17 +23,15 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, Next, from_fn};
-use actix_web::{App, HttpResponse, HttpServer, error as actix_error, web};
+use actix_web::{
+    App, Handler, HttpResponse, HttpServer, Resource, Responder, error as actix_error, guard, web,
+};
 
 pub use error::WebError;
 
+use crate::limits;
 use crate::state::AppState;
 use client::RateLimiter;
-
-/// The largest raw body (forms) we accept; a sign-up needs a few hundred bytes.
-const FORM_LIMIT: usize = 16 * 1024;
-/// The largest JSON body the admin API accepts.
-const JSON_LIMIT: usize = 256 * 1024;
 
 /// Builds the HTTP server on `listener`, ready to be awaited.
 pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<actix_web::dev::Server> {
@@ -41,23 +40,26 @@ pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<actix_we
     ));
     let admin_gate = web::Data::new(admin_auth::AdminGate::new());
     let state = web::Data::new(state);
+    let connections = slow_clients::ConnectionCounter::default();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .app_data(signup_limiter.clone())
             .app_data(admin_gate.clone())
-            .app_data(web::PayloadConfig::default().limit(FORM_LIMIT))
+            .app_data(web::PayloadConfig::default().limit(limits::FORM_BYTES))
             .app_data(
                 web::JsonConfig::default()
-                    .limit(JSON_LIMIT)
+                    .limit(limits::JSON_BYTES)
                     .error_handler(bad_request),
             )
             .app_data(web::QueryConfig::default().error_handler(bad_request))
             .app_data(web::PathConfig::default().error_handler(bad_request))
             .configure(routes)
+            .wrap(from_fn(slow_clients::limit_slow_clients))
             .wrap(security_headers())
             .wrap(from_fn(log_request))
     })
+    .on_connect(move |connection, data| connections.on_connect(connection, data))
     .listen(listener)?
     .shutdown_timeout(10)
     .run();
@@ -66,32 +68,117 @@ pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<actix_we
 
 /// Every route of the service.
 fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(subscribe::signup_page))
-        .route("/subscriptions", web::post().to(subscribe::subscribe))
-        .route(
-            "/subscriptions/confirm",
-            web::get().to(confirm::confirm_page),
+    cfg.service(Endpoint::at("/").get(subscribe::signup_page).done())
+        .service(
+            Endpoint::at("/subscriptions")
+                .post(subscribe::subscribe)
+                .done(),
         )
-        .route("/subscriptions/confirm", web::post().to(confirm::confirm))
-        .route("/unsubscribe", web::get().to(unsubscribe::unsubscribe_page))
-        .route("/unsubscribe", web::post().to(unsubscribe::unsubscribe))
-        .route("/archive", web::get().to(archive::index))
-        .route("/archive/{id}", web::get().to(archive::show))
-        .route("/health", web::get().to(health::health))
-        .route("/static/style.css", web::get().to(pages::stylesheet))
-        .route("/static/admin.css", web::get().to(pages::admin_stylesheet))
-        .route("/static/admin.js", web::get().to(pages::admin_script))
+        .service(
+            Endpoint::at("/subscriptions/confirm")
+                .get(confirm::confirm_page)
+                .post(confirm::confirm)
+                .done(),
+        )
+        .service(
+            Endpoint::at("/unsubscribe")
+                .get(unsubscribe::unsubscribe_page)
+                .post(unsubscribe::unsubscribe)
+                .done(),
+        )
+        .service(Endpoint::at("/archive").get(archive::index).done())
+        .service(Endpoint::at("/archive/{id}").get(archive::show).done())
+        .service(Endpoint::at("/health").get(health::health).done())
+        .service(
+            Endpoint::at("/static/style.css")
+                .get(pages::stylesheet)
+                .done(),
+        )
+        .service(
+            Endpoint::at("/static/admin.css")
+                .get(pages::admin_stylesheet)
+                .done(),
+        )
+        .service(
+            Endpoint::at("/static/admin.js")
+                .get(pages::admin_script)
+                .done(),
+        )
         .service(
             web::scope("/api")
                 .wrap(from_fn(admin_auth::require_admin_token))
-                .route("/subscribers", web::get().to(api::list_subscribers))
-                .route("/articles", web::post().to(api::create_article))
-                .route("/digests", web::post().to(api::create_digest))
-                .route("/digests/preview", web::get().to(api::preview_digest))
-                .route("/digests/{id}", web::get().to(api::get_digest)),
+                .service(
+                    Endpoint::at("/subscribers")
+                        .get(api::list_subscribers)
+                        .done(),
+                )
+                .service(Endpoint::at("/articles").post(api::create_article).done())
+                .service(Endpoint::at("/digests").post(api::create_digest).done())
+                .service(
+                    Endpoint::at("/digests/preview")
+                        .get(api::preview_digest)
+                        .done(),
+                )
+                .service(Endpoint::at("/digests/{id}").get(api::get_digest).done()),
         )
         .configure(admin::routes)
         .default_service(web::to(pages::not_found));
+}
+
+/// One path and the methods it answers. `get` answers `HEAD` too (actix sends the
+/// headers without the body), as RFC 9110 asks; any other method gets 405 with an
+/// `Allow` header naming the ones that work.
+struct Endpoint {
+    resource: Resource,
+    allow: Vec<&'static str>,
+}
+
+impl Endpoint {
+    fn at(path: &str) -> Endpoint {
+        Endpoint {
+            resource: web::resource(path),
+            allow: Vec::new(),
+        }
+    }
+
+    fn get<F, Args>(mut self, handler: F) -> Endpoint
+    where
+        F: Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.allow.extend(["GET", "HEAD"]);
+        self.resource = self.resource.route(
+            web::route()
+                .guard(guard::Any(guard::Get()).or(guard::Head()))
+                .to(handler),
+        );
+        self
+    }
+
+    fn post<F, Args>(mut self, handler: F) -> Endpoint
+    where
+        F: Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.allow.push("POST");
+        self.resource = self.resource.route(web::post().to(handler));
+        self
+    }
+
+    fn done(self) -> Resource {
+        let allow = self.allow.join(", ");
+        self.resource.default_service(web::to(move || {
+            let allow = allow.clone();
+            async move {
+                HttpResponse::MethodNotAllowed()
+                    .insert_header((header::ALLOW, allow))
+                    .content_type("text/plain; charset=utf-8")
+                    .body("This address does not answer that method.")
+            }
+        }))
+    }
 }
 
 /// Bad input the extractors caught (size, encoding, JSON types, ids): 413 for an

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::client::{RateLimiter, client_ip};
@@ -22,12 +22,7 @@ pub struct SignupForm {
 impl SignupForm {
     /// Reads the form from a strictly decoded `application/x-www-form-urlencoded` body.
     fn from_body(req: &HttpRequest, body: &[u8]) -> Result<SignupForm, (StatusCode, String)> {
-        let is_form = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-        if !is_form {
+        if !form::is_form(req) {
             return Err((
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "The form must be sent as application/x-www-form-urlencoded.".into(),
@@ -169,6 +164,6 @@ pub async fn subscribe(
         SignupOutcome::AlreadyConfirmed => {}
     }
     let mut context = state.base_context();
-    context.insert("email", email.as_str());
+    context.insert("email", &email.to_unicode());
     pages::render(&state, "check_inbox.html", &context)
 }

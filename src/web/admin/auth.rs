@@ -70,7 +70,7 @@ pub async fn login(
     }
     let session_id = random_token();
     let csrf = random_token();
-    let id_hash = hash_session_id(&session_id);
+    let id_hash = hash_session_id(&state, &session_id);
     let now = db::now();
     let expires = db::after(now, SESSION_LIFETIME);
     state

@@ -22,7 +22,8 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{WebError, app_state, form, pages};
+use super::{Endpoint, WebError, app_state, form, pages};
+use crate::config::AdminToken;
 use crate::db::{self, admin_sessions};
 use crate::state::AppState;
 
@@ -42,30 +43,78 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                      img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
                 )),
             )
-            .route("/login", web::get().to(auth::login_page))
-            .route("/login", web::post().to(auth::login))
-            .route("/logout", web::get().to(auth::logout_page))
-            .route("/logout", web::post().to(auth::logout))
-            .route("", web::get().to(dashboard::dashboard))
-            .route("/", web::get().to(dashboard::dashboard))
-            .route("/subscribers", web::get().to(subscribers::index))
-            .route("/subscribers/export.csv", web::get().to(subscribers::export))
-            .route("/subscribers/import", web::post().to(subscribers::import))
-            .route("/subscribers/{id}/resend", web::post().to(subscribers::resend))
-            .route("/subscribers/{id}/delete", web::get().to(subscribers::confirm_delete))
-            .route("/subscribers/{id}/delete", web::post().to(subscribers::delete))
-            .route("/articles", web::get().to(articles::index))
-            .route("/articles", web::post().to(articles::create))
-            .route("/articles/{id}/leave-out", web::post().to(articles::leave_out))
-            .route("/articles/{id}/put-back", web::post().to(articles::put_back))
-            .route("/digests", web::get().to(digests::index))
-            .route("/digests/preview", web::get().to(digests::preview))
-            .route("/digests/test", web::post().to(digests::send_test))
-            .route("/digests/send", web::get().to(digests::confirm_send))
-            .route("/digests/send", web::post().to(digests::send_now))
-            .route("/digests/{id}", web::get().to(digests::show))
-            .route("/digests/{id}/progress", web::get().to(digests::progress))
-            .route("/digests/{id}/retry", web::post().to(digests::retry_failed)),
+            .service(
+                Endpoint::at("/login")
+                    .get(auth::login_page)
+                    .post(auth::login)
+                    .done(),
+            )
+            .service(
+                Endpoint::at("/logout")
+                    .get(auth::logout_page)
+                    .post(auth::logout)
+                    .done(),
+            )
+            .service(Endpoint::at("").get(dashboard::dashboard).done())
+            .service(Endpoint::at("/").get(dashboard::dashboard).done())
+            .service(Endpoint::at("/subscribers").get(subscribers::index).done())
+            .service(
+                Endpoint::at("/subscribers/export.csv")
+                    .get(subscribers::export)
+                    .done(),
+            )
+            .service(
+                Endpoint::at("/subscribers/import")
+                    .post(subscribers::import)
+                    .done(),
+            )
+            .service(
+                Endpoint::at("/subscribers/{id}/resend")
+                    .post(subscribers::resend)
+                    .done(),
+            )
+            .service(
+                Endpoint::at("/subscribers/{id}/delete")
+                    .get(subscribers::confirm_delete)
+                    .post(subscribers::delete)
+                    .done(),
+            )
+            .service(
+                Endpoint::at("/articles")
+                    .get(articles::index)
+                    .post(articles::create)
+                    .done(),
+            )
+            .service(
+                Endpoint::at("/articles/{id}/leave-out")
+                    .post(articles::leave_out)
+                    .done(),
+            )
+            .service(
+                Endpoint::at("/articles/{id}/put-back")
+                    .post(articles::put_back)
+                    .done(),
+            )
+            .service(Endpoint::at("/digests").get(digests::index).done())
+            .service(Endpoint::at("/digests/preview").get(digests::preview).done())
+            .service(Endpoint::at("/digests/test").post(digests::send_test).done())
+            .service(
+                Endpoint::at("/digests/send")
+                    .get(digests::confirm_send)
+                    .post(digests::send_now)
+                    .done(),
+            )
+            .service(Endpoint::at("/digests/{id}").get(digests::show).done())
+            .service(
+                Endpoint::at("/digests/{id}/progress")
+                    .get(digests::progress)
+                    .done(),
+            )
+            .service(
+                Endpoint::at("/digests/{id}/retry")
+                    .post(digests::retry_failed)
+                    .done(),
+            ),
     );
 }
 
@@ -94,8 +143,21 @@ impl FromRequest for AdminSession {
     }
 }
 
-fn hash_session_id(id: &str) -> String {
-    Sha256::digest(id.as_bytes())
+/// What the `admin_sessions` table keys a session by: a hash of the cookie's id *and*
+/// of the admin token in force, so that changing `ADMIN_TOKEN` ends every session made
+/// with the old one (their hashes no longer match anything).
+fn hash_session_id(state: &AppState, id: &str) -> String {
+    let token = state
+        .settings
+        .admin_token
+        .as_ref()
+        .map(AdminToken::fingerprint)
+        .unwrap_or_default();
+    let mut hasher = Sha256::new();
+    hasher.update(token);
+    hasher.update(id.as_bytes());
+    hasher
+        .finalize()
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
@@ -125,7 +187,7 @@ async fn require_session(
     }
     let session = match req.cookie(SESSION_COOKIE) {
         Some(cookie) => {
-            let id_hash = hash_session_id(cookie.value());
+            let id_hash = hash_session_id(&state, cookie.value());
             let lookup = id_hash.clone();
             state
                 .db
