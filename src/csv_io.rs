@@ -6,6 +6,7 @@ use anyhow::Context;
 
 use crate::db::{self, Db, subscribers};
 use crate::domain::{EmailAddress, SubscriberName};
+use crate::limits;
 
 /// What an import did; bad rows are reported with their line number.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -13,21 +14,44 @@ pub struct ImportReport {
     pub imported: usize,
     /// Rows whose address was already on the list (left as they are).
     pub already_present: usize,
-    /// `(line, reason)` for each row that could not be imported.
-    pub rejected: Vec<(u64, String)>,
+    /// Rows that could not be imported, listed or not.
+    pub rejected: usize,
+    /// `(line, reason)` for the first [`limits::CSV_REPORTED_ROWS`] rejected rows.
+    pub first_rejections: Vec<(u64, String)>,
+    /// The line where reading stopped because the file has more than
+    /// [`limits::CSV_ROWS`] rows; nothing from there on was read.
+    pub stopped_at_line: Option<u64>,
 }
 
-/// The most rows one import takes; a bigger list can be split.
-const MAX_ROWS: usize = 1_000_000;
+impl ImportReport {
+    fn reject(&mut self, line: u64, reason: String) {
+        self.rejected += 1;
+        if self.first_rejections.len() < limits::CSV_REPORTED_ROWS {
+            self.first_rejections.push((line, reason));
+        }
+    }
+
+    /// Whether every row of the file was imported or already present.
+    pub fn is_clean(&self) -> bool {
+        self.rejected == 0 && self.stopped_at_line.is_none()
+    }
+}
+
+/// Rows written to the database in one transaction: fast, and a huge file does not
+/// hold the write lock for long.
+const CHUNK_ROWS: usize = 1000;
 
 /// Reads `email,name` rows (header row required, extra columns ignored) and adds each
 /// new address as confirmed, as when moving from another provider. Good rows are
-/// imported even when others are bad.
+/// imported even when others are bad. Work and memory are bounded whatever the file:
+/// rows are read and stored a chunk at a time, at most [`limits::CSV_ROWS`] of them,
+/// a physical line may not exceed [`limits::CSV_LINE_BYTES`], and only the first
+/// rejected rows are kept for the report.
 pub fn import(db: &Db, input: impl Read) -> anyhow::Result<ImportReport> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_reader(input);
+        .from_reader(limits::LineCapped::new(input, limits::CSV_LINE_BYTES));
     let headers = reader
         .headers()
         .context("the CSV file has no header row")?
@@ -36,24 +60,29 @@ pub fn import(db: &Db, input: impl Read) -> anyhow::Result<ImportReport> {
     let email_col = column("email").context("the CSV header row has no `email` column")?;
     let name_col = column("name");
 
+    let now = db::now();
     let mut report = ImportReport::default();
-    let mut parsed = Vec::new();
+    let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+    let mut rows = 0;
     for record in reader.records() {
         let record = match record {
             Ok(record) => record,
+            // A line over the cap ends the import: what follows cannot be read safely.
+            Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
+                return Err(e).context("the CSV file could not be read");
+            }
             Err(e) => {
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
-                report.rejected.push((line, format!("unreadable row: {e}")));
+                report.reject(line, format!("unreadable row: {e}"));
                 continue;
             }
         };
         let line = record.position().map(|p| p.line()).unwrap_or(0);
-        if parsed.len() >= MAX_ROWS {
-            report
-                .rejected
-                .push((line, format!("more than {MAX_ROWS} rows; split the file")));
+        if rows == limits::CSV_ROWS {
+            report.stopped_at_line = Some(line);
             break;
         }
+        rows += 1;
         let email = EmailAddress::parse(from_spreadsheet_safe(
             record.get(email_col).unwrap_or_default(),
         ));
@@ -61,29 +90,42 @@ pub fn import(db: &Db, input: impl Read) -> anyhow::Result<ImportReport> {
             name_col.and_then(|c| record.get(c)).unwrap_or_default(),
         ));
         match (email, name) {
-            (Ok(email), Ok(name)) => parsed.push((email, name)),
-            (Err(e), _) | (_, Err(e)) => report.rejected.push((line, e)),
+            (Ok(email), Ok(name)) => chunk.push((email, name)),
+            (Err(e), _) | (_, Err(e)) => report.reject(line, e),
+        }
+        if chunk.len() == CHUNK_ROWS {
+            store_chunk(db, &mut chunk, now, &mut report)?;
         }
     }
-
-    let now = db::now();
-    // One transaction per chunk: fast, and a huge file does not hold the lock for long.
-    for chunk in parsed.chunks(1000) {
-        let (imported, present) = db.run_blocking(|conn| {
-            conn.immediate_transaction(|conn| {
-                let mut imported = 0;
-                for (email, name) in chunk {
-                    if subscribers::import_confirmed(conn, email, name.as_ref(), now)? {
-                        imported += 1;
-                    }
-                }
-                Ok::<_, anyhow::Error>((imported, chunk.len() - imported))
-            })
-        })?;
-        report.imported += imported;
-        report.already_present += present;
-    }
+    store_chunk(db, &mut chunk, now, &mut report)?;
     Ok(report)
+}
+
+/// Stores a chunk of parsed rows in one transaction and empties it.
+fn store_chunk(
+    db: &Db,
+    chunk: &mut Vec<(EmailAddress, Option<SubscriberName>)>,
+    now: chrono::NaiveDateTime,
+    report: &mut ImportReport,
+) -> anyhow::Result<()> {
+    if chunk.is_empty() {
+        return Ok(());
+    }
+    let imported = db.run_blocking(|conn| {
+        conn.immediate_transaction(|conn| {
+            let mut imported = 0;
+            for (email, name) in chunk.iter() {
+                if subscribers::import_confirmed(conn, email, name.as_ref(), now)? {
+                    imported += 1;
+                }
+            }
+            Ok::<_, anyhow::Error>(imported)
+        })
+    })?;
+    report.imported += imported;
+    report.already_present += chunk.len() - imported;
+    chunk.clear();
+    Ok(())
 }
 
 /// Writes every subscriber as CSV: `email,name,status,created_at,confirmed_at,unsubscribed_at`.
@@ -114,9 +156,12 @@ pub fn export(db: &Db, output: impl Write) -> anyhow::Result<usize> {
 }
 
 /// Cells starting with `=`, `+`, `-` or `@` run as formulas when the file is opened in a
-/// spreadsheet; a leading `'` keeps them text. [`import`] takes it off again.
+/// spreadsheet; a leading `'` keeps them text. [`import`] takes it off again. A cell
+/// that itself starts with `'` gets one more, so it comes back as it was.
+const FORMULA_STARTS: [char; 5] = ['=', '+', '-', '@', '\''];
+
 fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
-    if cell.starts_with(['=', '+', '-', '@']) {
+    if cell.starts_with(FORMULA_STARTS) {
         format!("'{cell}").into()
     } else {
         cell.into()
@@ -126,7 +171,7 @@ fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
 /// Undoes [`spreadsheet_safe`].
 fn from_spreadsheet_safe(cell: &str) -> &str {
     match cell.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(['=', '+', '-', '@']) => rest,
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
         _ => cell,
     }
 }
@@ -144,6 +189,8 @@ mod tests {
             "@SUM(A1)",
             "Akan",
             "'quoted",
+            "'=not a formula",
+            "''",
         ] {
             let safe = spreadsheet_safe(cell);
             assert!(!safe.starts_with(['=', '+', '-', '@']), "{safe}");

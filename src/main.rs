@@ -118,17 +118,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 SubscribersCommand::Import { file } => {
                     let input = std::fs::File::open(&file)
                         .with_context(|| format!("could not open {}", file.display()))?;
-                    let report = csv_io::import(&db, std::io::BufReader::new(input))?;
-                    for (line, reason) in &report.rejected {
+                    let report = csv_io::import(&db, std::io::BufReader::new(input))
+                        .with_context(|| format!("could not import {}", file.display()))?;
+                    for (line, reason) in &report.first_rejections {
                         eprintln!("{}:{line}: {reason}", file.display());
+                    }
+                    let unlisted = report.rejected - report.first_rejections.len();
+                    if unlisted > 0 {
+                        eprintln!("… and {unlisted} more rows rejected");
+                    }
+                    if let Some(line) = report.stopped_at_line {
+                        eprintln!(
+                            "{}:{line}: stopped here: an import takes at most {} rows; split the file",
+                            file.display(),
+                            newsletter::limits::CSV_ROWS
+                        );
                     }
                     eprintln!(
                         "imported {} new subscribers as confirmed; {} already on the list; {} rows rejected",
-                        report.imported,
-                        report.already_present,
-                        report.rejected.len()
+                        report.imported, report.already_present, report.rejected
                     );
-                    if !report.rejected.is_empty() {
+                    if !report.is_clean() {
                         return Ok(ExitCode::from(2));
                     }
                 }

@@ -276,7 +276,7 @@ proptest! {
         match csv_io::import(&db, csv.as_slice()) {
             Ok(report) => {
                 prop_assert_eq!(
-                    report.imported + report.already_present + report.rejected.len(),
+                    report.imported + report.already_present + report.rejected,
                     rows,
                     "{:?}", report
                 );

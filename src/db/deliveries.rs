@@ -208,7 +208,7 @@ pub fn record_outcomes(
                                 subscribers::updated_at.eq(now),
                             ))
                             .execute(conn)?;
-                        diesel::update(
+                        let bounced = diesel::update(
                             reader
                                 .filter(subscribers::hard_bounces.ge(HARD_BOUNCES_BEFORE_BOUNCED))
                                 .filter(
@@ -217,6 +217,9 @@ pub fn record_outcomes(
                         )
                         .set(subscribers::status.eq(SubscriberStatus::Bounced.as_str()))
                         .execute(conn)?;
+                        if bounced == 1 {
+                            super::subscribers::end_open_tokens(conn, *subscriber_id, now)?;
+                        }
                     }
                     written
                 }

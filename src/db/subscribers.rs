@@ -86,11 +86,11 @@ pub fn sign_up(
                 .get_result(conn)?,
             Some(subscriber) => {
                 // Pending: a fresh link. Unsubscribed or bounced: back through the opt-in.
-                // A name given now replaces the old one; no name keeps it.
+                // The name stays as it is: anyone can type any address into the form,
+                // so an unconfirmed form never changes what is stored for a reader.
                 diesel::update(subscribers::table.find(subscriber.id))
                     .set((
                         subscribers::status.eq(SubscriberStatus::Pending.as_str()),
-                        subscribers::name.eq(name.or(subscriber.name.as_deref())),
                         subscribers::updated_at.eq(now),
                     ))
                     .execute(conn)?;
@@ -182,12 +182,29 @@ pub fn confirm(
                     subscribers::updated_at.eq(now),
                 ))
                 .execute(conn)?;
-            diesel::update(confirmation_tokens::table.find(token_hash))
-                .set(confirmation_tokens::used_at.eq(now))
-                .execute(conn)?;
+            end_open_tokens(conn, subscriber.id, now)?;
         }
         Ok(lookup)
     })
+}
+
+/// Ends every confirmation link of a subscriber that still works. Called on every
+/// change after which an old link must not act again: confirming (the other links of
+/// that sign-up), leaving, bouncing. A link ended here is refused even once the address
+/// signs up again; only the links mailed after that work.
+pub fn end_open_tokens(
+    conn: &mut Conn,
+    subscriber_id: i64,
+    now: NaiveDateTime,
+) -> anyhow::Result<()> {
+    diesel::update(
+        confirmation_tokens::table
+            .filter(confirmation_tokens::subscriber_id.eq(subscriber_id))
+            .filter(confirmation_tokens::used_at.is_null()),
+    )
+    .set(confirmation_tokens::used_at.eq(now))
+    .execute(conn)?;
+    Ok(())
 }
 
 /// Stores the hash of a freshly minted confirmation token.
@@ -227,8 +244,10 @@ pub fn unsubscribe(
                     subscribers::updated_at.eq(now),
                 ))
                 .execute(conn)?;
-            // A confirmation still queued must not go out after the reader left.
+            // A confirmation still queued must not go out after the reader left, and
+            // one already mailed must not bring them back.
             outgoing_emails::cancel_queued_for(conn, id)?;
+            end_open_tokens(conn, id, now)?;
         }
         find(conn, id)
     })

@@ -211,10 +211,7 @@ pub fn message_id(state: &AppState, digest_id: i64, subscriber_id: i64) -> Strin
     let tag = state
         .signer
         .tag("message-id:digest", &format!("{digest_id}-{subscriber_id}"));
-    format!(
-        "<digest-{digest_id}-{subscriber_id}.{tag}@{}>",
-        state.settings.public_host()
-    )
+    format!("<digest.{tag}@{}>", state.settings.public_host())
 }
 
 /// Fills the reader's own parts into the once-rendered digest.

@@ -4,6 +4,7 @@ pub mod article;
 mod email;
 mod name;
 mod status;
+mod text;
 mod tokens;
 
 pub use article::{ArticleInput, NewArticle};

@@ -1,7 +1,10 @@
 //! A subscriber's optional display name.
 
+use super::text::is_invisible_or_bidi;
+
 /// A display name: trimmed, at most [`SubscriberName::MAX_CHARS`] characters, no control
-/// characters (so a CR/LF can never reach a mail header). Markup is allowed here and
+/// characters (so a CR/LF can never reach a mail header), no bidirectional overrides or
+/// invisible characters (so a name shows as it is stored). Markup is allowed here and
 /// escaped wherever the name is shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubscriberName(String);
@@ -23,6 +26,15 @@ impl SubscriberName {
         }
         if trimmed.chars().any(char::is_control) {
             return Err("A name cannot contain line breaks or control characters.".into());
+        }
+        // Names are shown to admins and put into every digest's `To:`; a web address
+        // there is how sign-up forms get used to carry spam.
+        let lower = trimmed.to_lowercase();
+        if lower.contains("://") || lower.contains("www.") {
+            return Err("A name cannot contain a web address.".into());
+        }
+        if trimmed.chars().any(is_invisible_or_bidi) {
+            return Err("A name cannot contain invisible or text-direction characters.".into());
         }
         Ok(Some(SubscriberName(trimmed.to_owned())))
     }
@@ -55,7 +67,17 @@ mod tests {
 
     #[test]
     fn line_breaks_and_nul_are_rejected() {
-        for bad in ["Eve\r\nBcc: x@example.com", "Eve\nX", "Eve\0", "Tab\there"] {
+        for bad in [
+            "Eve\r\nBcc: x@example.com",
+            "Eve\nX",
+            "Eve\0",
+            "Tab\there",
+            "Eve \u{202E}gpj.exe",
+            "\u{2067}Eve",
+            "Ev\u{00AD}e",
+            "WIN $500 gift card: claim at https://evil.example/claim today",
+            "Visit WWW.evil.example",
+        ] {
             assert!(SubscriberName::parse_optional(bad).is_err(), "{bad:?}");
         }
     }

@@ -60,7 +60,8 @@ impl ConfirmationToken {
 /// (unsubscribe) and for ids that must be stable but unguessable (Message-IDs).
 #[derive(Clone)]
 pub struct Signer {
-    key: Vec<u8>,
+    /// HMAC keyed once with the secret; cloned for each use.
+    keyed: HmacSha256,
 }
 
 impl std::fmt::Debug for Signer {
@@ -69,10 +70,15 @@ impl std::fmt::Debug for Signer {
     }
 }
 
+/// The bytes of a link token: the masked id, then the first half of its signature.
+const MASKED_LEN: usize = 8;
+const TOKEN_TAG_LEN: usize = 16;
+
 impl Signer {
     pub fn new(secret: &str) -> Signer {
         Signer {
-            key: secret.as_bytes().to_vec(),
+            keyed: HmacSha256::new_from_slice(secret.as_bytes())
+                .expect("HMAC takes keys of any length"),
         }
     }
 
@@ -83,26 +89,52 @@ impl Signer {
         hex(&bytes)
     }
 
-    fn mac(&self, purpose: &str, subject: &str) -> HmacSha256 {
-        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes keys of any length");
+    fn mac(&self, purpose: &str, subject: &[u8]) -> HmacSha256 {
+        let mut mac = self.keyed.clone();
         mac.update(purpose.as_bytes());
         mac.update(b":");
-        mac.update(subject.as_bytes());
+        mac.update(subject);
         mac
     }
 
-    /// `{id}.{signature}`: a link token for `purpose` (e.g. "unsubscribe").
+    /// A link token for `purpose` (e.g. "unsubscribe") that carries `id` without
+    /// showing it: the id goes through a keyed permutation (so tokens of neighbouring
+    /// readers look unrelated and reveal neither a row id nor the size of the list),
+    /// and the result is signed. 32 characters of base64url.
     pub fn sign(&self, purpose: &str, id: i64) -> String {
-        let tag = self.mac(purpose, &id.to_string()).finalize().into_bytes();
-        format!("{id}.{}", URL_SAFE_NO_PAD.encode(tag))
+        let masked = self.permute(purpose, id.to_be_bytes(), false);
+        let tag = self.mac(purpose, &masked).finalize().into_bytes();
+        let mut token = masked.to_vec();
+        token.extend_from_slice(&tag[..TOKEN_TAG_LEN]);
+        URL_SAFE_NO_PAD.encode(token)
     }
 
     /// The id in a token made by [`Signer::sign`] for the same purpose; checked in
-    /// constant time.
+    /// constant time. Tokens of the earlier `{id}.{signature}` form, as mailed before
+    /// ids were masked, are still accepted.
     pub fn verify(&self, purpose: &str, token: &str) -> Result<i64, TokenError> {
         if token.len() > 80 {
             return Err(TokenError::Malformed);
         }
+        if token.contains('.') {
+            return self.verify_plain_id(purpose, token);
+        }
+        let bytes = URL_SAFE_NO_PAD
+            .decode(token)
+            .map_err(|_| TokenError::Malformed)?;
+        if bytes.len() != MASKED_LEN + TOKEN_TAG_LEN {
+            return Err(TokenError::Malformed);
+        }
+        let (masked, tag) = bytes.split_at(MASKED_LEN);
+        self.mac(purpose, masked)
+            .verify_truncated_left(tag)
+            .map_err(|_| TokenError::BadSignature)?;
+        let masked: [u8; MASKED_LEN] = masked.try_into().expect("split at MASKED_LEN");
+        Ok(i64::from_be_bytes(self.permute(purpose, masked, true)))
+    }
+
+    /// The earlier token form, `{id}.{signature}`.
+    fn verify_plain_id(&self, purpose: &str, token: &str) -> Result<i64, TokenError> {
         let (id_text, signature) = token.split_once('.').ok_or(TokenError::Malformed)?;
         let id: i64 = id_text.parse().map_err(|_| TokenError::Malformed)?;
         let signature = URL_SAFE_NO_PAD
@@ -110,15 +142,47 @@ impl Signer {
             .map_err(|_| TokenError::Malformed)?;
         // The id as written is what was signed, so a token has one spelling: `042.…`
         // or `+42.…` is not `42.…`.
-        self.mac(purpose, id_text)
+        self.mac(purpose, id_text.as_bytes())
             .verify_slice(&signature)
             .map_err(|_| TokenError::BadSignature)?;
         Ok(id)
     }
 
+    /// A keyed permutation of 64-bit blocks: a four-round Feistel network whose round
+    /// function is HMAC-SHA-256 under the app secret. `inverse` undoes it.
+    fn permute(&self, purpose: &str, block: [u8; 8], inverse: bool) -> [u8; 8] {
+        let round = |r: u8, half: [u8; 4]| -> [u8; 4] {
+            let mut mac = self.mac("permute", purpose.as_bytes());
+            mac.update(&[r]);
+            mac.update(&half);
+            let out = mac.finalize().into_bytes();
+            [out[0], out[1], out[2], out[3]]
+        };
+        let xor = |a: [u8; 4], b: [u8; 4]| [a[0] ^ b[0], a[1] ^ b[1], a[2] ^ b[2], a[3] ^ b[3]];
+        let (mut left, mut right) = (
+            [block[0], block[1], block[2], block[3]],
+            [block[4], block[5], block[6], block[7]],
+        );
+        if inverse {
+            for r in (0..4).rev() {
+                (left, right) = (xor(right, round(r, left)), left);
+            }
+        } else {
+            for r in 0..4 {
+                (left, right) = (right, xor(left, round(r, right)));
+            }
+        }
+        [
+            left[0], left[1], left[2], left[3], right[0], right[1], right[2], right[3],
+        ]
+    }
+
     /// A short stable tag for (`purpose`, `subject`), unguessable without the secret.
     pub fn tag(&self, purpose: &str, subject: &str) -> String {
-        hex(&self.mac(purpose, subject).finalize().into_bytes()[..10])
+        hex(&self
+            .mac(purpose, subject.as_bytes())
+            .finalize()
+            .into_bytes()[..10])
     }
 }
 
@@ -174,9 +238,10 @@ mod tests {
     fn a_signed_token_with_another_id_is_rejected() {
         let signer = Signer::new("0123456789abcdef0123456789abcdef");
         let token = signer.sign("unsubscribe", 42);
-        let (_, sig) = token.split_once('.').unwrap();
+        let mut bytes = URL_SAFE_NO_PAD.decode(&token).unwrap();
+        bytes[7] ^= 1;
         assert_eq!(
-            signer.verify("unsubscribe", &format!("43.{sig}")),
+            signer.verify("unsubscribe", &URL_SAFE_NO_PAD.encode(&bytes)),
             Err(TokenError::BadSignature)
         );
         assert_eq!(
@@ -190,17 +255,65 @@ mod tests {
     }
 
     #[test]
-    fn a_signed_token_has_one_spelling() {
+    fn tokens_show_neither_the_id_nor_how_ids_follow_each_other() {
         let signer = Signer::new("0123456789abcdef0123456789abcdef");
-        let token = signer.sign("unsubscribe", 42);
-        let (_, sig) = token.split_once('.').unwrap();
-        for respelt in [format!("042.{sig}"), format!("+42.{sig}")] {
+        let tokens: Vec<String> = (1..=1000)
+            .map(|id| signer.sign("unsubscribe", id))
+            .collect();
+        for (i, token) in tokens.iter().enumerate() {
+            let id = i as i64 + 1;
+            assert_eq!(signer.verify("unsubscribe", token), Ok(id));
+            let bytes = URL_SAFE_NO_PAD.decode(token).unwrap();
+            assert_ne!(
+                bytes[..8],
+                id.to_be_bytes(),
+                "{token} carries {id} as it is"
+            );
+        }
+        // Neighbouring ids share no leading characters beyond chance.
+        let shared =
+            |a: &str, b: &str| a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+        let alike = tokens
+            .windows(2)
+            .filter(|w| shared(&w[0], &w[1]) >= 2)
+            .count();
+        assert!(alike < 10, "{alike} of 999 neighbours start alike");
+        assert_eq!(
+            signer.verify("unsubscribe", &signer.sign("unsubscribe", i64::MIN)),
+            Ok(i64::MIN)
+        );
+    }
+
+    #[test]
+    fn tokens_of_the_earlier_id_dot_signature_form_still_verify() {
+        let signer = Signer::new("0123456789abcdef0123456789abcdef");
+        // What `sign` wrote before ids were masked: `{id}.{HMAC(purpose:id)}`.
+        let old = |id_text: &str| {
+            let sig = signer
+                .mac("unsubscribe", id_text.as_bytes())
+                .finalize()
+                .into_bytes();
+            format!("{id_text}.{}", URL_SAFE_NO_PAD.encode(sig))
+        };
+        assert_eq!(signer.verify("unsubscribe", &old("42")), Ok(42));
+        assert_eq!(
+            signer.verify("other", &old("42")),
+            Err(TokenError::BadSignature)
+        );
+        let (_, sig) = old("42")
+            .split_once('.')
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .unwrap();
+        for respelt in [
+            format!("042.{sig}"),
+            format!("+42.{sig}"),
+            format!("43.{sig}"),
+        ] {
             assert_eq!(
                 signer.verify("unsubscribe", &respelt),
                 Err(TokenError::BadSignature),
                 "{respelt}"
             );
         }
-        assert_eq!(signer.verify("unsubscribe", &token), Ok(42));
     }
 }

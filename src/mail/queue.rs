@@ -190,8 +190,10 @@ fn render_confirmation(
     token: &ConfirmationToken,
 ) -> anyhow::Result<Email> {
     let settings = &state.settings;
+    // No name here: whoever typed the address also typed the name, so it would carry
+    // a stranger's words (a "WIN $500 at …" name) to whatever inbox was given. The
+    // reader's name is used once they have confirmed.
     let mut context = state.base_context();
-    context.insert("name", &subscriber.name);
     context.insert(
         "confirm_url",
         &settings.public_url(&format!("/subscriptions/confirm?token={}", token.as_str())),
@@ -199,14 +201,14 @@ fn render_confirmation(
     context.insert("ttl_hours", &(settings.confirmation_ttl.as_secs() / 3600));
     // Derived from the queue row, so a retry carries the same id.
     let message_id = format!(
-        "<confirm-{outgoing_id}.{}@{}>",
+        "<confirm.{}@{}>",
         state
             .signer
             .tag("message-id:confirm", &outgoing_id.to_string()),
         settings.public_host()
     );
     let email = Email {
-        to: mailbox(subscriber.name.as_deref(), &subscriber.email)?,
+        to: mailbox(None, &subscriber.email)?,
         subject: state
             .templates
             .render("email/confirmation.subject.txt", &context)?

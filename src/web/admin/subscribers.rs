@@ -12,12 +12,11 @@ use super::{
 use crate::csv_io;
 use crate::db::{self, subscribers};
 use crate::domain::SubscriberStatus;
+use crate::limits;
 use crate::state::AppState;
 use crate::web::{WebError, pages};
 
 const PER_PAGE: i64 = 50;
-/// The largest CSV upload the import takes.
-const MAX_UPLOAD: usize = 20 * 1024 * 1024;
 
 #[derive(Debug, Deserialize)]
 pub struct Query {
@@ -113,12 +112,15 @@ pub async fn import(
         let mut bytes = Vec::new();
         while let Some(chunk) = field.next().await {
             let chunk = chunk.map_err(|e| bad_upload(&state, &e.to_string()))?;
-            if bytes.len() + chunk.len() > MAX_UPLOAD {
+            if bytes.len() + chunk.len() > limits::UPLOAD_BYTES {
                 return Err(pages::message_page(
                     &state,
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "The file is too large",
-                    "Imports take files up to 20 MB; split a larger list.",
+                    &format!(
+                        "Imports take files up to {}; split a larger list.",
+                        limits::human_bytes(limits::UPLOAD_BYTES)
+                    ),
                 ));
             }
             bytes.extend_from_slice(&chunk);
@@ -150,12 +152,16 @@ pub async fn import(
         Ok(report) => {
             context.insert("imported", &report.imported);
             context.insert("already_present", &report.already_present);
-            let rejected: Vec<_> = report
-                .rejected
+            let listed: Vec<_> = report
+                .first_rejections
                 .iter()
                 .map(|(line, reason)| serde_json::json!({ "line": line, "reason": reason }))
                 .collect();
-            context.insert("rejected", &rejected);
+            context.insert("rejected", &listed);
+            context.insert("rejected_count", &report.rejected);
+            context.insert("unlisted", &(report.rejected - listed.len()));
+            context.insert("stopped_at_line", &report.stopped_at_line);
+            context.insert("max_rows", &limits::CSV_ROWS);
             pages::render(&state, "admin/import_report.html", &context)
         }
         Err(e) => Err(bad_upload(&state, &format!("{e:#}"))),
