@@ -149,6 +149,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn serve(settings: Settings) -> anyhow::Result<()> {
+    // Every connection is a file; systems start processes with a soft limit (often
+    // 1,024) far below the hard one. Raise it, so a burst of clients cannot use it up.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(e) => tracing::warn!("could not raise the open-file limit: {e}"),
+    }
     block_on(async {
         let app = Application::build(settings).await?;
         app.run_until_stopped().await

@@ -145,6 +145,8 @@ impl Db {
             .context("could not get a database connection")?;
         conn.run_pending_migrations(MIGRATIONS)
             .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
+        subscribers::normalise_stored_addresses(&mut conn)
+            .context("could not normalise the stored addresses")?;
         Ok(())
     }
 

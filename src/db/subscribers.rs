@@ -102,6 +102,45 @@ pub fn sign_up(
     })
 }
 
+/// Brings addresses stored before every address went through UTS #46 into the one
+/// form [`EmailAddress::parse`] gives now, once per database (only non-ASCII addresses
+/// can differ). One whose new form another subscriber already has is left as it is and
+/// named in the log, for the admin to merge or erase: nobody is dropped silently.
+pub fn normalise_stored_addresses(conn: &mut Conn) -> anyhow::Result<()> {
+    const DONE: &str = "addresses_normalised";
+    if super::app_settings::get(conn, DONE)?.is_some() {
+        return Ok(());
+    }
+    conn.immediate_transaction(|conn| {
+        let non_ascii: Vec<(i64, String)> = subscribers::table
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "email GLOB '*[^ -~]*'",
+            ))
+            .select((subscribers::id, subscribers::email))
+            .load(conn)?;
+        for (id, stored) in non_ascii {
+            let Ok(normal) = EmailAddress::parse(&stored) else {
+                continue;
+            };
+            if normal.as_str() == stored {
+                continue;
+            }
+            if find_by_email(conn, &normal)?.is_some() {
+                tracing::warn!(
+                    subscriber = id,
+                    "subscriber {id} <{stored}> is the same mailbox as another subscriber \
+                     <{normal}>; left as it is: merge or erase one of them"
+                );
+                continue;
+            }
+            diesel::update(subscribers::table.find(id))
+                .set(subscribers::email.eq(normal.as_str()))
+                .execute(conn)?;
+        }
+        super::app_settings::set(conn, DONE, Some("uts46"))
+    })
+}
+
 pub fn find(conn: &mut Conn, id: i64) -> anyhow::Result<Option<Subscriber>> {
     Ok(subscribers::table
         .find(id)

@@ -4,14 +4,18 @@
 use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app, spawn_app_with};
 
 /// A browser-like admin: the session cookie and the CSRF token of its pages.
-struct Admin<'a> {
+pub(crate) struct Admin<'a> {
     app: &'a TestApp,
-    cookie: String,
+    pub(crate) cookie: String,
     csrf: String,
 }
 
 impl<'a> Admin<'a> {
-    async fn log_in(app: &'a TestApp) -> Admin<'a> {
+    pub(crate) fn csrf(&self) -> &str {
+        &self.csrf
+    }
+
+    pub(crate) async fn log_in(app: &'a TestApp) -> Admin<'a> {
         let response = app
             .post_form("/admin/login", format!("token={ADMIN_TOKEN}"), &[])
             .await;
@@ -28,7 +32,7 @@ impl<'a> Admin<'a> {
         admin
     }
 
-    async fn get(&self, path: &str) -> reqwest::Response {
+    pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
         self.app
             .client
             .get(self.app.url(path))
@@ -57,7 +61,7 @@ impl<'a> Admin<'a> {
             .unwrap()
     }
 
-    async fn upload_csv(&self, csrf: &str, csv: &str) -> reqwest::Response {
+    pub(crate) async fn upload_csv(&self, csrf: &str, csv: &str) -> reqwest::Response {
         let boundary = "----newsletter-test-boundary";
         let body = format!(
             "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\

@@ -53,6 +53,22 @@ impl Service {
         Service::start_command(command, dir, database, smtp_url, env).await
     }
 
+    /// Like [`Service::start`] under an open-file limit (soft and hard), as a small
+    /// server or container has.
+    pub(crate) async fn start_with_open_file_limit(
+        dir: &Path,
+        database: &Path,
+        smtp_url: &str,
+        env: &[(&str, &str)],
+        limit: u32,
+    ) -> Service {
+        let mut command = Command::new("sh");
+        command
+            .args(["-c", &format!(r#"ulimit -n {limit} && exec "$0" serve"#)])
+            .arg(env!("CARGO_BIN_EXE_newsletter"));
+        Service::start_command(command, dir, database, smtp_url, env).await
+    }
+
     async fn start_command(
         mut command: Command,
         dir: &Path,
@@ -118,6 +134,17 @@ impl Service {
     /// The process id.
     fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The most memory the process has held (VmHWM), in KiB.
+    pub(crate) fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("the process's status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("a VmHWM line")
     }
 
     /// Whether the process is still alive.

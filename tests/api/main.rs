@@ -14,6 +14,7 @@ mod digests;
 mod dkim;
 mod faults;
 mod feeds;
+mod hardening;
 mod helpers;
 mod hostile_input;
 mod load;
