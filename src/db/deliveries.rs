@@ -4,6 +4,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use std::collections::HashMap;
+
+use super::digests::{self, Settled};
 use super::schema::{deliveries, subscribers};
 use super::{Conn, Outcome};
 use crate::domain::SubscriberStatus;
@@ -97,6 +100,7 @@ pub fn claim_due(
                 ))
                 .execute(conn)?;
         }
+        let mut skipped: HashMap<i64, Settled> = HashMap::new();
         for d in &unwanted {
             diesel::update(deliveries::table.find((d.digest_id, d.subscriber_id)))
                 .set((
@@ -104,6 +108,13 @@ pub fn claim_due(
                     deliveries::locked_until.eq(None::<NaiveDateTime>),
                 ))
                 .execute(conn)?;
+            skipped
+                .entry(d.digest_id)
+                .or_default()
+                .add(Settled::one("skipped"));
+        }
+        for (digest_id, change) in skipped {
+            digests::count_settled(conn, digest_id, change)?;
         }
         Ok(wanted)
     })
@@ -149,10 +160,12 @@ pub fn record_outcomes(
     now: NaiveDateTime,
 ) -> anyhow::Result<()> {
     conn.immediate_transaction(|conn| {
+        let mut settled: HashMap<i64, Settled> = HashMap::new();
         for ((digest_id, subscriber_id), outcome) in outcomes {
             let row = deliveries::table
                 .find((digest_id, subscriber_id))
-                .filter(deliveries::locked_by.eq(worker));
+                .filter(deliveries::locked_by.eq(worker))
+                .filter(deliveries::status.eq("pending"));
             let attempts = deliveries::attempts + 1;
             let unlocked = (
                 deliveries::locked_by.eq(None::<String>),
@@ -227,6 +240,18 @@ pub fn record_outcomes(
                     .set((deliveries::status.eq("skipped"), unlocked))
                     .execute(conn)?,
             };
+            let now_status = match outcome {
+                Outcome::Sent => "sent",
+                Outcome::RetryAt(..) => "pending",
+                Outcome::Rejected(_) | Outcome::Bounced(_) | Outcome::GaveUp(_) => "failed",
+                Outcome::Cancelled => "skipped",
+            };
+            if written == 1 {
+                settled
+                    .entry(*digest_id)
+                    .or_default()
+                    .add(Settled::one(now_status));
+            }
             if written == 0 {
                 tracing::warn!(
                     digest = digest_id,
@@ -235,22 +260,49 @@ pub fn record_outcomes(
                 );
             }
         }
+        for (digest_id, change) in settled {
+            digests::count_settled(conn, digest_id, change)?;
+        }
         Ok(())
     })
 }
 
 /// Puts a digest's failed deliveries back in the queue (the admin's "retry failed").
+/// Run it inside the caller's write transaction, with the digest reopened.
 pub fn retry_failed(conn: &mut Conn, digest_id: i64, now: NaiveDateTime) -> anyhow::Result<usize> {
-    Ok(diesel::update(
-        deliveries::table
-            .filter(deliveries::digest_id.eq(digest_id))
-            .filter(deliveries::status.eq("failed")),
-    )
-    .set((
-        deliveries::status.eq("pending"),
-        deliveries::next_attempt_at.eq(now),
-        deliveries::attempts.eq(0),
-        deliveries::failing_since.eq(None::<NaiveDateTime>),
-    ))
-    .execute(conn)?)
+    conn.transaction(|conn| {
+        let requeued = diesel::update(
+            deliveries::table
+                .filter(deliveries::digest_id.eq(digest_id))
+                .filter(deliveries::status.eq("failed")),
+        )
+        .set((
+            deliveries::status.eq("pending"),
+            deliveries::next_attempt_at.eq(now),
+            deliveries::attempts.eq(0),
+            deliveries::failing_since.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+        let change = Settled {
+            failed: i32::try_from(requeued)?,
+            ..Settled::default()
+        };
+        digests::count_settled(conn, digest_id, change.negated())?;
+        Ok(requeued)
+    })
+}
+
+/// Takes a reader's deliveries out of their digests' counts, before the reader is
+/// erased (the rows go with them).
+pub fn uncount_for_subscriber(conn: &mut Conn, subscriber_id: i64) -> anyhow::Result<()> {
+    let rows: Vec<(i64, String)> = deliveries::table
+        .filter(deliveries::subscriber_id.eq(subscriber_id))
+        .select((deliveries::digest_id, deliveries::status))
+        .load(conn)?;
+    for (digest_id, status) in rows {
+        let mut change = Settled::one(&status);
+        change.recipients = 1;
+        digests::count_settled(conn, digest_id, change.negated())?;
+    }
+    Ok(())
 }

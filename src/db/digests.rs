@@ -117,23 +117,91 @@ pub fn recent(conn: &mut Conn, limit: i64) -> anyhow::Result<Vec<DigestSummary>>
         .load(conn)?)
 }
 
+/// Where digest `id`'s deliveries stand, from its running counts: one row read,
+/// however long the list (so polling it while a digest goes out costs nothing).
 pub fn progress(conn: &mut Conn, id: i64) -> anyhow::Result<Progress> {
-    let counts: Vec<(String, i64)> = deliveries::table
-        .filter(deliveries::digest_id.eq(id))
-        .group_by(deliveries::status)
-        .select((deliveries::status, diesel::dsl::count_star()))
-        .load(conn)?;
-    let mut progress = Progress::default();
-    for (status, count) in counts {
-        progress.recipients += count;
-        match status.as_str() {
-            "sent" => progress.sent = count,
-            "failed" => progress.failed = count,
-            "pending" => progress.pending = count,
-            _ => progress.skipped += count,
+    let counts: Option<(i32, i32, i32, i32)> = digests::table
+        .find(id)
+        .select((
+            digests::recipient_count,
+            digests::sent_count,
+            digests::failed_count,
+            digests::skipped_count,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((recipients, sent, failed, skipped)) = counts else {
+        return Ok(Progress::default());
+    };
+    let (recipients, sent, failed, skipped) = (
+        i64::from(recipients),
+        i64::from(sent),
+        i64::from(failed),
+        i64::from(skipped),
+    );
+    Ok(Progress {
+        recipients,
+        sent,
+        failed,
+        skipped,
+        pending: recipients - sent - failed - skipped,
+    })
+}
+
+/// Changes to a digest's running counts; every change of a delivery's status goes
+/// through [`count_settled`] in the same transaction, so the counts stay exact.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Settled {
+    pub recipients: i32,
+    pub sent: i32,
+    pub failed: i32,
+    pub skipped: i32,
+}
+
+impl Settled {
+    /// The change for one delivery leaving `pending` for `status`.
+    pub fn one(status: &str) -> Settled {
+        let mut settled = Settled::default();
+        match status {
+            "sent" => settled.sent = 1,
+            "failed" => settled.failed = 1,
+            "skipped" => settled.skipped = 1,
+            _ => {}
+        }
+        settled
+    }
+
+    pub fn add(&mut self, other: Settled) {
+        self.recipients += other.recipients;
+        self.sent += other.sent;
+        self.failed += other.failed;
+        self.skipped += other.skipped;
+    }
+
+    pub fn negated(self) -> Settled {
+        Settled {
+            recipients: -self.recipients,
+            sent: -self.sent,
+            failed: -self.failed,
+            skipped: -self.skipped,
         }
     }
-    Ok(progress)
+}
+
+/// Applies `change` to digest `id`'s running counts.
+pub fn count_settled(conn: &mut Conn, id: i64, change: Settled) -> anyhow::Result<()> {
+    if change == Settled::default() {
+        return Ok(());
+    }
+    diesel::update(digests::table.find(id))
+        .set((
+            digests::recipient_count.eq(digests::recipient_count + change.recipients),
+            digests::sent_count.eq(digests::sent_count + change.sent),
+            digests::failed_count.eq(digests::failed_count + change.failed),
+            digests::skipped_count.eq(digests::skipped_count + change.skipped),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Marks every digest still sending with nothing left pending as sent (deliveries can
@@ -146,15 +214,17 @@ pub fn finish_all_completed(conn: &mut Conn, now: NaiveDateTime) -> anyhow::Resu
     finish_completed(conn, &sending, now)
 }
 
-/// Marks the digests among `ids` with nothing left pending as sent.
+/// Marks the digests among `ids` with nothing left pending as sent. "Anything left?"
+/// is an indexed `EXISTS` (digest, status): constant work, not a count of what is left.
 pub fn finish_completed(conn: &mut Conn, ids: &[i64], now: NaiveDateTime) -> anyhow::Result<()> {
     for &id in ids {
-        let pending: i64 = deliveries::table
-            .filter(deliveries::digest_id.eq(id))
-            .filter(deliveries::status.eq("pending"))
-            .count()
-            .get_result(conn)?;
-        if pending == 0 {
+        let pending_left: bool = diesel::select(diesel::dsl::exists(
+            deliveries::table
+                .filter(deliveries::digest_id.eq(id))
+                .filter(deliveries::status.eq("pending")),
+        ))
+        .get_result(conn)?;
+        if !pending_left {
             diesel::update(
                 digests::table
                     .find(id)

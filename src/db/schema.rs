@@ -59,6 +59,9 @@ diesel::table! {
         recipient_count -> Integer,
         created_at -> Timestamp,
         completed_at -> Nullable<Timestamp>,
+        sent_count -> Integer,
+        failed_count -> Integer,
+        skipped_count -> Integer,
     }
 }
 

@@ -376,8 +376,11 @@ pub fn import_confirmed(
 /// Erases a subscriber and everything about them (tokens, queued mail, deliveries) for
 /// a GDPR erasure request. `false` when there was no such subscriber.
 pub fn erase(conn: &mut Conn, id: i64) -> anyhow::Result<bool> {
-    // The foreign keys cascade to confirmation_tokens, outgoing_emails and deliveries.
-    Ok(diesel::delete(subscribers::table.find(id)).execute(conn)? == 1)
+    conn.immediate_transaction(|conn| {
+        super::deliveries::uncount_for_subscriber(conn, id)?;
+        // The foreign keys cascade to confirmation_tokens, outgoing_emails and deliveries.
+        Ok(diesel::delete(subscribers::table.find(id)).execute(conn)? == 1)
+    })
 }
 
 /// Queues a fresh confirmation for a pending subscriber (the admin's "resend");

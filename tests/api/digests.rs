@@ -549,3 +549,109 @@ async fn a_digest_whose_only_reader_left_while_it_waited_is_closed() {
     );
     assert_eq!(status["pending"], 0, "{status}");
 }
+
+/// A digest's figures counted from its delivery rows: what the running counts must
+/// always equal.
+async fn counted_from_the_rows(app: &crate::helpers::TestApp, digest_id: i64) -> serde_json::Value {
+    use diesel::prelude::*;
+    use newsletter::db::schema::deliveries;
+    let rows: Vec<(String, i64)> = app
+        .state
+        .db
+        .run(move |conn| {
+            Ok(deliveries::table
+                .filter(deliveries::digest_id.eq(digest_id))
+                .group_by(deliveries::status)
+                .select((deliveries::status, diesel::dsl::count_star()))
+                .load(conn)?)
+        })
+        .await
+        .unwrap();
+    let count = |status: &str| {
+        rows.iter()
+            .find(|(s, _)| s == status)
+            .map_or(0, |(_, n)| *n)
+    };
+    serde_json::json!({
+        "recipients": rows.iter().map(|(_, n)| n).sum::<i64>(),
+        "sent": count("sent"),
+        "failed": count("failed"),
+        "pending": count("pending"),
+        "skipped": count("skipped"),
+    })
+}
+
+fn figures(status: &serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "recipients": status["recipients"],
+        "sent": status["sent"],
+        "failed": status["failed"],
+        "pending": status["pending"],
+        "skipped": status["skipped"],
+    })
+}
+
+#[tokio::test]
+async fn the_running_counts_equal_the_deliveries_through_retries_refusals_leavers_erasure_and_retry_failed()
+ {
+    let app = spawn_app().await;
+    let readers: Vec<String> = (1..=40)
+        .map(|i| format!("reader-{i:02}@example.kz"))
+        .collect();
+    let ids = app
+        .import_confirmed(&readers.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    app.smtp.set_faults(Faults {
+        temp_fail_every_nth_message: Some(5),
+        reject_recipients: vec!["reader-03@example.kz".into(), "reader-17@example.kz".into()],
+        delay_per_message: Some(Duration::from_millis(20)),
+        ..Faults::default()
+    });
+    app.add_article("Kazakhstan’s budget", "https://astanatimes.example/budget")
+        .await;
+    let digest: serde_json::Value = app.send_digest_now().await.json().await.unwrap();
+    let id = digest["id"].as_i64().unwrap();
+    // A reader leaves while the digest goes out: skipped if their turn has not come.
+    app.set_status(ids[39], "unsubscribed").await;
+    let status = app.wait_for_digest(id).await;
+    assert_eq!(status["pending"], 0, "{status}");
+    assert_eq!(status["failed"], 2, "{status}");
+    assert_eq!(figures(&status), counted_from_the_rows(&app, id).await);
+
+    // Erasing a reader takes their delivery out of the counts with them.
+    let erased = ids[4];
+    app.state
+        .db
+        .run(move |conn| newsletter::db::subscribers::erase(conn, erased))
+        .await
+        .unwrap();
+    let status: serde_json::Value = app
+        .api_get(&format!("/api/digests/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["recipients"], 39, "{status}");
+    assert_eq!(figures(&status), counted_from_the_rows(&app, id).await);
+
+    // "Retry failed" puts the refused ones back; the server now takes them.
+    app.smtp.set_faults(Faults::default());
+    app.state
+        .db
+        .run(move |conn| {
+            conn.immediate_transaction(|conn| {
+                newsletter::db::deliveries::retry_failed(conn, id, newsletter::db::now())?;
+                newsletter::db::digests::reopen(conn, id)
+            })
+        })
+        .await
+        .unwrap();
+    app.state.wake_deliveries();
+    let status = app.wait_for_digest(id).await;
+    assert_eq!(
+        (status["failed"].as_i64(), status["pending"].as_i64()),
+        (Some(0), Some(0)),
+        "{status}"
+    );
+    assert_eq!(figures(&status), counted_from_the_rows(&app, id).await);
+}
