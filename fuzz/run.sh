@@ -10,10 +10,13 @@ seconds="${1:-15}"
 export RUSTC_BOOTSTRAP=1
 
 # Seed the corpora with the feeds and markup the tests use (corpus/ is not committed).
-mkdir -p corpus/feed corpus/sanitize_html corpus/csv_import target/logs
+mkdir -p corpus/feed corpus/sanitize_html corpus/html_nesting corpus/csv_import target/logs
 cp ../tests/fixtures/*.xml ../examples/*.xml corpus/feed/
 cp ../tests/fixtures/*.xml corpus/sanitize_html/
 printf 'email,name\nakan@example.kz,Akan\n"bad row",x\n' >corpus/csv_import/seed.csv
+# html_nesting: a repeat count, then piece numbers (`<div></x>`, `<span><div></span>`…).
+printf '\377\000\002' >corpus/html_nesting/div-stray-end
+printf '\377\021\000\022' >corpus/html_nesting/span-div-span
 
 cargo fuzz build
 failed=()

@@ -165,6 +165,9 @@ pub struct Settings {
     pub digest_cron: Option<String>,
     pub feed_url: Option<String>,
     pub feed_cron: Option<String>,
+    /// `FEED_ALLOW_PRIVATE`: whether the feed fetcher may connect to loopback, private
+    /// and other non-public addresses (off: a feed URL cannot reach the local network).
+    pub feed_allow_private: bool,
     pub send_concurrency: usize,
     pub send_rate_per_sec: Option<u32>,
     pub confirmation_ttl: Duration,
@@ -246,6 +249,12 @@ impl Settings {
             bail!("FEED_URL `{url}` is neither a URL nor an existing file");
         }
 
+        let feed_allow_private = parse_bool(
+            get_nonempty("FEED_ALLOW_PRIVATE"),
+            "FEED_ALLOW_PRIVATE",
+            false,
+        )?;
+
         let trusted_proxy = get_nonempty("TRUSTED_PROXY")
             .map(|raw| {
                 raw.parse::<IpAddr>()
@@ -314,6 +323,7 @@ impl Settings {
             digest_cron,
             feed_url,
             feed_cron,
+            feed_allow_private,
             send_concurrency,
             send_rate_per_sec,
             confirmation_ttl: Duration::from_secs(ttl_hours * 3600),
@@ -359,6 +369,18 @@ fn parse_number<T: std::str::FromStr>(
         Some(raw) => raw
             .parse()
             .map_err(|_| anyhow::anyhow!("{name} must be a whole number, not `{raw}`")),
+    }
+}
+
+fn parse_bool(raw: Option<String>, name: &str, default: bool) -> anyhow::Result<bool> {
+    match raw.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("true" | "yes" | "1" | "on") => Ok(true),
+        Some("false" | "no" | "0" | "off") => Ok(false),
+        Some(_) => bail!(
+            "{name} must be true or false, not `{}`",
+            raw.unwrap_or_default()
+        ),
     }
 }
 
@@ -580,6 +602,26 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(s.dkim.unwrap().selector, "mail");
+    }
+
+    #[test]
+    fn feed_allow_private_is_off_unless_set_to_a_boolean() {
+        assert!(!settings(&[]).unwrap().feed_allow_private);
+        assert!(
+            settings(&[("FEED_ALLOW_PRIVATE", "true")])
+                .unwrap()
+                .feed_allow_private
+        );
+        assert!(
+            !settings(&[("FEED_ALLOW_PRIVATE", "false")])
+                .unwrap()
+                .feed_allow_private
+        );
+        let err = settings(&[("FEED_ALLOW_PRIVATE", "maybe")]).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "FEED_ALLOW_PRIVATE must be true or false, not `maybe`"
+        );
     }
 
     #[test]

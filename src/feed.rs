@@ -1,17 +1,25 @@
 //! Feed ingestion: RSS 2.0 and Atom, from a URL (polled, with conditional requests and a
 //! size cap) or a file. A feed is parsed whole before anything is stored, and stored in
-//! one transaction: a broken feed imports nothing, never half.
+//! one transaction: a broken feed imports nothing, never half. The fetcher connects to
+//! public addresses only (unless `FEED_ALLOW_PRIVATE`), so a feed URL cannot be used to
+//! reach the service's own network.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use url::{Host, Url};
 
 use crate::db::{self, app_settings, articles};
-use crate::domain::article::{ArticleInput, NewArticle, collapse_whitespace, html_to_text};
+use crate::domain::article::{
+    ArticleInput, HtmlBudget, NewArticle, collapse_whitespace, html_to_text_within,
+};
+use crate::limits::{self, FEED_BYTES, human_bytes};
 use crate::state::AppState;
 
-/// The largest feed we read.
-pub const MAX_FEED_BYTES: usize = 5 * 1024 * 1024;
+/// Redirects followed before a fetch gives up.
+const MAX_REDIRECTS: usize = 5;
 
 /// What an import did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -73,19 +81,27 @@ pub async fn import_feed(state: &AppState, source: &str) -> anyhow::Result<FeedR
     })
 }
 
+/// Reads at most [`FEED_BYTES`] of the file; what its metadata says does not count, as a
+/// pipe or a device (`/dev/zero`) reports no size at all.
 async fn read_file(path: &str) -> anyhow::Result<Vec<u8>> {
-    let metadata = tokio::fs::metadata(path)
-        .await
-        .with_context(|| format!("could not open the feed file {path}"))?;
-    if metadata.len() > MAX_FEED_BYTES as u64 {
-        bail!(
-            "the feed file {path} is larger than {} MB",
-            MAX_FEED_BYTES / (1024 * 1024)
-        );
-    }
-    tokio::fs::read(path)
-        .await
-        .with_context(|| format!("could not read the feed file {path}"))
+    let path = path.to_owned();
+    // Opening a FIFO blocks until a writer comes; keep that off the async threads too.
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::open(&path)
+            .with_context(|| format!("could not open the feed file {path}"))?;
+        limits::read_capped(file, FEED_BYTES).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::FileTooLarge {
+                anyhow::anyhow!(
+                    "the feed file {path} is larger than {}, the most a feed may be",
+                    human_bytes(FEED_BYTES)
+                )
+            } else {
+                anyhow::Error::new(e).context(format!("could not read the feed file {path}"))
+            }
+        })
+    })
+    .await
+    .context("reading the feed file panicked")?
 }
 
 /// GETs the feed, sending the `ETag`/`Last-Modified` of the last poll. `None` when the
@@ -107,27 +123,28 @@ async fn fetch(state: &AppState, url: &str) -> anyhow::Result<Option<Vec<u8>>> {
             })
             .await?
     };
-    let client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
-        .redirect(reqwest::redirect::Policy::limited(5))
-        .user_agent(concat!(
-            "newsletter/",
-            env!("CARGO_PKG_VERSION"),
-            " (feed reader)"
-        ))
+    let allow_private = state.settings.feed_allow_private;
+    let parsed = Url::parse(url).with_context(|| format!("the feed URL {shown} is not a URL"))?;
+    // Host names are checked once resolved (by the client's resolver); an address given
+    // as the host is checked here, before anything is sent.
+    if !allow_private {
+        check_host(&parsed, "the feed's address")?;
+    }
+    let client = feed_client(allow_private)
         .build()
         .context("could not build the HTTP client")?;
-    let mut request = client.get(url);
+    let mut request = client.get(parsed);
     if let Some(etag) = &etag {
         request = request.header(reqwest::header::IF_NONE_MATCH, etag);
     }
     if let Some(modified) = &modified {
         request = request.header(reqwest::header::IF_MODIFIED_SINCE, modified);
     }
+    // `without_url`: the error names the feed once, without its credentials.
     let mut response = request
         .send()
         .await
+        .map_err(reqwest::Error::without_url)
         .with_context(|| format!("could not fetch the feed {shown}"))?;
     if response.status() == reqwest::StatusCode::NOT_MODIFIED {
         return Ok(None);
@@ -137,11 +154,11 @@ async fn fetch(state: &AppState, url: &str) -> anyhow::Result<Option<Vec<u8>>> {
     }
     if response
         .content_length()
-        .is_some_and(|len| len > MAX_FEED_BYTES as u64)
+        .is_some_and(|len| len > FEED_BYTES as u64)
     {
         bail!(
-            "the feed {shown} is larger than {} MB",
-            MAX_FEED_BYTES / (1024 * 1024)
+            "the feed {shown} is larger than {}",
+            human_bytes(FEED_BYTES)
         );
     }
     let header = |name| {
@@ -159,12 +176,13 @@ async fn fetch(state: &AppState, url: &str) -> anyhow::Result<Option<Vec<u8>>> {
     while let Some(chunk) = response
         .chunk()
         .await
+        .map_err(reqwest::Error::without_url)
         .with_context(|| format!("the feed {shown} broke off"))?
     {
-        if body.len() + chunk.len() > MAX_FEED_BYTES {
+        if body.len() + chunk.len() > FEED_BYTES {
             bail!(
-                "the feed {shown} is larger than {} MB",
-                MAX_FEED_BYTES / (1024 * 1024)
+                "the feed {shown} is larger than {}",
+                human_bytes(FEED_BYTES)
             );
         }
         body.extend_from_slice(&chunk);
@@ -180,14 +198,173 @@ async fn fetch(state: &AppState, url: &str) -> anyhow::Result<Option<Vec<u8>>> {
     Ok(Some(body))
 }
 
-/// Parses RSS 2.0 or Atom into articles, and the reasons for entries left out.
-pub fn parse_feed(bytes: &[u8]) -> anyhow::Result<(Vec<NewArticle>, Vec<String>)> {
-    if bytes.len() > MAX_FEED_BYTES {
-        bail!(
-            "the feed is larger than {} MB",
-            MAX_FEED_BYTES / (1024 * 1024)
-        );
+/// The feed fetcher's HTTP client: timeouts, a user agent, and a redirect policy that
+/// checks every hop. Unless `allow_private`, host names resolve to public addresses only
+/// ([`PublicAddressesOnly`]), and the client connects directly: through a proxy
+/// (`HTTP_PROXY`), the address it reaches could not be checked.
+fn feed_client(allow_private: bool) -> reqwest::ClientBuilder {
+    let builder = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .redirect(redirect_policy(allow_private))
+        .user_agent(concat!(
+            "newsletter/",
+            env!("CARGO_PKG_VERSION"),
+            " (feed reader)"
+        ));
+    if allow_private {
+        builder
+    } else {
+        builder
+            .no_proxy()
+            .dns_resolver(Arc::new(PublicAddressesOnly))
     }
+}
+
+/// Follows at most [`MAX_REDIRECTS`] redirects, each one checked by [`check_redirect`].
+fn redirect_policy(allow_private: bool) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        // `previous` holds every URL requested so far, the first one included.
+        if attempt.previous().len() > MAX_REDIRECTS {
+            let error = format!("the feed redirected more than {MAX_REDIRECTS} times");
+            return attempt.error(error);
+        }
+        match check_redirect(attempt.url(), allow_private) {
+            Ok(()) => attempt.follow(),
+            Err(refused) => attempt.error(refused),
+        }
+    })
+}
+
+/// Whether the fetcher may follow a redirect to `url`: not to an address it may not
+/// connect to, unless `allow_private`. (A host name is checked once resolved.)
+fn check_redirect(url: &Url, allow_private: bool) -> Result<(), NotAllowed> {
+    if allow_private {
+        return Ok(());
+    }
+    check_host(url, "the redirect to")
+}
+
+/// Refuses `url` if its host is an address the fetcher may not connect to.
+fn check_host(url: &Url, what: &str) -> Result<(), NotAllowed> {
+    let ip = match url.host() {
+        Some(Host::Ipv4(ip)) => IpAddr::V4(ip),
+        Some(Host::Ipv6(ip)) => IpAddr::V6(ip),
+        Some(Host::Domain(_)) | None => return Ok(()),
+    };
+    match not_public(ip) {
+        Some(kind) => Err(NotAllowed(format!("{what} {ip} is not allowed ({kind})"))),
+        None => Ok(()),
+    }
+}
+
+/// A fetch refused for where it would connect. The message never carries anything the
+/// refused address would have answered: nothing is sent to it.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{0}; the feed reader connects to public addresses only (FEED_ALLOW_PRIVATE=true allows private networks)"
+)]
+struct NotAllowed(String);
+
+/// Resolves host names for the feed fetcher, keeping only the addresses it may connect
+/// to; a name with none left is an error.
+struct PublicAddressesOnly;
+
+impl reqwest::dns::Resolve for PublicAddressesOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let resolved: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let (allowed, refused): (Vec<SocketAddr>, Vec<SocketAddr>) = resolved
+                .into_iter()
+                .partition(|addr| not_public(addr.ip()).is_none());
+            if allowed.is_empty() {
+                let refused: Vec<String> = refused
+                    .iter()
+                    .filter_map(|addr| {
+                        not_public(addr.ip()).map(|kind| format!("{} is {kind}", addr.ip()))
+                    })
+                    .collect();
+                let error = NotAllowed(format!(
+                    "the feed host {host} has no address that is allowed ({})",
+                    refused.join(", ")
+                ));
+                return Err(Box::new(error) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// What kind of non-public address `ip` is, or `None` for a public one: the fetcher
+/// connects to public addresses only.
+fn not_public(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(ip) => not_public_v4(ip),
+        IpAddr::V6(ip) => not_public_v6(ip),
+    }
+}
+
+fn not_public_v4(ip: Ipv4Addr) -> Option<&'static str> {
+    let [a, b, ..] = ip.octets();
+    if a == 0 {
+        Some("an unspecified address (0.0.0.0/8)")
+    } else if ip.is_loopback() {
+        Some("a loopback address")
+    } else if ip.is_private() {
+        Some("a private address (RFC 1918)")
+    } else if ip.is_link_local() {
+        Some("a link-local address")
+    } else if a == 100 && (64..128).contains(&b) {
+        Some("a carrier-grade NAT address (100.64.0.0/10)")
+    } else if ip.is_multicast() {
+        Some("a multicast address")
+    } else if a >= 240 {
+        Some("a broadcast or reserved address")
+    } else {
+        None
+    }
+}
+
+fn not_public_v6(ip: Ipv6Addr) -> Option<&'static str> {
+    // `::ffff:127.0.0.1` is 127.0.0.1 to the network stack.
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return not_public_v4(v4);
+    }
+    let segments = ip.segments();
+    let embedded_v4 = || Ipv4Addr::from(((segments[6] as u32) << 16) | segments[7] as u32);
+    if ip.is_unspecified() {
+        Some("an unspecified address (::)")
+    } else if ip.is_loopback() {
+        Some("a loopback address")
+    } else if segments[0] & 0xffc0 == 0xfe80 {
+        Some("a link-local address")
+    } else if segments[0] & 0xfe00 == 0xfc00 {
+        Some("a unique local address (fc00::/7)")
+    } else if segments[0] & 0xffc0 == 0xfec0 {
+        Some("a site-local address")
+    } else if ip.is_multicast() {
+        Some("a multicast address")
+    } else if segments[..6] == [0; 6] {
+        // Deprecated IPv4-compatible form, `::10.0.0.1`.
+        not_public_v4(embedded_v4())
+    } else if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        // NAT64 (64:ff9b::/96) reaches the IPv4 address inside.
+        not_public_v4(embedded_v4())
+    } else {
+        None
+    }
+}
+
+/// Parses RSS 2.0 or Atom into articles, and the reasons for entries left out. All the
+/// HTML in the feed is parsed within one budget, [`limits::FEED_HTML_TIME`]: however many
+/// entries a feed has, they cannot add up to more; past it, entries keep their text only.
+pub fn parse_feed(bytes: &[u8]) -> anyhow::Result<(Vec<NewArticle>, Vec<String>)> {
+    if bytes.len() > FEED_BYTES {
+        bail!("the feed is larger than {}", human_bytes(FEED_BYTES));
+    }
+    let budget = HtmlBudget::shared(limits::FEED_HTML_TIME);
     let feed = feed_rs::parser::parse(bytes)
         .map_err(|e| anyhow::anyhow!("it is not a valid RSS or Atom feed: {e}"))?;
     let mut articles = Vec::new();
@@ -198,7 +375,7 @@ pub fn parse_feed(bytes: &[u8]) -> anyhow::Result<(Vec<NewArticle>, Vec<String>)
         // title such as "Why <T> matters" is text, escaped wherever it is shown.
         let title = entry.title.as_ref().map(|t| {
             if t.content_type.as_str().contains("html") {
-                html_to_text(&t.content)
+                html_to_text_within(&t.content, budget)
             } else {
                 collapse_whitespace(&t.content)
             }
@@ -227,7 +404,7 @@ pub fn parse_feed(bytes: &[u8]) -> anyhow::Result<(Vec<NewArticle>, Vec<String>)
             published_at: None,
         };
         let label = title.unwrap_or_else(|| format!("entry {}", index + 1));
-        match NewArticle::parse(&input) {
+        match NewArticle::parse_within(&input, budget) {
             Ok(mut article) => {
                 article.published_at = entry.published.or(entry.updated).map(|t| t.naive_utc());
                 article.guid = Some(entry.id).filter(|id| !id.is_empty() && id.len() <= 2048);
@@ -243,6 +420,12 @@ pub fn parse_feed(bytes: &[u8]) -> anyhow::Result<(Vec<NewArticle>, Vec<String>)
                 skipped.push(format!("`{label}`: {}", why.join("; ")));
             }
         }
+    }
+    if budget.is_spent() {
+        tracing::warn!(
+            "the feed's HTML took longer than {:?} to parse; the entries after that keep their text only",
+            limits::FEED_HTML_TIME
+        );
     }
     Ok((articles, skipped))
 }
@@ -270,7 +453,210 @@ fn redacted(source: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redacted;
+    use std::sync::Mutex;
+
+    use reqwest::dns::Resolve;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    #[test]
+    fn every_non_public_range_is_refused_in_every_form() {
+        let refused = [
+            "0.0.0.0",
+            "0.1.2.3",
+            "127.0.0.1",
+            "127.255.255.254",
+            "10.0.0.1",
+            "10.255.255.255",
+            "172.16.0.1",
+            "172.31.255.254",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "100.127.255.254",
+            "224.0.0.1",
+            "239.255.255.250",
+            "240.0.0.1",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "fe80::1",
+            "febf::1",
+            "fc00::1",
+            "fd12:3456:789a::1",
+            "fec0::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.1.2.3",
+            "::ffff:169.254.169.254",
+            "::ffff:100.64.0.1",
+            "::ffff:0.0.0.0",
+            "::127.0.0.1",
+            "64:ff9b::a00:1",
+            "64:ff9b::7f00:1",
+        ];
+        for ip in refused {
+            let parsed: IpAddr = ip.parse().expect("an address");
+            assert!(not_public(parsed).is_some(), "{ip} is refused");
+        }
+        let public = [
+            "1.1.1.1",
+            "8.8.8.8",
+            "93.184.215.14",
+            "100.63.255.255",
+            "100.128.0.1",
+            "172.15.255.255",
+            "172.32.0.1",
+            "169.253.0.1",
+            "223.255.255.255",
+            "2606:4700:4700::1111",
+            "2a00:1450:4001::200e",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+        ];
+        for ip in public {
+            let parsed: IpAddr = ip.parse().expect("an address");
+            assert_eq!(not_public(parsed), None, "{ip} is public");
+        }
+    }
+
+    #[test]
+    fn a_redirect_to_a_non_public_address_is_refused_unless_allowed() {
+        for target in [
+            "http://127.0.0.1:8080/health",
+            "http://10.0.0.5/admin",
+            "https://[::1]/",
+            "http://[::ffff:192.168.0.1]/",
+            "http://169.254.169.254/latest/meta-data/",
+            // Other spellings of an address are normalised by the URL parser.
+            "http://2130706433/",
+            "http://0x7f.1/",
+        ] {
+            let url = Url::parse(target).expect("a URL");
+            let refused = check_redirect(&url, false).expect_err(target);
+            assert!(
+                refused.to_string().contains("is not allowed")
+                    && refused.to_string().contains("FEED_ALLOW_PRIVATE=true"),
+                "{refused}"
+            );
+            assert!(check_redirect(&url, true).is_ok(), "{target} when allowed");
+        }
+        for target in ["https://news.example.com/feed", "http://8.8.8.8/feed"] {
+            let url = Url::parse(target).expect("a URL");
+            assert!(check_redirect(&url, false).is_ok(), "{target}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_host_name_resolving_only_to_loopback_is_refused() {
+        let name = "localhost".parse().expect("a host name");
+
+        let refused = PublicAddressesOnly
+            .resolve(name)
+            .await
+            .err()
+            .expect("localhost resolves to loopback only");
+
+        let message = refused.to_string();
+        assert!(
+            message.contains("localhost has no address that is allowed")
+                && message.contains("a loopback address")
+                && message.contains("FEED_ALLOW_PRIVATE=true"),
+            "{message}"
+        );
+    }
+
+    /// Resolves every name to one address: a stand-in for a public feed host.
+    struct Always(SocketAddr);
+
+    impl Resolve for Always {
+        fn resolve(&self, _: reqwest::dns::Name) -> reqwest::dns::Resolving {
+            let addr = self.0;
+            Box::pin(async move { Ok(Box::new(std::iter::once(addr)) as reqwest::dns::Addrs) })
+        }
+    }
+
+    /// A server answering every request with a redirect to `/health` on its own address;
+    /// returns it and the request lines it saw.
+    async fn redirecting_server() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let addr = listener.local_addr().expect("an address");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut head = vec![0u8; 4096];
+                let n = stream.read(&mut head).await.unwrap_or(0);
+                let line = String::from_utf8_lossy(&head[..n])
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                log.lock().expect("the log").push(line);
+                let answer = format!(
+                    "HTTP/1.1 302 Found\r\nLocation: http://{addr}/health\r\n\
+                     Content-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            }
+        });
+        (addr, seen)
+    }
+
+    #[tokio::test]
+    async fn the_fetcher_does_not_follow_a_redirect_to_a_loopback_address() {
+        let (addr, seen) = redirecting_server().await;
+        // The client as `fetch` builds it, but with `feed.test` resolving to the server
+        // as if it were a public host.
+        let client = feed_client(false)
+            .dns_resolver(Arc::new(Always(addr)))
+            .build()
+            .expect("a client");
+
+        let error = client
+            .get(format!("http://feed.test:{}/feed", addr.port()))
+            .send()
+            .await
+            .expect_err("the redirect is refused");
+
+        let chain = format!("{:#}", anyhow::Error::new(error));
+        assert!(
+            chain.contains("the redirect to 127.0.0.1 is not allowed (a loopback address)")
+                && chain.contains("FEED_ALLOW_PRIVATE=true"),
+            "{chain}"
+        );
+        let requests = seen.lock().expect("the log").clone();
+        assert_eq!(
+            requests,
+            ["GET /feed HTTP/1.1"],
+            "/health was never asked for"
+        );
+    }
+
+    #[tokio::test]
+    async fn with_private_addresses_allowed_the_fetcher_follows_that_redirect() {
+        let (addr, seen) = redirecting_server().await;
+        let client = feed_client(true)
+            .dns_resolver(Arc::new(Always(addr)))
+            .build()
+            .expect("a client");
+
+        let error = client
+            .get(format!("http://feed.test:{}/feed", addr.port()))
+            .send()
+            .await
+            .expect_err("the server redirects forever");
+
+        assert!(
+            format!("{:#}", anyhow::Error::new(error)).contains("redirected more than 5 times")
+        );
+        let requests = seen.lock().expect("the log").clone();
+        assert_eq!(requests.len(), MAX_REDIRECTS + 1, "{requests:?}");
+        assert_eq!(requests[1], "GET /health HTTP/1.1");
+    }
 
     #[test]
     fn feed_urls_are_named_without_their_credentials() {

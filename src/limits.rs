@@ -36,6 +36,16 @@ pub const CSV_LINE_BYTES: usize = 64 * 1024;
 /// The largest feed read, from a URL or a file.
 pub const FEED_BYTES: usize = 5 * 1024 * 1024;
 
+/// How deep HTML from outside (article bodies, feed entries) may nest before it is kept
+/// as text only: html5ever's and ammonia's work grows with the square of the depth, and
+/// real article markup stays far below this.
+pub const HTML_DEPTH: usize = 256;
+/// How long one parse of such HTML may run before it is abandoned for its text.
+pub const HTML_PARSE_TIME: Duration = Duration::from_secs(1);
+/// How long all the HTML of one feed import may take to parse, entries together; once
+/// spent, the remaining entries keep their text only.
+pub const FEED_HTML_TIME: Duration = Duration::from_secs(5);
+
 /// Reads at most `max` bytes from `reader`; more than that is an error. What counts is
 /// what arrives, never a length the source claims (a FIFO or `/dev/zero` reports 0).
 pub fn read_capped(reader: impl Read, max: usize) -> std::io::Result<Vec<u8>> {

@@ -24,6 +24,7 @@ pub const SETTINGS: &[&str] = &[
     "DIGEST_CRON",
     "FEED_URL",
     "FEED_CRON",
+    "FEED_ALLOW_PRIVATE",
     "SEND_CONCURRENCY",
     "SEND_RATE_PER_SEC",
     "CONFIRMATION_TTL_HOURS",

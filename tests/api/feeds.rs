@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 
 use crate::articles::waiting_articles;
 use crate::cli::Workspace;
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
 /// The news site's feed as WordPress serves it: four items.
 const SAMPLE_RSS: &str = concat!(
@@ -464,7 +464,7 @@ async fn html_nested_fifty_thousand_elements_deep_in_an_entry_returns_within_sec
 #[tokio::test]
 async fn a_feed_file_over_five_mebibytes_is_refused_naming_the_size() {
     let app = spawn_app().await;
-    let padding = "x".repeat(newsletter::feed::MAX_FEED_BYTES);
+    let padding = "x".repeat(newsletter::limits::FEED_BYTES);
     let feed = format!(
         "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Huge</title>\
          <link>https://astanatimes.example</link><description>{padding}</description>\
@@ -487,6 +487,12 @@ async fn a_feed_file_over_five_mebibytes_is_refused_naming_the_size() {
         waiting_articles(&app).await.is_empty(),
         "nothing was imported"
     );
+}
+
+/// An app whose feed reader may fetch from this machine (`FEED_ALLOW_PRIVATE`), for the
+/// tests that serve a feed from a local server.
+async fn spawn_app_allowing_local_feeds() -> TestApp {
+    spawn_app_with(&[("FEED_ALLOW_PRIVATE", "true")]).await
 }
 
 /// A tiny HTTP server serving one canned answer per request; it records each request's
@@ -562,7 +568,7 @@ fn http_response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8>
 
 #[tokio::test]
 async fn a_feed_over_http_is_imported_and_then_asked_for_only_if_changed() {
-    let app = spawn_app().await;
+    let app = spawn_app_allowing_local_feeds().await;
     let sample = std::fs::read(SAMPLE_RSS).expect("the sample feed");
     let etag = "\"feed-v1\"";
     let server = FeedServer::start(move |head| {
@@ -607,7 +613,7 @@ async fn a_feed_over_http_is_imported_and_then_asked_for_only_if_changed() {
 
 #[tokio::test]
 async fn a_feed_server_answering_500_is_an_error_and_imports_nothing() {
-    let app = spawn_app().await;
+    let app = spawn_app_allowing_local_feeds().await;
     let server = FeedServer::start(|_| {
         http_response(
             "500 Internal Server Error",
@@ -631,7 +637,7 @@ async fn a_feed_server_answering_500_is_an_error_and_imports_nothing() {
 
 #[tokio::test]
 async fn a_feed_server_sending_more_than_five_mebibytes_is_cut_off_naming_the_size() {
-    let app = spawn_app().await;
+    let app = spawn_app_allowing_local_feeds().await;
     let sample = std::fs::read_to_string(SAMPLE_RSS).expect("the sample feed");
     // Valid items first, then padding past the limit; no Content-Length, so only
     // counting the bytes as they arrive can stop it.
@@ -757,5 +763,191 @@ async fn escaped_markup_in_an_rss_title_is_stored_as_text_and_shown_escaped() {
             "{page} shows the title as text: {html}"
         );
         assert!(!html.contains("<script>"), "{page}: {html}");
+    }
+}
+
+/// A local feed server whose every answer carries `SECRET`, standing in for an internal
+/// service a feed URL must not reach.
+const SECRET: &str = "internal-only-7c1e";
+
+async fn internal_server() -> FeedServer {
+    FeedServer::start(|_| {
+        let body = format!("<h1>{SECRET}</h1>");
+        http_response(
+            "200 OK",
+            &[
+                ("Content-Type", "text/html"),
+                ("Content-Length", &body.len().to_string()),
+            ],
+            body.as_bytes(),
+        )
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_feed_url_on_a_loopback_address_is_refused_before_anything_is_sent() {
+    let app = spawn_app().await;
+    let server = internal_server().await;
+
+    let error = import_feed(&app.state, &server.url)
+        .await
+        .expect_err("a loopback feed URL is refused");
+
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("127.0.0.1 is not allowed (a loopback address)")
+            && message.contains("FEED_ALLOW_PRIVATE=true"),
+        "{message}"
+    );
+    assert!(!message.contains(SECRET), "{message}");
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
+    assert!(waiting_articles(&app).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_feed_host_name_resolving_to_loopback_is_refused_before_anything_is_sent() {
+    let app = spawn_app().await;
+    let server = internal_server().await;
+    let by_name = server.url.replace("127.0.0.1", "localhost");
+
+    let error = import_feed(&app.state, &by_name)
+        .await
+        .expect_err("a name for loopback is refused");
+
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("localhost has no address that is allowed")
+            && message.contains("FEED_ALLOW_PRIVATE=true"),
+        "{message}"
+    );
+    assert!(!message.contains(SECRET), "{message}");
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
+}
+
+#[tokio::test]
+async fn with_feed_allow_private_a_local_feed_is_fetched_through_its_redirect() {
+    let app = spawn_app_allowing_local_feeds().await;
+    let sample = std::fs::read(SAMPLE_RSS).expect("the sample feed");
+    let server = FeedServer::start(move |head| {
+        if head.starts_with("GET /feed ") {
+            http_response("301 Moved Permanently", &[("Location", "/moved")], b"")
+        } else {
+            let length = sample.len().to_string();
+            http_response("200 OK", &[("Content-Length", &length)], &sample)
+        }
+    })
+    .await;
+
+    let report = import_feed(&app.state, &server.url)
+        .await
+        .expect("the local feed imports");
+
+    assert_eq!(report.new, 4, "{report:?}");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "{requests:#?}");
+    assert!(requests[1].starts_with("GET /moved "), "{}", requests[1]);
+}
+
+#[tokio::test]
+async fn the_import_feed_command_refuses_a_loopback_url_unless_allowed() {
+    let workspace = Workspace::new();
+    let server = internal_server().await;
+
+    let refused = workspace.newsletter(&["import-feed", &server.url]).await;
+    workspace.write(".env", "FEED_ALLOW_PRIVATE=true\n");
+    let allowed = workspace.newsletter(&["import-feed", &server.url]).await;
+
+    assert_eq!(refused.code, Some(1), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("is not allowed") && refused.stderr.contains("FEED_ALLOW_PRIVATE"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stderr.contains(SECRET), "{}", refused.stderr);
+    // Allowed, the server is reached (and its page is no feed).
+    assert_eq!(allowed.code, Some(1), "{}", allowed.stderr);
+    assert!(
+        allowed.stderr.contains("not a valid RSS or Atom feed"),
+        "{}",
+        allowed.stderr
+    );
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "only the allowed run reached it"
+    );
+}
+
+#[tokio::test]
+async fn importing_dev_zero_stops_at_five_mebibytes_with_a_clear_error() {
+    let workspace = Workspace::new();
+
+    let run = answered_quickly(
+        "import-feed /dev/zero",
+        workspace.newsletter(&["import-feed", "/dev/zero"]),
+    )
+    .await;
+
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("the feed file /dev/zero is larger than 5 MB"),
+        "{}",
+        run.stderr
+    );
+    assert!(workspace.waiting_articles().is_empty());
+}
+
+/// An Atom feed just under 5 MiB whose entries' content is `<div></x>` repeated: the
+/// stray end tag closes nothing, so each entry nests ~100,000 elements deep.
+fn stray_end_tag_feed() -> String {
+    let mut feed = String::from(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\
+         <title>Deep</title><id>urn:deep</id><updated>2026-06-21T07:45:00Z</updated>",
+    );
+    for n in 0..5 {
+        feed.push_str(&format!(
+            "<entry><title>Deep {n}</title><id>urn:deep:{n}</id>\
+             <link href=\"https://astanatimes.example/deep/{n}\"/>\
+             <updated>2026-06-21T07:45:00Z</updated><summary>Deep {n}</summary>\
+             <content type=\"html\"><![CDATA[{}Deep news]]></content></entry>",
+            // Just under the 1 MB a body may have, so every body reaches the sanitiser.
+            "<div></x>".repeat(108_000)
+        ));
+    }
+    feed.push_str("</feed>");
+    feed
+}
+
+#[tokio::test]
+async fn a_feed_of_stray_end_tags_under_five_mebibytes_imports_within_seconds() {
+    let workspace = Workspace::new();
+    let feed = stray_end_tag_feed();
+    assert!(
+        (4_800_000..newsletter::limits::FEED_BYTES).contains(&feed.len()),
+        "{}",
+        feed.len()
+    );
+    workspace.write("deep.xml", &feed);
+
+    let run = answered_quickly(
+        "import-feed deep.xml",
+        workspace.newsletter(&["import-feed", "deep.xml"]),
+    )
+    .await;
+
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Imported 5 new articles"),
+        "{}",
+        run.stderr
+    );
+    for article in workspace.waiting_articles() {
+        assert_eq!(
+            article.body.as_deref(),
+            Some("<p>Deep news</p>"),
+            "the body keeps its text only"
+        );
     }
 }

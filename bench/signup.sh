@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Benchmark: sign-ups under load. Starts the release binary on a fresh database with
+# Postfix's smtp-sink as its SMTP server (so the confirmations the sign-ups cause are
+# sent while they arrive), then drives `POST /subscriptions` with wrk: fresh addresses,
+# 64 connections, 15 s. Prints requests a second, p50, p99 and errors.
+#
+#   bench/signup.sh [CONNECTIONS=64] [SECONDS=15]
+#
+# Installs wrk from Debian if missing; fetches smtp-sink like bench/send-digest.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+connections=${1:-64}
+seconds=${2:-15}
+work=target/bench
+mkdir -p "$work"
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+sink=$work/postfix/usr/sbin/smtp-sink
+if [ ! -x "$sink" ]; then
+  (cd "$work" && apt-get download postfix >/dev/null && dpkg -x postfix_*.deb postfix)
+fi
+export LD_LIBRARY_PATH="$PWD/$work/postfix/usr/lib/postfix${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+cargo build --release --quiet
+bin=$PWD/target/release/newsletter
+
+run=$(mktemp -d)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+smtp_port=$(free_port)
+http_port=$(free_port)
+sink_user=$(id -u -n)
+[ "$sink_user" = root ] && sink_user=nobody
+"$sink" -u "$sink_user" 127.0.0.1:"$smtp_port" 1024 &
+sink_pid=$!
+trap 'kill "$sink_pid" "${app_pid:-}" 2>/dev/null || true; rm -rf "$run"' EXIT
+
+(cd "$run" && DATABASE_URL=$run/newsletter.db SMTP_URL=smtp://127.0.0.1:$smtp_port \
+  BIND_ADDR=127.0.0.1:$http_port BASE_URL=http://127.0.0.1:$http_port \
+  SIGNUP_RATE_PER_MINUTE=0 CONFIRM_MAILS_PER_ADDRESS_PER_DAY=1000 DIGEST_CRON= FEED_CRON= \
+  RUST_LOG=warn exec "$bin" serve) &
+app_pid=$!
+for _ in $(seq 100); do
+  curl -sf "http://127.0.0.1:$http_port/health" >/dev/null && break
+  sleep 0.1
+done
+
+cat > "$run/signup.lua" <<'LUA'
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+local n = 0
+request = function()
+  n = n + 1
+  local body = "email=reader" .. tid .. "-" .. n .. "%40example.org&name=Reader+" .. n
+  return wrk.format("POST", "/subscriptions",
+    { ["Content-Type"] = "application/x-www-form-urlencoded" }, body)
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "sign-ups: %.0f requests/s, p50 %.1f ms, p99 %.1f ms, errors %d (non-2xx %d)\n",
+    summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    e.connect + e.read + e.write + e.timeout + e.status, e.status))
+end
+LUA
+wrk -t 2 -c "$connections" -d "${seconds}s" --latency -s "$run/signup.lua" \
+  "http://127.0.0.1:$http_port" | tail -n 1
+sleep 2
+python3 - "$run/newsletter.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+queued, = db.execute("select count(*) from outgoing_emails where status = 'queued'").fetchone()
+sent, = db.execute("select count(*) from outgoing_emails where status = 'sent'").fetchone()
+print(f"confirmations: {sent} sent, {queued} still queued")
+PY
