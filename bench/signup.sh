@@ -32,12 +32,12 @@ sink_user=$(id -u -n)
 [ "$sink_user" = root ] && sink_user=nobody
 "$sink" -u "$sink_user" 127.0.0.1:"$smtp_port" 1024 &
 sink_pid=$!
-trap 'kill "$sink_pid" "${app_pid:-}" 2>/dev/null || true; rm -rf "$run"' EXIT
+trap 'kill "${app_pid:-}" 2>/dev/null; sleep 0.5; kill "$sink_pid" 2>/dev/null || true; rm -rf "$run"' EXIT
 
 (cd "$run" && DATABASE_URL=$run/newsletter.db SMTP_URL=smtp://127.0.0.1:$smtp_port \
   BIND_ADDR=127.0.0.1:$http_port BASE_URL=http://127.0.0.1:$http_port \
   SIGNUP_RATE_PER_MINUTE=0 CONFIRM_MAILS_PER_ADDRESS_PER_DAY=1000 DIGEST_CRON= FEED_CRON= \
-  RUST_LOG=warn exec "$bin" serve) &
+  RUST_LOG=warn exec "$bin" serve 2>"$run/app.log") &
 app_pid=$!
 for _ in $(seq 100); do
   curl -sf "http://127.0.0.1:$http_port/health" >/dev/null && break

@@ -91,7 +91,9 @@ pub fn after(at: NaiveDateTime, wait: Duration) -> NaiveDateTime {
 }
 
 /// Pragmas every connection needs. `busy_timeout` is what keeps concurrent writers from
-/// failing with "database is locked"; WAL lets readers run beside the one writer.
+/// failing with "database is locked"; WAL lets readers run beside the one writer, and
+/// `journal_size_limit` truncates the WAL after a checkpoint, so a flood of writes does
+/// not leave it hundreds of megabytes long.
 #[derive(Debug)]
 struct SqlitePragmas;
 
@@ -100,6 +102,7 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
         conn.batch_execute(
             "PRAGMA busy_timeout = 10000;
              PRAGMA journal_mode = WAL;
+             PRAGMA journal_size_limit = 67108864;
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;",
         )

@@ -6,7 +6,7 @@
 //! had no deadline at all. A request that stops sending its body gets 408 once
 //! [`limits::BODY_DEADLINE`] has passed, and its connection is closed.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -14,7 +14,7 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use actix_web::body::{EitherBody, MessageBody};
+use actix_web::body::{BodySize, BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{Extensions, Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::http::{StatusCode, header};
@@ -90,7 +90,10 @@ impl Drop for ConnectionTicket {
 pub async fn limit_slow_clients(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+) -> Result<
+    ServiceResponse<EitherBody<WithRequestBody<impl MessageBody>, WithRequestBody<BoxBody>>>,
+    actix_web::Error,
+> {
     let over_limit = req
         .conn_data::<ConnectionTicket>()
         .is_some_and(|ticket| ticket.over_limit);
@@ -103,39 +106,90 @@ pub async fn limit_slow_clients(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many open connections from your address.",
             );
-            return Ok(req.into_response(response).map_into_right_body());
+            return Ok(req
+                .into_response(response)
+                .map_body(|_, body| WithRequestBody::new(body, None))
+                .map_into_right_body());
         }
     }
 
     let has_body = req.headers().contains_key(header::CONTENT_LENGTH)
         || req.headers().contains_key(header::TRANSFER_ENCODING);
     if !has_body {
-        return Ok(next.call(req).await?.map_into_left_body());
+        return Ok(next
+            .call(req)
+            .await?
+            .map_body(|_, body| WithRequestBody::new(body, None))
+            .map_into_left_body());
     }
-    let deadline = if req.path() == "/admin/subscribers/import" {
+    let deadline = if req.path() == UPLOAD_PATH {
         limits::UPLOAD_DEADLINE
     } else {
         limits::BODY_DEADLINE
     };
     let expired = Rc::new(Cell::new(false));
-    let payload = req.take_payload();
+    let request_body = Rc::new(RefCell::new(req.take_payload()));
     req.set_payload(Payload::Stream {
         payload: Box::pin(DeadlinePayload {
-            inner: payload,
+            inner: request_body.clone(),
             sleep: Box::pin(tokio::time::sleep_until(Instant::now() + deadline)),
             expired: expired.clone(),
         }),
     });
     let response = next.call(req).await?;
+    // The request body goes with the response until its last byte is written: actix
+    // closes a connection whose request body is still unread when it has answered, but
+    // goes on reading (draining) a dropped chunked body for as long as the client
+    // trickles it, with no deadline at all.
+    let held = Some(request_body);
     if expired.get() {
         // Whatever the handler made of the cut-off body, the answer is 408.
         let refused = refusal(
             StatusCode::REQUEST_TIMEOUT,
             "The request body did not arrive in time.",
         );
-        return Ok(response.into_response(refused).map_into_right_body());
+        return Ok(response
+            .into_response(refused)
+            .map_body(|_, body| WithRequestBody::new(body, held))
+            .map_into_right_body());
     }
-    Ok(response.map_into_left_body())
+    Ok(response
+        .map_body(|_, body| WithRequestBody::new(body, held))
+        .map_into_left_body())
+}
+
+/// The admin CSV upload, whose body may take longer than a form's.
+pub const UPLOAD_PATH: &str = "/admin/subscribers/import";
+
+/// A response body that keeps the request's body alive until it has been written (see
+/// [`limit_slow_clients`]).
+pub struct WithRequestBody<B> {
+    body: Pin<Box<B>>,
+    _request_body: Option<Rc<RefCell<Payload>>>,
+}
+
+impl<B> WithRequestBody<B> {
+    fn new(body: B, request_body: Option<Rc<RefCell<Payload>>>) -> WithRequestBody<B> {
+        WithRequestBody {
+            body: Box::pin(body),
+            _request_body: request_body,
+        }
+    }
+}
+
+impl<B: MessageBody> MessageBody for WithRequestBody<B> {
+    type Error = B::Error;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        self.body.as_mut().poll_next(cx)
+    }
 }
 
 /// A short plain-text refusal after which the connection is closed.
@@ -148,7 +202,7 @@ fn refusal(status: StatusCode, message: &'static str) -> HttpResponse {
 
 /// A request body that fails with a timeout once its deadline passes.
 struct DeadlinePayload {
-    inner: Payload,
+    inner: Rc<RefCell<Payload>>,
     sleep: Pin<Box<Sleep>>,
     expired: Rc<Cell<bool>>,
 }
@@ -160,7 +214,7 @@ impl Stream for DeadlinePayload {
         if self.expired.get() {
             return Poll::Ready(None);
         }
-        if let Poll::Ready(item) = Pin::new(&mut self.inner).poll_next(cx) {
+        if let Poll::Ready(item) = Pin::new(&mut *self.inner.borrow_mut()).poll_next(cx) {
             return Poll::Ready(item);
         }
         if self.sleep.as_mut().poll(cx).is_ready() {

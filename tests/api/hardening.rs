@@ -207,6 +207,44 @@ async fn stalled_request_bodies_time_out_and_cannot_take_health_down() {
     assert_eq!(service.get("/health").await.unwrap().status(), 200);
 }
 
+/// Sends `head` and the start of a chunked body that never ends.
+async fn stalled_chunked(port: u16, head: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let request = format!(
+        "{head}\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Transfer-Encoding: chunked\r\n\r\n6\r\nemail="
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream
+}
+
+#[tokio::test]
+async fn a_chunked_body_that_never_ends_cannot_hold_a_connection_open() {
+    let app = spawn_app().await;
+    let port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
+    let cases = [
+        ("POST /subscriptions HTTP/1.1", 408),
+        ("POST /admin/login HTTP/1.1", 408),
+        ("GET / HTTP/1.1", 200),
+        ("GET /health HTTP/1.1", 200),
+        ("PUT /health HTTP/1.1", 405),
+        ("POST /nowhere HTTP/1.1", 404),
+    ];
+    let started = Instant::now();
+    let answers = join_all(cases.iter().map(|(head, _)| async move {
+        answer_before_close(stalled_chunked(port, head).await, Duration::from_secs(25)).await
+    }))
+    .await;
+    for ((head, expected), answer) in cases.iter().zip(answers) {
+        assert_eq!(answer, Some(*expected), "{head}: answered and closed");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 /// Runs the real binary through a small Python wrapper that reports the child's peak
 /// RSS (`ru_maxrss`, KiB) once it has exited: `/proc` is gone by then.
 fn run_measuring_peak_rss(

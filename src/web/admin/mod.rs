@@ -64,9 +64,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .done(),
             )
             .service(
-                Endpoint::at("/subscribers/import")
-                    .post(subscribers::import)
-                    .done(),
+                Endpoint::at(
+                    super::slow_clients::UPLOAD_PATH
+                        .strip_prefix("/admin")
+                        .expect("the upload is an admin page"),
+                )
+                .post(subscribers::import)
+                .done(),
             )
             .service(
                 Endpoint::at("/subscribers/{id}/resend")
