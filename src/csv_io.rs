@@ -18,9 +18,10 @@ pub struct ImportReport {
     pub rejected: usize,
     /// `(line, reason)` for the first [`limits::CSV_REPORTED_ROWS`] rejected rows.
     pub first_rejections: Vec<(u64, String)>,
-    /// The line where reading stopped because the file has more than
-    /// [`limits::CSV_ROWS`] rows; nothing from there on was read.
-    pub stopped_at_line: Option<u64>,
+    /// `(line, why)` when reading stopped before the end of the file (more than
+    /// [`limits::CSV_ROWS`] rows, or a record longer than [`limits::CSV_RECORD_BYTES`]);
+    /// the rows before it are imported, nothing from there on was read.
+    pub stopped: Option<(u64, String)>,
 }
 
 impl ImportReport {
@@ -33,7 +34,7 @@ impl ImportReport {
 
     /// Whether every row of the file was imported or already present.
     pub fn is_clean(&self) -> bool {
-        self.rejected == 0 && self.stopped_at_line.is_none()
+        self.rejected == 0 && self.stopped.is_none()
     }
 }
 
@@ -44,14 +45,14 @@ const CHUNK_ROWS: usize = 1000;
 /// Reads `email,name` rows (header row required, extra columns ignored) and adds each
 /// new address as confirmed, as when moving from another provider. Good rows are
 /// imported even when others are bad. Work and memory are bounded whatever the file:
-/// rows are read and stored a chunk at a time, at most [`limits::CSV_ROWS`] of them,
-/// a physical line may not exceed [`limits::CSV_LINE_BYTES`], and only the first
-/// rejected rows are kept for the report.
+/// rows are read and stored a chunk at a time, at most [`limits::CSV_ROWS`] of them
+/// (good and bad), a record may not exceed [`limits::CSV_RECORD_BYTES`], and only the
+/// first rejected rows are kept for the report.
 pub fn import(db: &Db, input: impl Read) -> anyhow::Result<ImportReport> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_reader(limits::LineCapped::new(input, limits::CSV_LINE_BYTES));
+        .from_reader(RecordCapped::new(input, limits::CSV_RECORD_BYTES));
     let headers = reader
         .headers()
         .context("the CSV file has no header row")?
@@ -64,25 +65,38 @@ pub fn import(db: &Db, input: impl Read) -> anyhow::Result<ImportReport> {
     let mut report = ImportReport::default();
     let mut chunk = Vec::with_capacity(CHUNK_ROWS);
     let mut rows = 0;
+    let mut last_line = 1;
     for record in reader.records() {
+        let line = match &record {
+            Ok(record) => record.position().map(|p| p.line()),
+            Err(e) => e.position().map(|p| p.line()),
+        }
+        .unwrap_or(last_line + 1);
+        last_line = line;
+        if rows == limits::CSV_ROWS {
+            report.stopped = Some((
+                line,
+                format!(
+                    "stopped here: an import takes at most {} rows; split the file",
+                    limits::CSV_ROWS
+                ),
+            ));
+            break;
+        }
+        rows += 1;
         let record = match record {
             Ok(record) => record,
-            // A line over the cap ends the import: what follows cannot be read safely.
+            // A record over the cap ends the import: what follows cannot be read
+            // safely. What came before is stored.
             Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
-                return Err(e).context("the CSV file could not be read");
+                report.stopped = Some((line, format!("stopped here: {e}")));
+                break;
             }
             Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
                 report.reject(line, format!("unreadable row: {e}"));
                 continue;
             }
         };
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
-        if rows == limits::CSV_ROWS {
-            report.stopped_at_line = Some(line);
-            break;
-        }
-        rows += 1;
         let email = EmailAddress::parse(from_spreadsheet_safe(
             record.get(email_col).unwrap_or_default(),
         ));
@@ -99,6 +113,51 @@ pub fn import(db: &Db, input: impl Read) -> anyhow::Result<ImportReport> {
     }
     store_chunk(db, &mut chunk, now, &mut report)?;
     Ok(report)
+}
+
+/// A reader that fails once a CSV record grows past `max` bytes. It follows the quoting
+/// (a line break inside a quoted field does not end the record; `""` is an escaped
+/// quote), so the CSV reader, which buffers a record at a time, never holds more.
+struct RecordCapped<R> {
+    inner: R,
+    max: usize,
+    in_record: usize,
+    quoted: bool,
+}
+
+impl<R> RecordCapped<R> {
+    fn new(inner: R, max: usize) -> RecordCapped<R> {
+        RecordCapped {
+            inner,
+            max,
+            in_record: 0,
+            quoted: false,
+        }
+    }
+}
+
+impl<R: Read> Read for RecordCapped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &byte in &buf[..n] {
+            match byte {
+                b'"' => self.quoted = !self.quoted,
+                b'\n' if !self.quoted => {
+                    self.in_record = 0;
+                    continue;
+                }
+                _ => {}
+            }
+            self.in_record += 1;
+            if self.in_record > self.max {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("a row is longer than {}", limits::human_bytes(self.max)),
+                ));
+            }
+        }
+        Ok(n)
+    }
 }
 
 /// Stores a chunk of parsed rows in one transaction and empties it.
@@ -178,7 +237,30 @@ fn from_spreadsheet_safe(cell: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::{from_spreadsheet_safe, spreadsheet_safe};
+    use std::io::Read;
+
+    use super::{RecordCapped, from_spreadsheet_safe, spreadsheet_safe};
+
+    #[test]
+    fn a_record_over_the_cap_is_an_error_even_when_its_lines_are_short() {
+        let mut ok = String::new();
+        RecordCapped::new(&b"abcd\nefgh\n\"a\nb\"\n"[..], 4)
+            .read_to_string(&mut ok)
+            .unwrap();
+        assert_eq!(ok, "abcd\nefgh\n\"a\nb\"\n");
+        // One quoted field of many short lines is one long record.
+        let quoted = format!("\"{}\"\n", "line\n".repeat(1000));
+        let err = RecordCapped::new(quoted.as_bytes(), 1024)
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        assert_eq!(err.to_string(), "a row is longer than 1 KB");
+        let escaped = format!("\"{}\"\n", "say \"\"hi\"\"\n".repeat(10));
+        assert!(
+            RecordCapped::new(escaped.as_bytes(), 1024)
+                .read_to_end(&mut Vec::new())
+                .is_ok()
+        );
+    }
 
     #[test]
     fn formula_like_cells_are_kept_as_text_and_come_back_unchanged() {

@@ -29,9 +29,9 @@ pub const CONNECTIONS_PER_CLIENT: usize = 256;
 pub const CSV_ROWS: usize = 1_000_000;
 /// Rejected rows an import report lists one by one; the rest are only counted.
 pub const CSV_REPORTED_ROWS: usize = 100;
-/// The longest physical line of a CSV file (an address and a name need a few hundred
-/// bytes); the CSV reader's buffer grows to the longest record, so this bounds it.
-pub const CSV_LINE_BYTES: usize = 64 * 1024;
+/// The longest CSV record (an address and a name need a few hundred bytes); the CSV
+/// reader's buffer grows to the longest record, so this bounds its memory.
+pub const CSV_RECORD_BYTES: usize = 64 * 1024;
 
 /// The largest feed read, from a URL or a file.
 pub const FEED_BYTES: usize = 5 * 1024 * 1024;
@@ -60,44 +60,6 @@ pub fn read_capped(reader: impl Read, max: usize) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// A reader that fails once more than `max` bytes pass without a line break, so a
-/// parser that buffers a line (or a record) at a time never holds more than that.
-pub struct LineCapped<R> {
-    inner: R,
-    max: usize,
-    since_newline: usize,
-}
-
-impl<R> LineCapped<R> {
-    pub fn new(inner: R, max: usize) -> LineCapped<R> {
-        LineCapped {
-            inner,
-            max,
-            since_newline: 0,
-        }
-    }
-}
-
-impl<R: Read> Read for LineCapped<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        for &byte in &buf[..n] {
-            if byte == b'\n' {
-                self.since_newline = 0;
-            } else {
-                self.since_newline += 1;
-                if self.since_newline > self.max {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!("a line is longer than {}", human_bytes(self.max)),
-                    ));
-                }
-            }
-        }
-        Ok(n)
-    }
-}
-
 /// `5 MB`, `16 KB`: a size as the bounds above are written.
 pub fn human_bytes(bytes: usize) -> String {
     if bytes >= 1024 * 1024 && bytes.is_multiple_of(1024 * 1024) {
@@ -120,20 +82,5 @@ mod tests {
         assert_eq!(err.kind(), std::io::ErrorKind::FileTooLarge);
         assert_eq!(err.to_string(), "larger than 1 KB");
         assert_eq!(read_capped(&b"abc"[..], 3).unwrap(), b"abc");
-    }
-
-    #[test]
-    fn a_line_over_the_cap_is_an_error_and_shorter_lines_pass() {
-        let mut ok = String::new();
-        LineCapped::new(&b"abcd\nefgh\n"[..], 4)
-            .read_to_string(&mut ok)
-            .unwrap();
-        assert_eq!(ok, "abcd\nefgh\n");
-        let mut sink = Vec::new();
-        let err = LineCapped::new(std::io::repeat(b'x'), 1024)
-            .read_to_end(&mut sink)
-            .unwrap_err();
-        assert_eq!(err.to_string(), "a line is longer than 1 KB");
-        assert!(sink.len() <= 1024 * 16, "stopped early: {}", sink.len());
     }
 }

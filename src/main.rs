@@ -127,12 +127,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     if unlisted > 0 {
                         eprintln!("… and {unlisted} more rows rejected");
                     }
-                    if let Some(line) = report.stopped_at_line {
-                        eprintln!(
-                            "{}:{line}: stopped here: an import takes at most {} rows; split the file",
-                            file.display(),
-                            newsletter::limits::CSV_ROWS
-                        );
+                    if let Some((line, why)) = &report.stopped {
+                        eprintln!("{}:{line}: {why}", file.display());
                     }
                     eprintln!(
                         "imported {} new subscribers as confirmed; {} already on the list; {} rows rejected",

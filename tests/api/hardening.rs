@@ -321,16 +321,29 @@ async fn a_csv_of_a_million_bad_rows_is_reported_in_bounded_memory_and_words() {
 }
 
 #[tokio::test]
-async fn a_csv_line_longer_than_64_kb_stops_the_import_with_a_sentence() {
+async fn a_csv_record_longer_than_64_kb_stops_the_import_there_keeping_the_rows_before() {
     let workspace = Workspace::new();
-    // One line of 100 KB: more than any address and name.
-    workspace.write("long.csv", &format!("email\n{}\n", "a".repeat(100_000)));
+    let good: String = (0..2500)
+        .map(|i| format!("reader{i}@example.kz,Reader {i}\n"))
+        .collect();
+    // One quoted name of many short lines: one record of 120 KB.
+    let long = format!("long@example.kz,\"{}\"\n", "a line\n".repeat(15_000));
+    workspace.write(
+        "long.csv",
+        &format!("email,name\n{good}{long}after@example.kz,\n"),
+    );
     let run = workspace
         .newsletter(&["subscribers", "import", "long.csv"])
         .await;
-    assert_ne!(run.code, Some(0));
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
     assert!(
-        run.stderr.contains("a line is longer than 64 KB"),
+        run.stderr
+            .contains("long.csv:2502: stopped here: a row is longer than 64 KB"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("imported 2500 new subscribers"),
         "{}",
         run.stderr
     );

@@ -160,8 +160,13 @@ pub async fn import(
             context.insert("rejected", &listed);
             context.insert("rejected_count", &report.rejected);
             context.insert("unlisted", &(report.rejected - listed.len()));
-            context.insert("stopped_at_line", &report.stopped_at_line);
-            context.insert("max_rows", &limits::CSV_ROWS);
+            context.insert(
+                "stopped",
+                &report
+                    .stopped
+                    .as_ref()
+                    .map(|(line, why)| serde_json::json!({ "line": line, "why": why })),
+            );
             pages::render(&state, "admin/import_report.html", &context)
         }
         Err(e) => Err(bad_upload(&state, &format!("{e:#}"))),
