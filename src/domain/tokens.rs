@@ -103,7 +103,7 @@ impl Signer {
     /// and the result is signed. 32 characters of base64url.
     pub fn sign(&self, purpose: &str, id: i64) -> String {
         let masked = self.permute(purpose, id.to_be_bytes(), false);
-        let tag = self.mac(purpose, &masked).finalize().into_bytes();
+        let tag = self.masked_mac(purpose, &masked).finalize().into_bytes();
         let mut token = masked.to_vec();
         token.extend_from_slice(&tag[..TOKEN_TAG_LEN]);
         URL_SAFE_NO_PAD.encode(token)
@@ -126,11 +126,20 @@ impl Signer {
             return Err(TokenError::Malformed);
         }
         let (masked, tag) = bytes.split_at(MASKED_LEN);
-        self.mac(purpose, masked)
+        self.masked_mac(purpose, masked)
             .verify_truncated_left(tag)
             .map_err(|_| TokenError::BadSignature)?;
         let masked: [u8; MASKED_LEN] = masked.try_into().expect("split at MASKED_LEN");
         Ok(i64::from_be_bytes(self.permute(purpose, masked, true)))
+    }
+
+    /// The MAC of a masked id, under its own label: an old `{id}.{signature}` token,
+    /// whose MAC input is `purpose:` and decimal digits, can never pass for a new one.
+    fn masked_mac(&self, purpose: &str, masked: &[u8]) -> HmacSha256 {
+        let mut mac = self.mac("masked", purpose.as_bytes());
+        mac.update(b":");
+        mac.update(masked);
+        mac
     }
 
     /// The earlier token form, `{id}.{signature}`.
@@ -281,6 +290,19 @@ mod tests {
         assert_eq!(
             signer.verify("unsubscribe", &signer.sign("unsubscribe", i64::MIN)),
             Ok(i64::MIN)
+        );
+    }
+
+    #[test]
+    fn an_old_token_for_an_eight_digit_id_is_no_new_token() {
+        let signer = Signer::new("0123456789abcdef0123456789abcdef");
+        // Its MAC input is `unsubscribe:12345678`: eight bytes, the size of a masked id.
+        let sig = signer.mac("unsubscribe", b"12345678").finalize().into_bytes();
+        let mut forged = b"12345678".to_vec();
+        forged.extend_from_slice(&sig[..16]);
+        assert_eq!(
+            signer.verify("unsubscribe", &URL_SAFE_NO_PAD.encode(forged)),
+            Err(TokenError::BadSignature)
         );
     }
 

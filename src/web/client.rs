@@ -88,11 +88,7 @@ impl RateLimiter {
             return true;
         };
         self.sweep_now_and_then(limiter);
-        let key = if limiter.len() >= MAX_CLIENTS {
-            OVERFLOW_KEY
-        } else {
-            client_key(client)
-        };
+        let key = Self::key_for(limiter, client);
         let allowed = limiter.check_key(&key).is_ok();
         if !allowed {
             let mut refused = lock(&self.refused);
@@ -107,13 +103,27 @@ impl RateLimiter {
     /// without counting a request: for a request that costs nothing to answer but must
     /// not become a way around the limit (the admin token already known right, which
     /// would otherwise let a refused client keep guessing).
+    /// While the record of refusals is full, every client counts as spent: failing
+    /// closed for the rare cheap request beats an unlimited one.
     pub fn spent(&self, client: Option<IpAddr>) -> bool {
-        let (Some(_), Some(client)) = (&self.limiter, client) else {
+        let (Some(limiter), Some(client)) = (&self.limiter, client) else {
             return false;
         };
-        lock(&self.refused)
-            .get(&client_key(client))
-            .is_some_and(|at| at.elapsed() < self.replenish)
+        let refused = lock(&self.refused);
+        refused.len() >= MAX_CLIENTS
+            || refused
+                .get(&Self::key_for(limiter, client))
+                .is_some_and(|at| at.elapsed() < self.replenish)
+    }
+
+    /// The key `client` is counted under: its own, or the shared one while the limiter
+    /// is full.
+    fn key_for(limiter: &DefaultKeyedRateLimiter<IpAddr>, client: IpAddr) -> IpAddr {
+        if limiter.len() >= MAX_CLIENTS {
+            OVERFLOW_KEY
+        } else {
+            client_key(client)
+        }
     }
 
     fn sweep_now_and_then(&self, limiter: &DefaultKeyedRateLimiter<IpAddr>) {
@@ -200,6 +210,10 @@ mod tests {
         // Past the cap, new clients share one budget of ten.
         let allowed = (n..n + 1000).filter(|&i| limiter.allow(ip(i))).count();
         assert_eq!(allowed, 10);
+        assert!(
+            limiter.spent(ip(n + 5000)),
+            "a client counted under the shared key is spent with it"
+        );
         assert!(
             started.elapsed() < Duration::from_secs(20),
             "took {:?}",
