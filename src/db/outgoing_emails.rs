@@ -22,22 +22,27 @@ pub struct OutgoingEmail {
     pub recipient: String,
     pub attempts: i32,
     pub created_at: NaiveDateTime,
+    /// The name typed with this request, given to the link it mails.
+    pub subscriber_name: Option<String>,
 }
 
-/// Queues a confirmation mail for `recipient`.
+/// Queues a confirmation mail for `recipient`; `name` is the name typed with this
+/// request, if any.
 pub fn enqueue_confirmation(
     conn: &mut Conn,
     subscriber_id: i64,
     recipient: &str,
+    name: Option<&str>,
     now: NaiveDateTime,
 ) -> anyhow::Result<()> {
-    insert_confirmation(conn, subscriber_id, recipient, "queued", now)
+    insert_confirmation(conn, subscriber_id, recipient, name, "queued", now)
 }
 
 fn insert_confirmation(
     conn: &mut Conn,
     subscriber_id: i64,
     recipient: &str,
+    name: Option<&str>,
     status: &str,
     now: NaiveDateTime,
 ) -> anyhow::Result<()> {
@@ -46,6 +51,7 @@ fn insert_confirmation(
             outgoing_emails::kind.eq(KIND_CONFIRMATION),
             outgoing_emails::subscriber_id.eq(subscriber_id),
             outgoing_emails::recipient.eq(recipient),
+            outgoing_emails::subscriber_name.eq(name),
             outgoing_emails::status.eq(status),
             outgoing_emails::next_attempt_at.eq(now),
             outgoing_emails::created_at.eq(now),
@@ -77,7 +83,7 @@ pub fn record_unsent_confirmation(
     recipient: &str,
     now: NaiveDateTime,
 ) -> anyhow::Result<()> {
-    insert_confirmation(conn, subscriber_id, recipient, "cancelled", now)
+    insert_confirmation(conn, subscriber_id, recipient, None, "cancelled", now)
 }
 
 pub fn cancel_queued_for(conn: &mut Conn, subscriber_id: i64) -> anyhow::Result<()> {
@@ -92,7 +98,8 @@ pub fn cancel_queued_for(conn: &mut Conn, subscriber_id: i64) -> anyhow::Result<
 }
 
 /// Claims up to `limit` messages that are due and not held by another worker, holding
-/// them until `lease_until`.
+/// them until `lease_until`. Run it in the caller's write transaction, which also mints
+/// the links the messages carry.
 pub fn claim_due(
     conn: &mut Conn,
     worker: &str,
@@ -100,7 +107,7 @@ pub fn claim_due(
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> anyhow::Result<Vec<OutgoingEmail>> {
-    conn.immediate_transaction(|conn| {
+    conn.transaction(|conn| {
         let due: Vec<OutgoingEmail> = outgoing_emails::table
             .filter(outgoing_emails::status.eq("queued"))
             .filter(outgoing_emails::next_attempt_at.le(now))

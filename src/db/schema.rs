@@ -28,6 +28,7 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
+        subscriber_name -> Nullable<Text>,
     }
 }
 
@@ -45,6 +46,7 @@ diesel::table! {
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
         locked_by -> Nullable<Text>,
+        subscriber_name -> Nullable<Text>,
     }
 }
 

@@ -97,7 +97,7 @@ pub fn sign_up(
                 subscriber.id
             }
         };
-        outgoing_emails::enqueue_confirmation(conn, subscriber_id, email.as_str(), now)?;
+        outgoing_emails::enqueue_confirmation(conn, subscriber_id, email.as_str(), name, now)?;
         Ok(SignupOutcome::ConfirmationQueued)
     })
 }
@@ -214,9 +214,15 @@ pub fn confirm(
     conn.immediate_transaction(|conn| {
         let lookup = lookup_token(conn, token_hash, now)?;
         if let TokenLookup::Valid(subscriber) = &lookup {
+            // The name typed with the sign-up this link answers, if one was.
+            let name: Option<String> = confirmation_tokens::table
+                .find(token_hash)
+                .select(confirmation_tokens::subscriber_name)
+                .first(conn)?;
             diesel::update(subscribers::table.find(subscriber.id))
                 .set((
                     subscribers::status.eq(SubscriberStatus::Confirmed.as_str()),
+                    subscribers::name.eq(name.or_else(|| subscriber.name.clone())),
                     subscribers::confirmed_at.eq(now),
                     subscribers::updated_at.eq(now),
                 ))
@@ -246,11 +252,13 @@ pub fn end_open_tokens(
     Ok(())
 }
 
-/// Stores the hash of a freshly minted confirmation token.
+/// Stores the hash of a freshly minted confirmation token, with the name typed with the
+/// sign-up it answers (which confirming it will give the reader).
 pub fn insert_confirmation_token(
     conn: &mut Conn,
     subscriber_id: i64,
     token_hash: &str,
+    name: Option<&str>,
     now: NaiveDateTime,
     expires_at: NaiveDateTime,
 ) -> anyhow::Result<()> {
@@ -258,6 +266,7 @@ pub fn insert_confirmation_token(
         .values((
             confirmation_tokens::token_hash.eq(token_hash),
             confirmation_tokens::subscriber_id.eq(subscriber_id),
+            confirmation_tokens::subscriber_name.eq(name),
             confirmation_tokens::created_at.eq(now),
             confirmation_tokens::expires_at.eq(expires_at),
         ))
@@ -393,7 +402,7 @@ pub fn resend_confirmation(conn: &mut Conn, id: i64, now: NaiveDateTime) -> anyh
         if subscriber.status() != SubscriberStatus::Pending {
             return Ok(false);
         }
-        outgoing_emails::enqueue_confirmation(conn, id, &subscriber.email, now)?;
+        outgoing_emails::enqueue_confirmation(conn, id, &subscriber.email, None, now)?;
         Ok(true)
     })
 }

@@ -74,35 +74,40 @@ pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
     let claimed: Vec<Claimed> = state
         .db
         .run(move |conn| {
-            let due = outgoing_emails::claim_due(conn, &worker, now, after(now, lease), batch)?;
-            due.into_iter()
-                .map(|email| {
-                    let subscriber = match email.subscriber_id {
-                        Some(id) => subscribers::find(conn, id)?,
-                        None => None,
-                    };
-                    // The token is minted at send time, so no usable token ever waits in
-                    // the queue table, and the link's lifetime starts when it is mailed.
-                    let confirmation = match subscriber {
-                        Some(s) if s.status() == SubscriberStatus::Pending => {
-                            let token = ConfirmationToken::generate();
-                            subscribers::insert_confirmation_token(
-                                conn,
-                                s.id,
-                                &token.hash(),
-                                now,
-                                after(now, ttl),
-                            )?;
-                            Some((s, token))
-                        }
-                        _ => None,
-                    };
-                    Ok(Claimed {
-                        email,
-                        confirmation,
+            // One write transaction: a reader who leaves meanwhile either leaves before
+            // (no link is minted) or after (leaving ends the link minted here).
+            conn.immediate_transaction(|conn| {
+                let due = outgoing_emails::claim_due(conn, &worker, now, after(now, lease), batch)?;
+                due.into_iter()
+                    .map(|email| {
+                        let subscriber = match email.subscriber_id {
+                            Some(id) => subscribers::find(conn, id)?,
+                            None => None,
+                        };
+                        // The token is minted at send time, so no usable token ever waits in
+                        // the queue table, and the link's lifetime starts when it is mailed.
+                        let confirmation = match subscriber {
+                            Some(s) if s.status() == SubscriberStatus::Pending => {
+                                let token = ConfirmationToken::generate();
+                                subscribers::insert_confirmation_token(
+                                    conn,
+                                    s.id,
+                                    &token.hash(),
+                                    email.subscriber_name.as_deref(),
+                                    now,
+                                    after(now, ttl),
+                                )?;
+                                Some((s, token))
+                            }
+                            _ => None,
+                        };
+                        Ok(Claimed {
+                            email,
+                            confirmation,
+                        })
                     })
-                })
-                .collect()
+                    .collect()
+            })
         })
         .await?;
     if claimed.is_empty() {

@@ -403,26 +403,34 @@ async fn a_stranger_typing_an_address_cannot_put_words_into_its_mail_or_rename_i
     assert_eq!(refused.status(), 400, "a web address is no name");
     assert_eq!(app.subscriber_count().await, 0);
 
-    app.sign_up("aigerim@example.kz", "Aigerim Nurlanovna")
+    // A stranger types the address first, with words of their own.
+    app.sign_up("aigerim@example.kz", "WIN $500 today, call +7 700")
         .await;
-    let first = app
+    let strangers = app
         .wait_for_mail_to("aigerim@example.kz", 1)
         .await
         .remove(0);
-    assert_eq!(first.header("To").as_deref(), Some("aigerim@example.kz"));
-    assert!(!first.text_body().contains("Aigerim"));
+    assert_eq!(
+        strangers.header("To").as_deref(),
+        Some("aigerim@example.kz")
+    );
+    assert!(!strangers.text_body().contains("WIN") && !strangers.html_body().contains("WIN"));
 
-    // Someone else types the same (pending) address with another name.
-    app.sign_up("aigerim@example.kz", "WIN $500 today, call +7 700")
+    // Then the reader signs up herself and confirms from her own mail.
+    app.sign_up("aigerim@example.kz", "Aigerim Nurlanovna")
         .await;
-    let second = app
+    let hers = app
         .wait_for_mail_to("aigerim@example.kz", 2)
         .await
         .remove(1);
-    assert!(!second.text_body().contains("WIN") && !second.html_body().contains("WIN"));
-    assert_eq!(second.header("To").as_deref(), Some("aigerim@example.kz"));
-    let link = app.confirmation_link(&second);
-    assert_eq!(app.post_empty(&link).await.status(), 200);
+    assert!(
+        !hers.text_body().contains("Aigerim"),
+        "no name before confirmation"
+    );
+    assert_eq!(
+        app.post_empty(&app.confirmation_link(&hers)).await.status(),
+        200
+    );
     let listed: serde_json::Value = app
         .api_get("/api/subscribers?status=confirmed")
         .await
@@ -431,8 +439,18 @@ async fn a_stranger_typing_an_address_cannot_put_words_into_its_mail_or_rename_i
         .unwrap();
     assert_eq!(
         listed["subscribers"][0]["name"], "Aigerim Nurlanovna",
-        "the name is the one stored first: {listed}"
+        "the name is the one typed with the link that was used: {listed}"
     );
+
+    // Signing up again once confirmed changes nothing, the name included.
+    app.sign_up("aigerim@example.kz", "Someone Else").await;
+    let listed: serde_json::Value = app
+        .api_get("/api/subscribers?status=confirmed")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["subscribers"][0]["name"], "Aigerim Nurlanovna");
 }
 
 #[tokio::test]
