@@ -318,6 +318,8 @@ fn not_public_v4(ip: Ipv4Addr) -> Option<&'static str> {
         Some("a link-local address")
     } else if a == 100 && (64..128).contains(&b) {
         Some("a carrier-grade NAT address (100.64.0.0/10)")
+    } else if a == 198 && (b == 18 || b == 19) {
+        Some("a benchmarking address (198.18.0.0/15)")
     } else if ip.is_multicast() {
         Some("a multicast address")
     } else if a >= 240 {
@@ -352,6 +354,13 @@ fn not_public_v6(ip: Ipv6Addr) -> Option<&'static str> {
     } else if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
         // NAT64 (64:ff9b::/96) reaches the IPv4 address inside.
         not_public_v4(embedded_v4())
+    } else if segments[..3] == [0x64, 0xff9b, 1] {
+        Some("a local-use NAT64 address (64:ff9b:1::/48)")
+    } else if segments[0] == 0x2002 {
+        // 6to4 (2002::/16) carries an IPv4 address in its second and third groups.
+        not_public_v4(Ipv4Addr::from(
+            ((segments[1] as u32) << 16) | segments[2] as u32,
+        ))
     } else {
         None
     }
@@ -495,6 +504,11 @@ mod tests {
             "::127.0.0.1",
             "64:ff9b::a00:1",
             "64:ff9b::7f00:1",
+            "198.18.0.1",
+            "198.19.255.254",
+            "64:ff9b:1::a00:1",
+            "2002:7f00:1::1",
+            "2002:a00:1::",
         ];
         for ip in refused {
             let parsed: IpAddr = ip.parse().expect("an address");
@@ -514,6 +528,8 @@ mod tests {
             "2a00:1450:4001::200e",
             "::ffff:8.8.8.8",
             "64:ff9b::808:808",
+            "198.20.0.1",
+            "2002:808:808::1",
         ];
         for ip in public {
             let parsed: IpAddr = ip.parse().expect("an address");
