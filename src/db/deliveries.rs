@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use super::digests::{self, Settled};
 use super::schema::{deliveries, subscribers};
 use super::{Conn, Outcome};
-use crate::domain::SubscriberStatus;
+use crate::domain::{DeliveryStatus, SubscriberStatus};
 
 /// Hard bounces in a row after which a reader is marked bounced and skipped.
 pub const HARD_BOUNCES_BEFORE_BOUNCED: i32 = 2;
@@ -66,7 +66,7 @@ pub fn claim_due(
     conn.immediate_transaction(|conn| {
         let due: Vec<ClaimedDelivery> = deliveries::table
             .inner_join(subscribers::table)
-            .filter(deliveries::status.eq("pending"))
+            .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
             .filter(deliveries::next_attempt_at.le(now))
             .filter(
                 deliveries::locked_until
@@ -104,14 +104,14 @@ pub fn claim_due(
         for d in &unwanted {
             diesel::update(deliveries::table.find((d.digest_id, d.subscriber_id)))
                 .set((
-                    deliveries::status.eq("skipped"),
+                    deliveries::status.eq(DeliveryStatus::Skipped.as_str()),
                     deliveries::locked_until.eq(None::<NaiveDateTime>),
                 ))
                 .execute(conn)?;
             skipped
                 .entry(d.digest_id)
                 .or_default()
-                .add(Settled::one("skipped"));
+                .add(Settled::one(DeliveryStatus::Skipped));
         }
         for (digest_id, change) in skipped {
             digests::count_settled(conn, digest_id, change)?;
@@ -129,7 +129,7 @@ pub fn renew_leases(
     diesel::update(
         deliveries::table
             .filter(deliveries::locked_by.eq(worker))
-            .filter(deliveries::status.eq("pending"))
+            .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
             .filter(deliveries::locked_until.is_not_null()),
     )
     .set(deliveries::locked_until.eq(lease_until))
@@ -165,7 +165,7 @@ pub fn record_outcomes(
             let row = deliveries::table
                 .find((digest_id, subscriber_id))
                 .filter(deliveries::locked_by.eq(worker))
-                .filter(deliveries::status.eq("pending"));
+                .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()));
             let attempts = deliveries::attempts + 1;
             let unlocked = (
                 deliveries::locked_by.eq(None::<String>),
@@ -176,7 +176,7 @@ pub fn record_outcomes(
                 Outcome::Sent => {
                     let written = diesel::update(row)
                         .set((
-                            deliveries::status.eq("sent"),
+                            deliveries::status.eq(DeliveryStatus::Sent.as_str()),
                             deliveries::attempts.eq(attempts),
                             deliveries::sent_at.eq(now),
                             unlocked,
@@ -208,7 +208,7 @@ pub fn record_outcomes(
                 Outcome::Rejected(error) | Outcome::Bounced(error) | Outcome::GaveUp(error) => {
                     let written = diesel::update(row)
                         .set((
-                            deliveries::status.eq("failed"),
+                            deliveries::status.eq(DeliveryStatus::Failed.as_str()),
                             deliveries::attempts.eq(attempts),
                             deliveries::last_error.eq(error),
                             unlocked,
@@ -237,20 +237,17 @@ pub fn record_outcomes(
                     written
                 }
                 Outcome::Cancelled => diesel::update(row)
-                    .set((deliveries::status.eq("skipped"), unlocked))
+                    .set((
+                        deliveries::status.eq(DeliveryStatus::Skipped.as_str()),
+                        unlocked,
+                    ))
                     .execute(conn)?,
-            };
-            let now_status = match outcome {
-                Outcome::Sent => "sent",
-                Outcome::RetryAt(..) => "pending",
-                Outcome::Rejected(_) | Outcome::Bounced(_) | Outcome::GaveUp(_) => "failed",
-                Outcome::Cancelled => "skipped",
             };
             if written == 1 {
                 settled
                     .entry(*digest_id)
                     .or_default()
-                    .add(Settled::one(now_status));
+                    .add(Settled::one(status_after(outcome)));
             }
             if written == 0 {
                 tracing::warn!(
@@ -267,6 +264,16 @@ pub fn record_outcomes(
     })
 }
 
+/// Where a delivery stands after an attempt that ended with `outcome`.
+fn status_after(outcome: &Outcome) -> DeliveryStatus {
+    match outcome {
+        Outcome::Sent => DeliveryStatus::Sent,
+        Outcome::RetryAt(..) => DeliveryStatus::Pending,
+        Outcome::Rejected(_) | Outcome::Bounced(_) | Outcome::GaveUp(_) => DeliveryStatus::Failed,
+        Outcome::Cancelled => DeliveryStatus::Skipped,
+    }
+}
+
 /// Puts a digest's failed deliveries back in the queue (the admin's "retry failed").
 /// Run it inside the caller's write transaction, with the digest reopened.
 pub fn retry_failed(conn: &mut Conn, digest_id: i64, now: NaiveDateTime) -> anyhow::Result<usize> {
@@ -274,10 +281,10 @@ pub fn retry_failed(conn: &mut Conn, digest_id: i64, now: NaiveDateTime) -> anyh
         let requeued = diesel::update(
             deliveries::table
                 .filter(deliveries::digest_id.eq(digest_id))
-                .filter(deliveries::status.eq("failed")),
+                .filter(deliveries::status.eq(DeliveryStatus::Failed.as_str())),
         )
         .set((
-            deliveries::status.eq("pending"),
+            deliveries::status.eq(DeliveryStatus::Pending.as_str()),
             deliveries::next_attempt_at.eq(now),
             deliveries::attempts.eq(0),
             deliveries::failing_since.eq(None::<NaiveDateTime>),
@@ -300,7 +307,7 @@ pub fn uncount_for_subscriber(conn: &mut Conn, subscriber_id: i64) -> anyhow::Re
         .select((deliveries::digest_id, deliveries::status))
         .load(conn)?;
     for (digest_id, status) in rows {
-        let mut change = Settled::one(&status);
+        let mut change = Settled::one(status.parse()?);
         change.recipients = 1;
         digests::count_settled(conn, digest_id, change.negated())?;
     }

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::Conn;
 use super::schema::{deliveries, digests};
+use crate::domain::DeliveryStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = digests)]
@@ -160,13 +161,13 @@ pub struct Settled {
 
 impl Settled {
     /// The change for one delivery leaving `pending` for `status`.
-    pub fn one(status: &str) -> Settled {
+    pub fn one(status: DeliveryStatus) -> Settled {
         let mut settled = Settled::default();
         match status {
-            "sent" => settled.sent = 1,
-            "failed" => settled.failed = 1,
-            "skipped" => settled.skipped = 1,
-            _ => {}
+            DeliveryStatus::Pending => {}
+            DeliveryStatus::Sent => settled.sent = 1,
+            DeliveryStatus::Failed => settled.failed = 1,
+            DeliveryStatus::Skipped => settled.skipped = 1,
         }
         settled
     }
@@ -221,7 +222,7 @@ pub fn finish_completed(conn: &mut Conn, ids: &[i64], now: NaiveDateTime) -> any
         let pending_left: bool = diesel::select(diesel::dsl::exists(
             deliveries::table
                 .filter(deliveries::digest_id.eq(id))
-                .filter(deliveries::status.eq("pending")),
+                .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str())),
         ))
         .get_result(conn)?;
         if !pending_left {
@@ -261,7 +262,7 @@ pub fn failures(conn: &mut Conn, id: i64) -> anyhow::Result<Vec<Failure>> {
     Ok(deliveries::table
         .inner_join(subscribers::table)
         .filter(deliveries::digest_id.eq(id))
-        .filter(deliveries::status.eq("failed"))
+        .filter(deliveries::status.eq(DeliveryStatus::Failed.as_str()))
         .order(subscribers::email.asc())
         .select((subscribers::email, deliveries::last_error))
         .load(conn)?)
