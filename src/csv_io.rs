@@ -64,9 +64,8 @@ pub fn import(db: &Db, input: impl Read) -> anyhow::Result<ImportReport> {
     let now = db::now();
     let mut report = ImportReport::default();
     let mut chunk = Vec::with_capacity(CHUNK_ROWS);
-    let mut rows = 0;
     let mut last_line = 1;
-    for record in reader.records() {
+    for (rows, record) in reader.records().enumerate() {
         let line = match &record {
             Ok(record) => record.position().map(|p| p.line()),
             Err(e) => e.position().map(|p| p.line()),
@@ -83,7 +82,6 @@ pub fn import(db: &Db, input: impl Read) -> anyhow::Result<ImportReport> {
             ));
             break;
         }
-        rows += 1;
         let record = match record {
             Ok(record) => record,
             // A record over the cap ends the import: what follows cannot be read

@@ -297,7 +297,10 @@ mod tests {
     fn an_old_token_for_an_eight_digit_id_is_no_new_token() {
         let signer = Signer::new("0123456789abcdef0123456789abcdef");
         // Its MAC input is `unsubscribe:12345678`: eight bytes, the size of a masked id.
-        let sig = signer.mac("unsubscribe", b"12345678").finalize().into_bytes();
+        let sig = signer
+            .mac("unsubscribe", b"12345678")
+            .finalize()
+            .into_bytes();
         let mut forged = b"12345678".to_vec();
         forged.extend_from_slice(&sig[..16]);
         assert_eq!(
