@@ -242,7 +242,7 @@ mod tests {
     #[test]
     fn a_record_over_the_cap_is_an_error_even_when_its_lines_are_short() {
         let mut ok = String::new();
-        RecordCapped::new(&b"abcd\nefgh\n\"a\nb\"\n"[..], 4)
+        RecordCapped::new(&b"abcd\nefgh\n\"a\nb\"\n"[..], 5)
             .read_to_string(&mut ok)
             .unwrap();
         assert_eq!(ok, "abcd\nefgh\n\"a\nb\"\n");
