@@ -13,25 +13,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 readers=${1:-10000}
 concurrency=${2:-8}
-work=target/bench
-mkdir -p "$work"
-
-sink=$work/postfix/usr/sbin/smtp-sink
-if [ ! -x "$sink" ]; then
-  (cd "$work" && apt-get download postfix >/dev/null && dpkg -x postfix_*.deb postfix)
-fi
-export LD_LIBRARY_PATH="$PWD/$work/postfix/usr/lib/postfix${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-
-cargo build --release --quiet
-bin=$PWD/target/release/newsletter
+. bench/common.sh
 
 run=$(mktemp -d)
 trap 'kill "$sink_pid" 2>/dev/null || true; rm -rf "$run"' EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-sink_user=$(id -u -n)
-[ "$sink_user" = root ] && sink_user=nobody
-"$sink" -u "$sink_user" 127.0.0.1:"$port" 1024 &
-sink_pid=$!
+port=$(free_port)
+start_sink "$port"
 
 python3 - "$readers" > "$run/readers.csv" <<'PY'
 import sys
@@ -44,10 +31,10 @@ export DATABASE_URL=$run/newsletter.db SMTP_URL=smtp://127.0.0.1:$port SEND_CONC
 "$bin" subscribers import readers.csv 2>/dev/null
 "$bin" import-feed "$OLDPWD/examples/astana-times-feed.xml" 2>/dev/null
 
-# The ceiling: smtp-source into the same sink, messages of the digest's size.
+# The ceiling: smtp-source into the same sink, 15 KB messages, the same parallelism.
 size=15000
 ceiling_count=$(( readers < 50000 ? readers : 50000 ))
-"$OLDPWD/$work/postfix/usr/sbin/smtp-source" -s "$concurrency" -l "$size" -m "$ceiling_count" \
+"$postfix_bin/smtp-source" -s "$concurrency" -l "$size" -m "$ceiling_count" \
   -f bench@example.org -t sink@example.org 127.0.0.1:"$port" 2>/dev/null &
 source_start=$(date +%s.%N); wait $!; source_end=$(date +%s.%N)
 

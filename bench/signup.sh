@@ -11,27 +11,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 connections=${1:-64}
 seconds=${2:-15}
-work=target/bench
-mkdir -p "$work"
-
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-sink=$work/postfix/usr/sbin/smtp-sink
-if [ ! -x "$sink" ]; then
-  (cd "$work" && apt-get download postfix >/dev/null && dpkg -x postfix_*.deb postfix)
-fi
-export LD_LIBRARY_PATH="$PWD/$work/postfix/usr/lib/postfix${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-
-cargo build --release --quiet
-bin=$PWD/target/release/newsletter
+. bench/common.sh
 
 run=$(mktemp -d)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 smtp_port=$(free_port)
 http_port=$(free_port)
-sink_user=$(id -u -n)
-[ "$sink_user" = root ] && sink_user=nobody
-"$sink" -u "$sink_user" 127.0.0.1:"$smtp_port" 1024 &
-sink_pid=$!
+start_sink "$smtp_port"
 trap 'kill "${app_pid:-}" 2>/dev/null; sleep 0.5; kill "$sink_pid" 2>/dev/null || true; rm -rf "$run"' EXIT
 
 (cd "$run" && DATABASE_URL=$run/newsletter.db SMTP_URL=smtp://127.0.0.1:$smtp_port \

@@ -1,5 +1,5 @@
-//! `csv_io::import` on any bytes: never panics, and every data row is imported, already
-//! present or rejected with its line.
+//! `csv_io::import` on any bytes: never panics, and every data row read is imported,
+//! already present or rejected (the first hundred listed with their line).
 #![no_main]
 
 use std::sync::OnceLock;
@@ -24,11 +24,17 @@ fuzz_target!(|csv: &[u8]| {
         .records()
         .count();
     match csv_io::import(db(), csv) {
-        Ok(report) => assert_eq!(
-            report.imported + report.already_present + report.rejected.len(),
-            rows,
-            "{report:?}"
-        ),
+        Ok(report) => {
+            let accounted = report.imported + report.already_present + report.rejected;
+            // Reading may stop early (a record over the size bound); what was read is
+            // still accounted for.
+            if report.stopped.is_some() {
+                assert!(accounted <= rows, "{report:?}");
+            } else {
+                assert_eq!(accounted, rows, "{report:?}");
+            }
+            assert!(report.first_rejections.len() <= report.rejected.min(100));
+        }
         Err(e) => assert!(format!("{e:#}").contains("header"), "{e:#}"),
     }
 });

@@ -13,6 +13,7 @@ pub mod schema;
 pub mod stats;
 pub mod subscribers;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -114,6 +115,11 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<ConnectionManager<SqliteConnection>>,
+    /// Taken around every write that goes through [`Db::write`]: SQLite has one writer
+    /// at a time, and a writer that finds the lock taken sleeps in SQLite's busy handler
+    /// in growing steps (up to 100 ms) even when the lock frees a moment later. Queued
+    /// on this mutex instead, the next writer starts the moment the last one commits.
+    write_lock: Arc<Mutex<()>>,
 }
 
 impl Db {
@@ -135,7 +141,10 @@ impl Db {
             .connection_customizer(Box::new(SqlitePragmas))
             .build(ConnectionManager::<SqliteConnection>::new(path))
             .with_context(|| format!("could not open the SQLite database `{path}`"))?;
-        let db = Db { pool };
+        let db = Db {
+            pool,
+            write_lock: Arc::new(Mutex::new(())),
+        };
         db.migrate()?;
         Ok(db)
     }
@@ -161,6 +170,26 @@ impl Db {
     {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().context("could not get a database connection")?;
+            work(&mut conn)
+        })
+        .await
+        .context("a database task panicked")?
+    }
+
+    /// Like [`Db::run`], for work that writes: one such piece of work at a time in this
+    /// process (see `write_lock`). Writes elsewhere (another process, rare admin actions)
+    /// still meet SQLite's busy timeout as before.
+    pub async fn write<T, F>(&self, work: F) -> anyhow::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> anyhow::Result<T> + Send + 'static,
+    {
+        let (pool, write_lock) = (self.pool.clone(), self.write_lock.clone());
+        tokio::task::spawn_blocking(move || {
+            let _one_writer = write_lock
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             let mut conn = pool.get().context("could not get a database connection")?;
             work(&mut conn)
         })

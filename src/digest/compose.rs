@@ -60,7 +60,7 @@ pub async fn compose_digest(state: &AppState) -> anyhow::Result<Composed> {
     let state_for_render = state.clone();
     let composed = state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             conn.immediate_transaction(|conn| {
                 let waiting = articles::waiting(conn)?;
                 if waiting.is_empty() {

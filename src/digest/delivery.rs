@@ -114,14 +114,14 @@ pub async fn deliver_due(
     let now = db::now();
     let claimed = state
         .db
-        .run(move |conn| deliveries::claim_due(conn, &worker, now, after(now, lease), batch))
+        .write(move |conn| deliveries::claim_due(conn, &worker, now, after(now, lease), batch))
         .await?;
     if claimed.is_empty() {
         // Deliveries can also be settled outside a batch (skipped at claim time because
         // the reader left, erased): close any digest that has nothing left pending.
         state
             .db
-            .run(move |conn| digests::finish_all_completed(conn, db::now()))
+            .write(move |conn| digests::finish_all_completed(conn, db::now()))
             .await?;
         return Ok(0);
     }
@@ -136,7 +136,7 @@ pub async fn deliver_due(
         pipeline::LeaseRenewal::start(lease, move |until| {
             let (db, worker) = (state.db.clone(), state.worker_id.clone());
             async move {
-                db.run(move |conn| deliveries::renew_leases(conn, &worker, until))
+                db.write(move |conn| deliveries::renew_leases(conn, &worker, until))
                     .await
             }
         })
@@ -159,7 +159,7 @@ pub async fn deliver_due(
             let finished = db::now();
             state
                 .db
-                .run(move |conn| deliveries::record_outcomes(conn, &worker, &chunk, finished))
+                .write(move |conn| deliveries::record_outcomes(conn, &worker, &chunk, finished))
         },
     )
     .await;
@@ -168,7 +168,7 @@ pub async fn deliver_due(
     let finished = db::now();
     state
         .db
-        .run(move |conn| digests::finish_completed(conn, &digest_ids, finished))
+        .write(move |conn| digests::finish_completed(conn, &digest_ids, finished))
         .await?;
     Ok(handled)
 }

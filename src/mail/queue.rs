@@ -73,7 +73,7 @@ pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
     let worker = state.worker_id.clone();
     let claimed: Vec<Claimed> = state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             // One write transaction: a reader who leaves meanwhile either leaves before
             // (no link is minted) or after (leaving ends the link minted here).
             conn.immediate_transaction(|conn| {
@@ -119,7 +119,7 @@ pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
         pipeline::LeaseRenewal::start(lease, move |until| {
             let (db, worker) = (state.db.clone(), state.worker_id.clone());
             async move {
-                db.run(move |conn| outgoing_emails::renew_leases(conn, &worker, until))
+                db.write(move |conn| outgoing_emails::renew_leases(conn, &worker, until))
                     .await
             }
         })
@@ -136,9 +136,9 @@ pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
         |chunk| {
             let worker = worker.clone();
             let finished = db::now();
-            state
-                .db
-                .run(move |conn| outgoing_emails::record_outcomes(conn, &worker, &chunk, finished))
+            state.db.write(move |conn| {
+                outgoing_emails::record_outcomes(conn, &worker, &chunk, finished)
+            })
         },
     )
     .await;

@@ -38,7 +38,7 @@ pub async fn confirm(
     let hash = token.hash();
     let outcome = state
         .db
-        .run(move |conn| subscribers::confirm(conn, &hash, db::now()))
+        .write(move |conn| subscribers::confirm(conn, &hash, db::now()))
         .await?;
     if let TokenLookup::Valid(subscriber) = &outcome {
         tracing::info!(subscriber = subscriber.id, "subscription confirmed");

@@ -139,7 +139,7 @@ pub async fn subscribe(
     let email = signup.email.clone();
     let outcome = state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             subscribers::sign_up(
                 conn,
                 &signup.email,

@@ -33,7 +33,7 @@ pub async fn unsubscribe(
     let id = verify(&state, query.token.as_deref())?;
     let done = state
         .db
-        .run(move |conn| subscribers::unsubscribe(conn, id, db::now()))
+        .write(move |conn| subscribers::unsubscribe(conn, id, db::now()))
         .await?;
     let Some(subscriber) = done else {
         return Err(unknown_subscriber(&state));

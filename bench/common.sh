@@ -1,0 +1,26 @@
+# Shared by the benchmarks (sourced from the repository's root): Postfix's smtp-sink
+# and smtp-source from Debian's postfix package, unpacked into target/bench/ and never
+# installed (so no mail server starts), the release binary, and free ports.
+work=target/bench
+mkdir -p "$work"
+postfix_bin=$PWD/$work/postfix/usr/sbin
+if [ ! -x "$postfix_bin/smtp-sink" ]; then
+  (cd "$work" && apt-get download postfix >/dev/null && dpkg -x postfix_*.deb postfix)
+fi
+export LD_LIBRARY_PATH="$PWD/$work/postfix/usr/lib/postfix${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+cargo build --release --quiet
+bin=$PWD/target/release/newsletter
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Starts smtp-sink on 127.0.0.1:PORT; its process id is left in `sink_pid`.
+start_sink() {
+  local user
+  user=$(id -u -n)
+  [ "$user" = root ] && user=nobody
+  "$postfix_bin/smtp-sink" -u "$user" 127.0.0.1:"$1" 1024 &
+  sink_pid=$!
+}
