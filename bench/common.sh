@@ -9,8 +9,13 @@ if [ ! -x "$postfix_bin/smtp-sink" ]; then
 fi
 export LD_LIBRARY_PATH="$PWD/$work/postfix/usr/lib/postfix${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
-cargo build --release --quiet
-bin=$PWD/target/release/newsletter
+# NEWSLETTER_BIN runs another build (say, the previous commit's) for a comparison.
+if [ -n "${NEWSLETTER_BIN:-}" ]; then
+  bin=$NEWSLETTER_BIN
+else
+  cargo build --release --quiet
+  bin=$PWD/target/release/newsletter
+fi
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
