@@ -106,9 +106,11 @@ pub async fn limit_slow_clients(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many open connections from your address.",
             );
+            // Its body, unread, goes with the answer, so the connection is closed.
+            let held = Some(Rc::new(RefCell::new(req.take_payload())));
             return Ok(req
                 .into_response(response)
-                .map_body(|_, body| WithRequestBody::new(body, None))
+                .map_body(|_, body| WithRequestBody::new(body, held))
                 .map_into_right_body());
         }
     }

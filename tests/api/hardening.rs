@@ -115,16 +115,20 @@ async fn wrong_admin_tokens_are_counted_before_they_are_verified_and_verifying_i
     assert_eq!(right.status(), 200, "the right token still works");
 }
 
-/// Opens a connection and sends a sign-up's headers promising a body that never comes.
-async fn stalled_sign_up(port: u16) -> Option<TcpStream> {
+/// Opens a connection and sends a sign-up's headers promising a body that never comes:
+/// by its length, or (`chunked`) as a chunked body that never ends.
+async fn stalled_sign_up(port: u16, chunked: bool) -> Option<TcpStream> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
-    stream
-        .write_all(
-            b"POST /subscriptions HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-              Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000\r\n\r\nemail=",
-        )
-        .await
-        .ok()?;
+    let framing = if chunked {
+        "Transfer-Encoding: chunked\r\n\r\n6\r\nemail="
+    } else {
+        "Content-Length: 10000\r\n\r\nemail="
+    };
+    let head = format!(
+        "POST /subscriptions HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\n{framing}"
+    );
+    stream.write_all(head.as_bytes()).await.ok()?;
     Some(stream)
 }
 
@@ -163,7 +167,8 @@ async fn stalled_request_bodies_time_out_and_cannot_take_health_down() {
     let port: u16 = service.address.rsplit(':').next().unwrap().parse().unwrap();
 
     let started = Instant::now();
-    let stalled: Vec<TcpStream> = join_all((0..STALLED).map(|_| stalled_sign_up(port)))
+    // Half of them by length, half chunked.
+    let stalled: Vec<TcpStream> = join_all((0..STALLED).map(|i| stalled_sign_up(port, i % 2 == 1)))
         .await
         .into_iter()
         .flatten()
