@@ -168,7 +168,7 @@ fn store_chunk(
     if chunk.is_empty() {
         return Ok(());
     }
-    let imported = db.run_blocking(|conn| {
+    let imported = db.write_blocking(|conn| {
         conn.immediate_transaction(|conn| {
             let mut imported = 0;
             for (email, name) in chunk.iter() {

@@ -58,7 +58,7 @@ pub async fn import_feed(state: &AppState, source: &str) -> anyhow::Result<FeedR
     let now = db::now();
     let (new, known) = state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             conn.immediate_transaction(|conn| {
                 let mut new = 0;
                 for entry in &entries {
@@ -190,7 +190,7 @@ async fn fetch(state: &AppState, url: &str) -> anyhow::Result<Option<Vec<u8>>> {
     // Remember the validators only once the body is safely read.
     state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             app_settings::set(conn, &etag_key, new_etag.as_deref())?;
             app_settings::set(conn, &modified_key, new_modified.as_deref())
         })

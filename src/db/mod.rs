@@ -168,33 +168,24 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut Conn) -> anyhow::Result<T> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().context("could not get a database connection")?;
-            work(&mut conn)
-        })
-        .await
-        .context("a database task panicked")?
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.run_blocking(work))
+            .await
+            .context("a database task panicked")?
     }
 
     /// Like [`Db::run`], for work that writes: one such piece of work at a time in this
-    /// process (see `write_lock`). Writes elsewhere (another process, rare admin actions)
-    /// still meet SQLite's busy timeout as before.
+    /// process (see `write_lock`). Writes from another process (the CLI beside the
+    /// server) still meet SQLite's busy timeout.
     pub async fn write<T, F>(&self, work: F) -> anyhow::Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Conn) -> anyhow::Result<T> + Send + 'static,
     {
-        let (pool, write_lock) = (self.pool.clone(), self.write_lock.clone());
-        tokio::task::spawn_blocking(move || {
-            let _one_writer = write_lock
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let mut conn = pool.get().context("could not get a database connection")?;
-            work(&mut conn)
-        })
-        .await
-        .context("a database task panicked")?
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.write_blocking(work))
+            .await
+            .context("a database task panicked")?
     }
 
     /// Runs `work` synchronously; for the CLI and start-up code outside the async world.
@@ -207,5 +198,17 @@ impl Db {
             .get()
             .context("could not get a database connection")?;
         work(&mut conn)
+    }
+
+    /// [`Db::write`], synchronously.
+    pub fn write_blocking<T>(
+        &self,
+        work: impl FnOnce(&mut Conn) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let _one_writer = self
+            .write_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.run_blocking(work)
     }
 }

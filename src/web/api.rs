@@ -76,7 +76,7 @@ pub async fn create_article(
         })?;
     let (id, created) = state
         .db
-        .run(move |conn| articles::add(conn, &article, db::now()))
+        .write(move |conn| articles::add(conn, &article, db::now()))
         .await?;
     let status = if created {
         StatusCode::CREATED

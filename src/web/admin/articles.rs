@@ -102,7 +102,7 @@ pub async fn create(
     };
     let (_, created) = state
         .db
-        .run(move |conn| articles::add(conn, &article, db::now()))
+        .write(move |conn| articles::add(conn, &article, db::now()))
         .await?;
     Ok(see_other(if created {
         "/admin/articles?notice=added"
@@ -130,7 +130,7 @@ pub async fn put_back(
 async fn set_left_out(state: &AppState, id: i64, left_out: bool) -> Result<HttpResponse, WebError> {
     let changed = state
         .db
-        .run(move |conn| articles::set_left_out(conn, id, left_out, db::now()))
+        .write(move |conn| articles::set_left_out(conn, id, left_out, db::now()))
         .await?;
     if !changed {
         return Err(pages::message_page(

@@ -75,7 +75,7 @@ pub async fn login(
     let expires = db::after(now, SESSION_LIFETIME);
     state
         .db
-        .run(move |conn| admin_sessions::create(conn, &id_hash, &csrf, now, expires))
+        .write(move |conn| admin_sessions::create(conn, &id_hash, &csrf, now, expires))
         .await?;
     tracing::info!("admin logged in");
     let cookie = Cookie::build(SESSION_COOKIE, session_id)
@@ -112,7 +112,7 @@ pub async fn logout(
     let id_hash = form.session.id_hash.clone();
     state
         .db
-        .run(move |conn| admin_sessions::delete(conn, &id_hash))
+        .write(move |conn| admin_sessions::delete(conn, &id_hash))
         .await?;
     let mut response = see_other("/admin/login");
     let mut gone = Cookie::build(SESSION_COOKIE, "").path("/admin").finish();

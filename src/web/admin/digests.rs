@@ -206,7 +206,7 @@ pub async fn retry_failed(
     let id = id.into_inner();
     let requeued = state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             conn.immediate_transaction(|conn| {
                 let requeued = deliveries::retry_failed(conn, id, db::now())?;
                 if requeued > 0 {

@@ -190,7 +190,7 @@ pub async fn resend(
     let id = id.into_inner();
     let resent = state
         .db
-        .run(move |conn| subscribers::resend_confirmation(conn, id, db::now()))
+        .write(move |conn| subscribers::resend_confirmation(conn, id, db::now()))
         .await?;
     if resent {
         state.wake_mail_queue();
@@ -229,7 +229,7 @@ pub async fn delete(
     let id = id.into_inner();
     if !state
         .db
-        .run(move |conn| subscribers::erase(conn, id))
+        .write(move |conn| subscribers::erase(conn, id))
         .await?
     {
         return Err(unknown(&state));
