@@ -172,11 +172,13 @@ pub fn record_outcomes(
                 deliveries::locked_until.eq(None::<NaiveDateTime>),
             );
             let reader = subscribers::table.find(subscriber_id);
+            // One mapping from outcome to status serves the row and the digest's counts.
+            let status = status_after(outcome);
             let written = match outcome {
                 Outcome::Sent => {
                     let written = diesel::update(row)
                         .set((
-                            deliveries::status.eq(DeliveryStatus::Sent.as_str()),
+                            deliveries::status.eq(status.as_str()),
                             deliveries::attempts.eq(attempts),
                             deliveries::sent_at.eq(now),
                             unlocked,
@@ -208,7 +210,7 @@ pub fn record_outcomes(
                 Outcome::Rejected(error) | Outcome::Bounced(error) | Outcome::GaveUp(error) => {
                     let written = diesel::update(row)
                         .set((
-                            deliveries::status.eq(DeliveryStatus::Failed.as_str()),
+                            deliveries::status.eq(status.as_str()),
                             deliveries::attempts.eq(attempts),
                             deliveries::last_error.eq(error),
                             unlocked,
@@ -237,17 +239,14 @@ pub fn record_outcomes(
                     written
                 }
                 Outcome::Cancelled => diesel::update(row)
-                    .set((
-                        deliveries::status.eq(DeliveryStatus::Skipped.as_str()),
-                        unlocked,
-                    ))
+                    .set((deliveries::status.eq(status.as_str()), unlocked))
                     .execute(conn)?,
             };
             if written == 1 {
                 settled
                     .entry(*digest_id)
                     .or_default()
-                    .add(Settled::one(status_after(outcome)));
+                    .add(Settled::one(status));
             }
             if written == 0 {
                 tracing::warn!(
