@@ -32,6 +32,11 @@ impl ImportReport {
         }
     }
 
+    /// Rejected rows the report only counts (past the first ones it lists).
+    pub fn unlisted(&self) -> usize {
+        self.rejected - self.first_rejections.len()
+    }
+
     /// Whether every row of the file was imported or already present.
     pub fn is_clean(&self) -> bool {
         self.rejected == 0 && self.stopped.is_none()

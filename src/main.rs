@@ -123,7 +123,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     for (line, reason) in &report.first_rejections {
                         eprintln!("{}:{line}: {reason}", file.display());
                     }
-                    let unlisted = report.rejected - report.first_rejections.len();
+                    let unlisted = report.unlisted();
                     if unlisted > 0 {
                         eprintln!("… and {unlisted} more rows rejected");
                     }

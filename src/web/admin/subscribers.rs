@@ -159,7 +159,7 @@ pub async fn import(
                 .collect();
             context.insert("rejected", &listed);
             context.insert("rejected_count", &report.rejected);
-            context.insert("unlisted", &(report.rejected - listed.len()));
+            context.insert("unlisted", &report.unlisted());
             context.insert(
                 "stopped",
                 &report
