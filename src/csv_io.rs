@@ -174,7 +174,7 @@ fn store_chunk(
         return Ok(());
     }
     let imported = db.write_blocking(|conn| {
-        conn.immediate_transaction(|conn| {
+        crate::db::exclusive(conn, |conn| {
             let mut imported = 0;
             for (email, name) in chunk.iter() {
                 if subscribers::import_confirmed(conn, email, name.as_ref(), now)? {

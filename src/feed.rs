@@ -59,7 +59,7 @@ pub async fn import_feed(state: &AppState, source: &str) -> anyhow::Result<FeedR
     let (new, known) = state
         .db
         .write(move |conn| {
-            conn.immediate_transaction(|conn| {
+            crate::db::exclusive(conn, |conn| {
                 let mut new = 0;
                 for entry in &entries {
                     if articles::insert_if_new(conn, entry, now)?.1 {

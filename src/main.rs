@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use newsletter::db::{self, Db, Engine};
 use newsletter::domain::ArticleInput;
-use newsletter::{AppState, Application, Settings, cli, csv_io, db::Db, telemetry};
+use newsletter::{AppState, Application, Settings, cli, csv_io, startup, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -22,7 +23,25 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the web app and send mail (the default).
-    Serve,
+    Serve {
+        /// Serve the web app only: sign-ups and digests queue their mail for
+        /// `newsletter worker` nodes on the same database to send.
+        #[arg(long)]
+        no_workers: bool,
+    },
+    /// Send queued mail and run the schedule, with no web server (a sending-only node
+    /// beside `serve --no-workers` ones, on one PostgreSQL database).
+    Worker,
+    /// Copy every row of one database into another, empty one (e.g. a SQLite file into
+    /// PostgreSQL), then compare the counts.
+    CopyDb {
+        /// The database to copy: a SQLite file, or a postgres:// URL.
+        #[arg(long, value_name = "DATABASE_URL")]
+        from: String,
+        /// The empty database to copy into, e.g. postgres://user@host/newsletter.
+        #[arg(long, value_name = "DATABASE_URL")]
+        to: String,
+    },
     /// Create or update the database schema, then exit.
     Migrate,
     /// Send a digest of every article not yet in one, now; waits and shows progress,
@@ -79,9 +98,21 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let command = cli.command.unwrap_or(Command::Serve { no_workers: false });
+    // copy-db names both databases itself and needs no other setting.
+    if let Command::CopyDb { from, to } = command {
+        return copy_db(&from, &to);
+    }
     let settings = Settings::from_env()?;
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(settings)?,
+    match command {
+        Command::Serve { no_workers } => serve(settings, no_workers)?,
+        Command::Worker => {
+            raise_open_file_limit();
+            block_on(startup::run_workers_until_stopped(AppState::build(
+                settings,
+            )?))?
+        }
+        Command::CopyDb { .. } => unreachable!("handled above"),
         Command::SendDigest => return block_on(cli::send_digest(AppState::build(settings)?)),
         Command::AddArticle {
             title,
@@ -144,17 +175,48 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn serve(settings: Settings) -> anyhow::Result<()> {
-    // Every connection is a file; systems start processes with a soft limit (often
-    // 1,024) far below the hard one. Raise it, so a burst of clients cannot use it up.
+fn serve(settings: Settings, no_workers: bool) -> anyhow::Result<()> {
+    raise_open_file_limit();
+    block_on(async {
+        let app = Application::build(settings).await?;
+        match no_workers {
+            true => app.run_web_only().await,
+            false => app.run_until_stopped().await,
+        }
+    })
+}
+
+/// Every connection is a file; systems start processes with a soft limit (often 1,024)
+/// far below the hard one. Raise it, so a burst of clients cannot use it up.
+fn raise_open_file_limit() {
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => tracing::debug!(limit, "open-file limit"),
         Err(e) => tracing::warn!("could not raise the open-file limit: {e}"),
     }
-    block_on(async {
-        let app = Application::build(settings).await?;
-        app.run_until_stopped().await
-    })
+}
+
+/// `copy-db`: exit 0 with the counts, 2 when the target is not empty, 1 otherwise.
+fn copy_db(from: &str, to: &str) -> anyhow::Result<ExitCode> {
+    let (shown_from, shown_to) = (db::redact(from), db::redact(to));
+    if Engine::of(from) == Engine::Sqlite && !std::path::Path::new(from).exists() {
+        anyhow::bail!("there is no database at `{shown_from}` to copy");
+    }
+    let source = Db::connect(from).with_context(|| format!("could not open `{shown_from}`"))?;
+    let target = Db::connect(to).with_context(|| format!("could not open `{shown_to}`"))?;
+    match db::copy::copy(&source, &target) {
+        Ok(report) => {
+            for (table, rows) in &report.tables {
+                eprintln!("{table:>20}: {rows} rows");
+            }
+            eprintln!("copied `{shown_from}` into `{shown_to}`; every count matches");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e @ db::copy::CopyError::TargetNotEmpty { .. }) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(e).context(format!("could not copy `{shown_from}` into `{shown_to}`")),
+    }
 }
 
 fn block_on<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {

@@ -55,37 +55,101 @@ impl Application {
     /// and delivery workers and the schedule beside the server; on the way out the
     /// workers finish the messages in flight.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run(true).await
+    }
+
+    /// Serves the web app only (`serve --no-workers`): sign-ups queue their mail and
+    /// the admin's digests their deliveries, for `newsletter worker` nodes to send.
+    pub async fn run_web_only(self) -> anyhow::Result<()> {
+        self.run(false).await
+    }
+
+    async fn run(self, with_workers: bool) -> anyhow::Result<()> {
         let state = self.state;
         if state.settings.admin_token.is_none() {
             tracing::warn!("ADMIN_TOKEN is not set: the admin API and pages answer 404");
         }
-        tracing::info!("{}", state.mailer.describe());
         tracing::info!(
-            "serving {} on http://{}",
+            "serving {} on http://{}{}",
             state.settings.newsletter_name,
-            listen_display(&state.settings.bind_addr, self.port)
+            listen_display(&state.settings.bind_addr, self.port),
+            if with_workers {
+                ""
+            } else {
+                " (web only: no mail is sent from here)"
+            }
         );
-        let (stop_workers, stopped) = watch::channel(false);
-        let mail_worker = supervise("mail queue", &state, &stopped, queue::run_worker);
-        let delivery_worker = supervise("digest delivery", &state, &stopped, delivery::run_worker);
-        let scheduler = schedule::start(&state).await?;
+        let workers = match with_workers {
+            true => Some(Workers::start(&state).await?),
+            false => None,
+        };
         let served = self.server.await;
-        let _ = stop_workers.send(true);
-        if let Some(mut scheduler) = scheduler {
+        if let Some(workers) = workers {
+            workers.stop().await;
+        }
+        served.context("the web server stopped with an error")
+    }
+}
+
+/// The background side of the service: the mail queue and digest delivery workers and
+/// the schedule. `serve` runs them beside the web server, `worker` on their own.
+pub struct Workers {
+    stop: watch::Sender<bool>,
+    mail: tokio::task::JoinHandle<()>,
+    delivery: tokio::task::JoinHandle<()>,
+    scheduler: Option<tokio_cron_scheduler::JobScheduler>,
+}
+
+impl Workers {
+    pub async fn start(state: &AppState) -> anyhow::Result<Workers> {
+        tracing::info!("{}", state.mailer.describe());
+        let (stop, stopped) = watch::channel(false);
+        Ok(Workers {
+            mail: supervise("mail queue", state, &stopped, queue::run_worker),
+            delivery: supervise("digest delivery", state, &stopped, delivery::run_worker),
+            scheduler: schedule::start(state).await?,
+            stop,
+        })
+    }
+
+    /// Stops the schedule and lets the workers finish the messages in flight (for up
+    /// to 30 s; what is left stays queued for the next start).
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        if let Some(mut scheduler) = self.scheduler {
             let _ = scheduler.shutdown().await;
         }
-        let workers = async {
-            let _ = mail_worker.await;
-            let _ = delivery_worker.await;
+        let (mail, delivery) = (self.mail, self.delivery);
+        let finished = async {
+            let _ = mail.await;
+            let _ = delivery.await;
         };
-        if tokio::time::timeout(Duration::from_secs(30), workers)
+        if tokio::time::timeout(Duration::from_secs(30), finished)
             .await
             .is_err()
         {
             tracing::warn!("the workers did not finish in 30 s; unsent mail stays queued");
         }
-        served.context("the web server stopped with an error")
     }
+}
+
+/// `newsletter worker`: sends mail and runs the schedule, with no web server, until the
+/// process is asked to stop (Ctrl-C or SIGTERM).
+pub async fn run_workers_until_stopped(state: AppState) -> anyhow::Result<()> {
+    tracing::info!(
+        "sending for {} (worker only: no web server)",
+        state.settings.newsletter_name
+    );
+    let workers = Workers::start(&state).await?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("could not listen for SIGTERM")?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("stopping: finishing the messages in flight");
+    workers.stop().await;
+    Ok(())
 }
 
 /// Runs a worker until shutdown, starting it again if it panics: a bug hit by one

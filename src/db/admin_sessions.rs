@@ -13,7 +13,7 @@ pub fn create(
     now: NaiveDateTime,
     expires_at: NaiveDateTime,
 ) -> anyhow::Result<()> {
-    conn.immediate_transaction(|conn| {
+    crate::db::exclusive(conn, |conn| {
         // Sessions are few; dropping the expired ones here keeps the table small.
         diesel::delete(admin_sessions::table.filter(admin_sessions::expires_at.le(now)))
             .execute(conn)?;

@@ -12,7 +12,7 @@ pub fn get_or_insert_with(
     name: &str,
     make: impl FnOnce() -> String,
 ) -> anyhow::Result<String> {
-    conn.immediate_transaction(|conn| {
+    crate::db::exclusive(conn, |conn| {
         let existing: Option<String> = app_settings::table
             .find(name)
             .select(app_settings::value)
@@ -42,9 +42,12 @@ pub fn get(conn: &mut Conn, name: &str) -> anyhow::Result<Option<String>> {
 pub fn set(conn: &mut Conn, name: &str, value: Option<&str>) -> anyhow::Result<()> {
     match value {
         Some(value) => {
-            diesel::replace_into(app_settings::table)
+            let upsert = diesel::insert_into(app_settings::table)
                 .values((app_settings::name.eq(name), app_settings::value.eq(value)))
-                .execute(conn)?;
+                .on_conflict(app_settings::name)
+                .do_update()
+                .set(app_settings::value.eq(value));
+            crate::on_engine!(conn, |c| upsert.execute(c))?;
         }
         None => {
             diesel::delete(app_settings::table.find(name)).execute(conn)?;

@@ -36,7 +36,7 @@ pub fn add(
     article: &NewArticle,
     now: NaiveDateTime,
 ) -> anyhow::Result<(i64, bool)> {
-    conn.immediate_transaction(|conn| insert_if_new(conn, article, now))
+    crate::db::exclusive(conn, |conn| insert_if_new(conn, article, now))
 }
 
 /// Like [`add`], inside the caller's transaction (a feed imports all its entries in one).
@@ -75,13 +75,27 @@ fn find_existing(conn: &mut Conn, article: &NewArticle) -> anyhow::Result<Option
     Ok(query.first(conn).optional()?)
 }
 
+/// Oldest first; articles without a date first, in the order they came (SQLite sorts
+/// NULL first and PostgreSQL last, so it is said outright).
+fn oldest_first() -> (
+    diesel::dsl::Asc<diesel::dsl::IsNotNull<articles::published_at>>,
+    diesel::dsl::Asc<articles::published_at>,
+    diesel::dsl::Asc<articles::id>,
+) {
+    (
+        articles::published_at.is_not_null().asc(),
+        articles::published_at.asc(),
+        articles::id.asc(),
+    )
+}
+
 /// Articles for the next digest, in the order it lists them (oldest first): not yet in a
 /// digest and not left out.
 pub fn waiting(conn: &mut Conn) -> anyhow::Result<Vec<Article>> {
     Ok(articles::table
         .filter(articles::digest_id.is_null())
         .filter(articles::excluded_at.is_null())
-        .order((articles::published_at.asc(), articles::id.asc()))
+        .order(oldest_first())
         .select(Article::as_select())
         .load(conn)?)
 }
@@ -90,7 +104,7 @@ pub fn waiting(conn: &mut Conn) -> anyhow::Result<Vec<Article>> {
 pub fn in_digest(conn: &mut Conn, digest_id: i64) -> anyhow::Result<Vec<Article>> {
     Ok(articles::table
         .filter(articles::digest_id.eq(digest_id))
-        .order((articles::published_at.asc(), articles::id.asc()))
+        .order(oldest_first())
         .select(Article::as_select())
         .load(conn)?)
 }

@@ -4,11 +4,11 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use super::digests::{self, Settled};
 use super::schema::{deliveries, subscribers};
-use super::{Conn, Outcome};
+use super::{AnyConnection, Conn, Outcome};
 use crate::domain::{DeliveryStatus, SubscriberStatus};
 
 /// Hard bounces in a row after which a reader is marked bounced and skipped.
@@ -63,32 +63,42 @@ pub fn claim_due(
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> anyhow::Result<Vec<ClaimedDelivery>> {
-    conn.immediate_transaction(|conn| {
-        let due: Vec<ClaimedDelivery> = deliveries::table
-            .inner_join(subscribers::table)
-            .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
-            .filter(deliveries::next_attempt_at.le(now))
-            .filter(
-                deliveries::locked_until
-                    .is_null()
-                    .or(deliveries::locked_until.lt(now)),
-            )
-            .order((
-                deliveries::next_attempt_at.asc(),
-                deliveries::digest_id.asc(),
-                deliveries::subscriber_id.asc(),
-            ))
-            .limit(limit)
-            .select((
-                deliveries::digest_id,
-                deliveries::subscriber_id,
-                deliveries::attempts,
-                deliveries::failing_since,
-                subscribers::email,
-                subscribers::name,
-                subscribers::status,
-            ))
-            .load(conn)?;
+    crate::db::write_transaction(conn, |conn| {
+        // One query for both engines; on PostgreSQL it also locks what it finds and
+        // passes over rows another instance is claiming this moment (SKIP LOCKED), so
+        // instances claiming at once take different deliveries.
+        macro_rules! due {
+            () => {
+                deliveries::table
+                    .inner_join(subscribers::table)
+                    .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+                    .filter(deliveries::next_attempt_at.le(now))
+                    .filter(
+                        deliveries::locked_until
+                            .is_null()
+                            .or(deliveries::locked_until.lt(now)),
+                    )
+                    .order((
+                        deliveries::next_attempt_at.asc(),
+                        deliveries::digest_id.asc(),
+                        deliveries::subscriber_id.asc(),
+                    ))
+                    .limit(limit)
+                    .select((
+                        deliveries::digest_id,
+                        deliveries::subscriber_id,
+                        deliveries::attempts,
+                        deliveries::failing_since,
+                        subscribers::email,
+                        subscribers::name,
+                        subscribers::status,
+                    ))
+            };
+        }
+        let due: Vec<ClaimedDelivery> = match conn {
+            AnyConnection::Sqlite(c) => due!().load(c)?,
+            AnyConnection::Pg(c) => due!().for_update().skip_locked().load(c)?,
+        };
         let (wanted, unwanted): (Vec<_>, Vec<_>) = due
             .into_iter()
             .partition(|d| d.subscriber_status == SubscriberStatus::Confirmed.as_str());
@@ -100,7 +110,7 @@ pub fn claim_due(
                 ))
                 .execute(conn)?;
         }
-        let mut skipped: HashMap<i64, Settled> = HashMap::new();
+        let mut skipped: BTreeMap<i64, Settled> = BTreeMap::new();
         for d in &unwanted {
             diesel::update(deliveries::table.find((d.digest_id, d.subscriber_id)))
                 .set((
@@ -159,8 +169,8 @@ pub fn record_outcomes(
     outcomes: &[((i64, i64), Outcome)],
     now: NaiveDateTime,
 ) -> anyhow::Result<()> {
-    conn.immediate_transaction(|conn| {
-        let mut settled: HashMap<i64, Settled> = HashMap::new();
+    crate::db::write_transaction(conn, |conn| {
+        let mut settled: BTreeMap<i64, Settled> = BTreeMap::new();
         for ((digest_id, subscriber_id), outcome) in outcomes {
             let row = deliveries::table
                 .find((digest_id, subscriber_id))

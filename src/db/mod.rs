@@ -1,11 +1,15 @@
-//! The SQLite database: the connection pool, embedded migrations, and queries by topic.
+//! The database: SQLite (a file, the default) or PostgreSQL (a server several instances
+//! share), the connection pool, embedded migrations, and queries by topic.
 //!
-//! Diesel is synchronous, so every query runs on tokio's blocking pool through
-//! [`Db::run`]; the async threads that serve requests never wait on SQLite.
+//! Both engines are one diesel connection type, [`AnyConnection`], so each query is
+//! written once; the few statements one dialect lacks are spelled per engine with
+//! [`on_engine!`]. Diesel is synchronous, so every query runs on tokio's blocking pool
+//! through [`Db::run`]; the async threads that serve requests never wait on the database.
 
 pub mod admin_sessions;
 pub mod app_settings;
 pub mod articles;
+pub mod copy;
 pub mod deliveries;
 pub mod digests;
 pub mod outgoing_emails;
@@ -18,12 +22,90 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{NaiveDateTime, Utc};
-use diesel::SqliteConnection;
-use diesel::connection::SimpleConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::{ManageConnection, Pool, R2D2Connection};
+use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to either engine; every query in `db/` runs on it.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Sqlite(SqliteConnection),
+    Pg(PgConnection),
+}
+
+/// Runs one diesel statement on whichever engine `conn` is, for what the common dialect
+/// cannot say (`ON CONFLICT`, a batch `INSERT`): the statement is still written once, and type-checked
+/// for each engine.
+#[macro_export]
+macro_rules! on_engine {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match &mut *$conn {
+            $crate::db::AnyConnection::Sqlite($c) => $body,
+            $crate::db::AnyConnection::Pg($c) => $body,
+        }
+    };
+}
+
+/// Which engine a `DATABASE_URL` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// A file path (or `sqlite://path`): the embedded default.
+    Sqlite,
+    /// `postgres://` or `postgresql://`.
+    Postgres,
+}
+
+impl Engine {
+    pub fn of(database_url: &str) -> Engine {
+        if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+            Engine::Postgres
+        } else {
+            Engine::Sqlite
+        }
+    }
+}
+
+/// The key of the PostgreSQL advisory lock that [`exclusive`] transactions take: they
+/// run one at a time across every instance, as SQLite's writers do.
+const WRITE_LOCK_KEY: i64 = 0x6e65_7773_6c65_7474; // "newslett"
+/// The key of the advisory lock held while migrations run, so instances starting
+/// together migrate once.
+const MIGRATION_LOCK_KEY: i64 = 0x6e65_7773_6d69_6772; // "newsmigr"
+
+/// Runs `work` in a transaction that writes with no other such transaction beside it,
+/// on either engine: `BEGIN IMMEDIATE` on SQLite (the one writer), a transaction-scoped
+/// advisory lock on PostgreSQL (shared by every instance on the database). The rules
+/// that read, decide and write (a sign-up, a confirmation, composing a digest) run in
+/// one, so they hold however many instances there are.
+pub fn exclusive<T>(
+    conn: &mut Conn,
+    work: impl FnOnce(&mut Conn) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    match conn {
+        AnyConnection::Sqlite(sqlite) => {
+            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+            match work(conn) {
+                Ok(value) => {
+                    <Conn as Connection>::TransactionManager::commit_transaction(conn)?;
+                    Ok(value)
+                }
+                Err(e) => {
+                    <Conn as Connection>::TransactionManager::rollback_transaction(conn)?;
+                    Err(e)
+                }
+            }
+        }
+        AnyConnection::Pg(_) => conn.transaction(|conn| {
+            conn.batch_execute(&format!("SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})"))?;
+            work(conn)
+        }),
+    }
+}
 
 /// Timestamps are stored as UTC without a zone; they leave the service as RFC 3339 UTC.
 pub mod utc {
@@ -75,8 +157,22 @@ pub enum Outcome {
     Cancelled,
 }
 
-/// A pooled SQLite connection.
-pub type Conn = SqliteConnection;
+/// Runs `work` in a transaction that writes, beside others: `BEGIN IMMEDIATE` on SQLite
+/// (which has one writer anyway, and a deferred transaction that later writes can fail
+/// half-way), a plain transaction on PostgreSQL, where row locks keep workers apart.
+/// For the outbox's claims and records, which lock what they take (`SKIP LOCKED`).
+pub fn write_transaction<T>(
+    conn: &mut Conn,
+    work: impl FnOnce(&mut Conn) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    match conn {
+        AnyConnection::Sqlite(_) => exclusive(conn, work),
+        AnyConnection::Pg(_) => conn.transaction(work),
+    }
+}
+
+/// A pooled connection, to either engine.
+pub type Conn = AnyConnection;
 
 /// The current time as stored in the database (UTC, no zone).
 pub fn now() -> NaiveDateTime {
@@ -91,30 +187,68 @@ pub fn after(at: NaiveDateTime, wait: Duration) -> NaiveDateTime {
         .unwrap_or(NaiveDateTime::MAX)
 }
 
-/// Pragmas every connection needs. `busy_timeout` is what keeps concurrent writers from
-/// failing with "database is locked"; WAL lets readers run beside the one writer, and
-/// `journal_size_limit` truncates the WAL after a checkpoint, so a flood of writes does
-/// not leave it hundreds of megabytes long.
-#[derive(Debug)]
-struct SqlitePragmas;
+/// Pragmas every SQLite connection needs. `busy_timeout` is what keeps concurrent
+/// writers from failing with "database is locked"; WAL lets readers run beside the one
+/// writer, and `journal_size_limit` truncates the WAL after a checkpoint, so a flood of
+/// writes does not leave it hundreds of megabytes long.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000;
+     PRAGMA journal_mode = WAL;
+     PRAGMA journal_size_limit = 67108864;
+     PRAGMA synchronous = NORMAL;
+     PRAGMA foreign_keys = ON;";
 
-impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
-    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(
-            "PRAGMA busy_timeout = 10000;
-             PRAGMA journal_mode = WAL;
-             PRAGMA journal_size_limit = 67108864;
-             PRAGMA synchronous = NORMAL;
-             PRAGMA foreign_keys = ON;",
-        )
-        .map_err(diesel::r2d2::Error::QueryError)
+/// Opens pooled connections to the engine the URL names (diesel's own manager would
+/// try each engine in turn, and SQLite takes any string as a file name).
+#[derive(Debug)]
+struct Manager {
+    engine: Engine,
+    url: String,
+}
+
+impl ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+        let connect_error = diesel::r2d2::Error::ConnectionError;
+        Ok(match self.engine {
+            Engine::Sqlite => {
+                let mut conn = SqliteConnection::establish(&self.url).map_err(connect_error)?;
+                conn.batch_execute(SQLITE_PRAGMAS)
+                    .map_err(diesel::r2d2::Error::QueryError)?;
+                AnyConnection::Sqlite(conn)
+            }
+            Engine::Postgres => {
+                AnyConnection::Pg(PgConnection::establish(&self.url).map_err(connect_error)?)
+            }
+        })
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// `url` with any password replaced by `***`, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
     }
 }
 
 /// The database handle the whole app shares; cheap to clone.
 #[derive(Clone)]
 pub struct Db {
-    pool: Pool<ConnectionManager<SqliteConnection>>,
+    pool: Pool<Manager>,
+    engine: Engine,
     /// Taken around every write that goes through [`Db::write`]: SQLite has one writer
     /// at a time, and a writer that finds the lock taken sleeps in SQLite's busy handler
     /// in growing steps (up to 100 ms) even when the lock frees a moment later. Queued
@@ -123,42 +257,76 @@ pub struct Db {
 }
 
 impl Db {
-    /// Opens (creating if needed) the SQLite file and brings its schema up to date.
+    /// Opens the database `DATABASE_URL` names (creating a SQLite file if needed) and
+    /// brings its schema up to date.
     pub fn open(database_url: &str) -> anyhow::Result<Db> {
-        let path = database_url
-            .strip_prefix("sqlite://")
-            .unwrap_or(database_url);
-        if let Some(dir) = std::path::Path::new(path).parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir).with_context(|| {
-                format!("could not create the folder for DATABASE_URL `{path}`")
-            })?;
-        }
-        let pool = Pool::builder()
-            .max_size(8)
-            .connection_timeout(Duration::from_secs(30))
-            .connection_customizer(Box::new(SqlitePragmas))
-            .build(ConnectionManager::<SqliteConnection>::new(path))
-            .with_context(|| format!("could not open the SQLite database `{path}`"))?;
-        let db = Db {
-            pool,
-            write_lock: Arc::new(Mutex::new(())),
-        };
+        let db = Db::connect(database_url)?;
         db.migrate()?;
         Ok(db)
     }
 
-    /// Runs the pending embedded migrations.
+    /// Opens the database without migrating it (`copy-db` checks its target first).
+    pub fn connect(database_url: &str) -> anyhow::Result<Db> {
+        let engine = Engine::of(database_url);
+        let url = match engine {
+            Engine::Sqlite => {
+                let path = database_url
+                    .strip_prefix("sqlite://")
+                    .unwrap_or(database_url);
+                if let Some(dir) = std::path::Path::new(path).parent()
+                    && !dir.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(dir).with_context(|| {
+                        format!("could not create the folder for DATABASE_URL `{path}`")
+                    })?;
+                }
+                path.to_owned()
+            }
+            Engine::Postgres => database_url.to_owned(),
+        };
+        let shown = redact(database_url);
+        let pool = Pool::builder()
+            .max_size(8)
+            .connection_timeout(Duration::from_secs(30))
+            .build(Manager { engine, url })
+            .with_context(|| format!("could not open the database `{shown}`"))?;
+        Ok(Db {
+            pool,
+            engine,
+            write_lock: Arc::new(Mutex::new(())),
+        })
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Runs the pending embedded migrations of this engine; on PostgreSQL under an
+    /// advisory lock, so instances starting together migrate once.
     pub fn migrate(&self) -> anyhow::Result<()> {
         let mut conn = self
             .pool
             .get()
             .context("could not get a database connection")?;
-        conn.run_pending_migrations(MIGRATIONS)
-            .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
-        subscribers::normalise_stored_addresses(&mut conn)
-            .context("could not normalise the stored addresses")?;
+        let migrated = match &mut *conn {
+            AnyConnection::Sqlite(sqlite) => {
+                sqlite.run_pending_migrations(SQLITE_MIGRATIONS).map(drop)
+            }
+            AnyConnection::Pg(pg) => {
+                pg.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
+                let migrated = pg.run_pending_migrations(POSTGRES_MIGRATIONS).map(drop);
+                pg.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
+                migrated
+            }
+        };
+        migrated.map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
+        // Only SQLite databases predate the normal form of addresses: PostgreSQL ones
+        // are made by this version, or copied (`copy-db`) from a SQLite database that
+        // was opened, and so normalised, first.
+        if self.engine == Engine::Sqlite {
+            subscribers::normalise_stored_addresses(&mut conn)
+                .context("could not normalise the stored addresses")?;
+        }
         Ok(())
     }
 

@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::outgoing_emails;
-use super::{Conn, Outcome};
+use super::{AnyConnection, Conn, Outcome};
 
 pub const KIND_CONFIRMATION: &str = "confirmation";
 
@@ -108,18 +108,27 @@ pub fn claim_due(
     limit: i64,
 ) -> anyhow::Result<Vec<OutgoingEmail>> {
     conn.transaction(|conn| {
-        let due: Vec<OutgoingEmail> = outgoing_emails::table
-            .filter(outgoing_emails::status.eq("queued"))
-            .filter(outgoing_emails::next_attempt_at.le(now))
-            .filter(
-                outgoing_emails::locked_until
-                    .is_null()
-                    .or(outgoing_emails::locked_until.lt(now)),
-            )
-            .order(outgoing_emails::next_attempt_at.asc())
-            .limit(limit)
-            .select(OutgoingEmail::as_select())
-            .load(conn)?;
+        // As deliveries are claimed: on PostgreSQL, what another instance is claiming
+        // this moment is passed over.
+        macro_rules! due {
+            () => {
+                outgoing_emails::table
+                    .filter(outgoing_emails::status.eq("queued"))
+                    .filter(outgoing_emails::next_attempt_at.le(now))
+                    .filter(
+                        outgoing_emails::locked_until
+                            .is_null()
+                            .or(outgoing_emails::locked_until.lt(now)),
+                    )
+                    .order(outgoing_emails::next_attempt_at.asc())
+                    .limit(limit)
+                    .select(OutgoingEmail::as_select())
+            };
+        }
+        let due: Vec<OutgoingEmail> = match conn {
+            AnyConnection::Sqlite(c) => due!().load(c)?,
+            AnyConnection::Pg(c) => due!().for_update().skip_locked().load(c)?,
+        };
         let ids: Vec<i64> = due.iter().map(|e| e.id).collect();
         diesel::update(outgoing_emails::table.filter(outgoing_emails::id.eq_any(&ids)))
             .set((
@@ -164,7 +173,7 @@ pub fn record_outcomes(
     outcomes: &[(i64, Outcome)],
     now: NaiveDateTime,
 ) -> anyhow::Result<()> {
-    conn.immediate_transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         for (id, outcome) in outcomes {
             let row = outgoing_emails::table
                 .find(id)

@@ -2,7 +2,7 @@
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Text, Timestamp};
 
 use super::Conn;
 use super::schema::subscribers;
@@ -53,13 +53,18 @@ struct DayCount {
 
 pub fn growth(conn: &mut Conn, since: NaiveDate, today: NaiveDate) -> anyhow::Result<Growth> {
     let days: Vec<NaiveDate> = since.iter_days().take_while(|d| *d <= today).collect();
+    // Raw SQL passes its placeholders through as written: each engine has its own.
+    let placeholder = match conn {
+        super::AnyConnection::Sqlite(_) => "?",
+        super::AnyConnection::Pg(_) => "$1",
+    };
     let mut per_column = |column: &str| -> anyhow::Result<Vec<i64>> {
         // `column` is one of three fixed names below, never input.
         let rows: Vec<DayCount> = diesel::sql_query(format!(
-            "SELECT date({column}) AS day, COUNT(*) AS count FROM subscribers \
-             WHERE {column} IS NOT NULL AND date({column}) >= ? GROUP BY day"
+            "SELECT CAST(date({column}) AS TEXT) AS day, COUNT(*) AS count FROM subscribers \
+             WHERE {column} >= {placeholder} GROUP BY day"
         ))
-        .bind::<Text, _>(since.to_string())
+        .bind::<Timestamp, _>(since.and_time(chrono::NaiveTime::MIN))
         .load(conn)?;
         let by_day: std::collections::HashMap<String, i64> =
             rows.into_iter().map(|r| (r.day, r.count)).collect();

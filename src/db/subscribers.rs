@@ -54,7 +54,7 @@ pub fn sign_up(
     max_mails_per_day: u32,
     now: NaiveDateTime,
 ) -> anyhow::Result<SignupOutcome> {
-    conn.immediate_transaction(|conn| {
+    crate::db::exclusive(conn, |conn| {
         // The daily limit applies whatever the address's status, so a 429 tells nobody
         // whether an address is subscribed.
         let day_ago = now - chrono::Duration::days(1);
@@ -111,7 +111,8 @@ pub fn normalise_stored_addresses(conn: &mut Conn) -> anyhow::Result<()> {
     if super::app_settings::get(conn, DONE)?.is_some() {
         return Ok(());
     }
-    conn.immediate_transaction(|conn| {
+    crate::db::exclusive(conn, |conn| {
+        // SQLite's GLOB; run on SQLite only (see `Db::migrate`).
         let non_ascii: Vec<(i64, String)> = subscribers::table
             .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
                 "email GLOB '*[^ -~]*'",
@@ -211,7 +212,7 @@ pub fn confirm(
     token_hash: &str,
     now: NaiveDateTime,
 ) -> anyhow::Result<TokenLookup> {
-    conn.immediate_transaction(|conn| {
+    crate::db::exclusive(conn, |conn| {
         let lookup = lookup_token(conn, token_hash, now)?;
         if let TokenLookup::Valid(subscriber) = &lookup {
             // The name typed with the sign-up this link answers, if one was.
@@ -280,7 +281,7 @@ pub fn unsubscribe(
     id: i64,
     now: NaiveDateTime,
 ) -> anyhow::Result<Option<Subscriber>> {
-    conn.immediate_transaction(|conn| {
+    crate::db::exclusive(conn, |conn| {
         let Some(subscriber) = find(conn, id)? else {
             return Ok(None);
         };
@@ -325,7 +326,7 @@ pub fn search(
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
-        format!("%{escaped}%")
+        format!("%{}%", escaped.to_lowercase())
     });
     let filtered = || {
         let mut query = subscribers::table.into_boxed();
@@ -333,11 +334,13 @@ pub fn search(
             query = query.filter(subscribers::status.eq(status.as_str()));
         }
         if let Some(pattern) = &pattern {
+            // Case-insensitive on both engines (SQLite's LIKE is, PostgreSQL's is not);
+            // addresses are stored lower-case.
             query = query.filter(
                 subscribers::email
                     .like(pattern.clone())
                     .escape('\\')
-                    .or(subscribers::name.like(pattern.clone()).escape('\\')),
+                    .or(lower(subscribers::name).like(pattern.clone()).escape('\\')),
             );
         }
         query
@@ -351,6 +354,8 @@ pub fn search(
         .load(conn)?;
     Ok((rows, total))
 }
+
+diesel::define_sql_function!(fn lower(text: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>);
 
 /// Every subscriber, in id order, for export.
 pub fn all(conn: &mut Conn) -> anyhow::Result<Vec<Subscriber>> {
@@ -367,7 +372,7 @@ pub fn import_confirmed(
     name: Option<&SubscriberName>,
     now: NaiveDateTime,
 ) -> anyhow::Result<bool> {
-    let inserted = diesel::insert_into(subscribers::table)
+    let insert = diesel::insert_into(subscribers::table)
         .values((
             subscribers::email.eq(email.as_str()),
             subscribers::name.eq(name.map(SubscriberName::as_str)),
@@ -377,15 +382,15 @@ pub fn import_confirmed(
             subscribers::confirmed_at.eq(now),
         ))
         .on_conflict(subscribers::email)
-        .do_nothing()
-        .execute(conn)?;
+        .do_nothing();
+    let inserted = crate::on_engine!(conn, |c| insert.execute(c))?;
     Ok(inserted == 1)
 }
 
 /// Erases a subscriber and everything about them (tokens, queued mail, deliveries) for
 /// a GDPR erasure request. `false` when there was no such subscriber.
 pub fn erase(conn: &mut Conn, id: i64) -> anyhow::Result<bool> {
-    conn.immediate_transaction(|conn| {
+    crate::db::exclusive(conn, |conn| {
         super::deliveries::uncount_for_subscriber(conn, id)?;
         // The foreign keys cascade to confirmation_tokens, outgoing_emails and deliveries.
         Ok(diesel::delete(subscribers::table.find(id)).execute(conn)? == 1)
@@ -395,7 +400,7 @@ pub fn erase(conn: &mut Conn, id: i64) -> anyhow::Result<bool> {
 /// Queues a fresh confirmation for a pending subscriber (the admin's "resend");
 /// `false` when the subscriber is not pending.
 pub fn resend_confirmation(conn: &mut Conn, id: i64, now: NaiveDateTime) -> anyhow::Result<bool> {
-    conn.immediate_transaction(|conn| {
+    crate::db::exclusive(conn, |conn| {
         let Some(subscriber) = find(conn, id)? else {
             return Ok(false);
         };

@@ -61,7 +61,7 @@ pub async fn compose_digest(state: &AppState) -> anyhow::Result<Composed> {
     let composed = state
         .db
         .write(move |conn| {
-            conn.immediate_transaction(|conn| {
+            crate::db::exclusive(conn, |conn| {
                 let waiting = articles::waiting(conn)?;
                 if waiting.is_empty() {
                     return Ok(Composed::NothingNew);

@@ -76,7 +76,7 @@ pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
         .write(move |conn| {
             // One write transaction: a reader who leaves meanwhile either leaves before
             // (no link is minted) or after (leaving ends the link minted here).
-            conn.immediate_transaction(|conn| {
+            crate::db::exclusive(conn, |conn| {
                 let due = outgoing_emails::claim_due(conn, &worker, now, after(now, lease), batch)?;
                 due.into_iter()
                     .map(|email| {

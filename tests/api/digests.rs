@@ -655,7 +655,7 @@ async fn the_running_counts_equal_the_deliveries_through_retries_refusals_leaver
     app.state
         .db
         .run(move |conn| {
-            conn.immediate_transaction(|conn| {
+            newsletter::db::exclusive(conn, |conn| {
                 newsletter::db::deliveries::retry_failed(conn, id, newsletter::db::now())?;
                 newsletter::db::digests::reopen(conn, id)
             })

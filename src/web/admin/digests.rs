@@ -207,7 +207,7 @@ pub async fn retry_failed(
     let requeued = state
         .db
         .write(move |conn| {
-            conn.immediate_transaction(|conn| {
+            crate::db::exclusive(conn, |conn| {
                 let requeued = deliveries::retry_failed(conn, id, db::now())?;
                 if requeued > 0 {
                     digests::reopen(conn, id)?;
