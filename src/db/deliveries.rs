@@ -10,6 +10,7 @@ use super::digests::{self, Settled};
 use super::schema::{deliveries, subscribers};
 use super::{AnyConnection, Conn, Outcome};
 use crate::domain::{DeliveryStatus, SubscriberStatus};
+use crate::mail::outbox::Lease;
 
 /// Hard bounces in a row after which a reader is marked bounced and skipped.
 pub const HARD_BOUNCES_BEFORE_BOUNCED: i32 = 2;
@@ -58,11 +59,10 @@ pub fn enqueue_for_confirmed(
 /// readers who are no longer confirmed are settled as skipped instead.
 pub fn claim_due(
     conn: &mut Conn,
-    worker: &str,
-    now: NaiveDateTime,
-    lease_until: NaiveDateTime,
+    lease: &Lease,
     limit: i64,
 ) -> anyhow::Result<Vec<ClaimedDelivery>> {
+    let now = lease.now;
     crate::db::write_transaction(conn, |conn| {
         // One query for both engines; on PostgreSQL it also locks what it finds and
         // passes over rows another instance is claiming this moment (SKIP LOCKED), so
@@ -105,8 +105,8 @@ pub fn claim_due(
         for d in &wanted {
             diesel::update(deliveries::table.find((d.digest_id, d.subscriber_id)))
                 .set((
-                    deliveries::locked_by.eq(worker),
-                    deliveries::locked_until.eq(lease_until),
+                    deliveries::locked_by.eq(&lease.worker),
+                    deliveries::locked_until.eq(lease.until),
                 ))
                 .execute(conn)?;
         }
@@ -162,15 +162,16 @@ pub fn release(conn: &mut Conn, worker: &str) -> anyhow::Result<()> {
 /// count of hard bounces: a mailbox-blaming 5xx counts one, a delivery resets it, and
 /// at [`HARD_BOUNCES_BEFORE_BOUNCED`] the reader is marked bounced. An outcome for a row
 /// `worker` no longer holds (its lease lapsed and another worker took it) is not written
-/// over the other worker's.
+/// over the other worker's. Returns how many rows were written.
 pub fn record_outcomes(
     conn: &mut Conn,
     worker: &str,
     outcomes: &[((i64, i64), Outcome)],
     now: NaiveDateTime,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<usize> {
     crate::db::write_transaction(conn, |conn| {
         let mut settled: BTreeMap<i64, Settled> = BTreeMap::new();
+        let mut total = 0;
         for ((digest_id, subscriber_id), outcome) in outcomes {
             let row = deliveries::table
                 .find((digest_id, subscriber_id))
@@ -208,13 +209,15 @@ pub fn record_outcomes(
                             unlocked,
                         ))
                         .execute(conn)?;
-                    diesel::update(
-                        deliveries::table
-                            .find((digest_id, subscriber_id))
-                            .filter(deliveries::failing_since.is_null()),
-                    )
-                    .set(deliveries::failing_since.eq(now))
-                    .execute(conn)?;
+                    if written == 1 {
+                        diesel::update(
+                            deliveries::table
+                                .find((digest_id, subscriber_id))
+                                .filter(deliveries::failing_since.is_null()),
+                        )
+                        .set(deliveries::failing_since.eq(now))
+                        .execute(conn)?;
+                    }
                     written
                 }
                 Outcome::Rejected(error) | Outcome::Bounced(error) | Outcome::GaveUp(error) => {
@@ -258,18 +261,13 @@ pub fn record_outcomes(
                     .or_default()
                     .add(Settled::one(status));
             }
-            if written == 0 {
-                tracing::warn!(
-                    digest = digest_id,
-                    subscriber = subscriber_id,
-                    "a delivery's lease lapsed while it was being sent; another worker owns it now"
-                );
-            }
+            total += written;
         }
+        // In digest order, so instances recording at once lock the counters in one order.
         for (digest_id, change) in settled {
             digests::count_settled(conn, digest_id, change)?;
         }
-        Ok(())
+        Ok(total)
     })
 }
 

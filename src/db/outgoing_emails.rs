@@ -9,6 +9,8 @@ use diesel::prelude::*;
 
 use super::schema::outgoing_emails;
 use super::{AnyConnection, Conn, Outcome};
+use crate::domain::MailStatus;
+use crate::mail::outbox::Lease;
 
 pub const KIND_CONFIRMATION: &str = "confirmation";
 
@@ -35,7 +37,14 @@ pub fn enqueue_confirmation(
     name: Option<&str>,
     now: NaiveDateTime,
 ) -> anyhow::Result<()> {
-    insert_confirmation(conn, subscriber_id, recipient, name, "queued", now)
+    insert_confirmation(
+        conn,
+        subscriber_id,
+        recipient,
+        name,
+        MailStatus::Queued,
+        now,
+    )
 }
 
 fn insert_confirmation(
@@ -43,7 +52,7 @@ fn insert_confirmation(
     subscriber_id: i64,
     recipient: &str,
     name: Option<&str>,
-    status: &str,
+    status: MailStatus,
     now: NaiveDateTime,
 ) -> anyhow::Result<()> {
     diesel::insert_into(outgoing_emails::table)
@@ -52,7 +61,7 @@ fn insert_confirmation(
             outgoing_emails::subscriber_id.eq(subscriber_id),
             outgoing_emails::recipient.eq(recipient),
             outgoing_emails::subscriber_name.eq(name),
-            outgoing_emails::status.eq(status),
+            outgoing_emails::status.eq(status.as_str()),
             outgoing_emails::next_attempt_at.eq(now),
             outgoing_emails::created_at.eq(now),
         ))
@@ -83,37 +92,39 @@ pub fn record_unsent_confirmation(
     recipient: &str,
     now: NaiveDateTime,
 ) -> anyhow::Result<()> {
-    insert_confirmation(conn, subscriber_id, recipient, None, "cancelled", now)
+    insert_confirmation(
+        conn,
+        subscriber_id,
+        recipient,
+        None,
+        MailStatus::Cancelled,
+        now,
+    )
 }
 
 pub fn cancel_queued_for(conn: &mut Conn, subscriber_id: i64) -> anyhow::Result<()> {
     diesel::update(
         outgoing_emails::table
             .filter(outgoing_emails::subscriber_id.eq(subscriber_id))
-            .filter(outgoing_emails::status.eq("queued")),
+            .filter(outgoing_emails::status.eq(MailStatus::Queued.as_str())),
     )
-    .set(outgoing_emails::status.eq("cancelled"))
+    .set(outgoing_emails::status.eq(MailStatus::Cancelled.as_str()))
     .execute(conn)?;
     Ok(())
 }
 
-/// Claims up to `limit` messages that are due and not held by another worker, holding
-/// them until `lease_until`. Run it in the caller's write transaction, which also mints
-/// the links the messages carry.
-pub fn claim_due(
-    conn: &mut Conn,
-    worker: &str,
-    now: NaiveDateTime,
-    lease_until: NaiveDateTime,
-    limit: i64,
-) -> anyhow::Result<Vec<OutgoingEmail>> {
+/// Claims up to `limit` messages that are due and not held by another worker under
+/// `lease`. Run it in the caller's write transaction, which also mints the links the
+/// messages carry.
+pub fn claim_due(conn: &mut Conn, lease: &Lease, limit: i64) -> anyhow::Result<Vec<OutgoingEmail>> {
+    let now = lease.now;
     conn.transaction(|conn| {
         // As deliveries are claimed: on PostgreSQL, what another instance is claiming
         // this moment is passed over.
         macro_rules! due {
             () => {
                 outgoing_emails::table
-                    .filter(outgoing_emails::status.eq("queued"))
+                    .filter(outgoing_emails::status.eq(MailStatus::Queued.as_str()))
                     .filter(outgoing_emails::next_attempt_at.le(now))
                     .filter(
                         outgoing_emails::locked_until
@@ -132,8 +143,8 @@ pub fn claim_due(
         let ids: Vec<i64> = due.iter().map(|e| e.id).collect();
         diesel::update(outgoing_emails::table.filter(outgoing_emails::id.eq_any(&ids)))
             .set((
-                outgoing_emails::locked_by.eq(worker),
-                outgoing_emails::locked_until.eq(lease_until),
+                outgoing_emails::locked_by.eq(&lease.worker),
+                outgoing_emails::locked_until.eq(lease.until),
             ))
             .execute(conn)?;
         Ok(due)
@@ -149,7 +160,7 @@ pub fn renew_leases(
     diesel::update(
         outgoing_emails::table
             .filter(outgoing_emails::locked_by.eq(worker))
-            .filter(outgoing_emails::status.eq("queued"))
+            .filter(outgoing_emails::status.eq(MailStatus::Queued.as_str()))
             .filter(outgoing_emails::locked_until.is_not_null()),
     )
     .set(outgoing_emails::locked_until.eq(lease_until))
@@ -160,33 +171,42 @@ pub fn renew_leases(
 /// Lets go of everything `worker` holds, on a clean shutdown.
 pub fn release(conn: &mut Conn, worker: &str) -> anyhow::Result<()> {
     diesel::update(outgoing_emails::table.filter(outgoing_emails::locked_by.eq(worker)))
-        .set(outgoing_emails::locked_until.eq(None::<NaiveDateTime>))
+        .set((
+            outgoing_emails::locked_by.eq(None::<String>),
+            outgoing_emails::locked_until.eq(None::<NaiveDateTime>),
+        ))
         .execute(conn)?;
     Ok(())
 }
 
 /// Records the outcomes of a batch of `worker`'s attempts in one transaction; rows
-/// another worker has taken over meanwhile are left to it.
+/// another worker has taken over meanwhile are left to it. Returns how many rows were
+/// written.
 pub fn record_outcomes(
     conn: &mut Conn,
     worker: &str,
     outcomes: &[(i64, Outcome)],
     now: NaiveDateTime,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<usize> {
     crate::db::write_transaction(conn, |conn| {
+        let mut written = 0;
         for (id, outcome) in outcomes {
             let row = outgoing_emails::table
                 .find(id)
                 .filter(outgoing_emails::locked_by.eq(worker));
             let attempts = outgoing_emails::attempts + 1;
-            let locked = outgoing_emails::locked_until.eq(None::<NaiveDateTime>);
-            match outcome {
+            let unlocked = (
+                outgoing_emails::locked_by.eq(None::<String>),
+                outgoing_emails::locked_until.eq(None::<NaiveDateTime>),
+            );
+            let status = status_after(outcome).as_str();
+            written += match outcome {
                 Outcome::Sent => diesel::update(row)
                     .set((
-                        outgoing_emails::status.eq("sent"),
+                        outgoing_emails::status.eq(status),
                         outgoing_emails::attempts.eq(attempts),
                         outgoing_emails::sent_at.eq(now),
-                        locked,
+                        unlocked,
                     ))
                     .execute(conn)?,
                 Outcome::RetryAt(at, error) => diesel::update(row)
@@ -194,24 +214,34 @@ pub fn record_outcomes(
                         outgoing_emails::attempts.eq(attempts),
                         outgoing_emails::next_attempt_at.eq(at),
                         outgoing_emails::last_error.eq(error),
-                        locked,
+                        unlocked,
                     ))
                     .execute(conn)?,
                 Outcome::Rejected(error) | Outcome::Bounced(error) | Outcome::GaveUp(error) => {
                     diesel::update(row)
                         .set((
-                            outgoing_emails::status.eq("failed"),
+                            outgoing_emails::status.eq(status),
                             outgoing_emails::attempts.eq(attempts),
                             outgoing_emails::last_error.eq(error),
-                            locked,
+                            unlocked,
                         ))
                         .execute(conn)?
                 }
                 Outcome::Cancelled => diesel::update(row)
-                    .set((outgoing_emails::status.eq("cancelled"), locked))
+                    .set((outgoing_emails::status.eq(status), unlocked))
                     .execute(conn)?,
             };
         }
-        Ok(())
+        Ok(written)
     })
+}
+
+/// Where a message stands after an attempt that ended with `outcome`.
+fn status_after(outcome: &Outcome) -> MailStatus {
+    match outcome {
+        Outcome::Sent => MailStatus::Sent,
+        Outcome::RetryAt(..) => MailStatus::Queued,
+        Outcome::Rejected(_) | Outcome::Bounced(_) | Outcome::GaveUp(_) => MailStatus::Failed,
+        Outcome::Cancelled => MailStatus::Cancelled,
+    }
 }

@@ -1,67 +1,25 @@
-//! Delivering digests: workers claim deliveries in batches under a lease, send them
-//! side by side over the pooled connections, and record results in small batches.
-//!
-//! What can go twice after a crash is bounded: results are written every
-//! `SEND_CONCURRENCY` completions, so at most the messages in flight plus one unwritten
-//! chunk (2 × `SEND_CONCURRENCY`) were sent but not recorded. Everything else claimed by
-//! the dead worker was never sent and is picked up once its lease lapses.
+//! Digest deliveries in the outbox (`mail::outbox`): a claim takes the reader's address
+//! along, each digest is rendered once and personalised per reader, and an outcome
+//! settles the digest's running counts and the reader's bounce count.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::sync::watch;
+use chrono::NaiveDateTime;
+use tokio::sync::{Notify, watch};
 
 use crate::db::deliveries::{self, ClaimedDelivery};
 use crate::db::digests::{self, Digest};
-use crate::db::{self, Outcome, after};
+use crate::db::{self, Conn, Outcome};
 use crate::digest::compose::unsubscribe_placeholder;
 use crate::mail::message::{Email, mailbox};
+use crate::mail::outbox::{self, Lease, Queue};
 use crate::mail::pipeline;
 use crate::state::AppState;
 use crate::templates::escape_html;
 
-/// How often an idle worker looks for due retries when nothing wakes it.
-const POLL: Duration = Duration::from_secs(1);
-
-/// Runs until `shutdown` turns true; on the way out, releases what it still holds.
-pub async fn run_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
-    let mut cache = DigestCache::default();
-    loop {
-        // A shutdown lets the messages in flight finish and be recorded; the rest of
-        // the batch stays queued.
-        let round = deliver_due(&state, &mut cache, Some(&shutdown)).await;
-        if *shutdown.borrow() {
-            break;
-        }
-        match round {
-            Ok(sent) if sent > 0 => continue,
-            Ok(_) => {}
-            Err(e) => tracing::error!(
-                error = format!("{e:#}"),
-                "digest delivery failed; retrying shortly"
-            ),
-        }
-        tokio::select! {
-            _ = state.delivery_wakeup.notified() => {}
-            _ = tokio::time::sleep(POLL) => {}
-            _ = shutdown.changed() => break,
-        }
-    }
-    let worker = state.worker_id.clone();
-    if let Err(e) = state
-        .db
-        .run(move |conn| deliveries::release(conn, &worker))
-        .await
-    {
-        tracing::warn!(
-            error = format!("{e:#}"),
-            "could not release delivery leases; they lapse by themselves"
-        );
-    }
-}
-
-/// Digests being sent, rendered once and shared by every message.
+/// The digest deliveries in the outbox, with the digests being sent rendered once and
+/// shared by every message.
 #[derive(Default)]
 pub struct DigestCache {
     digests: HashMap<i64, Arc<Prepared>>,
@@ -99,6 +57,96 @@ impl DigestCache {
     }
 }
 
+/// A claimed delivery with the digest it carries.
+pub struct Claimed {
+    delivery: ClaimedDelivery,
+    prepared: Arc<Prepared>,
+}
+
+impl Queue for DigestCache {
+    type Key = (i64, i64);
+    type Claimed = Claimed;
+
+    const NAME: &'static str = "digest delivery";
+
+    async fn claim(
+        &mut self,
+        state: &AppState,
+        lease: Lease,
+        limit: i64,
+    ) -> anyhow::Result<Vec<Claimed>> {
+        let claimed = state
+            .db
+            .write(move |conn| deliveries::claim_due(conn, &lease, limit))
+            .await?;
+        let mut digest_ids: Vec<i64> = claimed.iter().map(|d| d.digest_id).collect();
+        digest_ids.sort_unstable();
+        digest_ids.dedup();
+        self.load(state, &digest_ids).await?;
+        Ok(claimed
+            .into_iter()
+            .map(|delivery| Claimed {
+                prepared: self.digests[&delivery.digest_id].clone(),
+                delivery,
+            })
+            .collect())
+    }
+
+    fn key(claimed: &Claimed) -> (i64, i64) {
+        (claimed.delivery.digest_id, claimed.delivery.subscriber_id)
+    }
+
+    async fn send(&self, state: &AppState, claimed: Claimed) -> Outcome {
+        send_one(state, &claimed.prepared, &claimed.delivery).await
+    }
+
+    fn renew(conn: &mut Conn, worker: &str, until: NaiveDateTime) -> anyhow::Result<()> {
+        deliveries::renew_leases(conn, worker, until)
+    }
+
+    fn release(conn: &mut Conn, worker: &str) -> anyhow::Result<()> {
+        deliveries::release(conn, worker)
+    }
+
+    fn record(
+        conn: &mut Conn,
+        worker: &str,
+        outcomes: &[((i64, i64), Outcome)],
+        now: NaiveDateTime,
+    ) -> anyhow::Result<usize> {
+        deliveries::record_outcomes(conn, worker, outcomes, now)
+    }
+
+    /// Closes the digests the batch finished. With nothing claimed, closes any digest
+    /// with nothing left pending: deliveries are also settled outside a batch (skipped
+    /// at claim time because the reader left, erased).
+    async fn after_batch(
+        &mut self,
+        state: &AppState,
+        claimed: &[(i64, i64)],
+    ) -> anyhow::Result<()> {
+        let mut digest_ids: Vec<i64> = claimed.iter().map(|(digest, _)| *digest).collect();
+        digest_ids.sort_unstable();
+        digest_ids.dedup();
+        state
+            .db
+            .write(move |conn| match digest_ids.is_empty() {
+                true => digests::finish_all_completed(conn, db::now()),
+                false => digests::finish_completed(conn, &digest_ids, db::now()),
+            })
+            .await
+    }
+
+    fn wakeup(state: &AppState) -> &Notify {
+        &state.delivery_wakeup
+    }
+}
+
+/// Runs the delivery worker until `shutdown` turns true.
+pub async fn run_worker(state: AppState, shutdown: watch::Receiver<bool>) {
+    outbox::run_worker(DigestCache::default(), state, shutdown).await
+}
+
 /// Claims one batch of due deliveries, sends it and records the outcomes. Returns how
 /// many deliveries it handled (0 when nothing was due). When `stop` turns true, no new
 /// message of the batch is started.
@@ -107,70 +155,7 @@ pub async fn deliver_due(
     cache: &mut DigestCache,
     stop: Option<&watch::Receiver<bool>>,
 ) -> anyhow::Result<usize> {
-    let settings = &state.settings;
-    let worker = state.worker_id.clone();
-    let lease = settings.delivery.lease;
-    let batch = i64::try_from(settings.send_concurrency * settings.delivery.batch_per_connection)?;
-    let now = db::now();
-    let claimed = state
-        .db
-        .write(move |conn| deliveries::claim_due(conn, &worker, now, after(now, lease), batch))
-        .await?;
-    if claimed.is_empty() {
-        // Deliveries can also be settled outside a batch (skipped at claim time because
-        // the reader left, erased): close any digest that has nothing left pending.
-        state
-            .db
-            .write(move |conn| digests::finish_all_completed(conn, db::now()))
-            .await?;
-        return Ok(0);
-    }
-    let handled = claimed.len();
-    let mut digest_ids: Vec<i64> = claimed.iter().map(|d| d.digest_id).collect();
-    digest_ids.sort_unstable();
-    digest_ids.dedup();
-    cache.load(state, &digest_ids).await?;
-
-    let renewal = {
-        let state = state.clone();
-        pipeline::LeaseRenewal::start(lease, move |until| {
-            let (db, worker) = (state.db.clone(), state.worker_id.clone());
-            async move {
-                db.write(move |conn| deliveries::renew_leases(conn, &worker, until))
-                    .await
-            }
-        })
-    };
-    let digests = &cache.digests;
-    let worker = &state.worker_id;
-    let recorded = pipeline::send_and_record(
-        claimed,
-        settings.send_concurrency,
-        || !stop.is_some_and(|stop| *stop.borrow()),
-        |delivery| {
-            let prepared = digests[&delivery.digest_id].clone();
-            async move {
-                let key = (delivery.digest_id, delivery.subscriber_id);
-                (key, send_one(state, &prepared, &delivery).await)
-            }
-        },
-        |chunk| {
-            let worker = worker.clone();
-            let finished = db::now();
-            state
-                .db
-                .write(move |conn| deliveries::record_outcomes(conn, &worker, &chunk, finished))
-        },
-    )
-    .await;
-    drop(renewal);
-    recorded?;
-    let finished = db::now();
-    state
-        .db
-        .write(move |conn| digests::finish_completed(conn, &digest_ids, finished))
-        .await?;
-    Ok(handled)
+    outbox::process_due(cache, state, stop).await
 }
 
 async fn send_one(state: &AppState, prepared: &Prepared, delivery: &ClaimedDelivery) -> Outcome {

@@ -10,5 +10,5 @@ mod tokens;
 pub use article::{ArticleInput, NewArticle};
 pub use email::EmailAddress;
 pub use name::SubscriberName;
-pub use status::{DeliveryStatus, SubscriberStatus};
+pub use status::{DeliveryStatus, MailStatus, SubscriberStatus};
 pub use tokens::{ConfirmationToken, Signer, TokenError};

@@ -102,3 +102,45 @@ impl FromStr for DeliveryStatus {
             .ok_or_else(|| anyhow::anyhow!("unknown delivery status `{s}` in the database"))
     }
 }
+
+/// Where one queued one-off mail (a confirmation) stands, stored as its lower-case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailStatus {
+    /// Waiting to be sent, or being retried.
+    Queued,
+    Sent,
+    /// Refused for good, or given up after retries.
+    Failed,
+    /// No longer wanted (confirmed, left or erased before it went), or asked for by an
+    /// address that needed no mail; counts towards the address's daily limit.
+    Cancelled,
+}
+
+impl MailStatus {
+    pub const ALL: [MailStatus; 4] = [
+        MailStatus::Queued,
+        MailStatus::Sent,
+        MailStatus::Failed,
+        MailStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailStatus::Queued => "queued",
+            MailStatus::Sent => "sent",
+            MailStatus::Failed => "failed",
+            MailStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl FromStr for MailStatus {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        MailStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| anyhow::anyhow!("unknown mail status `{s}` in the database"))
+    }
+}

@@ -2,6 +2,7 @@
 
 pub mod dkim;
 pub mod message;
+pub mod outbox;
 pub mod pipeline;
 pub mod queue;
 pub mod retry;

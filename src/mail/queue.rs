@@ -1,150 +1,136 @@
-//! The worker that sends queued one-off mail (confirmations), retrying what fails.
+//! One-off mail (confirmations) in the outbox: a claim mints the link each message
+//! carries, and a message no longer wanted is settled as cancelled.
 //!
-//! Sign-up only writes a row; this worker renders and sends it, so a slow or absent SMTP
-//! server never slows a sign-up down or loses one.
+//! Sign-up only writes a row; the outbox worker renders and sends it, so a slow or
+//! absent SMTP server never slows a sign-up down or loses one.
 
-use std::time::Duration;
-
-use tokio::sync::watch;
+use chrono::NaiveDateTime;
+use tokio::sync::Notify;
 
 use crate::db::outgoing_emails::{self, OutgoingEmail};
 use crate::db::subscribers::{self, Subscriber};
-use crate::db::{self, Outcome, after};
+use crate::db::{self, Conn, Outcome, after};
 use crate::domain::{ConfirmationToken, SubscriberStatus};
 use crate::mail::message::{Email, mailbox};
+use crate::mail::outbox::{self, Lease, Queue};
 use crate::mail::pipeline;
 use crate::state::AppState;
 
-/// Queued messages one claim takes, per SMTP connection.
-const BATCH_PER_CONNECTION: usize = 4;
-/// How often the worker looks for due retries when nothing wakes it.
-const POLL: Duration = Duration::from_secs(1);
-
-/// Runs until `shutdown` turns true: sends what is due, then sleeps until woken by a
-/// new sign-up ([`AppState::wake_mail_queue`]) or the next poll.
-pub async fn run_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
-    loop {
-        match send_due(&state).await {
-            Ok(sent) if sent > 0 => continue,
-            Ok(_) => {}
-            Err(e) => tracing::error!(
-                error = format!("{e:#}"),
-                "the mail queue could not be processed"
-            ),
-        }
-        state.mailer.close_idle().await;
-        tokio::select! {
-            _ = state.mail_queue_wakeup.notified() => {}
-            _ = tokio::time::sleep(POLL) => {}
-            _ = shutdown.changed() => {}
-        }
-        if *shutdown.borrow() {
-            break;
-        }
-    }
-    let worker = state.worker_id.clone();
-    if let Err(e) = state
-        .db
-        .run(move |conn| outgoing_emails::release(conn, &worker))
-        .await
-    {
-        tracing::warn!(
-            error = format!("{e:#}"),
-            "could not release mail queue leases; they lapse by themselves"
-        );
-    }
-}
+/// The queue of one-off mail in the outbox.
+#[derive(Debug, Default)]
+pub struct Confirmations;
 
 /// A claimed message with what it needs to be rendered.
-struct Claimed {
+pub struct Claimed {
     email: OutgoingEmail,
     /// The subscriber and a freshly minted token, or `None` when the mail is no longer
     /// wanted (the subscriber confirmed, left or was erased meanwhile).
     confirmation: Option<(Subscriber, ConfirmationToken)>,
 }
 
-/// Claims the due messages, sends them side by side and records the outcomes as they
-/// come (see [`pipeline`]). Returns how many messages it handled.
-pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
-    let now = db::now();
-    let ttl = state.settings.confirmation_ttl;
-    let lease = state.settings.delivery.lease;
-    let batch = i64::try_from(state.settings.send_concurrency * BATCH_PER_CONNECTION)?;
-    let worker = state.worker_id.clone();
-    let claimed: Vec<Claimed> = state
-        .db
-        .write(move |conn| {
-            // One write transaction: a reader who leaves meanwhile either leaves before
-            // (no link is minted) or after (leaving ends the link minted here).
-            crate::db::exclusive(conn, |conn| {
-                let due = outgoing_emails::claim_due(conn, &worker, now, after(now, lease), batch)?;
-                due.into_iter()
-                    .map(|email| {
-                        let subscriber = match email.subscriber_id {
-                            Some(id) => subscribers::find(conn, id)?,
-                            None => None,
-                        };
-                        // The token is minted at send time, so no usable token ever waits in
-                        // the queue table, and the link's lifetime starts when it is mailed.
-                        let confirmation = match subscriber {
-                            Some(s) if s.status() == SubscriberStatus::Pending => {
-                                let token = ConfirmationToken::generate();
-                                subscribers::insert_confirmation_token(
-                                    conn,
-                                    s.id,
-                                    &token.hash(),
-                                    email.subscriber_name.as_deref(),
-                                    now,
-                                    after(now, ttl),
-                                )?;
-                                Some((s, token))
-                            }
-                            _ => None,
-                        };
-                        Ok(Claimed {
-                            email,
-                            confirmation,
+impl Queue for Confirmations {
+    type Key = i64;
+    type Claimed = Claimed;
+
+    const NAME: &'static str = "mail queue";
+
+    async fn claim(
+        &mut self,
+        state: &AppState,
+        lease: Lease,
+        limit: i64,
+    ) -> anyhow::Result<Vec<Claimed>> {
+        let ttl = state.settings.confirmation_ttl;
+        state
+            .db
+            .write(move |conn| {
+                // One exclusive transaction: a reader who leaves meanwhile either leaves
+                // before (no link is minted) or after (leaving ends the link minted here).
+                db::exclusive(conn, |conn| {
+                    let due = outgoing_emails::claim_due(conn, &lease, limit)?;
+                    due.into_iter()
+                        .map(|email| {
+                            let confirmation = mint_link(conn, &email, lease.now, ttl)?;
+                            Ok(Claimed {
+                                email,
+                                confirmation,
+                            })
                         })
-                    })
-                    .collect()
+                        .collect()
+                })
             })
-        })
-        .await?;
-    if claimed.is_empty() {
-        return Ok(0);
+            .await
     }
-    let handled = claimed.len();
-    let renewal = {
-        let state = state.clone();
-        pipeline::LeaseRenewal::start(lease, move |until| {
-            let (db, worker) = (state.db.clone(), state.worker_id.clone());
-            async move {
-                db.write(move |conn| outgoing_emails::renew_leases(conn, &worker, until))
-                    .await
-            }
-        })
+
+    fn key(claimed: &Claimed) -> i64 {
+        claimed.email.id
+    }
+
+    async fn send(&self, state: &AppState, claimed: Claimed) -> Outcome {
+        send_one(state, claimed).await
+    }
+
+    fn renew(conn: &mut Conn, worker: &str, until: NaiveDateTime) -> anyhow::Result<()> {
+        outgoing_emails::renew_leases(conn, worker, until)
+    }
+
+    fn release(conn: &mut Conn, worker: &str) -> anyhow::Result<()> {
+        outgoing_emails::release(conn, worker)
+    }
+
+    fn record(
+        conn: &mut Conn,
+        worker: &str,
+        outcomes: &[(i64, Outcome)],
+        now: NaiveDateTime,
+    ) -> anyhow::Result<usize> {
+        outgoing_emails::record_outcomes(conn, worker, outcomes, now)
+    }
+
+    fn wakeup(state: &AppState) -> &Notify {
+        &state.mail_queue_wakeup
+    }
+}
+
+/// The subscriber a claimed confirmation is for, with a freshly minted token, if the
+/// mail is still wanted. The token is minted at send time, so no usable token ever waits
+/// in the queue table, and the link's lifetime starts when it is mailed.
+fn mint_link(
+    conn: &mut Conn,
+    email: &OutgoingEmail,
+    now: NaiveDateTime,
+    ttl: std::time::Duration,
+) -> anyhow::Result<Option<(Subscriber, ConfirmationToken)>> {
+    let subscriber = match email.subscriber_id {
+        Some(id) => subscribers::find(conn, id)?,
+        None => None,
     };
-    let worker = &state.worker_id;
-    let recorded = pipeline::send_and_record(
-        claimed,
-        state.settings.send_concurrency,
-        || true,
-        |claimed| async move {
-            let id = claimed.email.id;
-            (id, send_one(state, claimed).await)
-        },
-        |chunk| {
-            let worker = worker.clone();
-            let finished = db::now();
-            state.db.write(move |conn| {
-                outgoing_emails::record_outcomes(conn, &worker, &chunk, finished)
-            })
-        },
-    )
-    .await;
-    drop(renewal);
-    recorded?;
-    Ok(handled)
+    match subscriber {
+        Some(s) if s.status() == SubscriberStatus::Pending => {
+            let token = ConfirmationToken::generate();
+            subscribers::insert_confirmation_token(
+                conn,
+                s.id,
+                &token.hash(),
+                email.subscriber_name.as_deref(),
+                now,
+                after(now, ttl),
+            )?;
+            Ok(Some((s, token)))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Runs the mail queue's worker until `shutdown` turns true.
+pub async fn run_worker(state: AppState, shutdown: tokio::sync::watch::Receiver<bool>) {
+    outbox::run_worker(Confirmations, state, shutdown).await
+}
+
+/// Claims the due messages, sends them side by side and records the outcomes (one
+/// round of the worker). Returns how many messages it handled.
+pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
+    outbox::process_due(&mut Confirmations, state, None).await
 }
 
 async fn send_one(state: &AppState, claimed: Claimed) -> Outcome {

@@ -1,0 +1,189 @@
+//! The leased outbox both kinds of mail go through: one-off mail (confirmations,
+//! `mail::queue`) and digest deliveries (`digest::delivery`). Each is a [`Queue`]: the
+//! table-specific parts (what a claim takes along, how a message is rendered, what an
+//! outcome changes). Claiming, renewing, sending side by side, recording in chunks,
+//! releasing and the worker loop are written here once.
+//!
+//! A worker claims a batch under a lease (on PostgreSQL with `FOR UPDATE SKIP LOCKED`,
+//! so instances sharing the database take different rows), renews the lease while it
+//! works, records outcomes every `SEND_CONCURRENCY` completions, and releases what it
+//! still holds when it stops. A worker that dies leaves rows whose lease lapses; the
+//! next claim, in this instance or another, takes them again. What can go twice is
+//! bounded by what was in flight plus one unrecorded chunk (2 × `SEND_CONCURRENCY`).
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use tokio::sync::{Notify, watch};
+
+use crate::db::{self, Conn, Outcome, after};
+use crate::mail::pipeline;
+use crate::state::AppState;
+
+/// How often an idle worker looks for due retries when nothing wakes it.
+const POLL: Duration = Duration::from_secs(1);
+
+/// Who holds a claim and until when.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub worker: String,
+    pub now: NaiveDateTime,
+    pub until: NaiveDateTime,
+}
+
+/// One kind of queued mail.
+pub trait Queue: Send + Sync + 'static {
+    /// What identifies one message in its table.
+    type Key: Copy + Send + std::fmt::Debug + 'static;
+    /// A claimed message with what it needs to be rendered.
+    type Claimed: Send + 'static;
+
+    /// Names the queue in logs.
+    const NAME: &'static str;
+
+    /// Claims up to `limit` due messages under `lease`.
+    fn claim(
+        &mut self,
+        state: &AppState,
+        lease: Lease,
+        limit: i64,
+    ) -> impl Future<Output = anyhow::Result<Vec<Self::Claimed>>> + Send;
+
+    fn key(claimed: &Self::Claimed) -> Self::Key;
+
+    /// Renders and sends one claimed message.
+    fn send(
+        &self,
+        state: &AppState,
+        claimed: Self::Claimed,
+    ) -> impl Future<Output = Outcome> + Send;
+
+    /// Extends the lease on everything `worker` holds.
+    fn renew(conn: &mut Conn, worker: &str, until: NaiveDateTime) -> anyhow::Result<()>;
+
+    /// Lets go of everything `worker` holds.
+    fn release(conn: &mut Conn, worker: &str) -> anyhow::Result<()>;
+
+    /// Records a chunk of `worker`'s outcomes in one transaction; returns how many rows
+    /// it wrote (a row whose lease lapsed and that another worker took is left to it).
+    fn record(
+        conn: &mut Conn,
+        worker: &str,
+        outcomes: &[(Self::Key, Outcome)],
+        now: NaiveDateTime,
+    ) -> anyhow::Result<usize>;
+
+    /// Runs after each batch (and, with `claimed` empty, when nothing was due).
+    fn after_batch(
+        &mut self,
+        _state: &AppState,
+        _claimed: &[Self::Key],
+    ) -> impl Future<Output = anyhow::Result<()>> + Send {
+        async { Ok(()) }
+    }
+
+    /// What wakes the worker when there is new work.
+    fn wakeup(state: &AppState) -> &Notify;
+}
+
+/// Runs `queue`'s worker until `shutdown` turns true. A shutdown lets the messages in
+/// flight finish and be recorded; the rest of the batch stays queued, released for the
+/// next worker.
+pub async fn run_worker<Q: Queue>(mut queue: Q, state: AppState, shutdown: watch::Receiver<bool>) {
+    loop {
+        let round = process_due(&mut queue, &state, Some(&shutdown)).await;
+        if *shutdown.borrow() {
+            break;
+        }
+        match round {
+            Ok(handled) if handled > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::error!(
+                queue = Q::NAME,
+                error = format!("{e:#}"),
+                "could not process the queue; trying again shortly"
+            ),
+        }
+        state.mailer.close_idle().await;
+        let mut shutdown = shutdown.clone();
+        tokio::select! {
+            _ = Q::wakeup(&state).notified() => {}
+            _ = tokio::time::sleep(POLL) => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+    let worker = state.worker_id.clone();
+    if let Err(e) = state.db.write(move |conn| Q::release(conn, &worker)).await {
+        tracing::warn!(
+            queue = Q::NAME,
+            error = format!("{e:#}"),
+            "could not release leases; they lapse by themselves"
+        );
+    }
+}
+
+/// Claims one batch of due messages, sends it and records the outcomes. Returns how
+/// many messages it handled (0 when nothing was due). Once `stop` turns true, no new
+/// message of the batch is started.
+pub async fn process_due<Q: Queue>(
+    queue: &mut Q,
+    state: &AppState,
+    stop: Option<&watch::Receiver<bool>>,
+) -> anyhow::Result<usize> {
+    let settings = &state.settings;
+    let now = db::now();
+    let lease = Lease {
+        worker: state.worker_id.clone(),
+        now,
+        until: after(now, settings.delivery.lease),
+    };
+    let batch = i64::try_from(settings.send_concurrency * settings.delivery.batch_per_connection)?;
+    let claimed = queue.claim(state, lease, batch).await?;
+    let keys: Vec<Q::Key> = claimed.iter().map(Q::key).collect();
+    if claimed.is_empty() {
+        queue.after_batch(state, &keys).await?;
+        return Ok(0);
+    }
+    let renewal = {
+        let state = state.clone();
+        pipeline::LeaseRenewal::start(settings.delivery.lease, move |until| {
+            let (db, worker) = (state.db.clone(), state.worker_id.clone());
+            async move { db.write(move |conn| Q::renew(conn, &worker, until)).await }
+        })
+    };
+    let queue_ref = &*queue;
+    let recorded = pipeline::send_and_record(
+        claimed,
+        settings.send_concurrency,
+        || !stop.is_some_and(|stop| *stop.borrow()),
+        |claimed| async move {
+            let key = Q::key(&claimed);
+            (key, queue_ref.send(state, claimed).await)
+        },
+        |chunk| {
+            let worker = state.worker_id.clone();
+            let finished = db::now();
+            async move {
+                let offered = chunk.len();
+                let written = state
+                    .db
+                    .write(move |conn| Q::record(conn, &worker, &chunk, finished))
+                    .await?;
+                if written < offered {
+                    tracing::warn!(
+                        queue = Q::NAME,
+                        lost = offered - written,
+                        "leases lapsed while their messages were being sent; another worker owns them now"
+                    );
+                }
+                Ok(())
+            }
+        },
+    )
+    .await;
+    drop(renewal);
+    recorded?;
+    queue.after_batch(state, &keys).await?;
+    Ok(keys.len())
+}
