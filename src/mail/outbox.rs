@@ -23,6 +23,9 @@ use crate::state::AppState;
 
 /// How often an idle worker looks for due retries when nothing wakes it.
 const POLL: Duration = Duration::from_secs(1);
+/// Further tries at recording a chunk of outcomes before giving up on it (its messages
+/// are then sent again once their lease lapses).
+const RECORD_TRIES: u64 = 3;
 
 /// Who holds a claim and until when.
 #[derive(Debug, Clone)]
@@ -166,10 +169,31 @@ pub async fn process_due<Q: Queue>(
             let finished = db::now();
             async move {
                 let offered = chunk.len();
-                let written = state
-                    .db
-                    .write(move |conn| Q::record(conn, &worker, &chunk, finished))
-                    .await?;
+                let chunk = std::sync::Arc::new(chunk);
+                // These messages went out: their record is worth a second try (a
+                // PostgreSQL deadlock with an admin's erasure, a dropped connection).
+                // A try that did commit leaves nothing for the next to write.
+                let mut tries = 0;
+                let written = loop {
+                    let (worker, chunk) = (worker.clone(), chunk.clone());
+                    match state
+                        .db
+                        .write(move |conn| Q::record(conn, &worker, &chunk, finished))
+                        .await
+                    {
+                        Ok(written) => break written,
+                        Err(e) if tries < RECORD_TRIES => {
+                            tries += 1;
+                            tracing::warn!(
+                                queue = Q::NAME,
+                                error = format!("{e:#}"),
+                                "could not record outcomes; trying again"
+                            );
+                            tokio::time::sleep(Duration::from_millis(100 * tries)).await;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                };
                 if written < offered {
                     tracing::warn!(
                         queue = Q::NAME,
