@@ -8,8 +8,8 @@ use diesel::prelude::*;
 use newsletter::db::schema::outgoing_emails;
 use tokio::time::{Instant, sleep};
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_on_smtp};
-use crate::smtp_server::{Faults, ReceivedMail, SmtpServer, unused_port};
+use crate::support::smtp_server::{Faults, ReceivedMail, SmtpServer, unused_port};
+use crate::support::{TestApp, spawn_app, spawn_app_on_smtp};
 
 /// How long any one condition may take before the test gives up.
 const TIMEOUT: Duration = Duration::from_secs(10);

@@ -12,7 +12,7 @@ use newsletter::db::schema::{
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, serde_urlencoded_pair, spawn_app, spawn_app_with};
+use crate::support::{ADMIN_TOKEN, TestApp, serde_urlencoded_pair, spawn_app, spawn_app_with};
 
 /// Everything a request could change, counted.
 #[derive(Debug, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! `POST /subscriptions`: the form's answers and the confirmation mail it queues.
 
-use crate::helpers::{serde_urlencoded_pair, spawn_app, spawn_app_with};
+use crate::support::{serde_urlencoded_pair, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn a_valid_sign_up_answers_200_and_mails_a_confirmation_link() {

@@ -1,16 +1,17 @@
-//! Starting the real app for a test: a fresh SQLite file, a real SMTP server on port 0,
-//! the web server on port 0, and a client with one method per endpoint.
+//! The app in-process for a test: its own database (see [`TestDatabase`]), a real SMTP
+//! server on port 0, the web server on port 0, and a client with one method per
+//! endpoint.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use newsletter::{AppState, Application, Settings};
 use tempfile::TempDir;
 
-use crate::smtp_server::{ReceivedMail, SmtpServer};
-
-/// The admin token every test app is started with.
-pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
+use super::database::TestDatabase;
+use super::smtp_server::{ReceivedMail, SmtpServer};
+use super::{ADMIN_TOKEN, link_in, serde_urlencoded_pair};
 
 /// A running app and what a test needs to drive and inspect it.
 pub struct TestApp {
@@ -18,6 +19,7 @@ pub struct TestApp {
     pub smtp: SmtpServer,
     pub client: reqwest::Client,
     pub state: AppState,
+    pub database: Arc<TestDatabase>,
     pub dir: TempDir,
 }
 
@@ -32,18 +34,39 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     spawn_app_on_smtp(smtp, overrides).await
 }
 
-/// Starts an app that sends to `smtp_url`, which may point at a port nothing listens on.
+/// Starts an app that sends to `smtp`, which may be a server that is shut down.
 pub async fn spawn_app_on_smtp(smtp: SmtpServer, overrides: &[(&str, &str)]) -> TestApp {
-    newsletter::telemetry::init_for_tests();
     let dir = tempfile::tempdir().expect("a temporary folder");
+    let database = Arc::new(TestDatabase::new(dir.path().join("newsletter.db")));
+    start(dir, database, smtp, overrides)
+}
+
+/// Starts an app on an existing database, e.g. the one another app or a CLI run used,
+/// as a restart would.
+pub async fn spawn_app_on_database(
+    database: Arc<TestDatabase>,
+    overrides: &[(&str, &str)],
+) -> TestApp {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    start(dir, database, SmtpServer::start().await, overrides)
+}
+
+fn start(
+    dir: TempDir,
+    database: Arc<TestDatabase>,
+    smtp: SmtpServer,
+    overrides: &[(&str, &str)],
+) -> TestApp {
+    newsletter::telemetry::init_for_tests();
+    assert!(
+        overrides.iter().all(|(name, _)| *name != "DATABASE_URL"),
+        "the database comes from TestDatabase, so that every test can run on either engine"
+    );
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
     let port = listener.local_addr().expect("a bound address").port();
     let address = format!("http://127.0.0.1:{port}");
     let mut env: Vec<(String, String)> = vec![
-        (
-            "DATABASE_URL".into(),
-            dir.path().join("newsletter.db").display().to_string(),
-        ),
+        ("DATABASE_URL".into(), database.url().to_owned()),
         ("BASE_URL".into(), address.clone()),
         ("SMTP_URL".into(), smtp.url()),
         (
@@ -75,6 +98,7 @@ pub async fn spawn_app_on_smtp(smtp: SmtpServer, overrides: &[(&str, &str)]) -> 
             .build()
             .expect("a client"),
         state,
+        database,
         dir,
     }
 }
@@ -321,23 +345,4 @@ impl TestApp {
             .await
             .expect("API GET")
     }
-}
-
-/// The first URL in `text` that starts with `prefix`, up to the end of the token.
-pub fn link_in(text: &str, prefix: &str) -> String {
-    let start = text
-        .find(prefix)
-        .unwrap_or_else(|| panic!("no link starting {prefix} in:\n{text}"));
-    text[start..]
-        .split(|c: char| c.is_whitespace() || c == '"' || c == '<')
-        .next()
-        .expect("a link")
-        .to_owned()
-}
-
-/// Form-encodes pairs the way a browser does.
-pub fn serde_urlencoded_pair(pairs: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
 }
