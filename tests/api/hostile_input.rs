@@ -29,27 +29,11 @@ struct Counts {
     mails_received: usize,
 }
 
-/// Counts once the mail queue has settled, so a mail still on its way is not mistaken
-/// for one a request caused.
+/// Counts once the queues are drained, so a mail still on its way is not mistaken for
+/// one a request caused.
 async fn counts(app: &TestApp) -> Counts {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let queued: i64 = app
-            .state
-            .db
-            .run(|conn| {
-                Ok(outgoing_emails::table
-                    .filter(outgoing_emails::status.eq("queued"))
-                    .count()
-                    .get_result(conn)?)
-            })
-            .await
-            .unwrap();
-        if queued == 0 || Instant::now() > deadline {
-            return counts_now(app).await;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    app.drain_queues().await;
+    counts_now(app).await
 }
 
 async fn counts_now(app: &TestApp) -> Counts {

@@ -6,6 +6,9 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use diesel::prelude::*;
+use newsletter::db::schema::{deliveries, outgoing_emails};
+use newsletter::digest::delivery::{DigestCache, deliver_due};
 use newsletter::{AppState, Application, Settings};
 use tempfile::TempDir;
 
@@ -174,10 +177,63 @@ impl TestApp {
         self.post_subscriptions(body).await
     }
 
-    /// Waits for the next mail to `address` beyond the `already` ones it had.
+    /// Sends everything that is due through the library's own queue functions (the
+    /// app's workers may run beside: both take leases), and returns once nothing due is
+    /// left unsent, in flight in a worker included. Retries waiting for a later time are
+    /// not due.
+    pub async fn drain_queues(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut cache = DigestCache::default();
+        loop {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the queues did not drain in 30 s"
+            );
+            let sent = newsletter::mail::queue::send_due(&self.state)
+                .await
+                .expect("the mail queue is processed");
+            let delivered = deliver_due(&self.state, &mut cache, None)
+                .await
+                .expect("the digest deliveries are processed");
+            if sent + delivered > 0 {
+                continue;
+            }
+            if self.due_messages().await == 0 {
+                return;
+            }
+            // Held by the app's own worker: its send is under way.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Queued mail and pending deliveries whose time has come, leased or not.
+    async fn due_messages(&self) -> i64 {
+        self.state
+            .db
+            .run(|conn| {
+                let now = newsletter::db::now();
+                let mail: i64 = outgoing_emails::table
+                    .filter(outgoing_emails::status.eq("queued"))
+                    .filter(outgoing_emails::next_attempt_at.le(now))
+                    .count()
+                    .get_result(conn)?;
+                let digests: i64 = deliveries::table
+                    .filter(deliveries::status.eq("pending"))
+                    .filter(deliveries::next_attempt_at.le(now))
+                    .count()
+                    .get_result(conn)?;
+                Ok(mail + digests)
+            })
+            .await
+            .expect("the queues can be read")
+    }
+
+    /// Waits until `address` has had `count` mails (all it had when that never
+    /// happens): drains the queues, then polls while retries come due.
     pub async fn wait_for_mail_to(&self, address: &str, count: usize) -> Vec<ReceivedMail> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
+            self.drain_queues().await;
             let mails = self.smtp.messages_to(address);
             if mails.len() >= count || tokio::time::Instant::now() > deadline {
                 return mails;
@@ -277,10 +333,12 @@ impl TestApp {
             .expect("POST /api/digests")
     }
 
-    /// Polls `GET /api/digests/{id}` until nothing is pending; returns the last answer.
+    /// Drains the queues and reads `GET /api/digests/{id}` until nothing is pending
+    /// (retries come due meanwhile); returns the last answer.
     pub async fn wait_for_digest(&self, id: i64) -> serde_json::Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
+            self.drain_queues().await;
             let status: serde_json::Value = self
                 .api_get(&format!("/api/digests/{id}"))
                 .await

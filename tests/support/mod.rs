@@ -44,7 +44,7 @@ pub fn serde_urlencoded_pair(pairs: &[(&str, &str)]) -> String {
         .finish()
 }
 
-/// Polls `check` every 50 ms until it gives `Some`; fails the test after `timeout`.
+/// Polls `check` every 20 ms until it gives `Some`; fails the test after `timeout`.
 pub async fn eventually<T>(
     what: &str,
     timeout: Duration,
@@ -59,7 +59,7 @@ pub async fn eventually<T>(
             Instant::now() < deadline,
             "gave up after {timeout:?} waiting for {what}"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
