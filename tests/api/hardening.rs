@@ -578,7 +578,8 @@ async fn addresses_stored_before_normalisation_are_brought_into_the_one_form_at_
     use diesel::prelude::*;
     use newsletter::db::schema::{app_settings, subscribers};
     let dir = tempfile::tempdir().unwrap();
-    let database = TestDatabase::new(dir.path().join("newsletter.db"));
+    // Only SQLite databases predate the normal form (the library normalises on SQLite only).
+    let database = TestDatabase::sqlite(dir.path().join("newsletter.db"));
     let db = database.open();
     // Rows as the previous version stored them: lower-cased, domains as typed.
     db.run_blocking(|conn| {

@@ -648,16 +648,19 @@ async fn table_names(app: &TestApp) -> Vec<String> {
         #[diesel(sql_type = diesel::sql_types::Text)]
         name: String,
     }
+    let query = if app.database.is_postgres() {
+        "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY name"
+    } else {
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+    };
     app.state
         .db
-        .run(|conn| {
-            Ok(diesel::sql_query(
-                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
-            )
-            .load::<Table>(conn)?
-            .into_iter()
-            .map(|t| t.name)
-            .collect())
+        .run(move |conn| {
+            Ok(diesel::sql_query(query)
+                .load::<Table>(conn)?
+                .into_iter()
+                .map(|t| t.name)
+                .collect())
         })
         .await
         .unwrap()
