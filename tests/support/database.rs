@@ -65,6 +65,7 @@ impl TestDatabase {
         &self.url
     }
 
+    /// Whether the run put this test on PostgreSQL.
     pub fn is_postgres(&self) -> bool {
         matches!(self.engine, Engine::Postgres { .. })
     }
