@@ -6,20 +6,17 @@
 //! journeys are ignored by a plain `cargo test`; run them with
 //! `cargo test --test browser -- --ignored`.
 
-#[allow(dead_code)]
-#[path = "api/helpers.rs"]
-mod helpers;
-#[path = "api/smtp_server.rs"]
-mod smtp_server;
+#[path = "support/mod.rs"]
+mod support;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use helpers::{ADMIN_TOKEN, TestApp, link_in, spawn_app_with};
 use hyper_util::client::legacy::connect::HttpConnector;
-use smtp_server::{Faults, unused_port};
+use support::smtp_server::{Faults, unused_port};
+use support::{ADMIN_TOKEN, TestApp, link_in, spawn_app_with};
 
 /// chromedriver and a Chromium session; both end with the test.
 struct Browser {

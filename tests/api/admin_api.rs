@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use serde_json::Value;
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app, spawn_app_with};
+use crate::support::{ADMIN_TOKEN, TestApp, spawn_app, spawn_app_with};
 
 /// `GET path` with exactly the `Authorization` header given (or none).
 async fn get_with_authorization(

@@ -1,7 +1,7 @@
 //! The admin pages over HTTP: the session guard, login and logout, CSRF on every form,
 //! search, the import report, erasure and send-now.
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app, spawn_app_with};
+use crate::support::{ADMIN_TOKEN, TestApp, spawn_app, spawn_app_with};
 
 /// A browser-like admin: the session cookie and the CSRF token of its pages.
 pub(crate) struct Admin<'a> {
@@ -55,7 +55,7 @@ impl<'a> Admin<'a> {
             .post(self.app.url(path))
             .header("Cookie", &self.cookie)
             .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(crate::helpers::serde_urlencoded_pair(pairs))
+            .body(crate::support::serde_urlencoded_pair(pairs))
             .send()
             .await
             .unwrap()
@@ -472,7 +472,7 @@ async fn a_digest_page_lists_failed_readers_with_the_reply_and_retry_requeues_th
     let app = spawn_app().await;
     app.import_confirmed(&["good@example.org", "gone@example.org"])
         .await;
-    app.smtp.set_faults(crate::smtp_server::Faults {
+    app.smtp.set_faults(crate::support::smtp_server::Faults {
         reject_recipients: vec!["gone@example.org".into()],
         ..Default::default()
     });

@@ -6,8 +6,7 @@ use newsletter::domain::article::SUMMARY_CHARS;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::cli::Workspace;
-use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app};
+use crate::support::{ADMIN_TOKEN, TestApp, Workspace, spawn_app};
 
 /// A seed headline: curly quotes, an accent and an en dash, as the news site writes them.
 const SEED_TITLE: &str = "António Guterres’s “Vital Role” – UN Ahead of SCO Summit in Astana";

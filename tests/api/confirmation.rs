@@ -1,7 +1,9 @@
 //! Confirmation links: a GET confirms nothing, a POST confirms (twice is fine), and
 //! expired, tampered or unknown links get a clear 4xx page with a way to a new link.
 
-use crate::helpers::{spawn_app, spawn_app_with};
+use std::sync::Arc;
+
+use crate::support::{TestDatabase, spawn_app, spawn_app_on_database, spawn_app_with};
 
 #[tokio::test]
 async fn opening_the_link_shows_a_confirm_button_and_confirms_nothing() {
@@ -58,7 +60,7 @@ async fn the_form_on_the_confirm_page_posts_to_a_url_that_confirms() {
     let app = spawn_app().await;
     let link = app.sign_up_and_get_link("form@example.org", "").await;
     let page = app.get(&link).await.text().await.unwrap();
-    let action = crate::helpers::link_in(&page, "/subscriptions/confirm?token=");
+    let action = crate::support::link_in(&page, "/subscriptions/confirm?token=");
     assert_eq!(app.post_empty(&action).await.status(), 200);
     assert_eq!(
         app.subscriber_status("form@example.org").await.as_deref(),
@@ -154,11 +156,15 @@ async fn a_fresh_link_after_signing_up_again_works_and_the_old_one_still_does_un
 
 #[tokio::test]
 async fn tokens_are_stored_hashed_never_in_plain() {
-    let app = spawn_app().await;
+    // It searches the bytes of SQLite's files for the token.
+    let dir = tempfile::tempdir().unwrap();
+    let database = Arc::new(TestDatabase::sqlite(dir.path().join("newsletter.db")));
+    let app = spawn_app_on_database(database, &[]).await;
     let link = app.sign_up_and_get_link("hashed@example.org", "").await;
     let token = link.split_once("token=").unwrap().1.to_owned();
-    let raw = std::fs::read(app.dir.path().join("newsletter.db")).unwrap();
-    let wal = std::fs::read(app.dir.path().join("newsletter.db-wal")).unwrap_or_default();
+    let file = app.database.sqlite_file().to_owned();
+    let raw = std::fs::read(&file).unwrap();
+    let wal = std::fs::read(format!("{}-wal", file.display())).unwrap_or_default();
     let contains = |hay: &[u8]| hay.windows(token.len()).any(|w| w == token.as_bytes());
     assert!(
         !contains(&raw) && !contains(&wal),

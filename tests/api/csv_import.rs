@@ -1,11 +1,11 @@
 //! The CLI verbs `newsletter subscribers import FILE.csv`, `newsletter subscribers export`
-//! and `newsletter migrate`, run as the real binary against a SQLite file.
+//! and `newsletter migrate`, run as the real binary against the test's database.
 
-use crate::cli::Workspace;
-use crate::helpers::TestApp;
 use diesel::prelude::*;
 use newsletter::db::schema::subscribers;
 use newsletter::db::subscribers::Subscriber;
+
+use crate::support::{TestApp, TestDatabase, Workspace};
 
 /// Every subscriber in the app's database, oldest first.
 async fn all_subscribers(app: &TestApp) -> Vec<Subscriber> {
@@ -238,7 +238,7 @@ async fn export_lists_every_subscriber_under_a_header_and_round_trips_through_im
     assert_eq!(all_subscribers(&app).await.len(), rows.len());
 
     workspace.write("exported.csv", &export.stdout);
-    let fresh = workspace.dir.path().join("fresh.db");
+    let fresh = TestDatabase::new(workspace.dir.path().join("fresh.db"));
     let reimport = workspace
         .newsletter_on(&fresh, &["subscribers", "import", "exported.csv"])
         .await;
@@ -264,13 +264,15 @@ async fn export_lists_every_subscriber_under_a_header_and_round_trips_through_im
 #[tokio::test]
 async fn migrate_exits_0_and_creates_the_database_with_its_tables() {
     let workspace = Workspace::new();
-    let database = workspace.dir.path().join("data").join("newsletter.db");
+    // It checks that the file is made, folder included, and is an SQLite database.
+    let database = TestDatabase::sqlite(workspace.dir.path().join("data").join("newsletter.db"));
+    let file = database.sqlite_file();
 
     let run = workspace.newsletter_on(&database, &["migrate"]).await;
 
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert!(database.is_file(), "{} exists", database.display());
-    let mut conn = SqliteConnection::establish(&database.display().to_string())
+    assert!(file.is_file(), "{} exists", file.display());
+    let mut conn = SqliteConnection::establish(&file.display().to_string())
         .expect("the file is an SQLite database");
     let count: i64 = subscribers::table
         .count()

@@ -8,8 +8,8 @@ use diesel::prelude::*;
 use newsletter::db::schema::outgoing_emails;
 use tokio::time::{Instant, sleep};
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_on_smtp};
-use crate::smtp_server::{Faults, ReceivedMail, SmtpServer, unused_port};
+use crate::support::smtp_server::{Faults, ReceivedMail, SmtpServer, unused_port};
+use crate::support::{TestApp, eventually, spawn_app, spawn_app_on_smtp};
 
 /// How long any one condition may take before the test gives up.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -60,27 +60,16 @@ async fn queued_mail_to(app: &TestApp, recipient: &str) -> QueuedMail {
     rows.into_iter().next().expect("checked above")
 }
 
-/// Polls `check` every 20 ms until it gives `Some`; fails the test after [`TIMEOUT`].
-async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "gave up after {TIMEOUT:?} waiting for {what}"
-        );
-        sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Waits until `smtp` holds at least `count` mails to `address`; returns them.
 async fn wait_for_mails(smtp: &SmtpServer, address: &str, count: usize) -> Vec<ReceivedMail> {
-    eventually(&format!("{count} mail(s) to {address}"), async || {
-        let mails = smtp.messages_to(address);
-        (mails.len() >= count).then_some(mails)
-    })
+    eventually(
+        &format!("{count} mail(s) to {address}"),
+        TIMEOUT,
+        async || {
+            let mails = smtp.messages_to(address);
+            (mails.len() >= count).then_some(mails)
+        },
+    )
     .await
 }
 
@@ -88,6 +77,7 @@ async fn wait_for_mails(smtp: &SmtpServer, address: &str, count: usize) -> Vec<R
 async fn wait_for_status(app: &TestApp, recipient: &str, status: &str) -> QueuedMail {
     eventually(
         &format!("the mail to {recipient} to be {status}"),
+        TIMEOUT,
         async || {
             let row = queued_mail_to(app, recipient).await;
             (row.status == status).then_some(row)
@@ -118,7 +108,7 @@ async fn a_sign_up_while_smtp_is_down_is_mailed_exactly_once_when_smtp_comes_bac
         "the sign-up answers without waiting for SMTP"
     );
 
-    let failing = eventually("two failed attempts", async || {
+    let failing = eventually("two failed attempts", TIMEOUT, async || {
         let row = queued_mail_to(&app, email).await;
         (row.attempts >= 2).then_some(row)
     })
@@ -263,7 +253,7 @@ async fn a_server_greeting_with_421_is_retried_and_the_mail_arrives_once_it_reco
     });
     assert_eq!(app.sign_up(email, "Kuanysh").await.status(), 200);
 
-    let refused = eventually("two refused attempts", async || {
+    let refused = eventually("two refused attempts", TIMEOUT, async || {
         let row = queued_mail_to(&app, email).await;
         (row.attempts >= 2).then_some(row)
     })
@@ -286,7 +276,7 @@ async fn unsubscribing_while_the_confirmation_waits_in_the_queue_cancels_it() {
     let (app, port) = spawn_app_with_smtp_down().await;
     let email = "changed.my.mind@example.org";
     assert_eq!(app.sign_up(email, "").await.status(), 200);
-    eventually("a failed attempt", async || {
+    eventually("a failed attempt", TIMEOUT, async || {
         let row = queued_mail_to(&app, email).await;
         (row.attempts >= 1 && row.status == "queued").then_some(())
     })
@@ -296,7 +286,7 @@ async fn unsubscribing_while_the_confirmation_waits_in_the_queue_cancels_it() {
     let response = app.post_empty(&app.unsubscribe_link(id)).await;
     assert_eq!(response.status(), 200);
     // Wait out an attempt that may have been in flight during the unsubscribe.
-    eventually("the queued mail to be cancelled", async || {
+    eventually("the queued mail to be cancelled", TIMEOUT, async || {
         let row = queued_mail_to(&app, email).await;
         (row.status == "cancelled" && row.locked_until.is_none()).then_some(())
     })

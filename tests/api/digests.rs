@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::helpers::{link_in, spawn_app, spawn_app_with};
-use crate::smtp_server::Faults;
+use crate::support::smtp_server::Faults;
+use crate::support::{link_in, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn a_digest_reaches_exactly_the_confirmed_readers() {
@@ -552,7 +552,7 @@ async fn a_digest_whose_only_reader_left_while_it_waited_is_closed() {
 
 /// A digest's figures counted from its delivery rows: what the running counts must
 /// always equal.
-async fn counted_from_the_rows(app: &crate::helpers::TestApp, digest_id: i64) -> serde_json::Value {
+async fn counted_from_the_rows(app: &crate::support::TestApp, digest_id: i64) -> serde_json::Value {
     use diesel::prelude::*;
     use newsletter::db::schema::deliveries;
     let rows: Vec<(String, i64)> = app

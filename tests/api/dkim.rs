@@ -7,8 +7,8 @@ use rsa::pkcs8::DecodePrivateKey;
 use rsa::{Pkcs1v15Sign, RsaPrivateKey};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::spawn_app_with;
-use crate::smtp_server::ReceivedMail;
+use crate::support::smtp_server::ReceivedMail;
+use crate::support::{TestDatabase, spawn_app_with};
 
 const KEY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -139,11 +139,9 @@ async fn an_unreadable_dkim_key_stops_the_start_with_a_sentence() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("not-a-key.pem");
     std::fs::write(&bad, "hello").unwrap();
+    let database = TestDatabase::new(dir.path().join("db.sqlite"));
     let map = [
-        (
-            "DATABASE_URL",
-            dir.path().join("db.sqlite").display().to_string(),
-        ),
+        ("DATABASE_URL", database.url().to_owned()),
         ("DKIM_DOMAIN", "astanatimes.test".into()),
         ("DKIM_SELECTOR", "news".into()),
         ("DKIM_PRIVATE_KEY_FILE", bad.display().to_string()),

@@ -14,8 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::articles::waiting_articles;
-use crate::cli::Workspace;
-use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+use crate::support::{TestApp, Workspace, spawn_app, spawn_app_with};
 
 /// The news site's feed as WordPress serves it: four items.
 const SAMPLE_RSS: &str = concat!(

@@ -12,7 +12,7 @@ use newsletter::db::schema::{
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, serde_urlencoded_pair, spawn_app, spawn_app_with};
+use crate::support::{ADMIN_TOKEN, TestApp, serde_urlencoded_pair, spawn_app, spawn_app_with};
 
 /// Everything a request could change, counted.
 #[derive(Debug, PartialEq, Eq)]
@@ -29,27 +29,11 @@ struct Counts {
     mails_received: usize,
 }
 
-/// Counts once the mail queue has settled, so a mail still on its way is not mistaken
-/// for one a request caused.
+/// Counts once the queues are drained, so a mail still on its way is not mistaken for
+/// one a request caused.
 async fn counts(app: &TestApp) -> Counts {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let queued: i64 = app
-            .state
-            .db
-            .run(|conn| {
-                Ok(outgoing_emails::table
-                    .filter(outgoing_emails::status.eq("queued"))
-                    .count()
-                    .get_result(conn)?)
-            })
-            .await
-            .unwrap();
-        if queued == 0 || Instant::now() > deadline {
-            return counts_now(app).await;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    app.drain_queues().await;
+    counts_now(app).await
 }
 
 async fn counts_now(app: &TestApp) -> Counts {
@@ -664,16 +648,19 @@ async fn table_names(app: &TestApp) -> Vec<String> {
         #[diesel(sql_type = diesel::sql_types::Text)]
         name: String,
     }
+    let query = if app.database.is_postgres() {
+        "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY name"
+    } else {
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+    };
     app.state
         .db
-        .run(|conn| {
-            Ok(diesel::sql_query(
-                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
-            )
-            .load::<Table>(conn)?
-            .into_iter()
-            .map(|t| t.name)
-            .collect())
+        .run(move |conn| {
+            Ok(diesel::sql_query(query)
+                .load::<Table>(conn)?
+                .into_iter()
+                .map(|t| t.name)
+                .collect())
         })
         .await
         .unwrap()

@@ -1,6 +1,6 @@
 //! The sign-up page, the security headers every page carries, health, and 404s.
 
-use crate::helpers::spawn_app;
+use crate::support::spawn_app;
 
 #[tokio::test]
 async fn the_sign_up_page_has_a_labelled_form_posting_email_and_name() {

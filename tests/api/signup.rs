@@ -1,6 +1,6 @@
 //! `POST /subscriptions`: the form's answers and the confirmation mail it queues.
 
-use crate::helpers::{serde_urlencoded_pair, spawn_app, spawn_app_with};
+use crate::support::{serde_urlencoded_pair, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn a_valid_sign_up_answers_200_and_mails_a_confirmation_link() {
@@ -348,10 +348,8 @@ async fn two_hundred_concurrent_sign_ups_all_succeed_and_each_is_mailed_once() {
     }))
     .await;
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
-    let mails = app
-        .smtp
-        .wait_for_messages(200, std::time::Duration::from_secs(30))
-        .await;
+    app.drain_queues().await;
+    let mails = app.smtp.messages();
     assert_eq!(mails.len(), 200);
     let mut recipients: Vec<String> = mails.iter().flat_map(|m| m.to.clone()).collect();
     recipients.sort();

@@ -1,7 +1,7 @@
 //! Unsubscribe links: signed per subscriber, a GET changes nothing, a POST (or RFC 8058
 //! one-click) unsubscribes without cookie or login.
 
-use crate::helpers::spawn_app;
+use crate::support::spawn_app;
 
 #[tokio::test]
 async fn opening_the_unsubscribe_link_shows_a_button_and_changes_nothing() {

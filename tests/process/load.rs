@@ -8,9 +8,9 @@ use diesel::prelude::*;
 use futures_util::future::join_all;
 use newsletter::db::schema::{outgoing_emails, subscribers};
 
-use crate::faults::{Service, open_database};
-use crate::helpers::serde_urlencoded_pair;
-use crate::smtp_server::SmtpServer;
+use crate::support::{
+    Service, SmtpServer, TestDatabase, Workspace, mails_per_recipient, serde_urlencoded_pair,
+};
 
 /// Settings for a service behind a proxy on 127.0.0.1, with the sign-up limit on.
 const BEHIND_A_PROXY: [(&str, &str); 3] = [
@@ -58,8 +58,9 @@ async fn sign_up_in_turn(service: &Service, client_ip: String, emails: Vec<Strin
 
 /// The subscribers' addresses and the number of queue rows that ever failed to be
 /// written or sent with "database is locked".
-async fn stored(database: &std::path::Path) -> (Vec<String>, i64, i64) {
-    open_database(database)
+async fn stored(database: &TestDatabase) -> (Vec<String>, i64, i64) {
+    database
+        .open()
         .run(|conn| {
             let emails = subscribers::table.select(subscribers::email).load(conn)?;
             let sent = outgoing_emails::table
@@ -85,10 +86,9 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 async fn sign_ups_from_32_concurrent_clients_all_get_200_and_each_address_is_mailed_once() {
     const CLIENTS: usize = 32;
     const PER_CLIENT: usize = 40;
-    let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("newsletter.db");
+    let workspace = Workspace::new();
     let smtp = SmtpServer::start().await;
-    let service = Service::start(dir.path(), &database, &smtp.url(), &BEHIND_A_PROXY).await;
+    let service = workspace.serve(&smtp.url(), &BEHIND_A_PROXY).await;
 
     let started = Instant::now();
     let clients = (0..CLIENTS).map(|client| {
@@ -137,14 +137,14 @@ async fn sign_ups_from_32_concurrent_clients_all_get_200_and_each_address_is_mai
     );
     assert!(!log.contains("ERROR"), "no errors logged:\n{log}");
 
-    let (emails, sent, locked) = stored(&database).await;
+    let (emails, sent, locked) = stored(&workspace.database).await;
     assert_eq!(emails.len(), total, "every sign-up is stored");
     assert_eq!(
         (sent, locked),
         (total as i64, 0),
         "every confirmation went out"
     );
-    let per_recipient = crate::faults::mails_per_recipient(&smtp);
+    let per_recipient = mails_per_recipient(&smtp);
     for answer in &answers {
         assert_eq!(
             per_recipient.get(&answer.email),
@@ -161,10 +161,9 @@ async fn a_client_flooding_the_form_gets_429_past_the_limit_while_the_others_go_
     const LIMIT: usize = 40;
     const FLOOD: usize = 200;
     const OTHERS: usize = 8;
-    let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("newsletter.db");
+    let workspace = Workspace::new();
     let smtp = SmtpServer::start().await;
-    let service = Service::start(dir.path(), &database, &smtp.url(), &BEHIND_A_PROXY).await;
+    let service = workspace.serve(&smtp.url(), &BEHIND_A_PROXY).await;
 
     // The flood comes from 8 connections at once; the others sign up in turn beside it.
     let flood = (0..8).map(|lane| {
@@ -208,7 +207,7 @@ async fn a_client_flooding_the_form_gets_429_past_the_limit_while_the_others_go_
         refusal.body
     );
 
-    let (emails, _, _) = stored(&database).await;
+    let (emails, _, _) = stored(&workspace.database).await;
     assert_eq!(
         emails.len(),
         LIMIT + OTHERS * LIMIT,

@@ -3,98 +3,39 @@
 //! duplicate with its first copy's Message-ID.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::helpers::ADMIN_TOKEN;
-use crate::smtp_server::{Faults, SmtpServer, unused_port};
+use crate::support::smtp_server::{Faults, unused_port};
+use crate::support::{ADMIN_TOKEN, Service, SmtpServer, Workspace};
 
 const CONCURRENCY: usize = 4;
-
-/// The service as a separate process, on a database file the test keeps.
-struct Service {
-    child: Child,
-    address: String,
-}
-
-impl Service {
-    async fn start(dir: &std::path::Path, port: u16, smtp: &SmtpServer) -> Service {
-        let address = format!("http://127.0.0.1:{port}");
-        let child = Command::new(env!("CARGO_BIN_EXE_newsletter"))
-            .arg("serve")
-            .current_dir(dir)
-            .env("DATABASE_URL", dir.join("newsletter.db"))
-            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-            .env("BASE_URL", &address)
-            .env("SMTP_URL", smtp.url())
-            .env("ADMIN_TOKEN", ADMIN_TOKEN)
-            .env("SEND_CONCURRENCY", CONCURRENCY.to_string())
-            .env("DELIVERY_LEASE_SECONDS", "1")
-            .env("DIGEST_CRON", "")
-            .env("FEED_CRON", "")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the binary starts");
-        let service = Service { child, address };
-        let client = reqwest::Client::new();
-        for _ in 0..200 {
-            if let Ok(response) = client
-                .get(format!("{}/health", service.address))
-                .send()
-                .await
-                && response.status() == 200
-            {
-                return service;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the service did not become healthy");
-    }
-
-    /// SIGKILL: no shutdown code runs, exactly like a crash or the OOM killer.
-    fn kill(mut self) {
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("reaped");
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[tokio::test]
 async fn a_send_killed_twice_and_restarted_reaches_everyone_duplicating_only_messages_in_flight() {
     const READERS: usize = 2_000;
-    let dir = tempfile::tempdir().unwrap();
+    let workspace = Workspace::new();
     let smtp = SmtpServer::start().await;
     smtp.set_faults(Faults {
         delay_per_message: Some(Duration::from_millis(10)),
         ..Faults::default()
     });
-    let csv: String = std::iter::once("email,name".to_owned())
-        .chain((0..READERS).map(|n| format!("reader{n}@example.org,Reader {n}")))
-        .collect::<Vec<_>>()
-        .join("\n");
-    std::fs::write(dir.path().join("readers.csv"), csv).unwrap();
-    let import = Command::new(env!("CARGO_BIN_EXE_newsletter"))
-        .args(["subscribers", "import", "readers.csv"])
-        .current_dir(dir.path())
-        .env("DATABASE_URL", dir.path().join("newsletter.db"))
-        .output()
-        .unwrap();
-    assert!(
-        import.status.success(),
-        "{}",
-        String::from_utf8_lossy(&import.stderr)
-    );
+    let readers: Vec<String> = (0..READERS)
+        .map(|n| format!("reader{n}@example.org,Reader {n}"))
+        .collect();
+    workspace.import_readers(&readers).await;
 
+    // Every start is on the same port, as a restarted service would be.
     let port = unused_port();
-    let service = Service::start(dir.path(), port, &smtp).await;
+    let concurrency = CONCURRENCY.to_string();
+    let settings = [
+        ("SEND_CONCURRENCY", concurrency.as_str()),
+        ("DELIVERY_LEASE_SECONDS", "1"),
+    ];
+    let start = async || {
+        let (dir, database) = (workspace.dir.path(), &workspace.database);
+        Service::start_on(port, dir, database, &smtp.url(), &settings).await
+    };
+    let service = start().await;
     let client = reqwest::Client::new();
     let article = client
         .post(format!("{}/api/articles", service.address))
@@ -134,7 +75,7 @@ async fn a_send_killed_twice_and_restarted_reaches_everyone_duplicating_only_mes
             at_crash < READERS,
             "the crash came mid-send ({at_crash} of {READERS})"
         );
-        service = Some(Service::start(dir.path(), port, &smtp).await);
+        service = Some(start().await);
     }
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);

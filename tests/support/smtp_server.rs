@@ -11,7 +11,6 @@
 //! let mails = smtp.wait_for_messages(1, Duration::from_secs(5)).await;
 //! assert_eq!(mails[0].header("Subject").as_deref(), Some("Welcome"));
 //! ```
-#![allow(dead_code)]
 
 use std::future::poll_fn;
 use std::io;

@@ -1,16 +1,20 @@
-//! Starting the real app for a test: a fresh SQLite file, a real SMTP server on port 0,
-//! the web server on port 0, and a client with one method per endpoint.
+//! The app in-process for a test: its own database (see [`TestDatabase`]), a real SMTP
+//! server on port 0, the web server on port 0, and a client with one method per
+//! endpoint.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
+use diesel::prelude::*;
+use newsletter::db::schema::{deliveries, outgoing_emails};
+use newsletter::digest::delivery::{DigestCache, deliver_due};
 use newsletter::{AppState, Application, Settings};
 use tempfile::TempDir;
 
-use crate::smtp_server::{ReceivedMail, SmtpServer};
-
-/// The admin token every test app is started with.
-pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
+use super::database::TestDatabase;
+use super::smtp_server::{ReceivedMail, SmtpServer};
+use super::{ADMIN_TOKEN, link_in, serde_urlencoded_pair};
 
 /// A running app and what a test needs to drive and inspect it.
 pub struct TestApp {
@@ -18,6 +22,7 @@ pub struct TestApp {
     pub smtp: SmtpServer,
     pub client: reqwest::Client,
     pub state: AppState,
+    pub database: Arc<TestDatabase>,
     pub dir: TempDir,
 }
 
@@ -32,18 +37,39 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     spawn_app_on_smtp(smtp, overrides).await
 }
 
-/// Starts an app that sends to `smtp_url`, which may point at a port nothing listens on.
+/// Starts an app that sends to `smtp`, which may be a server that is shut down.
 pub async fn spawn_app_on_smtp(smtp: SmtpServer, overrides: &[(&str, &str)]) -> TestApp {
-    newsletter::telemetry::init_for_tests();
     let dir = tempfile::tempdir().expect("a temporary folder");
+    let database = Arc::new(TestDatabase::new(dir.path().join("newsletter.db")));
+    start(dir, database, smtp, overrides)
+}
+
+/// Starts an app on an existing database, e.g. the one another app or a CLI run used,
+/// as a restart would.
+pub async fn spawn_app_on_database(
+    database: Arc<TestDatabase>,
+    overrides: &[(&str, &str)],
+) -> TestApp {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    start(dir, database, SmtpServer::start().await, overrides)
+}
+
+fn start(
+    dir: TempDir,
+    database: Arc<TestDatabase>,
+    smtp: SmtpServer,
+    overrides: &[(&str, &str)],
+) -> TestApp {
+    newsletter::telemetry::init_for_tests();
+    assert!(
+        overrides.iter().all(|(name, _)| *name != "DATABASE_URL"),
+        "the database comes from TestDatabase, so that every test can run on either engine"
+    );
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
     let port = listener.local_addr().expect("a bound address").port();
     let address = format!("http://127.0.0.1:{port}");
     let mut env: Vec<(String, String)> = vec![
-        (
-            "DATABASE_URL".into(),
-            dir.path().join("newsletter.db").display().to_string(),
-        ),
+        ("DATABASE_URL".into(), database.url().to_owned()),
         ("BASE_URL".into(), address.clone()),
         ("SMTP_URL".into(), smtp.url()),
         (
@@ -75,6 +101,7 @@ pub async fn spawn_app_on_smtp(smtp: SmtpServer, overrides: &[(&str, &str)]) -> 
             .build()
             .expect("a client"),
         state,
+        database,
         dir,
     }
 }
@@ -150,10 +177,63 @@ impl TestApp {
         self.post_subscriptions(body).await
     }
 
-    /// Waits for the next mail to `address` beyond the `already` ones it had.
+    /// Sends everything that is due through the library's own queue functions (the
+    /// app's workers may run beside: both take leases), and returns once nothing due is
+    /// left unsent, in flight in a worker included. Retries waiting for a later time are
+    /// not due.
+    pub async fn drain_queues(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut cache = DigestCache::default();
+        loop {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the queues did not drain in 30 s"
+            );
+            let sent = newsletter::mail::queue::send_due(&self.state)
+                .await
+                .expect("the mail queue is processed");
+            let delivered = deliver_due(&self.state, &mut cache, None)
+                .await
+                .expect("the digest deliveries are processed");
+            if sent + delivered > 0 {
+                continue;
+            }
+            if self.due_messages().await == 0 {
+                return;
+            }
+            // Held by the app's own worker: its send is under way.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Queued mail and pending deliveries whose time has come, leased or not.
+    async fn due_messages(&self) -> i64 {
+        self.state
+            .db
+            .run(|conn| {
+                let now = newsletter::db::now();
+                let mail: i64 = outgoing_emails::table
+                    .filter(outgoing_emails::status.eq("queued"))
+                    .filter(outgoing_emails::next_attempt_at.le(now))
+                    .count()
+                    .get_result(conn)?;
+                let digests: i64 = deliveries::table
+                    .filter(deliveries::status.eq("pending"))
+                    .filter(deliveries::next_attempt_at.le(now))
+                    .count()
+                    .get_result(conn)?;
+                Ok(mail + digests)
+            })
+            .await
+            .expect("the queues can be read")
+    }
+
+    /// Waits until `address` has had `count` mails (all it had when that never
+    /// happens): drains the queues, then polls while retries come due.
     pub async fn wait_for_mail_to(&self, address: &str, count: usize) -> Vec<ReceivedMail> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
+            self.drain_queues().await;
             let mails = self.smtp.messages_to(address);
             if mails.len() >= count || tokio::time::Instant::now() > deadline {
                 return mails;
@@ -253,10 +333,12 @@ impl TestApp {
             .expect("POST /api/digests")
     }
 
-    /// Polls `GET /api/digests/{id}` until nothing is pending; returns the last answer.
+    /// Drains the queues and reads `GET /api/digests/{id}` until nothing is pending
+    /// (retries come due meanwhile); returns the last answer.
     pub async fn wait_for_digest(&self, id: i64) -> serde_json::Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
+            self.drain_queues().await;
             let status: serde_json::Value = self
                 .api_get(&format!("/api/digests/{id}"))
                 .await
@@ -321,23 +403,4 @@ impl TestApp {
             .await
             .expect("API GET")
     }
-}
-
-/// The first URL in `text` that starts with `prefix`, up to the end of the token.
-pub fn link_in(text: &str, prefix: &str) -> String {
-    let start = text
-        .find(prefix)
-        .unwrap_or_else(|| panic!("no link starting {prefix} in:\n{text}"));
-    text[start..]
-        .split(|c: char| c.is_whitespace() || c == '"' || c == '<')
-        .next()
-        .expect("a link")
-        .to_owned()
-}
-
-/// Form-encodes pairs the way a browser does.
-pub fn serde_urlencoded_pair(pairs: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
 }
