@@ -38,7 +38,7 @@ pub struct Lease {
 /// One kind of queued mail.
 pub trait Queue: Send + Sync + 'static {
     /// What identifies one message in its table.
-    type Key: Copy + Send + std::fmt::Debug + 'static;
+    type Key: Copy + Send + Sync + std::fmt::Debug + 'static;
     /// A claimed message with what it needs to be rendered.
     type Claimed: Send + 'static;
 
