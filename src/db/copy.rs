@@ -141,7 +141,7 @@ fn count(conn: &mut Conn, table: &str) -> QueryResult<i64> {
 /// it has none). `from` is brought up to date first, as the service would on start.
 pub fn copy(from: &Db, to: &Db) -> Result<CopyReport, CopyError> {
     from.migrate()?;
-    to.migrate()?;
+    to.migrate_schema()?;
     let mut source = from.pool.get().map_err(anyhow::Error::from)?;
     let mut target = to.pool.get().map_err(anyhow::Error::from)?;
     for table in TABLES {

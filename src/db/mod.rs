@@ -304,6 +304,24 @@ impl Db {
     /// Runs the pending embedded migrations of this engine; on PostgreSQL under an
     /// advisory lock, so instances starting together migrate once.
     pub fn migrate(&self) -> anyhow::Result<()> {
+        self.migrate_schema()?;
+        // Only SQLite databases predate the normal form of addresses: PostgreSQL ones
+        // are made by this version, or copied (`copy-db`) from a SQLite database that
+        // was opened, and so normalised, first.
+        if self.engine == Engine::Sqlite {
+            let mut conn = self
+                .pool
+                .get()
+                .context("could not get a database connection")?;
+            subscribers::normalise_stored_addresses(&mut conn)
+                .context("could not normalise the stored addresses")?;
+        }
+        Ok(())
+    }
+
+    /// Creates or updates the tables, and writes no row (`copy-db` wants its target
+    /// empty).
+    fn migrate_schema(&self) -> anyhow::Result<()> {
         let mut conn = self
             .pool
             .get()
@@ -320,13 +338,6 @@ impl Db {
             }
         };
         migrated.map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
-        // Only SQLite databases predate the normal form of addresses: PostgreSQL ones
-        // are made by this version, or copied (`copy-db`) from a SQLite database that
-        // was opened, and so normalised, first.
-        if self.engine == Engine::Sqlite {
-            subscribers::normalise_stored_addresses(&mut conn)
-                .context("could not normalise the stored addresses")?;
-        }
         Ok(())
     }
 

@@ -9,6 +9,7 @@ mod admin_pages;
 mod articles;
 mod cli_send_digest;
 mod confirmation;
+mod copy_db;
 mod csv_import;
 mod delivery;
 mod digests;

@@ -8,4 +8,5 @@ mod support;
 mod crash_recovery;
 mod faults;
 mod hardening;
+mod instances;
 mod load;
