@@ -102,32 +102,50 @@ pub fn claim_due(
         let (wanted, unwanted): (Vec<_>, Vec<_>) = due
             .into_iter()
             .partition(|d| d.subscriber_status == SubscriberStatus::Confirmed.as_str());
-        for d in &wanted {
-            diesel::update(deliveries::table.find((d.digest_id, d.subscriber_id)))
-                .set((
-                    deliveries::locked_by.eq(&lease.worker),
-                    deliveries::locked_until.eq(lease.until),
-                ))
-                .execute(conn)?;
+        // One statement per digest in the batch (usually one), not one per row.
+        for (digest_id, readers) in by_digest(&wanted) {
+            diesel::update(
+                deliveries::table
+                    .filter(deliveries::digest_id.eq(digest_id))
+                    .filter(deliveries::subscriber_id.eq_any(readers)),
+            )
+            .set((
+                deliveries::locked_by.eq(&lease.worker),
+                deliveries::locked_until.eq(lease.until),
+            ))
+            .execute(conn)?;
         }
-        let mut skipped: BTreeMap<i64, Settled> = BTreeMap::new();
-        for d in &unwanted {
-            diesel::update(deliveries::table.find((d.digest_id, d.subscriber_id)))
-                .set((
-                    deliveries::status.eq(DeliveryStatus::Skipped.as_str()),
-                    deliveries::locked_until.eq(None::<NaiveDateTime>),
-                ))
-                .execute(conn)?;
-            skipped
-                .entry(d.digest_id)
-                .or_default()
-                .add(Settled::one(DeliveryStatus::Skipped));
-        }
-        for (digest_id, change) in skipped {
+        for (digest_id, readers) in by_digest(&unwanted) {
+            let skipped = diesel::update(
+                deliveries::table
+                    .filter(deliveries::digest_id.eq(digest_id))
+                    .filter(deliveries::subscriber_id.eq_any(readers)),
+            )
+            .set((
+                deliveries::status.eq(DeliveryStatus::Skipped.as_str()),
+                deliveries::locked_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?;
+            let change = Settled {
+                skipped: i32::try_from(skipped)?,
+                ..Settled::default()
+            };
             digests::count_settled(conn, digest_id, change)?;
         }
         Ok(wanted)
     })
+}
+
+/// The readers of `claimed`, by digest, in digest order.
+fn by_digest(claimed: &[ClaimedDelivery]) -> BTreeMap<i64, Vec<i64>> {
+    let mut readers: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for d in claimed {
+        readers
+            .entry(d.digest_id)
+            .or_default()
+            .push(d.subscriber_id);
+    }
+    readers
 }
 
 /// Extends the lease on everything `worker` holds (a long batch stays ours).

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use crate::admin_pages::Admin;
-use crate::support::app::{spawn_app_on_database, TestApp};
+use crate::support::app::{TestApp, spawn_app_on_database};
 use crate::support::database::TestDatabase;
 
 fn copy_db(from: &str, to: &str) -> std::process::Output {
@@ -52,7 +52,10 @@ async fn copy_db_moves_every_row_and_links_mailed_before_the_move_keep_working()
         .sign_up_and_get_link("pending@example.org", "Dănuț Pop")
         .await;
     let leaver = old.confirmed_subscriber("leaver@example.org", "Léa").await;
-    assert_eq!(old.post_empty(&old.unsubscribe_link(leaver)).await.status(), 200);
+    assert_eq!(
+        old.post_empty(&old.unsubscribe_link(leaver)).await.status(),
+        200
+    );
     old.add_article(
         "Tokayev signs the “open skies” decree",
         "https://astanatimes.test/2026/11/open-skies",
@@ -63,10 +66,8 @@ async fn copy_db_moves_every_row_and_links_mailed_before_the_move_keep_working()
     let digest: serde_json::Value = digest.json().await.unwrap();
     old.wait_for_digest(digest["id"].as_i64().unwrap()).await;
     let digest_mail = old.wait_for_mail_to(readers[0].0, 2).await.pop().unwrap();
-    let unsubscribe_link = crate::support::link_in(
-        &digest_mail.text_body(),
-        &old.url("/unsubscribe?token="),
-    );
+    let unsubscribe_link =
+        crate::support::link_in(&digest_mail.text_body(), &old.url("/unsubscribe?token="));
     Admin::log_in(&old).await;
     let before = what_the_site_shows(&old).await;
 
@@ -93,15 +94,22 @@ async fn copy_db_moves_every_row_and_links_mailed_before_the_move_keep_working()
     let moved = |link: &str| link.replace(&old.address, &new.address);
     assert_eq!(new.post_empty(&moved(&pending_link)).await.status(), 200);
     assert_eq!(
-        new.subscriber_status("pending@example.org").await.as_deref(),
+        new.subscriber_status("pending@example.org")
+            .await
+            .as_deref(),
         Some("confirmed")
     );
-    assert_eq!(new.post_empty(&moved(&unsubscribe_link)).await.status(), 200);
+    assert_eq!(
+        new.post_empty(&moved(&unsubscribe_link)).await.status(),
+        200
+    );
     assert_eq!(
         new.subscriber_status(readers[0].0).await.as_deref(),
         Some("unsubscribed")
     );
     // New rows get new ids, after the copied ones.
-    let newcomer = new.confirmed_subscriber("newcomer@example.org", "Nurlan").await;
+    let newcomer = new
+        .confirmed_subscriber("newcomer@example.org", "Nurlan")
+        .await;
     assert!(newcomer > leaver, "{newcomer} after {leaver}");
 }

@@ -75,10 +75,14 @@ async fn send_digest(service: &Service) -> i64 {
 
 /// Waits until every delivery of `digest` is settled; returns how many were sent.
 async fn wait_until_sent(service: &Service, digest: i64) -> i64 {
-    eventually("the digest to be sent", Duration::from_secs(120), async || {
-        let status = service.api_get(&format!("/api/digests/{digest}")).await;
-        (status["pending"].as_i64() == Some(0)).then(|| status["sent"].as_i64().expect("sent"))
-    })
+    eventually(
+        "the digest to be sent",
+        Duration::from_secs(300),
+        async || {
+            let status = service.api_get(&format!("/api/digests/{digest}")).await;
+            (status["pending"].as_i64() == Some(0)).then(|| status["sent"].as_i64().expect("sent"))
+        },
+    )
     .await
 }
 
@@ -137,9 +141,13 @@ async fn when_one_instance_is_killed_mid_send_the_other_finishes_its_share() {
     let b = instance(dir.path(), &database, &relay_b).await;
 
     let digest = send_digest(&b).await;
-    eventually("both instances to be sending", Duration::from_secs(60), async || {
-        (relay_a.messages().len() > 1_000 && relay_b.messages().len() > 1_000).then_some(())
-    })
+    eventually(
+        "both instances to be sending",
+        Duration::from_secs(120),
+        async || {
+            (relay_a.messages().len() > 1_000 && relay_b.messages().len() > 1_000).then_some(())
+        },
+    )
     .await;
     a.kill();
     let sent_by_a_before_dying = relay_a.messages().len();
@@ -193,13 +201,17 @@ async fn three_instances_whose_crons_fire_together_compose_one_digest() {
         instances.push(Service::start(dir.path(), &database, &relay.url(), &cron).await);
     }
     let db = database.open();
-    eventually("a digest to be composed", Duration::from_secs(30), async || {
-        let count: i64 = db
-            .run(|conn| Ok(digests::table.count().get_result(conn)?))
-            .await
-            .unwrap();
-        (count > 0).then_some(())
-    })
+    eventually(
+        "a digest to be composed",
+        Duration::from_secs(30),
+        async || {
+            let count: i64 = db
+                .run(|conn| Ok(digests::table.count().get_result(conn)?))
+                .await
+                .unwrap();
+            (count > 0).then_some(())
+        },
+    )
     .await;
     // A few more rounds of every cron.
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -208,9 +220,7 @@ async fn three_instances_whose_crons_fire_together_compose_one_digest() {
         .await
         .unwrap();
     assert_eq!(count, 1, "three crons, one digest");
-    relay
-        .wait_for_messages(50, Duration::from_secs(30))
-        .await;
+    relay.wait_for_messages(50, Duration::from_secs(30)).await;
     let per_reader = crate::support::mails_per_recipient(&relay);
     assert!(per_reader.values().all(|&n| n == 1), "{per_reader:?}");
 }
