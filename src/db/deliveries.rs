@@ -2,6 +2,7 @@
 //! under a lease and settled in batches.
 
 use chrono::NaiveDateTime;
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
 use std::collections::BTreeMap;
@@ -44,7 +45,7 @@ pub fn enqueue_for_confirmed(
             diesel::dsl::sql::<diesel::sql_types::Timestamp>("")
                 .bind::<diesel::sql_types::Timestamp, _>(now),
         ));
-    Ok(diesel::insert_into(deliveries::table)
+    let queued = diesel::insert_into(deliveries::table)
         .values(confirmed)
         .into_columns((
             deliveries::digest_id,
@@ -52,7 +53,15 @@ pub fn enqueue_for_confirmed(
             deliveries::status,
             deliveries::next_attempt_at,
         ))
-        .execute(conn)?)
+        .execute(conn)?;
+    // PostgreSQL plans by its statistics, which autovacuum refreshes only a while later:
+    // until then it takes a digest's fresh thousands of deliveries for a handful, and
+    // finds each row it records through the (digest, status) index, scanning every
+    // pending delivery of the digest (15 ms a row for 100,000 readers, not 0.05 ms).
+    if let AnyConnection::Pg(pg) = conn {
+        pg.batch_execute("ANALYZE deliveries")?;
+    }
+    Ok(queued)
 }
 
 /// Claims up to `limit` due deliveries for `worker` until `lease_until`. Deliveries to
@@ -190,7 +199,45 @@ pub fn record_outcomes(
     crate::db::write_transaction(conn, |conn| {
         let mut settled: BTreeMap<i64, Settled> = BTreeMap::new();
         let mut total = 0;
+        // Messages the server took, most of any chunk: two statements per digest, not
+        // two per message (each a round trip to a PostgreSQL server).
+        let mut sent: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
         for ((digest_id, subscriber_id), outcome) in outcomes {
+            if matches!(outcome, Outcome::Sent) {
+                sent.entry(*digest_id).or_default().push(*subscriber_id);
+            }
+        }
+        for (digest_id, readers) in &sent {
+            let written = diesel::update(
+                deliveries::table
+                    .filter(deliveries::digest_id.eq(digest_id))
+                    .filter(deliveries::subscriber_id.eq_any(readers))
+                    .filter(deliveries::locked_by.eq(worker))
+                    .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str())),
+            )
+            .set((
+                deliveries::status.eq(DeliveryStatus::Sent.as_str()),
+                deliveries::attempts.eq(deliveries::attempts + 1),
+                deliveries::sent_at.eq(now),
+                deliveries::locked_by.eq(None::<String>),
+                deliveries::locked_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?;
+            // A delivery ends a run of hard bounces (whoever records the row).
+            diesel::update(
+                subscribers::table
+                    .filter(subscribers::id.eq_any(readers))
+                    .filter(subscribers::hard_bounces.gt(0)),
+            )
+            .set(subscribers::hard_bounces.eq(0))
+            .execute(conn)?;
+            settled.entry(*digest_id).or_default().sent += i32::try_from(written)?;
+            total += written;
+        }
+        let unsent = outcomes
+            .iter()
+            .filter(|(_, outcome)| !matches!(outcome, Outcome::Sent));
+        for ((digest_id, subscriber_id), outcome) in unsent {
             let row = deliveries::table
                 .find((digest_id, subscriber_id))
                 .filter(deliveries::locked_by.eq(worker))
@@ -204,20 +251,7 @@ pub fn record_outcomes(
             // One mapping from outcome to status serves the row and the digest's counts.
             let status = status_after(outcome);
             let written = match outcome {
-                Outcome::Sent => {
-                    let written = diesel::update(row)
-                        .set((
-                            deliveries::status.eq(status.as_str()),
-                            deliveries::attempts.eq(attempts),
-                            deliveries::sent_at.eq(now),
-                            unlocked,
-                        ))
-                        .execute(conn)?;
-                    diesel::update(reader.filter(subscribers::hard_bounces.gt(0)))
-                        .set(subscribers::hard_bounces.eq(0))
-                        .execute(conn)?;
-                    written
-                }
+                Outcome::Sent => unreachable!("recorded above"),
                 Outcome::RetryAt(at, error) => {
                     let written = diesel::update(row)
                         .set((

@@ -10,3 +10,4 @@ mod faults;
 mod hardening;
 mod instances;
 mod load;
+mod roles;

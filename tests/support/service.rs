@@ -44,6 +44,18 @@ impl Service {
         Service::start_command(command, port, dir, database, smtp_url, env).await
     }
 
+    /// `newsletter serve --no-workers`: the web app only, sending nothing.
+    pub async fn start_web_only(
+        dir: &Path,
+        database: &TestDatabase,
+        smtp_url: &str,
+        env: &[(&str, &str)],
+    ) -> Service {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_newsletter"));
+        command.args(["serve", "--no-workers"]);
+        Service::start_command(command, unused_port(), dir, database, smtp_url, env).await
+    }
+
     /// Like [`Service::start`], with `SIGXFSZ` ignored (the disposition survives `exec`),
     /// so a write past the file size limit fails with `EFBIG` instead of killing the
     /// process.
