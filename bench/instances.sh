@@ -3,7 +3,7 @@
 # with one and with two instances, into Postfix's smtp-sink. Prints messages a second
 # and the peak RSS of each instance.
 #
-#   bench/instances.sh [READERS=100000] [SEND_CONCURRENCY=8]
+#   bench/instances.sh [READERS=100000] [SEND_CONCURRENCY=8]   (SKIP_SQLITE=1: PostgreSQL only)
 #
 # PostgreSQL: PG_URL (default postgres://postgres@127.0.0.1:5432/postgres) must let us
 # create and drop a database; each run uses a fresh one. The first instance is
@@ -65,7 +65,7 @@ print(line)
 PY
 }
 
-bench "SQLite, 1 instance    " "$run/newsletter.db" 1
+[ -n "${SKIP_SQLITE:-}" ] || bench "SQLite, 1 instance    " "$run/newsletter.db" 1
 for instances in 1 2; do
   psql -q "$pg_url" -c "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" -c "CREATE DATABASE $pg_db" >/dev/null
   bench "PostgreSQL, $instances instance$([ "$instances" = 2 ] && echo s || echo " ")" "${pg_url%/*}/$pg_db" "$instances"

@@ -199,12 +199,14 @@ pub fn after(at: NaiveDateTime, wait: Duration) -> NaiveDateTime {
 /// Pragmas every SQLite connection needs. `busy_timeout` is what keeps concurrent
 /// writers from failing with "database is locked"; WAL lets readers run beside the one
 /// writer, and `journal_size_limit` truncates the WAL after a checkpoint, so a flood of
-/// writes does not leave it hundreds of megabytes long.
+/// writes does not leave it hundreds of megabytes long. `analysis_limit` makes `ANALYZE`
+/// sample rather than read whole tables.
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000;
      PRAGMA journal_mode = WAL;
      PRAGMA journal_size_limit = 67108864;
      PRAGMA synchronous = NORMAL;
-     PRAGMA foreign_keys = ON;";
+     PRAGMA foreign_keys = ON;
+     PRAGMA analysis_limit = 1000;";
 
 /// Opens pooled connections to the engine the URL names (diesel's own manager would
 /// try each engine in turn, and SQLite takes any string as a file name).
@@ -297,6 +299,10 @@ impl Db {
         let pool = Pool::builder()
             .max_size(8)
             .connection_timeout(Duration::from_secs(30))
+            // No `SELECT 1` before every use (a round trip to a PostgreSQL server per
+            // query): a connection that broke is noticed by the query that meets it,
+            // and thrown away (`has_broken`).
+            .test_on_check_out(false)
             .build(Manager { engine, url })
             .with_context(|| format!("could not open the database `{shown}`"))?;
         Ok(Db {

@@ -15,8 +15,7 @@ async fn a_web_only_node_queues_mail_and_a_worker_node_sends_it() {
     let workspace = Workspace::new();
     let relay = SmtpServer::start().await;
     let web =
-        Service::start_web_only(workspace.dir.path(), &workspace.database, &relay.url(), &[])
-            .await;
+        Service::start_web_only(workspace.dir.path(), &workspace.database, &relay.url(), &[]).await;
 
     let signed_up = web.sign_up("dana.abenova@example.kz").await.unwrap();
     assert_eq!(signed_up.status(), 200);
@@ -61,9 +60,11 @@ async fn a_web_only_node_queues_mail_and_a_worker_node_sends_it() {
         .await
         .unwrap();
     assert_eq!(digest.status(), 202);
-    eventually("the worker to send the digest", Duration::from_secs(30), async || {
-        (relay.messages().len() == 2).then_some(())
-    })
+    eventually(
+        "the worker to send the digest",
+        Duration::from_secs(30),
+        async || (relay.messages().len() == 2).then_some(()),
+    )
     .await;
 
     // SIGTERM: the worker finishes what is in flight and exits cleanly.
