@@ -15,7 +15,9 @@ pub struct Subscriber {
     pub id: i64,
     pub email: String,
     pub name: Option<String>,
-    pub status: String,
+    /// An unknown value in the column fails the query rather than passing for another.
+    #[diesel(deserialize_as = String)]
+    pub status: SubscriberStatus,
     #[serde(serialize_with = "super::utc::serialize")]
     pub created_at: NaiveDateTime,
     #[serde(serialize_with = "super::utc::serialize")]
@@ -30,7 +32,7 @@ pub struct Subscriber {
 
 impl Subscriber {
     pub fn status(&self) -> SubscriberStatus {
-        self.status.parse().unwrap_or(SubscriberStatus::Pending)
+        self.status
     }
 }
 

@@ -49,6 +49,15 @@ impl FromStr for SubscriberStatus {
     }
 }
 
+/// How the `status` column becomes a [`SubscriberStatus`] when a row is read.
+impl TryFrom<String> for SubscriberStatus {
+    type Error = String;
+
+    fn try_from(stored: String) -> Result<Self, Self::Error> {
+        stored.parse()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::SubscriberStatus;

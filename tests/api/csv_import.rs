@@ -89,7 +89,7 @@ async fn an_import_reports_bad_rows_by_line_and_adds_the_good_ones_as_confirmed(
     let found: Vec<(String, Option<String>, String)> = all_subscribers(&app)
         .await
         .into_iter()
-        .map(|s| (s.email, s.name, s.status))
+        .map(|s| (s.email, s.name, s.status.as_str().to_owned()))
         .collect();
     let row = |email: &str, name: &str, status: &str| {
         (email.to_owned(), Some(name.to_owned()), status.to_owned())

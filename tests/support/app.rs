@@ -274,7 +274,7 @@ impl TestApp {
             .run(move |conn| newsletter::db::subscribers::find_by_email(conn, &email))
             .await
             .expect("query")
-            .map(|s| s.status)
+            .map(|s| s.status.as_str().to_owned())
     }
 
     pub async fn subscriber_id(&self, email: &str) -> i64 {
