@@ -50,12 +50,11 @@ async fn a_digest_through_451s_dropped_connections_and_a_550_reaches_every_reade
         .serve(&smtp.url(), &[("SEND_CONCURRENCY", "16")])
         .await;
     let article = service
-        .api_post(
-            "/api/articles",
-            &serde_json::json!({ "title": "Kazakhstan Stresses UN’s Vital Role", "url": "https://astanatimes.example/un" }),
+        .post_article(
+            "Kazakhstan Stresses UN’s Vital Role",
+            "https://astanatimes.example/un",
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(article.status(), 201);
     let started = Instant::now();
     let digest = service
@@ -391,12 +390,8 @@ async fn survives_an_unwritable_database(
     let confirm = service.client.post(&link).send().await.unwrap();
     assert_eq!(confirm.status(), 500, "a confirmation cannot be written");
     let article = service
-        .api_post(
-            "/api/articles",
-            &serde_json::json!({ "title": "Written on a full disk", "url": "https://astanatimes.example/full" }),
-        )
-        .await
-        .unwrap();
+        .post_article("Written on a full disk", "https://astanatimes.example/full")
+        .await;
     assert_eq!(article.status(), 500, "an article cannot be written");
     assert_eq!(service.get("/health").await.unwrap().status(), 200);
     assert_eq!(service.get("/").await.unwrap().status(), 200);
@@ -418,12 +413,8 @@ async fn survives_an_unwritable_database(
         200
     );
     let article = service
-        .api_post(
-            "/api/articles",
-            &serde_json::json!({ "title": "Written after", "url": "https://astanatimes.example/after" }),
-        )
-        .await
-        .unwrap();
+        .post_article("Written after", "https://astanatimes.example/after")
+        .await;
     assert_eq!(article.status(), 201);
 
     let mut signed_up: Vec<String> = (1..=3).map(|n| format!("before{n}@example.org")).collect();

@@ -185,15 +185,11 @@ async fn three_instances_whose_crons_fire_together_compose_one_digest() {
     let cron = [("DIGEST_CRON", "*/2 * * * * *")];
     let a = Service::start(dir.path(), &database, &relay.url(), &[]).await;
     let article = a
-        .api_post(
-            "/api/articles",
-            &serde_json::json!({
-                "title": "Karaganda’s miners vote on the new contract",
-                "url": "https://astanatimes.test/2026/11/karaganda-vote",
-            }),
+        .post_article(
+            "Karaganda’s miners vote on the new contract",
+            "https://astanatimes.test/2026/11/karaganda-vote",
         )
-        .await
-        .expect("POST /api/articles");
+        .await;
     assert_eq!(article.status(), 201);
     drop(a);
     let mut instances = Vec::new();

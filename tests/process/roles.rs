@@ -45,15 +45,11 @@ async fn a_web_only_node_queues_mail_and_a_worker_node_sends_it() {
     assert_eq!(confirmed.status(), 200);
 
     let article = web
-        .api_post(
-            "/api/articles",
-            &serde_json::json!({
-                "title": "Almaty’s new metro line reaches “Kalkaman”",
-                "url": "https://astanatimes.test/2026/11/almaty-metro",
-            }),
+        .post_article(
+            "Almaty’s new metro line reaches “Kalkaman”",
+            "https://astanatimes.test/2026/11/almaty-metro",
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(article.status(), 201);
     let digest = web
         .api_post("/api/digests", &serde_json::json!({}))

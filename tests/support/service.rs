@@ -225,6 +225,16 @@ impl Service {
             .await
     }
 
+    /// `POST /api/articles` with a title and a URL.
+    pub async fn post_article(&self, title: &str, url: &str) -> reqwest::Response {
+        self.api_post(
+            "/api/articles",
+            &serde_json::json!({ "title": title, "url": url }),
+        )
+        .await
+        .expect("POST /api/articles")
+    }
+
     /// `GET /api/...` with the admin token, as JSON.
     pub async fn api_get(&self, path: &str) -> serde_json::Value {
         self.client
