@@ -13,9 +13,6 @@ use super::{AnyConnection, Conn, Outcome};
 use crate::domain::{DeliveryStatus, SubscriberStatus};
 use crate::mail::outbox::Lease;
 
-/// Hard bounces in a row after which a reader is marked bounced and skipped.
-pub const HARD_BOUNCES_BEFORE_BOUNCED: i32 = 2;
-
 /// A delivery a worker holds, with what it needs to address the message.
 #[derive(Debug, Clone, Queryable)]
 pub struct ClaimedDelivery {
@@ -184,142 +181,126 @@ pub fn release(conn: &mut Conn, worker: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Records a batch of `worker`'s outcomes in one transaction, and keeps each reader's
-/// count of hard bounces: a mailbox-blaming 5xx counts one, a delivery resets it, and
-/// at [`HARD_BOUNCES_BEFORE_BOUNCED`] the reader is marked bounced. An outcome for a row
-/// `worker` no longer holds (its lease lapsed and another worker took it) is not written
-/// over the other worker's. Returns how many rows were written.
+/// What recording a chunk of outcomes wrote.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    /// Deliveries written.
+    pub written: usize,
+    /// Readers whose message the server took.
+    pub delivered_to: Vec<i64>,
+    /// Readers whose mailbox the server refused for good (a hard bounce).
+    pub bounced_at: Vec<i64>,
+}
+
+/// Records a chunk of `worker`'s outcomes and the digests' running counts; run it in
+/// the caller's write transaction. An outcome for a row `worker` no longer holds (its
+/// lease lapsed and another worker took it) is not written over the other worker's,
+/// and is left out of what this returns.
 pub fn record_outcomes(
     conn: &mut Conn,
     worker: &str,
     outcomes: &[((i64, i64), Outcome)],
     now: NaiveDateTime,
-) -> anyhow::Result<usize> {
-    crate::db::write_transaction(conn, |conn| {
-        let mut settled: BTreeMap<i64, Settled> = BTreeMap::new();
-        let mut total = 0;
-        // Messages the server took, most of any chunk: two statements per digest, not
-        // two per message (each a round trip to a PostgreSQL server).
-        let mut sent: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
-        for ((digest_id, subscriber_id), outcome) in outcomes {
-            if matches!(outcome, Outcome::Sent) {
-                sent.entry(*digest_id).or_default().push(*subscriber_id);
-            }
+) -> anyhow::Result<Recorded> {
+    let mut settled: BTreeMap<i64, Settled> = BTreeMap::new();
+    let mut recorded = Recorded::default();
+    // Messages the server took, most of any chunk: one statement per digest, not one
+    // per message (each a round trip to a PostgreSQL server).
+    let mut sent: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for ((digest_id, subscriber_id), outcome) in outcomes {
+        if matches!(outcome, Outcome::Sent) {
+            sent.entry(*digest_id).or_default().push(*subscriber_id);
         }
-        for (digest_id, readers) in &sent {
-            let written = diesel::update(
-                deliveries::table
-                    .filter(deliveries::digest_id.eq(digest_id))
-                    .filter(deliveries::subscriber_id.eq_any(readers))
-                    .filter(deliveries::locked_by.eq(worker))
-                    .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str())),
-            )
-            .set((
-                deliveries::status.eq(DeliveryStatus::Sent.as_str()),
-                deliveries::attempts.eq(deliveries::attempts + 1),
-                deliveries::sent_at.eq(now),
-                deliveries::locked_by.eq(None::<String>),
-                deliveries::locked_until.eq(None::<NaiveDateTime>),
-            ))
-            .execute(conn)?;
-            // A delivery ends a run of hard bounces (whoever records the row).
-            diesel::update(
-                subscribers::table
-                    .filter(subscribers::id.eq_any(readers))
-                    .filter(subscribers::hard_bounces.gt(0)),
-            )
-            .set(subscribers::hard_bounces.eq(0))
-            .execute(conn)?;
-            settled.entry(*digest_id).or_default().sent += i32::try_from(written)?;
-            total += written;
-        }
-        let unsent = outcomes
-            .iter()
-            .filter(|(_, outcome)| !matches!(outcome, Outcome::Sent));
-        for ((digest_id, subscriber_id), outcome) in unsent {
-            let row = deliveries::table
-                .find((digest_id, subscriber_id))
+    }
+    for (digest_id, readers) in &sent {
+        let written: Vec<i64> = diesel::update(
+            deliveries::table
+                .filter(deliveries::digest_id.eq(digest_id))
+                .filter(deliveries::subscriber_id.eq_any(readers))
                 .filter(deliveries::locked_by.eq(worker))
-                .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()));
-            let attempts = deliveries::attempts + 1;
-            let unlocked = (
-                deliveries::locked_by.eq(None::<String>),
-                deliveries::locked_until.eq(None::<NaiveDateTime>),
-            );
-            let reader = subscribers::table.find(subscriber_id);
-            // One mapping from outcome to status serves the row and the digest's counts.
-            let status = status_after(outcome);
-            let written = match outcome {
-                Outcome::Sent => unreachable!("recorded above"),
-                Outcome::RetryAt(at, error) => {
-                    let written = diesel::update(row)
-                        .set((
-                            deliveries::attempts.eq(attempts),
-                            deliveries::next_attempt_at.eq(at),
-                            deliveries::last_error.eq(error),
-                            unlocked,
-                        ))
-                        .execute(conn)?;
-                    if written == 1 {
-                        diesel::update(
-                            deliveries::table
-                                .find((digest_id, subscriber_id))
-                                .filter(deliveries::failing_since.is_null()),
-                        )
-                        .set(deliveries::failing_since.eq(now))
-                        .execute(conn)?;
-                    }
-                    written
+                .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str())),
+        )
+        .set((
+            deliveries::status.eq(DeliveryStatus::Sent.as_str()),
+            deliveries::attempts.eq(deliveries::attempts + 1),
+            deliveries::sent_at.eq(now),
+            deliveries::locked_by.eq(None::<String>),
+            deliveries::locked_until.eq(None::<NaiveDateTime>),
+        ))
+        .returning(deliveries::subscriber_id)
+        .get_results(conn)?;
+        settled.entry(*digest_id).or_default().sent += i32::try_from(written.len())?;
+        recorded.written += written.len();
+        recorded.delivered_to.extend(written);
+    }
+    let unsent = outcomes
+        .iter()
+        .filter(|(_, outcome)| !matches!(outcome, Outcome::Sent));
+    for ((digest_id, subscriber_id), outcome) in unsent {
+        let row = deliveries::table
+            .find((digest_id, subscriber_id))
+            .filter(deliveries::locked_by.eq(worker))
+            .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()));
+        let attempts = deliveries::attempts + 1;
+        let unlocked = (
+            deliveries::locked_by.eq(None::<String>),
+            deliveries::locked_until.eq(None::<NaiveDateTime>),
+        );
+        // One mapping from outcome to status serves the row and the digest's counts.
+        let status = status_after(outcome);
+        let written = match outcome {
+            Outcome::Sent => unreachable!("recorded above"),
+            Outcome::RetryAt(at, error) => {
+                let written = diesel::update(row)
+                    .set((
+                        deliveries::attempts.eq(attempts),
+                        deliveries::next_attempt_at.eq(at),
+                        deliveries::last_error.eq(error),
+                        unlocked,
+                    ))
+                    .execute(conn)?;
+                if written == 1 {
+                    diesel::update(
+                        deliveries::table
+                            .find((digest_id, subscriber_id))
+                            .filter(deliveries::failing_since.is_null()),
+                    )
+                    .set(deliveries::failing_since.eq(now))
+                    .execute(conn)?;
                 }
-                Outcome::Rejected(error) | Outcome::Bounced(error) | Outcome::GaveUp(error) => {
-                    let written = diesel::update(row)
-                        .set((
-                            deliveries::status.eq(status.as_str()),
-                            deliveries::attempts.eq(attempts),
-                            deliveries::last_error.eq(error),
-                            unlocked,
-                        ))
-                        .execute(conn)?;
-                    if written == 1 && matches!(outcome, Outcome::Bounced(_)) {
-                        diesel::update(reader)
-                            .set((
-                                subscribers::hard_bounces.eq(subscribers::hard_bounces + 1),
-                                subscribers::updated_at.eq(now),
-                            ))
-                            .execute(conn)?;
-                        let bounced = diesel::update(
-                            reader
-                                .filter(subscribers::hard_bounces.ge(HARD_BOUNCES_BEFORE_BOUNCED))
-                                .filter(
-                                    subscribers::status.eq(SubscriberStatus::Confirmed.as_str()),
-                                ),
-                        )
-                        .set(subscribers::status.eq(SubscriberStatus::Bounced.as_str()))
-                        .execute(conn)?;
-                        if bounced == 1 {
-                            super::subscribers::end_open_tokens(conn, *subscriber_id, now)?;
-                        }
-                    }
-                    written
-                }
-                Outcome::Cancelled => diesel::update(row)
-                    .set((deliveries::status.eq(status.as_str()), unlocked))
-                    .execute(conn)?,
-            };
-            if written == 1 {
-                settled
-                    .entry(*digest_id)
-                    .or_default()
-                    .add(Settled::one(status));
+                written
             }
-            total += written;
+            Outcome::Rejected(error) | Outcome::Bounced(error) | Outcome::GaveUp(error) => {
+                let written = diesel::update(row)
+                    .set((
+                        deliveries::status.eq(status.as_str()),
+                        deliveries::attempts.eq(attempts),
+                        deliveries::last_error.eq(error),
+                        unlocked,
+                    ))
+                    .execute(conn)?;
+                if written == 1 && matches!(outcome, Outcome::Bounced(_)) {
+                    recorded.bounced_at.push(*subscriber_id);
+                }
+                written
+            }
+            Outcome::Cancelled => diesel::update(row)
+                .set((deliveries::status.eq(status.as_str()), unlocked))
+                .execute(conn)?,
+        };
+        if written == 1 {
+            settled
+                .entry(*digest_id)
+                .or_default()
+                .add(Settled::one(status));
         }
-        // In digest order, so instances recording at once lock the counters in one order.
-        for (digest_id, change) in settled {
-            digests::count_settled(conn, digest_id, change)?;
-        }
-        Ok(total)
-    })
+        recorded.written += written;
+    }
+    // In digest order, so instances recording at once lock the counters in one order.
+    for (digest_id, change) in settled {
+        digests::count_settled(conn, digest_id, change)?;
+    }
+    Ok(recorded)
 }
 
 /// Where a delivery stands after an attempt that ended with `outcome`.

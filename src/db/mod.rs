@@ -86,24 +86,39 @@ pub fn exclusive<T>(
     conn: &mut Conn,
     work: impl FnOnce(&mut Conn) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
+    let lock = format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})");
     match conn {
-        AnyConnection::Sqlite(sqlite) => {
-            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
-            match work(conn) {
-                Ok(value) => {
-                    <Conn as Connection>::TransactionManager::commit_transaction(conn)?;
-                    Ok(value)
-                }
-                Err(e) => {
-                    <Conn as Connection>::TransactionManager::rollback_transaction(conn)?;
-                    Err(e)
-                }
-            }
+        AnyConnection::Sqlite(_) => transaction_from(conn, "BEGIN IMMEDIATE", work),
+        AnyConnection::Pg(_) => transaction_from(conn, &lock, work),
+    }
+}
+
+/// Runs `work` in a transaction begun by `begin` (which may go on with statements of
+/// its own, sent in the same round trip), committed if it succeeds.
+fn transaction_from<T>(
+    conn: &mut Conn,
+    begin: &str,
+    work: impl FnOnce(&mut Conn) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let begun = match conn {
+        AnyConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, begin),
+        AnyConnection::Pg(c) => AnsiTransactionManager::begin_transaction_sql(c, begin),
+    };
+    if let Err(e) = begun {
+        // A `BEGIN` whose next statement failed leaves the server in a transaction that
+        // diesel does not know of; end it, so the pooled connection is clean.
+        let _ = conn.batch_execute("ROLLBACK");
+        return Err(e.into());
+    }
+    match work(conn) {
+        Ok(value) => {
+            <Conn as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
         }
-        AnyConnection::Pg(_) => conn.transaction(|conn| {
-            conn.batch_execute(&format!("SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})"))?;
-            work(conn)
-        }),
+        Err(e) => {
+            <Conn as Connection>::TransactionManager::rollback_transaction(conn)?;
+            Err(e)
+        }
     }
 }
 
@@ -173,10 +188,9 @@ pub fn write_transaction<T>(
 ) -> anyhow::Result<T> {
     match conn {
         AnyConnection::Sqlite(_) => exclusive(conn, work),
-        AnyConnection::Pg(_) => conn.transaction(|conn| {
-            conn.batch_execute("SET LOCAL synchronous_commit = off")?;
-            work(conn)
-        }),
+        AnyConnection::Pg(_) => {
+            transaction_from(conn, "BEGIN; SET LOCAL synchronous_commit = off", work)
+        }
     }
 }
 

@@ -1,11 +1,12 @@
-//! The `subscribers` table: sign-up, confirmation, unsubscribe, listing and import.
+//! The `subscribers` and `confirmation_tokens` tables. The rules that change them
+//! (sign-up, confirmation, leaving, bounces) are in `service`.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
+use super::Conn;
 use super::schema::{confirmation_tokens, subscribers};
-use super::{Conn, outgoing_emails};
 use crate::domain::{EmailAddress, SubscriberName, SubscriberStatus};
 
 /// A subscriber row.
@@ -36,72 +37,105 @@ impl Subscriber {
     }
 }
 
-/// What a sign-up did. The page shown is the same for all but `TooManyMails`, so the
-/// form never tells whether an address is already subscribed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignupOutcome {
-    /// A confirmation mail is queued.
-    ConfirmationQueued,
-    /// Already confirmed: nothing to do.
-    AlreadyConfirmed,
-    /// This address was asked for as many confirmations today as allowed.
-    TooManyMails,
-}
-
-/// Records a sign-up and queues its confirmation mail, in one transaction.
-pub fn sign_up(
+/// Inserts a pending subscriber; returns its id.
+pub fn insert_pending(
     conn: &mut Conn,
     email: &EmailAddress,
-    name: Option<&SubscriberName>,
-    max_mails_per_day: u32,
+    name: Option<&str>,
     now: NaiveDateTime,
-) -> anyhow::Result<SignupOutcome> {
-    crate::db::exclusive(conn, |conn| {
-        // The daily limit applies whatever the address's status, so a 429 tells nobody
-        // whether an address is subscribed.
-        let day_ago = now - chrono::Duration::days(1);
-        if outgoing_emails::confirmation_requests_since(conn, email.as_str(), day_ago)?
-            >= i64::from(max_mails_per_day)
-        {
-            return Ok(SignupOutcome::TooManyMails);
-        }
-        let existing = find_by_email(conn, email)?;
-        if let Some(subscriber) = existing
-            .as_ref()
-            .filter(|s| s.status() == SubscriberStatus::Confirmed)
-        {
-            // Nothing to send, but the request counts towards the limit like any other.
-            outgoing_emails::record_unsent_confirmation(conn, subscriber.id, email.as_str(), now)?;
-            return Ok(SignupOutcome::AlreadyConfirmed);
-        }
-        let name = name.map(SubscriberName::as_str);
-        let subscriber_id = match existing {
-            None => diesel::insert_into(subscribers::table)
-                .values((
-                    subscribers::email.eq(email.as_str()),
-                    subscribers::name.eq(name),
-                    subscribers::status.eq(SubscriberStatus::Pending.as_str()),
-                    subscribers::created_at.eq(now),
-                    subscribers::updated_at.eq(now),
-                ))
-                .returning(subscribers::id)
-                .get_result(conn)?,
-            Some(subscriber) => {
-                // Pending: a fresh link. Unsubscribed or bounced: back through the opt-in.
-                // The name stays as it is: anyone can type any address into the form,
-                // so an unconfirmed form never changes what is stored for a reader.
-                diesel::update(subscribers::table.find(subscriber.id))
-                    .set((
-                        subscribers::status.eq(SubscriberStatus::Pending.as_str()),
-                        subscribers::updated_at.eq(now),
-                    ))
-                    .execute(conn)?;
-                subscriber.id
-            }
-        };
-        outgoing_emails::enqueue_confirmation(conn, subscriber_id, email.as_str(), name, now)?;
-        Ok(SignupOutcome::ConfirmationQueued)
-    })
+) -> anyhow::Result<i64> {
+    Ok(diesel::insert_into(subscribers::table)
+        .values((
+            subscribers::email.eq(email.as_str()),
+            subscribers::name.eq(name),
+            subscribers::status.eq(SubscriberStatus::Pending.as_str()),
+            subscribers::created_at.eq(now),
+            subscribers::updated_at.eq(now),
+        ))
+        .returning(subscribers::id)
+        .get_result(conn)?)
+}
+
+/// Sets a subscriber back to pending, changing nothing else.
+pub fn reopen(conn: &mut Conn, id: i64, now: NaiveDateTime) -> anyhow::Result<()> {
+    diesel::update(subscribers::table.find(id))
+        .set((
+            subscribers::status.eq(SubscriberStatus::Pending.as_str()),
+            subscribers::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Marks a subscriber confirmed under `name`.
+pub fn mark_confirmed(
+    conn: &mut Conn,
+    id: i64,
+    name: Option<&str>,
+    now: NaiveDateTime,
+) -> anyhow::Result<()> {
+    diesel::update(subscribers::table.find(id))
+        .set((
+            subscribers::status.eq(SubscriberStatus::Confirmed.as_str()),
+            subscribers::name.eq(name),
+            subscribers::confirmed_at.eq(now),
+            subscribers::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Marks a subscriber unsubscribed.
+pub fn mark_unsubscribed(conn: &mut Conn, id: i64, now: NaiveDateTime) -> anyhow::Result<()> {
+    diesel::update(subscribers::table.find(id))
+        .set((
+            subscribers::status.eq(SubscriberStatus::Unsubscribed.as_str()),
+            subscribers::unsubscribed_at.eq(now),
+            subscribers::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Clears the run of hard bounces of those of `ids` that have one.
+pub fn clear_hard_bounces(conn: &mut Conn, ids: &[i64]) -> anyhow::Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    diesel::update(
+        subscribers::table
+            .filter(subscribers::id.eq_any(ids))
+            .filter(subscribers::hard_bounces.gt(0)),
+    )
+    .set(subscribers::hard_bounces.eq(0))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Adds one to a subscriber's run of hard bounces; returns the run's new length (0
+/// when there is no such subscriber).
+pub fn add_hard_bounce(conn: &mut Conn, id: i64, now: NaiveDateTime) -> anyhow::Result<i32> {
+    Ok(diesel::update(subscribers::table.find(id))
+        .set((
+            subscribers::hard_bounces.eq(subscribers::hard_bounces + 1),
+            subscribers::updated_at.eq(now),
+        ))
+        .returning(subscribers::hard_bounces)
+        .get_result(conn)
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Marks a confirmed subscriber bounced; `false` when it was not confirmed.
+pub fn mark_bounced(conn: &mut Conn, id: i64) -> anyhow::Result<bool> {
+    let changed = diesel::update(
+        subscribers::table
+            .find(id)
+            .filter(subscribers::status.eq(SubscriberStatus::Confirmed.as_str())),
+    )
+    .set(subscribers::status.eq(SubscriberStatus::Bounced.as_str()))
+    .execute(conn)?;
+    Ok(changed == 1)
 }
 
 /// Brings addresses stored before every address went through UTS #46 into the one
@@ -160,86 +194,45 @@ pub fn find_by_email(conn: &mut Conn, email: &EmailAddress) -> anyhow::Result<Op
         .optional()?)
 }
 
-/// What a confirmation token leads to.
+/// A confirmation token as stored, with the subscriber it belongs to.
 #[derive(Debug, Clone)]
-pub enum TokenLookup {
-    /// The token works; the subscriber it belongs to.
-    Valid(Subscriber),
-    /// Used before, and the subscriber is confirmed: confirming again changes nothing.
-    AlreadyConfirmed(Subscriber),
-    /// Past its expiry, or used and no longer leading to a subscription.
-    Expired,
-    Unknown,
+pub struct StoredToken {
+    pub expires_at: NaiveDateTime,
+    pub used_at: Option<NaiveDateTime>,
+    /// The name typed with the sign-up the link answers, if one was.
+    pub subscriber_name: Option<String>,
+    pub subscriber: Subscriber,
 }
 
-/// Looks a confirmation token up by its hash; changes nothing.
-pub fn lookup_token(
-    conn: &mut Conn,
-    token_hash: &str,
-    now: NaiveDateTime,
-) -> anyhow::Result<TokenLookup> {
-    let row: Option<(NaiveDateTime, Option<NaiveDateTime>, Subscriber)> =
-        confirmation_tokens::table
-            .inner_join(subscribers::table)
-            .filter(confirmation_tokens::token_hash.eq(token_hash))
-            .select((
-                confirmation_tokens::expires_at,
-                confirmation_tokens::used_at,
-                Subscriber::as_select(),
-            ))
-            .first(conn)
-            .optional()?;
-    Ok(match row {
-        None => TokenLookup::Unknown,
-        Some((_, Some(_), subscriber)) if subscriber.status() == SubscriberStatus::Confirmed => {
-            TokenLookup::AlreadyConfirmed(subscriber)
-        }
-        Some((_, Some(_), _)) => TokenLookup::Expired,
-        Some((expires_at, None, _)) if expires_at <= now => TokenLookup::Expired,
-        Some((_, None, subscriber)) if subscriber.status() == SubscriberStatus::Confirmed => {
-            TokenLookup::AlreadyConfirmed(subscriber)
-        }
-        Some((_, None, subscriber)) if subscriber.status() == SubscriberStatus::Pending => {
-            TokenLookup::Valid(subscriber)
-        }
-        // Unsubscribed or bounced since this link was sent: it no longer subscribes.
-        Some(_) => TokenLookup::Expired,
-    })
+/// The confirmation token whose hash is `token_hash`, if there is one.
+pub fn find_token(conn: &mut Conn, token_hash: &str) -> anyhow::Result<Option<StoredToken>> {
+    let row: Option<(
+        NaiveDateTime,
+        Option<NaiveDateTime>,
+        Option<String>,
+        Subscriber,
+    )> = confirmation_tokens::table
+        .inner_join(subscribers::table)
+        .filter(confirmation_tokens::token_hash.eq(token_hash))
+        .select((
+            confirmation_tokens::expires_at,
+            confirmation_tokens::used_at,
+            confirmation_tokens::subscriber_name,
+            Subscriber::as_select(),
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(
+        |(expires_at, used_at, subscriber_name, subscriber)| StoredToken {
+            expires_at,
+            used_at,
+            subscriber_name,
+            subscriber,
+        },
+    ))
 }
 
-/// Confirms the subscriber behind a token; idempotent. Returns what the token led to
-/// before this call, so the caller can show the right page.
-pub fn confirm(
-    conn: &mut Conn,
-    token_hash: &str,
-    now: NaiveDateTime,
-) -> anyhow::Result<TokenLookup> {
-    crate::db::exclusive(conn, |conn| {
-        let lookup = lookup_token(conn, token_hash, now)?;
-        if let TokenLookup::Valid(subscriber) = &lookup {
-            // The name typed with the sign-up this link answers, if one was.
-            let name: Option<String> = confirmation_tokens::table
-                .find(token_hash)
-                .select(confirmation_tokens::subscriber_name)
-                .first(conn)?;
-            diesel::update(subscribers::table.find(subscriber.id))
-                .set((
-                    subscribers::status.eq(SubscriberStatus::Confirmed.as_str()),
-                    subscribers::name.eq(name.or_else(|| subscriber.name.clone())),
-                    subscribers::confirmed_at.eq(now),
-                    subscribers::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-            end_open_tokens(conn, subscriber.id, now)?;
-        }
-        Ok(lookup)
-    })
-}
-
-/// Ends every confirmation link of a subscriber that still works. Called on every
-/// change after which an old link must not act again: confirming (the other links of
-/// that sign-up), leaving, bouncing. A link ended here is refused even once the address
-/// signs up again; only the links mailed after that work.
+/// Ends every confirmation link of a subscriber that still works.
 pub fn end_open_tokens(
     conn: &mut Conn,
     subscriber_id: i64,
@@ -275,33 +268,6 @@ pub fn insert_confirmation_token(
         ))
         .execute(conn)?;
     Ok(())
-}
-
-/// Unsubscribes; idempotent. `None` when there is no such subscriber.
-pub fn unsubscribe(
-    conn: &mut Conn,
-    id: i64,
-    now: NaiveDateTime,
-) -> anyhow::Result<Option<Subscriber>> {
-    crate::db::exclusive(conn, |conn| {
-        let Some(subscriber) = find(conn, id)? else {
-            return Ok(None);
-        };
-        if subscriber.status() != SubscriberStatus::Unsubscribed {
-            diesel::update(subscribers::table.find(id))
-                .set((
-                    subscribers::status.eq(SubscriberStatus::Unsubscribed.as_str()),
-                    subscribers::unsubscribed_at.eq(now),
-                    subscribers::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-            // A confirmation still queued must not go out after the reader left, and
-            // one already mailed must not bring them back.
-            outgoing_emails::cancel_queued_for(conn, id)?;
-            end_open_tokens(conn, id, now)?;
-        }
-        find(conn, id)
-    })
 }
 
 /// One page of subscribers, oldest first, with the total matching.
@@ -389,27 +355,8 @@ pub fn import_confirmed(
     Ok(inserted == 1)
 }
 
-/// Erases a subscriber and everything about them (tokens, queued mail, deliveries) for
-/// a GDPR erasure request. `false` when there was no such subscriber.
-pub fn erase(conn: &mut Conn, id: i64) -> anyhow::Result<bool> {
-    crate::db::exclusive(conn, |conn| {
-        super::deliveries::uncount_for_subscriber(conn, id)?;
-        // The foreign keys cascade to confirmation_tokens, outgoing_emails and deliveries.
-        Ok(diesel::delete(subscribers::table.find(id)).execute(conn)? == 1)
-    })
-}
-
-/// Queues a fresh confirmation for a pending subscriber (the admin's "resend");
-/// `false` when the subscriber is not pending.
-pub fn resend_confirmation(conn: &mut Conn, id: i64, now: NaiveDateTime) -> anyhow::Result<bool> {
-    crate::db::exclusive(conn, |conn| {
-        let Some(subscriber) = find(conn, id)? else {
-            return Ok(false);
-        };
-        if subscriber.status() != SubscriberStatus::Pending {
-            return Ok(false);
-        }
-        outgoing_emails::enqueue_confirmation(conn, id, &subscriber.email, None, now)?;
-        Ok(true)
-    })
+/// Deletes a subscriber; the foreign keys cascade to their confirmation tokens, queued
+/// mail and deliveries. `false` when there was no such subscriber.
+pub fn delete(conn: &mut Conn, id: i64) -> anyhow::Result<bool> {
+    Ok(diesel::delete(subscribers::table.find(id)).execute(conn)? == 1)
 }

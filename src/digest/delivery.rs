@@ -15,6 +15,7 @@ use crate::digest::compose::unsubscribe_placeholder;
 use crate::mail::message::{Email, mailbox};
 use crate::mail::outbox::{self, Lease, Queue};
 use crate::mail::pipeline;
+use crate::service::bounces;
 use crate::state::AppState;
 use crate::templates::escape_html;
 
@@ -114,7 +115,7 @@ impl Queue for DigestCache {
         outcomes: &[((i64, i64), Outcome)],
         now: NaiveDateTime,
     ) -> anyhow::Result<usize> {
-        deliveries::record_outcomes(conn, worker, outcomes, now)
+        bounces::record_deliveries(conn, worker, outcomes, now)
     }
 
     /// Closes the digests the batch finished. With nothing claimed, closes any digest

@@ -1,15 +1,16 @@
 //! The leased outbox both kinds of mail go through: one-off mail (confirmations,
 //! `mail::queue`) and digest deliveries (`digest::delivery`). Each is a [`Queue`]: the
 //! table-specific parts (what a claim takes along, how a message is rendered, what an
-//! outcome changes). Claiming, renewing, sending side by side, recording in chunks,
+//! outcome changes). Claiming, renewing, sending side by side, recording as outcomes come,
 //! releasing and the worker loop are written here once.
 //!
 //! A worker claims a batch under a lease (on PostgreSQL with `FOR UPDATE SKIP LOCKED`,
 //! so instances sharing the database take different rows), renews the lease while it
-//! works, records outcomes every `SEND_CONCURRENCY` completions, and releases what it
-//! still holds when it stops. A worker that dies leaves rows whose lease lapses; the
+//! works, records outcomes as they complete while it goes on sending, and releases what
+//! it still holds when it stops. A worker that dies leaves rows whose lease lapses; the
 //! next claim, in this instance or another, takes them again. What can go twice is
-//! bounded by what was in flight plus one unrecorded chunk (2 × `SEND_CONCURRENCY`).
+//! bounded by what was in flight plus the outcomes not yet recorded, at most
+//! 2 × `SEND_CONCURRENCY` (see `pipeline::send_and_record`).
 
 use std::future::Future;
 use std::time::Duration;

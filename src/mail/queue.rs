@@ -8,12 +8,13 @@ use chrono::NaiveDateTime;
 use tokio::sync::Notify;
 
 use crate::db::outgoing_emails::{self, OutgoingEmail};
-use crate::db::subscribers::{self, Subscriber};
-use crate::db::{self, Conn, Outcome, after};
-use crate::domain::{ConfirmationToken, SubscriberStatus};
+use crate::db::subscribers::Subscriber;
+use crate::db::{self, Conn, Outcome};
+use crate::domain::ConfirmationToken;
 use crate::mail::message::{Email, mailbox};
 use crate::mail::outbox::{self, Lease, Queue};
 use crate::mail::pipeline;
+use crate::service::subscriptions;
 use crate::state::AppState;
 
 /// The queue of one-off mail in the outbox.
@@ -44,13 +45,18 @@ impl Queue for Confirmations {
         state
             .db
             .write(move |conn| {
-                // One exclusive transaction: a reader who leaves meanwhile either leaves
-                // before (no link is minted) or after (leaving ends the link minted here).
+                // One exclusive transaction, in which the links are minted.
                 db::exclusive(conn, |conn| {
                     let due = outgoing_emails::claim_due(conn, &lease, limit)?;
                     due.into_iter()
                         .map(|email| {
-                            let confirmation = mint_link(conn, &email, lease.now, ttl)?;
+                            let confirmation = subscriptions::mint_confirmation_link(
+                                conn,
+                                email.subscriber_id,
+                                email.subscriber_name.as_deref(),
+                                lease.now,
+                                ttl,
+                            )?;
                             Ok(Claimed {
                                 email,
                                 confirmation,
@@ -89,36 +95,6 @@ impl Queue for Confirmations {
 
     fn wakeup(state: &AppState) -> &Notify {
         &state.mail_queue_wakeup
-    }
-}
-
-/// The subscriber a claimed confirmation is for, with a freshly minted token, if the
-/// mail is still wanted. The token is minted at send time, so no usable token ever waits
-/// in the queue table, and the link's lifetime starts when it is mailed.
-fn mint_link(
-    conn: &mut Conn,
-    email: &OutgoingEmail,
-    now: NaiveDateTime,
-    ttl: std::time::Duration,
-) -> anyhow::Result<Option<(Subscriber, ConfirmationToken)>> {
-    let subscriber = match email.subscriber_id {
-        Some(id) => subscribers::find(conn, id)?,
-        None => None,
-    };
-    match subscriber {
-        Some(s) if s.status() == SubscriberStatus::Pending => {
-            let token = ConfirmationToken::generate();
-            subscribers::insert_confirmation_token(
-                conn,
-                s.id,
-                &token.hash(),
-                email.subscriber_name.as_deref(),
-                now,
-                after(now, ttl),
-            )?;
-            Ok(Some((s, token)))
-        }
-        _ => Ok(None),
     }
 }
 

@@ -5,8 +5,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
 use super::{LinkToken, WebError, pages};
-use crate::db::{self, subscribers, subscribers::TokenLookup};
+use crate::db;
 use crate::domain::ConfirmationToken;
+use crate::service::subscriptions::{self, TokenLookup};
 use crate::state::AppState;
 
 pub async fn confirm_page(
@@ -17,7 +18,7 @@ pub async fn confirm_page(
     let hash = token.hash();
     let lookup = state
         .db
-        .run(move |conn| subscribers::lookup_token(conn, &hash, db::now()))
+        .run(move |conn| subscriptions::lookup_token(conn, &hash, db::now()))
         .await?;
     match lookup {
         TokenLookup::Valid(subscriber) => {
@@ -38,7 +39,7 @@ pub async fn confirm(
     let hash = token.hash();
     let outcome = state
         .db
-        .write(move |conn| subscribers::confirm(conn, &hash, db::now()))
+        .write(move |conn| subscriptions::confirm(conn, &hash, db::now()))
         .await?;
     if let TokenLookup::Valid(subscriber) = &outcome {
         tracing::info!(subscriber = subscriber.id, "subscription confirmed");

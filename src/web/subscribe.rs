@@ -7,8 +7,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::client::{RateLimiter, client_ip};
 use super::{WebError, form, pages};
-use crate::db::{self, subscribers, subscribers::SignupOutcome};
+use crate::db;
 use crate::domain::{EmailAddress, SubscriberName};
+use crate::service::subscriptions::{self, SignupOutcome};
 use crate::state::AppState;
 
 /// The sign-up form as posted; a missing field is empty, so it gets a field error rather
@@ -140,7 +141,7 @@ pub async fn subscribe(
     let outcome = state
         .db
         .write(move |conn| {
-            subscribers::sign_up(
+            subscriptions::sign_up(
                 conn,
                 &signup.email,
                 signup.name.as_ref(),

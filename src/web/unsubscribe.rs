@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, web};
 
 use super::{LinkToken, WebError, pages};
 use crate::db::{self, subscribers};
+use crate::service::subscriptions;
 use crate::state::{AppState, UNSUBSCRIBE_PURPOSE};
 
 pub async fn unsubscribe_page(
@@ -33,7 +34,7 @@ pub async fn unsubscribe(
     let id = verify(&state, query.token.as_deref())?;
     let done = state
         .db
-        .write(move |conn| subscribers::unsubscribe(conn, id, db::now()))
+        .write(move |conn| subscriptions::unsubscribe(conn, id, db::now()))
         .await?;
     let Some(subscriber) = done else {
         return Err(unknown_subscriber(&state));

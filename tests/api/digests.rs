@@ -618,7 +618,7 @@ async fn the_running_counts_equal_the_deliveries_through_retries_refusals_leaver
     let pending_erased = ids[38];
     app.state
         .db
-        .run(move |conn| newsletter::db::subscribers::erase(conn, pending_erased))
+        .run(move |conn| newsletter::service::subscriptions::erase(conn, pending_erased))
         .await
         .unwrap();
     let status = app.wait_for_digest(id).await;
@@ -638,7 +638,7 @@ async fn the_running_counts_equal_the_deliveries_through_retries_refusals_leaver
     let erased = ids[4];
     app.state
         .db
-        .run(move |conn| newsletter::db::subscribers::erase(conn, erased))
+        .run(move |conn| newsletter::service::subscriptions::erase(conn, erased))
         .await
         .unwrap();
     let status: serde_json::Value = app

@@ -13,6 +13,7 @@ use crate::csv_io;
 use crate::db::{self, subscribers};
 use crate::domain::SubscriberStatus;
 use crate::limits;
+use crate::service::subscriptions;
 use crate::state::AppState;
 use crate::web::{WebError, pages};
 
@@ -190,7 +191,7 @@ pub async fn resend(
     let id = id.into_inner();
     let resent = state
         .db
-        .write(move |conn| subscribers::resend_confirmation(conn, id, db::now()))
+        .write(move |conn| subscriptions::resend_confirmation(conn, id, db::now()))
         .await?;
     if resent {
         state.wake_mail_queue();
@@ -229,7 +230,7 @@ pub async fn delete(
     let id = id.into_inner();
     if !state
         .db
-        .write(move |conn| subscribers::erase(conn, id))
+        .write(move |conn| subscriptions::erase(conn, id))
         .await?
     {
         return Err(unknown(&state));

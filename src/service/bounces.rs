@@ -1,0 +1,42 @@
+//! What a digest delivery's outcome does to its reader: a message the server took ends
+//! the reader's run of hard bounces; a mailbox-blaming 5xx adds one, and at
+//! [`HARD_BOUNCES_BEFORE_BOUNCED`] in a row the reader is marked bounced and no longer
+//! mailed.
+
+use chrono::NaiveDateTime;
+
+use crate::db::{self, Conn, Outcome, deliveries, subscribers};
+
+/// Hard bounces in a row after which a reader is marked bounced and skipped.
+pub const HARD_BOUNCES_BEFORE_BOUNCED: i32 = 2;
+
+/// Records a chunk of `worker`'s delivery outcomes, and what they mean for their
+/// readers, in one transaction. Returns how many deliveries were written (an outcome
+/// for a row whose lease lapsed and that another worker took is left to it, and does
+/// not count against the reader either).
+pub fn record_deliveries(
+    conn: &mut Conn,
+    worker: &str,
+    outcomes: &[((i64, i64), Outcome)],
+    now: NaiveDateTime,
+) -> anyhow::Result<usize> {
+    db::write_transaction(conn, |conn| {
+        let recorded = deliveries::record_outcomes(conn, worker, outcomes, now)?;
+        subscribers::clear_hard_bounces(conn, &recorded.delivered_to)?;
+        for &reader in &recorded.bounced_at {
+            hard_bounce(conn, reader, now)?;
+        }
+        Ok(recorded.written)
+    })
+}
+
+/// Counts one hard bounce against a reader, and marks them bounced at the limit (which
+/// also ends their open confirmation links).
+fn hard_bounce(conn: &mut Conn, reader: i64, now: NaiveDateTime) -> anyhow::Result<()> {
+    if subscribers::add_hard_bounce(conn, reader, now)? >= HARD_BOUNCES_BEFORE_BOUNCED
+        && subscribers::mark_bounced(conn, reader)?
+    {
+        subscribers::end_open_tokens(conn, reader, now)?;
+    }
+    Ok(())
+}
