@@ -24,6 +24,29 @@ pub struct ClaimedDelivery {
     pub email: String,
     pub name: Option<String>,
     pub subscriber_status: String,
+    /// The reader's run of hard bounces when the delivery was claimed.
+    pub hard_bounces: i32,
+}
+
+impl ClaimedDelivery {
+    pub fn key(&self) -> DeliveryKey {
+        DeliveryKey {
+            digest_id: self.digest_id,
+            subscriber_id: self.subscriber_id,
+            bouncing: self.hard_bounces > 0,
+        }
+    }
+}
+
+/// Names a claimed delivery, with what recording its outcome needs to know of the
+/// reader: whether a delivery would end a run of hard bounces. Most readers have none,
+/// and their deliveries are recorded without touching `subscribers`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryKey {
+    pub digest_id: i64,
+    pub subscriber_id: i64,
+    /// The reader had a run of hard bounces when the delivery was claimed.
+    pub bouncing: bool,
 }
 
 /// One delivery per confirmed reader; returns how many were queued.
@@ -97,6 +120,7 @@ pub fn claim_due(
                         subscribers::email,
                         subscribers::name,
                         subscribers::status,
+                        subscribers::hard_bounces,
                     ))
             };
         }
@@ -186,8 +210,8 @@ pub fn release(conn: &mut Conn, worker: &str) -> anyhow::Result<()> {
 pub struct Recorded {
     /// Deliveries written.
     pub written: usize,
-    /// Readers whose message the server took.
-    pub delivered_to: Vec<i64>,
+    /// Readers with a run of hard bounces (when claimed) whose message the server took.
+    pub delivered_to_bouncing: Vec<i64>,
     /// Readers whose mailbox the server refused for good (a hard bounce).
     pub bounced_at: Vec<i64>,
 }
@@ -199,7 +223,7 @@ pub struct Recorded {
 pub fn record_outcomes(
     conn: &mut Conn,
     worker: &str,
-    outcomes: &[((i64, i64), Outcome)],
+    outcomes: &[(DeliveryKey, Outcome)],
     now: NaiveDateTime,
 ) -> anyhow::Result<Recorded> {
     let mut settled: BTreeMap<i64, Settled> = BTreeMap::new();
@@ -207,9 +231,13 @@ pub fn record_outcomes(
     // Messages the server took, most of any chunk: one statement per digest, not one
     // per message (each a round trip to a PostgreSQL server).
     let mut sent: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
-    for ((digest_id, subscriber_id), outcome) in outcomes {
+    let mut bouncing = std::collections::HashSet::new();
+    for (key, outcome) in outcomes {
         if matches!(outcome, Outcome::Sent) {
-            sent.entry(*digest_id).or_default().push(*subscriber_id);
+            sent.entry(key.digest_id).or_default().push(key.subscriber_id);
+            if key.bouncing {
+                bouncing.insert(key.subscriber_id);
+            }
         }
     }
     for (digest_id, readers) in &sent {
@@ -231,12 +259,15 @@ pub fn record_outcomes(
         .get_results(conn)?;
         settled.entry(*digest_id).or_default().sent += i32::try_from(written.len())?;
         recorded.written += written.len();
-        recorded.delivered_to.extend(written);
+        recorded
+            .delivered_to_bouncing
+            .extend(written.into_iter().filter(|reader| bouncing.contains(reader)));
     }
     let unsent = outcomes
         .iter()
         .filter(|(_, outcome)| !matches!(outcome, Outcome::Sent));
-    for ((digest_id, subscriber_id), outcome) in unsent {
+    for (key, outcome) in unsent {
+        let (digest_id, subscriber_id) = (&key.digest_id, &key.subscriber_id);
         let row = deliveries::table
             .find((digest_id, subscriber_id))
             .filter(deliveries::locked_by.eq(worker))

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::NaiveDateTime;
 use tokio::sync::{Notify, watch};
 
-use crate::db::deliveries::{self, ClaimedDelivery};
+use crate::db::deliveries::{self, ClaimedDelivery, DeliveryKey};
 use crate::db::digests::{self, Digest};
 use crate::db::{self, Conn, Outcome};
 use crate::digest::compose::unsubscribe_placeholder;
@@ -65,7 +65,7 @@ pub struct Claimed {
 }
 
 impl Queue for DigestCache {
-    type Key = (i64, i64);
+    type Key = DeliveryKey;
     type Claimed = Claimed;
 
     const NAME: &'static str = "digest delivery";
@@ -93,8 +93,8 @@ impl Queue for DigestCache {
             .collect())
     }
 
-    fn key(claimed: &Claimed) -> (i64, i64) {
-        (claimed.delivery.digest_id, claimed.delivery.subscriber_id)
+    fn key(claimed: &Claimed) -> DeliveryKey {
+        claimed.delivery.key()
     }
 
     async fn send(&self, state: &AppState, claimed: Claimed) -> Outcome {
@@ -112,7 +112,7 @@ impl Queue for DigestCache {
     fn record(
         conn: &mut Conn,
         worker: &str,
-        outcomes: &[((i64, i64), Outcome)],
+        outcomes: &[(DeliveryKey, Outcome)],
         now: NaiveDateTime,
     ) -> anyhow::Result<usize> {
         bounces::record_deliveries(conn, worker, outcomes, now)
@@ -124,9 +124,9 @@ impl Queue for DigestCache {
     async fn after_batch(
         &mut self,
         state: &AppState,
-        claimed: &[(i64, i64)],
+        claimed: &[DeliveryKey],
     ) -> anyhow::Result<()> {
-        let mut digest_ids: Vec<i64> = claimed.iter().map(|(digest, _)| *digest).collect();
+        let mut digest_ids: Vec<i64> = claimed.iter().map(|key| key.digest_id).collect();
         digest_ids.sort_unstable();
         digest_ids.dedup();
         state

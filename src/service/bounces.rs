@@ -5,7 +5,8 @@
 
 use chrono::NaiveDateTime;
 
-use crate::db::{self, Conn, Outcome, deliveries, subscribers};
+use crate::db::deliveries::{self, DeliveryKey};
+use crate::db::{self, Conn, Outcome, subscribers};
 
 /// Hard bounces in a row after which a reader is marked bounced and skipped.
 pub const HARD_BOUNCES_BEFORE_BOUNCED: i32 = 2;
@@ -17,12 +18,14 @@ pub const HARD_BOUNCES_BEFORE_BOUNCED: i32 = 2;
 pub fn record_deliveries(
     conn: &mut Conn,
     worker: &str,
-    outcomes: &[((i64, i64), Outcome)],
+    outcomes: &[(DeliveryKey, Outcome)],
     now: NaiveDateTime,
 ) -> anyhow::Result<usize> {
     db::write_transaction(conn, |conn| {
         let recorded = deliveries::record_outcomes(conn, worker, outcomes, now)?;
-        subscribers::clear_hard_bounces(conn, &recorded.delivered_to)?;
+        // Read at claim time: a bounce from another digest recorded between this
+        // delivery's claim and its record is not undone by it (the two crossed).
+        subscribers::clear_hard_bounces(conn, &recorded.delivered_to_bouncing)?;
         for &reader in &recorded.bounced_at {
             hard_bounce(conn, reader, now)?;
         }

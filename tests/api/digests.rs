@@ -384,6 +384,37 @@ async fn a_550_is_reported_with_the_reply_not_retried_and_repeated_bounces_mark_
 }
 
 #[tokio::test]
+async fn a_delivery_between_two_bounces_ends_the_run_so_the_reader_stays() {
+    let app = spawn_app().await;
+    app.import_confirmed(&["flaky@example.org"]).await;
+    let refusing = Faults {
+        reject_recipients: vec!["flaky@example.org".into()],
+        ..Faults::default()
+    };
+    let rounds = [
+        (refusing.clone(), "failed"),
+        (Faults::default(), "sent"),
+        (refusing, "failed"),
+    ];
+    for (round, (faults, outcome)) in rounds.into_iter().enumerate() {
+        app.smtp.set_faults(faults);
+        app.add_article(
+            &format!("Story {round}"),
+            &format!("https://news.example/{round}"),
+        )
+        .await;
+        let digest: serde_json::Value = app.send_digest_now().await.json().await.unwrap();
+        let status = app.wait_for_digest(digest["id"].as_i64().unwrap()).await;
+        assert_eq!(status[outcome], 1, "round {round}: {status}");
+    }
+    // Two hard bounces, but not in a row: the reader is still mailed.
+    assert_eq!(
+        app.subscriber_status("flaky@example.org").await.as_deref(),
+        Some("confirmed")
+    );
+}
+
+#[tokio::test]
 async fn a_reader_who_leaves_before_their_turn_is_skipped() {
     let app = spawn_app().await;
     app.smtp.set_faults(Faults {
