@@ -234,7 +234,9 @@ pub fn record_outcomes(
     let mut bouncing = std::collections::HashSet::new();
     for (key, outcome) in outcomes {
         if matches!(outcome, Outcome::Sent) {
-            sent.entry(key.digest_id).or_default().push(key.subscriber_id);
+            sent.entry(key.digest_id)
+                .or_default()
+                .push(key.subscriber_id);
             if key.bouncing {
                 bouncing.insert(key.subscriber_id);
             }
@@ -259,9 +261,11 @@ pub fn record_outcomes(
         .get_results(conn)?;
         settled.entry(*digest_id).or_default().sent += i32::try_from(written.len())?;
         recorded.written += written.len();
-        recorded
-            .delivered_to_bouncing
-            .extend(written.into_iter().filter(|reader| bouncing.contains(reader)));
+        recorded.delivered_to_bouncing.extend(
+            written
+                .into_iter()
+                .filter(|reader| bouncing.contains(reader)),
+        );
     }
     let unsent = outcomes
         .iter()

@@ -8,6 +8,7 @@
 //! 2 × `concurrency`.
 
 use std::future::Future;
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
 use futures_util::StreamExt;
@@ -16,11 +17,16 @@ use crate::config::RetryPolicy;
 use crate::db::{self, Outcome};
 use crate::mail::{Email, Mailer, retry};
 
+/// How long a completed outcome may wait for others to share its record.
+const GATHER: Duration = Duration::from_millis(20);
+
 /// Runs `send` over `items`, `concurrency` at a time, and hands the outcomes to
-/// `record` as they complete: one record at a time, each taking every outcome that
-/// completed while the one before ran (a record costs a round trip or more to the
-/// database, whatever its size). Stops starting new items once `keep_going` says no;
-/// items never started stay claimed by the caller (their lease lapses or is released).
+/// `record` as they complete, one record at a time. A record costs a round trip or
+/// more to the database whatever its size, so it waits until half of `concurrency`
+/// outcomes are in (or the first has waited [`GATHER`], or the batch is done), and
+/// takes every outcome that completed meanwhile. Stops starting new items once
+/// `keep_going` says no; items never started stay claimed by the caller (their lease
+/// lapses or is released).
 pub async fn send_and_record<T, K, SendFut, RecordFut>(
     items: Vec<T>,
     concurrency: usize,
@@ -39,12 +45,17 @@ where
             .buffer_unordered(concurrency)
     );
     let mut waiting: Vec<(K, Outcome)> = Vec::new();
+    // When the first of `waiting` came in.
+    let mut gathering_since = Instant::now();
     // The record running, and how many outcomes it holds.
     let mut recording = std::pin::pin!(None);
     let mut recording_len = 0;
     let mut all_sent = false;
     loop {
-        if recording.is_none() && !waiting.is_empty() {
+        let gathered = waiting.len() >= concurrency.div_ceil(2)
+            || all_sent
+            || gathering_since.elapsed() >= GATHER;
+        if recording.is_none() && !waiting.is_empty() && gathered {
             recording_len = waiting.len();
             recording.set(Some(record(std::mem::take(&mut waiting))));
         }
@@ -61,9 +72,16 @@ where
                 recording_len = 0;
             }
             next = outcomes.next(), if room => match next {
-                Some(outcome) => waiting.push(outcome),
+                Some(outcome) => {
+                    if waiting.is_empty() {
+                        gathering_since = Instant::now();
+                    }
+                    waiting.push(outcome);
+                }
                 None => all_sent = true,
             },
+            () = tokio::time::sleep_until((gathering_since + GATHER).into()),
+                if recording.is_none() && !waiting.is_empty() => {}
         }
     }
 }
@@ -123,7 +141,6 @@ pub async fn attempt(
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;
-    use std::time::Duration;
 
     use super::*;
 
