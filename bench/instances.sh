@@ -58,10 +58,12 @@ bench() {
     worker_rss=$(awk '/VmHWM/ {print $2}' "/proc/$worker_pid/status")
     kill -TERM "$worker_pid"; wait "$worker_pid" || true
   fi
-  python3 - "$label" "$readers" "$start" "$end" "$(cat "$run/rss")" "$worker_rss" <<'PY'
+  python3 - "$label" "$readers" "$start" "$end" "$(cat "$run/rss")" "$worker_rss" "$run" <<'PY'
 import sys
 label, n, start, end, rss, worker = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
 secs = end - start
+with open(f"{sys.argv[7]}/rates", "a") as rates:
+    print(f"{n / secs:.0f}", file=rates)
 line = f"{label}: {n} messages in {secs:.2f} s = {n / secs:,.0f} messages/s; peak RSS send-digest {rss / 1024:.1f} MiB"
 if worker:
     line += f", worker {int(worker) / 1024:.1f} MiB"
@@ -76,3 +78,7 @@ for instances in 1 2; do
   psql -qtA "${pg_url%/*}/$pg_db" -c \
     "SELECT '  settled ' || sum(sent_count + failed_count + skipped_count) || ' of ' || sum(recipient_count) || ' deliveries; ' || (SELECT count(*) FROM deliveries WHERE status = 'sent') || ' sent' FROM digests"
 done
+if [ -z "${SKIP_SQLITE:-}" ]; then
+  # Lines: SQLite, PostgreSQL with 1, PostgreSQL with 2 instances.
+  awk 'NR == 1 {sqlite = $1} NR == 3 {printf "PostgreSQL with 2 instances: %.0f %% of SQLite with 1 (the floor is 80 %%)\n", 100 * $1 / sqlite}' "$run/rates"
+fi

@@ -21,6 +21,9 @@ pub fn record_deliveries(
     outcomes: &[(DeliveryKey, Outcome)],
     now: NaiveDateTime,
 ) -> anyhow::Result<usize> {
+    if let Some(written) = deliveries::record_plain_sends(conn, worker, outcomes, now)? {
+        return Ok(written);
+    }
     db::write_transaction(conn, |conn| {
         let recorded = deliveries::record_outcomes(conn, worker, outcomes, now)?;
         // Read at claim time: a bounce from another digest recorded between this
