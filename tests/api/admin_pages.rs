@@ -380,8 +380,7 @@ async fn erasure_asks_first_then_removes_the_subscriber_and_everything_about_the
         .confirmed_subscriber("erase-me@example.org", "Erase Me")
         .await;
     app.add_article("Story", "https://news.example/story").await;
-    let digest: serde_json::Value = app.send_digest_now().await.json().await.unwrap();
-    app.wait_for_digest(digest["id"].as_i64().unwrap()).await;
+    app.send_digest_and_wait().await;
     let admin = Admin::log_in(&app).await;
 
     let confirm = admin.get(&format!("/admin/subscribers/{id}/delete")).await;

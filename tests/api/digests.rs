@@ -323,8 +323,7 @@ async fn temporary_failures_and_dropped_connections_still_reach_everyone_exactly
         drop_every_nth_connection: Some(3),
         ..Faults::default()
     });
-    let digest: serde_json::Value = app.send_digest_now().await.json().await.unwrap();
-    let status = app.wait_for_digest(digest["id"].as_i64().unwrap()).await;
+    let status = app.send_digest_and_wait().await;
     assert_eq!(status["sent"], 60, "{status}");
     assert_eq!(status["failed"], 0, "{status}");
     let mut per_reader: HashMap<String, usize> = HashMap::new();
@@ -352,8 +351,7 @@ async fn a_550_is_reported_with_the_reply_not_retried_and_repeated_bounces_mark_
             &format!("https://news.example/{round}"),
         )
         .await;
-        let digest: serde_json::Value = app.send_digest_now().await.json().await.unwrap();
-        let status = app.wait_for_digest(digest["id"].as_i64().unwrap()).await;
+        let status = app.send_digest_and_wait().await;
         assert_eq!(
             (status["sent"].as_i64(), status["failed"].as_i64()),
             (Some(1), Some(1)),
@@ -403,8 +401,7 @@ async fn a_delivery_between_two_bounces_ends_the_run_so_the_reader_stays() {
             &format!("https://news.example/{round}"),
         )
         .await;
-        let digest: serde_json::Value = app.send_digest_now().await.json().await.unwrap();
-        let status = app.wait_for_digest(digest["id"].as_i64().unwrap()).await;
+        let status = app.send_digest_and_wait().await;
         assert_eq!(status[outcome], 1, "round {round}: {status}");
     }
     // Two hard bounces, but not in a row: the reader is still mailed.
@@ -532,8 +529,7 @@ async fn a_message_refused_as_spam_fails_without_counting_against_the_reader() {
             &format!("https://news.example/spam/{round}"),
         )
         .await;
-        let digest: serde_json::Value = app.send_digest_now().await.json().await.unwrap();
-        let status = app.wait_for_digest(digest["id"].as_i64().unwrap()).await;
+        let status = app.send_digest_and_wait().await;
         assert_eq!(status["failed"], 1, "{status}");
         assert!(
             status["failures"][0]["reply"]

@@ -413,8 +413,7 @@ async fn message_ids_and_unsubscribe_links_show_no_counters() {
     }
     app.add_article("Kazakhstan’s budget", "https://astanatimes.example/budget")
         .await;
-    let digest: serde_json::Value = app.send_digest_now().await.json().await.unwrap();
-    app.wait_for_digest(digest["id"].as_i64().unwrap()).await;
+    app.send_digest_and_wait().await;
     let digest_mail = app
         .smtp
         .messages_to("reader1@example.org")

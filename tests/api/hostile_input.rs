@@ -90,8 +90,7 @@ async fn baseline_with(overrides: &[(&str, &str)]) -> Baseline {
         "https://astanatimes.example/un",
     )
     .await;
-    let digest: Value = app.send_digest_now().await.json().await.unwrap();
-    app.wait_for_digest(digest["id"].as_i64().unwrap()).await;
+    app.send_digest_and_wait().await;
     app.add_article("Budget Approved", "https://astanatimes.example/budget")
         .await;
     let unsubscribe_link = app.unsubscribe_link(alice);

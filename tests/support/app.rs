@@ -333,6 +333,14 @@ impl TestApp {
             .expect("POST /api/digests")
     }
 
+    /// Sends a digest of what is waiting now and drives it to the end; returns its last
+    /// `GET /api/digests/{id}`.
+    pub async fn send_digest_and_wait(&self) -> serde_json::Value {
+        let created: serde_json::Value = self.send_digest_now().await.json().await.expect("JSON");
+        self.wait_for_digest(created["id"].as_i64().expect("a digest id"))
+            .await
+    }
+
     /// Drains the queues and reads `GET /api/digests/{id}` until nothing is pending
     /// (retries come due meanwhile); returns the last answer.
     pub async fn wait_for_digest(&self, id: i64) -> serde_json::Value {
