@@ -1,7 +1,8 @@
-//! The service's rules, above `db/` (which holds queries only): what a sign-up, a
-//! confirmation, a departure or a bounce changes, and which transaction it runs in.
-//! The web handlers, the CLI and the workers call these; none of them decides a
-//! subscriber's status by itself.
+//! The service's rules, above `db/` (which holds queries): what a sign-up, a
+//! confirmation, a departure, an erasure or a bounce changes, and which transaction it
+//! runs in. The web handlers and the outbox workers call these rather than deciding a
+//! reader's status themselves. (An import's rows are confirmed by definition:
+//! `csv_io` inserts them as such.)
 
 pub mod bounces;
 pub mod subscriptions;
