@@ -21,6 +21,10 @@ pub async fn send_digest(state: AppState) -> anyhow::Result<ExitCode> {
             eprintln!("No new articles since the last digest: nothing to send.");
             return Ok(ExitCode::SUCCESS);
         }
+        Composed::NoReaders { articles } => {
+            eprintln!("Not sent: {}.", crate::digest::no_readers(articles));
+            return Ok(ExitCode::from(2));
+        }
     };
     let id = created.id;
     eprintln!(

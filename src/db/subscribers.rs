@@ -178,6 +178,14 @@ pub fn normalise_stored_addresses(conn: &mut Conn) -> anyhow::Result<()> {
     })
 }
 
+/// Whether any subscriber is confirmed.
+pub fn any_confirmed(conn: &mut Conn) -> anyhow::Result<bool> {
+    Ok(diesel::select(diesel::dsl::exists(
+        subscribers::table.filter(subscribers::status.eq(SubscriberStatus::Confirmed.as_str())),
+    ))
+    .get_result(conn)?)
+}
+
 pub fn find(conn: &mut Conn, id: i64) -> anyhow::Result<Option<Subscriber>> {
     Ok(subscribers::table
         .find(id)

@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 
 use crate::db::articles::{self, Article};
-use crate::db::{self, deliveries, digests};
+use crate::db::{self, deliveries, digests, subscribers};
 use crate::state::AppState;
 
 /// Gmail clips messages whose HTML is larger than this.
@@ -22,6 +22,20 @@ pub enum Composed {
     Created(DigestCreated),
     /// No article is waiting: no digest.
     NothingNew,
+    /// Articles are waiting but no reader is confirmed: no digest, and the articles
+    /// keep waiting for the first one (sent to nobody, they would be spent).
+    NoReaders {
+        articles: i64,
+    },
+}
+
+/// Why a digest was refused with no confirmed reader, for a person.
+pub fn no_readers(articles: i64) -> String {
+    let waiting = match articles {
+        1 => "the waiting article stays".to_owned(),
+        n => format!("the {n} waiting articles stay"),
+    };
+    format!("no reader has confirmed yet, so nothing was sent; {waiting} for the first digest")
 }
 
 /// A digest just made and queued.
@@ -65,6 +79,11 @@ pub async fn compose_digest(state: &AppState) -> anyhow::Result<Composed> {
                 let waiting = articles::waiting(conn)?;
                 if waiting.is_empty() {
                     return Ok(Composed::NothingNew);
+                }
+                if !subscribers::any_confirmed(conn)? {
+                    return Ok(Composed::NoReaders {
+                        articles: i64::try_from(waiting.len())?,
+                    });
                 }
                 let now = db::now();
                 let article_count = i32::try_from(waiting.len())?;

@@ -65,6 +65,10 @@ pub async fn run_digest_job(state: &AppState) {
         Ok(Composed::NothingNew) => {
             tracing::info!("scheduled digest: no new articles, nothing sent")
         }
+        Ok(Composed::NoReaders { articles }) => tracing::warn!(
+            articles,
+            "scheduled digest: no confirmed reader yet, nothing sent; the articles keep waiting"
+        ),
         Err(e) => tracing::error!(error = format!("{e:#}"), "scheduled digest failed"),
     }
 }

@@ -94,6 +94,10 @@ pub async fn create_digest(state: web::Data<AppState>) -> Result<HttpResponse, W
             StatusCode::CONFLICT,
             "no new articles since the last digest; add some first",
         )),
+        Composed::NoReaders { articles } => Err(WebError::api(
+            StatusCode::CONFLICT,
+            crate::digest::no_readers(articles),
+        )),
     }
 }
 

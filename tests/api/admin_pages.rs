@@ -467,6 +467,38 @@ async fn send_now_asks_first_and_a_second_click_starts_nothing() {
 }
 
 #[tokio::test]
+async fn send_now_with_no_confirmed_reader_says_so_and_keeps_the_article() {
+    let app = spawn_app().await;
+    app.add_article("Story", "https://news.example/story").await;
+    let admin = Admin::log_in(&app).await;
+    let ask = admin.get("/admin/digests/send").await.text().await.unwrap();
+    assert!(ask.contains("No reader has confirmed yet"), "{ask}");
+    assert!(!ask.contains("confirm-send"), "no button to send to nobody");
+    let sent = admin.post("/admin/digests/send", &[]).await;
+    assert_eq!(
+        sent.headers()["location"],
+        "/admin/digests?notice=no-readers"
+    );
+    let page = admin
+        .get("/admin/digests?notice=no-readers")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("No reader has confirmed yet: no digest was sent"),
+        "{page}"
+    );
+    let preview = admin
+        .get("/admin/digests/preview")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(preview.contains("Story"), "the article still waits");
+}
+
+#[tokio::test]
 async fn a_digest_page_lists_failed_readers_with_the_reply_and_retry_requeues_them() {
     let app = spawn_app().await;
     app.import_confirmed(&["good@example.org", "gone@example.org"])

@@ -78,3 +78,30 @@ async fn send_digest_exits_non_zero_naming_the_readers_it_could_not_reach() {
     );
     assert_eq!(smtp.messages_to("good@example.org").len(), 1);
 }
+
+#[tokio::test]
+async fn send_digest_with_no_confirmed_reader_exits_2_and_keeps_the_articles_for_the_first() {
+    let (workspace, smtp) = prepared(&[]).await;
+    let refused = newsletter(&workspace, &smtp, &["send-digest"]).await;
+    assert_eq!(refused.code, Some(2), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains(
+            "no reader has confirmed yet, so nothing was sent; the waiting article stays"
+        ),
+        "{}",
+        refused.stderr
+    );
+    assert!(smtp.messages().is_empty());
+
+    workspace
+        .import_readers(&["dana.abenova@example.kz,Dana Abenova".to_owned()])
+        .await;
+    let sent = newsletter(&workspace, &smtp, &["send-digest"]).await;
+    assert_eq!(sent.code, Some(0), "{}", sent.stderr);
+    assert!(
+        sent.stderr.contains("1 article to 1 reader"),
+        "{}",
+        sent.stderr
+    );
+    assert_eq!(smtp.messages().len(), 1);
+}

@@ -78,6 +78,49 @@ async fn nothing_new_gives_409_and_sends_no_mail() {
 }
 
 #[tokio::test]
+async fn with_no_confirmed_reader_a_send_gives_409_and_the_articles_wait_for_the_first() {
+    let app = spawn_app().await;
+    app.sign_up("pending@example.kz", "").await;
+    for n in 0..2 {
+        app.add_article(
+            &format!("Almaty Hosts the Regional Forum, Day {n}"),
+            &format!("https://astanatimes.example/forum-{n}"),
+        )
+        .await;
+    }
+    let refused = app.send_digest_now().await;
+    assert_eq!(refused.status(), 409);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(
+        body["error"],
+        "no reader has confirmed yet, so nothing was sent; the 2 waiting articles stay for the first digest"
+    );
+    let preview = app
+        .api_get("/api/digests/preview")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        preview.contains("Day 1"),
+        "the articles still wait: {preview}"
+    );
+    assert!(
+        app.smtp
+            .messages()
+            .iter()
+            .all(|m| m.header("List-Id").is_none())
+    );
+
+    app.import_confirmed(&["first.reader@example.kz"]).await;
+    let created: serde_json::Value = app.send_digest_now().await.json().await.unwrap();
+    assert_eq!(
+        (created["articles"].as_i64(), created["recipients"].as_i64()),
+        (Some(2), Some(1))
+    );
+}
+
+#[tokio::test]
 async fn two_sends_at_the_same_moment_take_each_article_once() {
     let app = spawn_app().await;
     app.import_confirmed(&["reader@example.org"]).await;

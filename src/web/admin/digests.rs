@@ -134,6 +134,7 @@ pub async fn send_now(
     match compose_digest(&state).await? {
         Composed::Created(created) => Ok(see_other(&format!("/admin/digests/{}", created.id))),
         Composed::NothingNew => Ok(see_other("/admin/digests?notice=nothing-new")),
+        Composed::NoReaders { .. } => Ok(see_other("/admin/digests?notice=no-readers")),
     }
 }
 

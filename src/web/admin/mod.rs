@@ -326,6 +326,9 @@ fn notice_text(notice: &Notice) -> Option<&'static str> {
         "put-back" => "The article is back in the next digest.",
         "test-sent" => "The test mail is on its way.",
         "nothing-new" => "There are no new articles: no digest was sent.",
+        "no-readers" => {
+            "No reader has confirmed yet: no digest was sent, and the articles wait for the first one."
+        }
         "retrying" => "The failed deliveries are queued again.",
         _ => return None,
     })
