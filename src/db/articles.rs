@@ -75,27 +75,28 @@ fn find_existing(conn: &mut Conn, article: &NewArticle) -> anyhow::Result<Option
     Ok(query.first(conn).optional()?)
 }
 
-/// Oldest first; articles without a date first, in the order they came (SQLite sorts
-/// NULL first and PostgreSQL last, so it is said outright).
-fn oldest_first() -> (
-    diesel::dsl::Asc<diesel::dsl::IsNotNull<articles::published_at>>,
-    diesel::dsl::Asc<articles::published_at>,
-    diesel::dsl::Asc<articles::id>,
+/// Newest first, as a news digest reads; articles without a date after the dated ones,
+/// the latest added first (SQLite sorts NULL first and PostgreSQL last, so it is said
+/// outright).
+fn newest_first() -> (
+    diesel::dsl::Asc<diesel::dsl::IsNull<articles::published_at>>,
+    diesel::dsl::Desc<articles::published_at>,
+    diesel::dsl::Desc<articles::id>,
 ) {
     (
-        articles::published_at.is_not_null().asc(),
-        articles::published_at.asc(),
-        articles::id.asc(),
+        articles::published_at.is_null().asc(),
+        articles::published_at.desc(),
+        articles::id.desc(),
     )
 }
 
-/// Articles for the next digest, in the order it lists them (oldest first): not yet in a
+/// Articles for the next digest, in the order it lists them (newest first): not yet in a
 /// digest and not left out.
 pub fn waiting(conn: &mut Conn) -> anyhow::Result<Vec<Article>> {
     Ok(articles::table
         .filter(articles::digest_id.is_null())
         .filter(articles::excluded_at.is_null())
-        .order(oldest_first())
+        .order(newest_first())
         .select(Article::as_select())
         .load(conn)?)
 }
@@ -104,7 +105,7 @@ pub fn waiting(conn: &mut Conn) -> anyhow::Result<Vec<Article>> {
 pub fn in_digest(conn: &mut Conn, digest_id: i64) -> anyhow::Result<Vec<Article>> {
     Ok(articles::table
         .filter(articles::digest_id.eq(digest_id))
-        .order(oldest_first())
+        .order(newest_first())
         .select(Article::as_select())
         .load(conn)?)
 }

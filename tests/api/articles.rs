@@ -26,6 +26,12 @@ pub(crate) async fn waiting_articles(app: &TestApp) -> Vec<Article> {
         .db
         .run(articles::waiting)
         .await
+        .map(|mut waiting| {
+            // In the order added: these tests are about what was stored (the digest's
+            // own order is tested on its own).
+            waiting.sort_by_key(|a| a.id);
+            waiting
+        })
         .expect("the waiting articles")
 }
 
@@ -457,5 +463,51 @@ async fn the_add_article_command_exits_2_naming_a_bad_url_and_stores_nothing() {
     assert!(
         workspace.waiting_articles().is_empty(),
         "nothing was stored"
+    );
+}
+
+#[tokio::test]
+async fn a_digest_lists_the_newest_story_first_and_undated_ones_last() {
+    let app = spawn_app().await;
+    app.import_confirmed(&["reader@example.kz"]).await;
+    let stories = [
+        (
+            "Tokayev Meets Uzbek Counterpart",
+            Some("2026-11-27T09:00:00+05:00"),
+        ),
+        ("Editor’s Note on the Winter Schedule", None),
+        (
+            "Almaty Metro Extension Opens",
+            Some("2026-11-29T08:30:00+05:00"),
+        ),
+        (
+            "Astana Opera Season Begins",
+            Some("2026-11-28T19:00:00+05:00"),
+        ),
+    ];
+    for (n, (title, published_at)) in stories.into_iter().enumerate() {
+        let response = post_article(
+            &app,
+            &json!({ "title": title, "url": format!("https://astanatimes.example/{n}"), "published_at": published_at }),
+        )
+        .await;
+        assert_eq!(response.status(), 201, "{title}");
+    }
+    app.send_digest_and_wait().await;
+    let mail = &app.smtp.messages_to("reader@example.kz")[0];
+    let text = mail.text_body();
+    let position = |title: &str| {
+        text.find(title)
+            .unwrap_or_else(|| panic!("{title} in {text}"))
+    };
+    let order = [
+        "Almaty Metro Extension Opens",
+        "Astana Opera Season Begins",
+        "Tokayev Meets Uzbek Counterpart",
+        "Editor’s Note on the Winter Schedule",
+    ];
+    assert!(
+        order.windows(2).all(|w| position(w[0]) < position(w[1])),
+        "newest first, the undated last: {text}"
     );
 }

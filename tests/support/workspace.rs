@@ -135,6 +135,11 @@ impl Workspace {
         self.database
             .open()
             .run_blocking(articles::waiting)
+            .map(|mut waiting| {
+                // In the order added: these tests are about what was stored.
+                waiting.sort_by_key(|a| a.id);
+                waiting
+            })
             .expect("the waiting articles")
     }
 }
