@@ -179,14 +179,65 @@ pub struct Settings {
     pub delivery: DeliveryTuning,
 }
 
+/// Reads `.env`, from the working folder or the nearest folder above it that has one
+/// (where dotenvy looks), into the process environment; a line it cannot read stops
+/// the start with the file, the line number and the setting.
+fn read_env_file() -> anyhow::Result<()> {
+    let Ok(here) = std::env::current_dir() else {
+        return Ok(());
+    };
+    let Some(path) = here
+        .ancestors()
+        .map(|folder| folder.join(".env"))
+        .find(|path| path.is_file())
+    else {
+        return Ok(());
+    };
+    match dotenvy::from_path(&path) {
+        Ok(()) => Ok(()),
+        Err(dotenvy::Error::LineParse(text, _)) => {
+            let contents = std::fs::read_to_string(&path).unwrap_or_default();
+            bail!("{}", unreadable_env_line(&path, &contents, &text))
+        }
+        Err(e) => Err(e).with_context(|| format!("could not read `{}`", path.display())),
+    }
+}
+
+/// Says which line of an env file dotenvy could not read (it names only the text it
+/// stopped at), and how to write it.
+fn unreadable_env_line(path: &std::path::Path, contents: &str, text: &str) -> String {
+    let file = path.display();
+    let Some((number, line)) = contents
+        .lines()
+        .enumerate()
+        .find(|(_, line)| line.contains(text.trim()))
+    else {
+        return format!("`{file}`: a line cannot be read: {text}");
+    };
+    let line = line.trim();
+    let Some((name, value)) = line.split_once('=') else {
+        return format!(
+            "`{file}` line {}: `{line}` is not a setting (NAME=value)",
+            number + 1
+        );
+    };
+    let name = name.trim_start_matches("export ").trim();
+    let value = value.trim();
+    let how = if value.contains('"') {
+        "check its quotes".to_owned()
+    } else {
+        format!("a value with spaces, `<` or `#` goes in double quotes: {name}=\"{value}\"")
+    };
+    format!(
+        "`{file}` line {}: the value of {name} cannot be read; {how}",
+        number + 1
+    )
+}
+
 impl Settings {
     /// Reads `.env` (if present) into the process environment, then the settings from it.
     pub fn from_env() -> anyhow::Result<Settings> {
-        match dotenvy::dotenv() {
-            Ok(_) => {}
-            Err(e) if e.not_found() => {}
-            Err(e) => return Err(e).context("could not read the .env file"),
-        }
+        read_env_file()?;
         Settings::from_lookup(|name| std::env::var(name).ok())
     }
 
@@ -501,6 +552,62 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Settings::from_map(&map)
+    }
+
+    /// What dotenvy says of `contents`, explained.
+    fn explained(contents: &str) -> String {
+        match dotenvy::from_read_iter(contents.as_bytes()).find_map(Result::err) {
+            Some(dotenvy::Error::LineParse(text, _)) => {
+                unreadable_env_line(std::path::Path::new(".env"), contents, &text)
+            }
+            other => panic!("dotenvy read it: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unquoted_value_with_spaces_is_named_with_its_line_and_the_quoted_form() {
+        let contents =
+            "# The schedule\nNEWSLETTER_NAME=\"Astana Times Daily\"\nDIGEST_CRON=0 0 7 * * *\n";
+        assert_eq!(
+            explained(contents),
+            "`.env` line 3: the value of DIGEST_CRON cannot be read; a value with spaces, `<` \
+             or `#` goes in double quotes: DIGEST_CRON=\"0 0 7 * * *\""
+        );
+        assert!(
+            explained("MAIL_FROM=Newsletter <newsletter@localhost>\n")
+                .starts_with("`.env` line 1: the value of MAIL_FROM cannot be read")
+        );
+        assert!(
+            explained("export NEWSLETTER_NAME=Astana Times Daily\n").contains(
+                "the value of NEWSLETTER_NAME cannot be read; a value with spaces, `<` or `#` goes \
+             in double quotes: NEWSLETTER_NAME=\"Astana Times Daily\""
+            )
+        );
+        assert!(explained("A=1\nB=\"unterminated\n").contains("line 2"));
+    }
+
+    #[test]
+    fn the_example_env_file_reads_with_every_line_uncommented() {
+        let uncommented: String = include_str!("../.env.example")
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest)
+                    if rest.split_once('=').is_some_and(|(name, _)| {
+                        !name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+                    }) =>
+                {
+                    format!("{rest}\n")
+                }
+                _ => format!("{line}\n"),
+            })
+            .collect();
+        let pairs: HashMap<String, String> = dotenvy::from_read_iter(uncommented.as_bytes())
+            .collect::<Result<_, _>>()
+            .expect("every example line reads");
+        assert!(pairs.len() > 20, "{pairs:?}");
+        assert_eq!(pairs["DIGEST_CRON"], "0 0 7 * * *");
+        assert_eq!(pairs["MAIL_FROM"], "Newsletter <newsletter@localhost>");
+        Settings::from_map(&pairs).expect("the example values are valid settings");
     }
 
     #[test]

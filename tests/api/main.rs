@@ -18,5 +18,6 @@ mod feeds;
 mod hardening;
 mod hostile_input;
 mod pages_and_headers;
+mod settings;
 mod signup;
 mod unsubscribe;
