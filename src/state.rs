@@ -13,6 +13,9 @@ use crate::templates::Templates;
 
 /// What signed unsubscribe tokens are for; part of the signature.
 pub const UNSUBSCRIBE_PURPOSE: &str = "unsubscribe";
+/// The token of the unsubscribe link in previews and test mail, which belong to no
+/// reader: the link leads to a page saying so.
+pub const PREVIEW_UNSUBSCRIBE_TOKEN: &str = "preview";
 
 /// The app's shared state; cheap to clone, never global, so a test can run two apps.
 #[derive(Clone)]

@@ -182,7 +182,10 @@ fn render(
         ),
         // A preview has no reader and no archive page yet.
         None => (
-            settings.public_url("/unsubscribe?token=preview"),
+            settings.public_url(&format!(
+                "/unsubscribe?token={}",
+                crate::state::PREVIEW_UNSUBSCRIBE_TOKEN
+            )),
             settings.public_url("/archive"),
         ),
     };

@@ -7,12 +7,15 @@ use actix_web::{HttpResponse, web};
 use super::{LinkToken, WebError, pages};
 use crate::db::{self, subscribers};
 use crate::service::subscriptions;
-use crate::state::{AppState, UNSUBSCRIBE_PURPOSE};
+use crate::state::{AppState, PREVIEW_UNSUBSCRIBE_TOKEN, UNSUBSCRIBE_PURPOSE};
 
 pub async fn unsubscribe_page(
     query: web::Query<LinkToken>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
+    if query.token.as_deref() == Some(PREVIEW_UNSUBSCRIBE_TOKEN) {
+        return preview_link(&state);
+    }
     let id = verify(&state, query.token.as_deref())?;
     let subscriber = state
         .db
@@ -31,6 +34,9 @@ pub async fn unsubscribe(
     query: web::Query<LinkToken>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
+    if query.token.as_deref() == Some(PREVIEW_UNSUBSCRIBE_TOKEN) {
+        return preview_link(&state);
+    }
     let id = verify(&state, query.token.as_deref())?;
     let done = state
         .db
@@ -55,6 +61,18 @@ fn verify(state: &AppState, token: Option<&str>) -> Result<i64, WebError> {
             "The link seems to have been cut off or changed. Open it from one of our emails again; every email has one.",
         )
     })
+}
+
+/// What the unsubscribe link of a preview or a test mail leads to: it changes nothing.
+fn preview_link(state: &AppState) -> Result<HttpResponse, WebError> {
+    let mut context = state.base_context();
+    context.insert("title", "This was a test mail");
+    context.insert(
+        "message",
+        "This link came in a preview or a test mail, which belong to no reader, so nothing \
+         was changed. In a digest, the same link unsubscribes the reader it was sent to.",
+    );
+    pages::render(state, "message.html", &context)
 }
 
 fn unknown_subscriber(state: &AppState) -> WebError {

@@ -1,7 +1,7 @@
 //! The admin pages over HTTP: the session guard, login and logout, CSRF on every form,
 //! search, the import report, erasure and send-now.
 
-use crate::support::{ADMIN_TOKEN, TestApp, spawn_app, spawn_app_with};
+use crate::support::{ADMIN_TOKEN, TestApp, link_in, spawn_app, spawn_app_with};
 
 /// A browser-like admin: the session cookie and the CSRF token of its pages.
 pub(crate) struct Admin<'a> {
@@ -618,6 +618,21 @@ async fn a_test_send_mails_the_next_digest_to_one_address_and_stores_nothing() {
             .starts_with("[Test] The Astana Times")
     );
     assert!(mail.text_body().contains("Volunteers’ Year"));
+    // The test mail's unsubscribe link belongs to no reader: it says so, and changes
+    // nothing whether opened or posted (one-click).
+    let unsubscribe = link_in(&mail.text_body(), &app.url("/unsubscribe?"));
+    for response in [
+        app.get(&unsubscribe).await,
+        app.post_empty(&unsubscribe).await,
+    ] {
+        assert_eq!(response.status(), 200);
+        let page = response.text().await.unwrap();
+        assert!(page.contains("This was a test mail"), "{page}");
+    }
+    assert_eq!(
+        app.subscriber_status("reader@example.org").await.as_deref(),
+        Some("confirmed")
+    );
     assert!(
         app.smtp.messages_to("reader@example.org").is_empty(),
         "readers got nothing"
