@@ -8,6 +8,9 @@ use crate::db::articles::{self, Article};
 use crate::db::{self, deliveries, digests, subscribers};
 use crate::state::AppState;
 
+/// The most characters of the lead story's title a subject carries.
+const LEAD_IN_SUBJECT: usize = 80;
+
 /// Gmail clips messages whose HTML is larger than this.
 pub const GMAIL_CLIP_BYTES: usize = 102 * 1024;
 
@@ -175,6 +178,15 @@ fn render(
         .collect();
     context.insert("articles", &views);
     context.insert("date", &now.format("%-d %B %Y").to_string());
+    // The lead story names the digest in the inbox and the archive: two digests of one
+    // day differ, and their threads do not merge.
+    if let Some(lead) = articles.first() {
+        context.insert(
+            "lead",
+            &crate::domain::article::shorten(&lead.title, LEAD_IN_SUBJECT),
+        );
+    }
+    context.insert("more", &articles.len().saturating_sub(1));
     let (unsubscribe_url, archive_url) = match digest_id {
         Some(id) => (
             unsubscribe_placeholder(state, id),

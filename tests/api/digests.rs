@@ -741,3 +741,52 @@ async fn the_running_counts_equal_the_deliveries_through_retries_refusals_leaver
     );
     assert_eq!(figures(&status), counted_from_the_rows(&app, id).await);
 }
+
+#[tokio::test]
+async fn two_digests_of_one_day_are_told_apart_by_their_lead_story() {
+    let app = spawn_app().await;
+    app.import_confirmed(&["reader@example.kz"]).await;
+    app.add_article(
+        "Astana Opera Season Begins",
+        "https://astanatimes.example/opera",
+    )
+    .await;
+    app.add_article(
+        "Kazakhstan’s Oil & Gas Output Rises",
+        "https://astanatimes.example/oil",
+    )
+    .await;
+    app.send_digest_and_wait().await;
+    app.add_article(
+        "Almaty Metro Extension Opens",
+        "https://astanatimes.example/metro",
+    )
+    .await;
+    app.send_digest_and_wait().await;
+
+    let subjects: Vec<String> = app
+        .smtp
+        .messages_to("reader@example.kz")
+        .iter()
+        .map(|m| m.parsed().subject().unwrap().to_owned())
+        .collect();
+
+    let today = chrono::Utc::now().format("%-d %B %Y");
+    // Both went out today; the lead is the newest story (the last added, undated).
+    assert_eq!(
+        subjects,
+        [
+            format!("The Astana Times, {today}: Kazakhstan’s Oil & Gas Output Rises and 1 more"),
+            format!("The Astana Times, {today}: Almaty Metro Extension Opens"),
+        ]
+    );
+    let archive = app.get("/archive").await.text().await.unwrap();
+    assert!(
+        archive.contains("Kazakhstan’s Oil &amp; Gas Output Rises and 1 more"),
+        "{archive}"
+    );
+    assert!(
+        archive.contains("Almaty Metro Extension Opens"),
+        "{archive}"
+    );
+}
