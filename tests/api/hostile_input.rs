@@ -867,19 +867,28 @@ async fn the_admin_token_check_takes_as_long_for_a_long_shared_prefix_as_for_non
     ];
     // Warm up connections and caches first.
     median_refusal_times(&app, &tokens, 30, 0).await;
-    let medians = median_refusal_times(&app, &tokens, 300, 1000).await;
-    let fastest = *medians.iter().min().unwrap();
-    let slowest = *medians.iter().max().unwrap();
-    println!(
-        "admin token timing, median of 300 refused requests each: shared prefix {:?}, \
-         nothing shared {:?}, prefix one short {:?}",
-        medians[0], medians[1], medians[2]
-    );
-    // Interleaved medians agree within a few µs, under load too; allow far more.
-    let allowed = (fastest / 5).max(Duration::from_micros(100));
-    assert!(
-        slowest - fastest <= allowed,
-        "medians differ by {:?} (allowed {allowed:?}): {medians:?}",
-        slowest - fastest
+    // Interleaved medians agree within a few µs, under load too; allow far more. A leak
+    // this test is for (a lookup or a hash for some tokens only) shows in every try; a
+    // burst of load on a shared machine (a build beside the tests) in one try only, so
+    // up to three tries are measured and the closest one counts.
+    let mut tries = Vec::new();
+    for attempt in 0..3 {
+        let medians = median_refusal_times(&app, &tokens, 300, 1000 * (attempt + 1)).await;
+        let fastest = *medians.iter().min().unwrap();
+        let slowest = *medians.iter().max().unwrap();
+        println!(
+            "admin token timing, median of 300 refused requests each: shared prefix {:?}, \
+             nothing shared {:?}, prefix one short {:?}",
+            medians[0], medians[1], medians[2]
+        );
+        let allowed = (fastest / 5).max(Duration::from_micros(100));
+        if slowest - fastest <= allowed {
+            return;
+        }
+        tries.push((slowest - fastest, allowed, medians));
+    }
+    panic!(
+        "in every try the medians differ by more than allowed (spread, allowed, medians): \
+         {tries:?}"
     );
 }
