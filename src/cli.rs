@@ -122,6 +122,11 @@ fn plural(n: i64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+/// `1 subscriber`, `2 subscribers`: a count with its noun, for a person.
+pub fn counted(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
 /// A progress bar on a terminal; a line every few seconds otherwise (logs, CI).
 struct ProgressLine {
     terminal: bool,

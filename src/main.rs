@@ -144,7 +144,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             match command {
                 SubscribersCommand::Export => {
                     let count = csv_io::export(&db, std::io::stdout().lock())?;
-                    eprintln!("exported {count} subscribers");
+                    eprintln!("exported {}", cli::counted(count, "subscriber"));
                 }
                 SubscribersCommand::Import { file } => {
                     let input = std::fs::File::open(&file)
@@ -156,14 +156,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                     let unlisted = report.unlisted();
                     if unlisted > 0 {
-                        eprintln!("… and {unlisted} more rows rejected");
+                        eprintln!("… and {} rejected", cli::counted(unlisted, "more row"));
                     }
                     if let Some((line, why)) = &report.stopped {
                         eprintln!("{}:{line}: {why}", file.display());
                     }
                     eprintln!(
-                        "imported {} new subscribers as confirmed; {} already on the list; {} rows rejected",
-                        report.imported, report.already_present, report.rejected
+                        "imported {} as confirmed; {} already on the list; {} rejected",
+                        cli::counted(report.imported, "new subscriber"),
+                        report.already_present,
+                        cli::counted(report.rejected, "row")
                     );
                     if !report.is_clean() {
                         return Ok(ExitCode::from(2));

@@ -169,6 +169,13 @@ async fn a_spreadsheet_export_with_a_byte_order_mark_imports_cleanly() {
         .await;
 
     assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "imported 1 new subscriber as confirmed; 0 already on the list; 0 rows rejected"
+        ),
+        "one, not \"1 subscribers\": {}",
+        run.stderr
+    );
     let export = workspace.newsletter(&["subscribers", "export"]).await;
     assert!(
         export
@@ -176,6 +183,11 @@ async fn a_spreadsheet_export_with_a_byte_order_mark_imports_cleanly() {
             .contains("akan@example.kz,Akan Rakhmetullin,confirmed"),
         "{}",
         export.stdout
+    );
+    assert!(
+        export.stderr.contains("exported 1 subscriber\n"),
+        "{}",
+        export.stderr
     );
 }
 
