@@ -1,13 +1,25 @@
 //! Structured logs through `tracing`; `RUST_LOG` picks the level (default `info`).
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
-/// Installs the log subscriber once; later calls do nothing.
+/// The default filter: `info`, but the scheduler's and the HTTP server's own chatter at
+/// every start (`Uninited`, `Job creator created`, `Tokio runtime found`, `starting 2
+/// workers`, …) only when they warn.
+const DEFAULT_FILTER: &str = "info,tokio_cron_scheduler=warn,actix_server=warn";
+
+/// Installs the log subscriber once; later calls do nothing. Colours only on a terminal,
+/// and never with `NO_COLOR` set (no escape codes in files and journald).
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .with_target(false)
         // A log line that cannot be written (stderr on a full disk) is dropped. The
         // default reports it with `eprintln!`, which panics on the same broken stderr,
@@ -19,7 +31,8 @@ pub fn init() {
 /// For tests: logs go through the test harness, so each test's lines are shown only when
 /// it fails (and with `--nocapture`).
 pub fn init_for_tests() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_test_writer()

@@ -71,6 +71,11 @@ impl Workspace {
         }
     }
 
+    /// The workspace's folder.
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     /// Writes `contents` to `name` in the workspace.
     pub fn write(&self, name: &str, contents: &str) {
         std::fs::write(self.dir.path().join(name), contents).expect("the file is written");
