@@ -86,8 +86,14 @@ enum SubscribersCommand {
 }
 
 fn main() -> ExitCode {
-    telemetry::init();
     let cli = Cli::parse();
+    // The one-shot verbs say what they did in sentences of their own; their log shows
+    // only warnings and errors, unless RUST_LOG asks for more.
+    let long_running = matches!(
+        cli.command,
+        None | Some(Command::Serve { .. } | Command::Worker)
+    );
+    telemetry::init(if long_running { "info" } else { "warn" });
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

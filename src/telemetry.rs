@@ -4,16 +4,17 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
-/// The default filter: `info`, but the scheduler's and the HTTP server's own chatter at
-/// every start (`Uninited`, `Job creator created`, `Tokio runtime found`, `starting 2
-/// workers`, …) only when they warn.
-const DEFAULT_FILTER: &str = "info,tokio_cron_scheduler=warn,actix_server=warn";
+/// Below the default level: the scheduler's and the HTTP server's own chatter at every
+/// start (`Uninited`, `Job creator created`, `Tokio runtime found`, `starting 2
+/// workers`, …), shown only when they warn.
+const QUIET_CRATES: &str = "tokio_cron_scheduler=warn,actix_server=warn";
 
-/// Installs the log subscriber once; later calls do nothing. Colours only on a terminal,
-/// and never with `NO_COLOR` set (no escape codes in files and journald).
-pub fn init() {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+/// Installs the log subscriber once; later calls do nothing. `RUST_LOG` picks what is
+/// logged, `level` (`info`, `warn`) otherwise. Colours only on a terminal, and never
+/// with `NO_COLOR` set (no escape codes in files and journald).
+pub fn init(level: &str) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{level},{QUIET_CRATES}")));
     let colour = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
     let _ = tracing_subscriber::fmt()
@@ -31,8 +32,8 @@ pub fn init() {
 /// For tests: logs go through the test harness, so each test's lines are shown only when
 /// it fails (and with `--nocapture`).
 pub fn init_for_tests() {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("info,{QUIET_CRATES}")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_test_writer()

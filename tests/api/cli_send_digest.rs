@@ -105,3 +105,24 @@ async fn send_digest_with_no_confirmed_reader_exits_2_and_keeps_the_articles_for
     );
     assert_eq!(smtp.messages().len(), 1);
 }
+
+#[tokio::test]
+async fn send_digest_with_the_default_log_level_prints_its_own_sentences_only() {
+    let (workspace, smtp) = prepared(&["akan@example.kz,Akan Rakhmetullin"]).await;
+    let mut command = workspace.command(workspace.database());
+    command
+        .env_remove("RUST_LOG")
+        .env("SMTP_URL", smtp.url())
+        .arg("send-digest");
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("Every reader got digest 1"), "{stderr}");
+    assert!(
+        !stderr.contains(" INFO "),
+        "no log lines among the sentences: {stderr}"
+    );
+}

@@ -71,6 +71,11 @@ impl Workspace {
         }
     }
 
+    /// The database the workspace's commands use.
+    pub fn database(&self) -> &TestDatabase {
+        &self.database
+    }
+
     /// The workspace's folder.
     pub fn path(&self) -> &std::path::Path {
         self.dir.path()
