@@ -210,7 +210,7 @@ fn unreadable_env_line(path: &std::path::Path, contents: &str, text: &str) -> St
     let Some((number, line)) = contents
         .lines()
         .enumerate()
-        .find(|(_, line)| line.contains(text.trim()))
+        .find(|(_, line)| !line.trim_start().starts_with('#') && line.contains(text.trim()))
     else {
         return format!("`{file}`: a line cannot be read: {text}");
     };
@@ -566,8 +566,8 @@ mod tests {
 
     #[test]
     fn an_unquoted_value_with_spaces_is_named_with_its_line_and_the_quoted_form() {
-        let contents =
-            "# The schedule\nNEWSLETTER_NAME=\"Astana Times Daily\"\nDIGEST_CRON=0 0 7 * * *\n";
+        let contents = "# DIGEST_CRON=0 0 7 * * *\nNEWSLETTER_NAME=\"Astana Times Daily\"\n\
+                        DIGEST_CRON=0 0 7 * * *\n";
         assert_eq!(
             explained(contents),
             "`.env` line 3: the value of DIGEST_CRON cannot be read; a value with spaces, `<` \
