@@ -28,11 +28,9 @@ pub async fn send_digest(state: AppState) -> anyhow::Result<ExitCode> {
     };
     let id = created.id;
     eprintln!(
-        "Digest {id}: {} article{} to {} reader{}.",
-        created.articles,
-        plural(created.articles),
-        created.recipients,
-        plural(created.recipients)
+        "Digest {id}: {} to {}.",
+        counted(created.articles, "article"),
+        counted(created.recipients, "reader")
     );
     let mut cache = DigestCache::default();
     let mut progress_line = ProgressLine::new();
@@ -61,9 +59,8 @@ pub async fn send_digest(state: AppState) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!(
-        "{} reader{} could not be reached:",
-        failures.len(),
-        plural(failures.len() as i64)
+        "{} could not be reached:",
+        counted(failures.len(), "reader")
     );
     for failure in &failures {
         eprintln!(
@@ -109,22 +106,19 @@ pub async fn import_feed(state: AppState, source: String) -> anyhow::Result<Exit
         eprintln!("skipped {reason}");
     }
     eprintln!(
-        "Imported {} new article{}; {} already known; {} skipped.",
-        report.new,
-        plural(report.new as i64),
+        "Imported {}; {} already known; {} skipped.",
+        counted(report.new, "new article"),
         report.known,
         report.skipped.len()
     );
     Ok(ExitCode::SUCCESS)
 }
 
-fn plural(n: i64) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
 /// `1 subscriber`, `2 subscribers`: a count with its noun, for a person.
-pub fn counted(n: usize, noun: &str) -> String {
-    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+pub fn counted(n: impl std::fmt::Display, noun: &str) -> String {
+    let n = n.to_string();
+    let plural = if n == "1" { "" } else { "s" };
+    format!("{n} {noun}{plural}")
 }
 
 /// A progress bar on a terminal; a line every few seconds otherwise (logs, CI).
