@@ -5,11 +5,14 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use crate::config::Settings;
 use crate::db::{self, articles, digests};
 use crate::digest::delivery::{DigestCache, deliver_due};
 use crate::digest::{Composed, compose_digest};
+use crate::domain::EmailAddress;
 use crate::domain::{ArticleInput, NewArticle};
 use crate::feed;
+use crate::mail::{Email, Mailer};
 use crate::state::AppState;
 
 /// `newsletter send-digest`: composes a digest of everything new, delivers it while
@@ -112,6 +115,119 @@ pub async fn import_feed(state: AppState, source: String) -> anyhow::Result<Exit
         report.skipped.len()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `newsletter check-smtp [ADDRESS]`: opens one session with the SMTP server as sending
+/// does (TLS and login included), prints what it offers, and sends a test message to
+/// ADDRESS. Exit 0 when all went well, 1 when the server could not be reached or used
+/// or refused the message, 2 when there is nothing to check or ADDRESS is no address.
+pub async fn check_smtp(settings: Settings, address: Option<String>) -> anyhow::Result<ExitCode> {
+    let recipient = match address.as_deref().map(EmailAddress::parse).transpose() {
+        Ok(recipient) => recipient,
+        Err(why) => {
+            eprintln!(
+                "`{}` is not an email address: {why}",
+                address.unwrap_or_default()
+            );
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let Some(smtp) = &settings.smtp else {
+        eprintln!(
+            "SMTP_URL is not set: mail is not sent but written as .eml files to `{}`. Set SMTP_URL (e.g. smtp://user:pass@mail.example.com:587) to send it.",
+            settings.outbox_dir.display()
+        );
+        return Ok(ExitCode::from(2));
+    };
+    let login = match &smtp.credentials {
+        Some((user, _)) => format!(", logging in as `{user}`"),
+        None => String::new(),
+    };
+    eprintln!(
+        "SMTP_URL: {}:{}, {}{login}",
+        smtp.host,
+        smtp.port,
+        smtp.tls.describe()
+    );
+    let mailer = Mailer::from_settings(&settings)?;
+    let report = match mailer.probe(Duration::from_secs(30)).await {
+        Some(Ok(report)) => report,
+        Some(Err(failure)) => {
+            eprintln!("error: {failure}");
+            return Ok(ExitCode::FAILURE);
+        }
+        None => unreachable!("SMTP_URL is set, so the mailer speaks SMTP"),
+    };
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    eprintln!("Connected to {} ({}).", report.place, report.name);
+    eprintln!("  encryption: {}", report.encryption);
+    eprintln!("  8BITMIME:   {}", yes_no(report.eight_bit_mime));
+    eprintln!("  SMTPUTF8:   {}", yes_no(report.smtp_utf8));
+    eprintln!(
+        "  SIZE:       {}",
+        match report.size_limit {
+            None => "not stated".to_owned(),
+            Some(0) => "offered, no limit stated".to_owned(),
+            Some(n) => crate::limits::human_bytes(n as usize),
+        }
+    );
+    eprintln!(
+        "  AUTH:       {}",
+        if report.auth.is_empty() {
+            "none offered".to_owned()
+        } else {
+            report.auth.join(" ")
+        }
+    );
+    eprintln!(
+        "  login:      {}",
+        if report.logged_in {
+            "accepted"
+        } else {
+            "not tried (SMTP_URL has no user)"
+        }
+    );
+    let Some(recipient) = recipient else {
+        eprintln!("The SMTP server answers. Give an address to send it a test message.");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let email = check_message(&settings, &recipient)?;
+    match mailer.send(&email).await {
+        Ok(()) => {
+            eprintln!(
+                "Sent a test message to {recipient} (Message-ID {}); the SMTP server took it.",
+                email.message_id
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: the test message to {recipient} was not taken: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// The test message of `check-smtp`.
+fn check_message(settings: &Settings, to: &EmailAddress) -> anyhow::Result<Email> {
+    let name = &settings.newsletter_name;
+    let text = format!(
+        "This is a test message from {name}, sent by `newsletter check-smtp`.\n\
+         If you can read it, mail from {} reaches this mailbox.\n",
+        settings.mail_from
+    );
+    let html = format!(
+        "<p>This is a test message from {}, sent by <code>newsletter check-smtp</code>.</p>",
+        tera::escape_html(name)
+    );
+    let nonce: u64 = rand::random();
+    Ok(Email {
+        to: lettre::message::Mailbox::new(None, to.as_str().parse()?),
+        subject: format!("{name}: SMTP test message"),
+        text,
+        html,
+        message_id: format!("<check-smtp.{nonce:016x}@{}>", settings.public_host()),
+        headers: Vec::new(),
+    })
 }
 
 /// `1 subscriber`, `2 subscribers`: a count with its noun, for a person.

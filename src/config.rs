@@ -69,6 +69,18 @@ pub enum SmtpTls {
     Implicit,
 }
 
+impl SmtpTls {
+    /// The mode in words, for the start-up log and `check-smtp`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            SmtpTls::None => "no encryption",
+            SmtpTls::Opportunistic => "STARTTLS when the server offers it",
+            SmtpTls::Required => "STARTTLS required",
+            SmtpTls::Implicit => "TLS from the first byte",
+        }
+    }
+}
+
 /// Where and how to reach the SMTP server, parsed from `SMTP_URL`.
 #[derive(Clone)]
 pub struct SmtpSettings {
@@ -163,6 +175,8 @@ pub struct Settings {
     pub admin_token: Option<AdminToken>,
     pub app_secret: Option<Secret>,
     pub digest_cron: Option<String>,
+    /// `TIMEZONE`: the zone the cron schedules run in and dates are written in.
+    pub timezone: chrono_tz::Tz,
     pub feed_url: Option<String>,
     pub feed_cron: Option<String>,
     /// `FEED_ALLOW_PRIVATE`: whether the feed fetcher may connect to loopback, private
@@ -292,12 +306,18 @@ impl Settings {
 
         let digest_cron = optional_cron(get("DIGEST_CRON"), "0 0 7 * * *", "DIGEST_CRON")?;
         let feed_cron = optional_cron(get("FEED_CRON"), "0 */15 * * * *", "FEED_CRON")?;
+        let timezone = parse_timezone(get_nonempty("TIMEZONE"))?;
         let feed_url = get_nonempty("FEED_URL");
         if let Some(url) = &feed_url
             && Url::parse(url).is_err()
             && !std::path::Path::new(url).exists()
         {
-            bail!("FEED_URL `{url}` is neither a URL nor an existing file");
+            match suggest_scheme(url) {
+                Some(suggestion) => bail!(
+                    "FEED_URL `{url}` has no scheme and is no existing file; did you mean `{suggestion}`?"
+                ),
+                None => bail!("FEED_URL `{url}` is neither a URL nor an existing file"),
+            }
         }
 
         let feed_allow_private = parse_bool(
@@ -372,6 +392,7 @@ impl Settings {
             admin_token,
             app_secret: app_secret.map(Secret),
             digest_cron,
+            timezone,
             feed_url,
             feed_cron,
             feed_allow_private,
@@ -397,6 +418,12 @@ impl Settings {
                 ..DeliveryTuning::default()
             },
         })
+    }
+
+    /// A stored time (UTC) as the clock on the wall shows it in `TIMEZONE`.
+    pub fn local_time(&self, utc: chrono::NaiveDateTime) -> chrono::DateTime<chrono_tz::Tz> {
+        use chrono::TimeZone;
+        self.timezone.from_utc_datetime(&utc)
     }
 
     /// The host part of `BASE_URL`, used for Message-IDs and List-Id.
@@ -435,7 +462,51 @@ fn parse_bool(raw: Option<String>, name: &str, default: bool) -> anyhow::Result<
     }
 }
 
+/// `https://…` for what looks like a web address typed without its scheme
+/// (`astanatimes.example/x`, `news.example.com`), so an error can suggest it.
+pub fn suggest_scheme(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    if raw.contains("://") || raw.starts_with('/') || raw.starts_with('.') {
+        return None;
+    }
+    let host = raw.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_only = host.split(':').next().unwrap_or_default();
+    // `feed.xml` is a file name (one that does not exist), not a host.
+    let last_label = host_only.rsplit('.').next().unwrap_or_default();
+    let file_like = ["xml", "rss", "atom", "csv", "txt", "json", "html", "htm"]
+        .iter()
+        .any(|ext| last_label.eq_ignore_ascii_case(ext));
+    let looks_like_host = host_only.contains('.')
+        && !file_like
+        && !last_label.is_empty()
+        && host_only
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+    let candidate = format!("https://{raw}");
+    (looks_like_host && Url::parse(&candidate).is_ok()).then_some(candidate)
+}
+
+/// `TIMEZONE`: an IANA name such as `Asia/Almaty`; unset means UTC.
+fn parse_timezone(raw: Option<String>) -> anyhow::Result<chrono_tz::Tz> {
+    let Some(raw) = raw else {
+        return Ok(chrono_tz::UTC);
+    };
+    raw.parse::<chrono_tz::Tz>().map_err(|_| {
+        let hint = chrono_tz::TZ_VARIANTS
+            .iter()
+            .find(|tz| tz.name().eq_ignore_ascii_case(&raw))
+            .map(|tz| format!(" (did you mean `{}`?)", tz.name()))
+            .unwrap_or_default();
+        anyhow::anyhow!(
+            "TIMEZONE `{raw}` is not an IANA time zone name such as `Asia/Almaty`, `Europe/Berlin` or `UTC`{hint}"
+        )
+    })
+}
+
 fn parse_base_url(raw: &str) -> anyhow::Result<Url> {
+    if let Some(suggestion) = suggest_scheme(raw) {
+        bail!("BASE_URL `{raw}` has no scheme; did you mean `{suggestion}`?");
+    }
     let url = Url::parse(raw).with_context(|| {
         format!("BASE_URL `{raw}` is not a URL such as https://news.example.com")
     })?;
@@ -529,7 +600,7 @@ fn optional_cron(raw: Option<String>, default: &str, name: &str) -> anyhow::Resu
         Some(v) if v.is_empty() => return Ok(None),
         Some(v) => v,
     };
-    validate_cron(&expr).with_context(|| format!("{name} `{expr}` is not a valid cron schedule (seconds first, e.g. `0 0 7 * * *` for 07:00 UTC daily)"))?;
+    validate_cron(&expr).with_context(|| format!("{name} `{expr}` is not a valid cron schedule (seconds first, e.g. `0 0 7 * * *` for 07:00 daily in TIMEZONE)"))?;
     Ok(Some(expr))
 }
 
@@ -697,6 +768,40 @@ mod tests {
             settings(&[("BASE_URL", "https://news.example.com/letters")]).is_err(),
             "pages link from the root, so a path would break them"
         );
+    }
+
+    #[test]
+    fn a_url_without_its_scheme_is_refused_with_the_https_form_suggested() {
+        let err = settings(&[("BASE_URL", "news.example.com")]).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "BASE_URL `news.example.com` has no scheme; did you mean `https://news.example.com`?"
+        );
+        let err = settings(&[("FEED_URL", "astanatimes.example/rss")]).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("did you mean `https://astanatimes.example/rss`?"),
+            "{err:#}"
+        );
+        assert_eq!(suggest_scheme("feed.xml"), None);
+        assert_eq!(suggest_scheme("./feed.xml"), None);
+        assert_eq!(suggest_scheme("not a url"), None);
+        assert_eq!(suggest_scheme("https://x.example"), None);
+    }
+
+    #[test]
+    fn timezone_is_an_iana_name_and_defaults_to_utc() {
+        assert_eq!(settings(&[]).unwrap().timezone, chrono_tz::UTC);
+        assert_eq!(
+            settings(&[("TIMEZONE", "Asia/Almaty")]).unwrap().timezone,
+            chrono_tz::Asia::Almaty
+        );
+        let err = settings(&[("TIMEZONE", "asia/almaty")]).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "TIMEZONE `asia/almaty` is not an IANA time zone name such as `Asia/Almaty`, \
+             `Europe/Berlin` or `UTC` (did you mean `Asia/Almaty`?)"
+        );
+        assert!(settings(&[("TIMEZONE", "Almaty")]).is_err());
     }
 
     #[test]

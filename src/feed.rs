@@ -47,6 +47,13 @@ pub async fn import_feed(state: &AppState, source: &str) -> anyhow::Result<FeedR
             }
         }
     } else {
+        if let Some(suggestion) = crate::config::suggest_scheme(source)
+            && !std::path::Path::new(source).exists()
+        {
+            anyhow::bail!(
+                "there is no file `{source}`, and a web address needs its scheme: did you mean `{suggestion}`?"
+            );
+        }
         read_file(source).await?
     };
     // Parsing and sanitising are CPU work on untrusted input: keep them off the async

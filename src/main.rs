@@ -70,6 +70,15 @@ enum Command {
         #[arg(value_name = "PATH_OR_URL")]
         source: String,
     },
+    /// Connect to SMTP_URL as sending would, say what the server offers, and with an
+    /// ADDRESS send it one test message. Exit 0: all fine; 1: the server could not be
+    /// reached or used, or refused the message; 2: nothing to check (SMTP_URL unset:
+    /// mail goes to the outbox folder) or ADDRESS is not an email address.
+    CheckSmtp {
+        /// Where to send a test message.
+        #[arg(value_name = "ADDRESS")]
+        address: Option<String>,
+    },
     /// Import or export the subscriber list.
     Subscribers {
         #[command(subcommand)]
@@ -138,6 +147,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             return block_on(cli::add_article(AppState::build(settings)?, input));
         }
+        Command::CheckSmtp { address } => return block_on(cli::check_smtp(settings, address)),
         Command::ImportFeed { source } => {
             return block_on(cli::import_feed(AppState::build(settings)?, source));
         }

@@ -79,6 +79,7 @@ impl Application {
                 " (web only: no mail is sent from here)"
             }
         );
+        tracing::info!("data: {}", describe_database(&state.settings.database_url));
         let workers = match with_workers {
             true => Some(Workers::start(&state).await?),
             false => None,
@@ -98,16 +99,41 @@ pub struct Workers {
     mail: tokio::task::JoinHandle<()>,
     delivery: tokio::task::JoinHandle<()>,
     scheduler: Option<tokio_cron_scheduler::JobScheduler>,
+    /// What the schedule runs and when next.
+    pub jobs: Vec<schedule::PlannedJob>,
 }
 
 impl Workers {
+    /// Starts the workers and the schedule, and says in the log where mail goes
+    /// (whether the SMTP server answers included) and which jobs run when.
     pub async fn start(state: &AppState) -> anyhow::Result<Workers> {
-        tracing::info!("{}", state.mailer.describe());
+        tracing::info!("mail: {}", state.mailer.describe());
+        // The probe runs beside the start: a server that is down or slow delays
+        // nothing, and mail waits in the queue until it answers.
+        let mailer = state.mailer.clone();
+        tokio::spawn(async move {
+            match mailer.probe(PROBE_LIMIT).await {
+                Some(Ok(report)) => tracing::info!("mail: {}", report.summary()),
+                Some(Err(failure)) => tracing::warn!(
+                    "mail: the SMTP server did not pass a probe: {failure}; mail waits in the queue and is retried until it does (`newsletter check-smtp` tells more)"
+                ),
+                None => {}
+            }
+        });
+        let schedule = schedule::start(state).await?;
+        for line in schedule::describe(&state.settings, &schedule.jobs) {
+            match line.contains("job:") {
+                true => tracing::info!("schedule: {line}"),
+                // A job that is off is worth a word louder than one that is on.
+                false => tracing::warn!("schedule: {line}"),
+            }
+        }
         let (stop, stopped) = watch::channel(false);
         Ok(Workers {
             mail: supervise("mail queue", state, &stopped, queue::run_worker),
             delivery: supervise("digest delivery", state, &stopped, delivery::run_worker),
-            scheduler: schedule::start(state).await?,
+            scheduler: schedule.scheduler,
+            jobs: schedule.jobs,
             stop,
         })
     }
@@ -140,6 +166,7 @@ pub async fn run_workers_until_stopped(state: AppState) -> anyhow::Result<()> {
         "sending for {} (worker only: no web server)",
         state.settings.newsletter_name
     );
+    tracing::info!("data: {}", describe_database(&state.settings.database_url));
     let workers = Workers::start(&state).await?;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("could not listen for SIGTERM")?;
@@ -179,6 +206,24 @@ where
             }
         }
     })
+}
+
+/// How long the start-up probe of the SMTP server may take.
+const PROBE_LIMIT: Duration = Duration::from_secs(10);
+
+/// Where the data is, for the start-up log: the SQLite file's full path, or the
+/// PostgreSQL URL without its password.
+fn describe_database(database_url: &str) -> String {
+    match crate::db::Engine::of(database_url) {
+        crate::db::Engine::Postgres => format!("PostgreSQL at {}", crate::db::redact(database_url)),
+        crate::db::Engine::Sqlite => {
+            let path = database_url.trim_start_matches("sqlite://");
+            let full = std::fs::canonicalize(path)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| path.to_owned());
+            format!("SQLite file {full}")
+        }
+    }
 }
 
 fn listen_display(bind_addr: &str, port: u16) -> String {

@@ -173,11 +173,17 @@ fn render(
             url: &a.url,
             summary: a.summary.as_deref(),
             author: a.author.as_deref(),
-            published: a.published_at.map(|t| t.format("%-d %B %Y").to_string()),
+            published: a
+                .published_at
+                .map(|t| settings.local_time(t).format("%-d %B %Y").to_string()),
         })
         .collect();
     context.insert("articles", &views);
-    context.insert("date", &now.format("%-d %B %Y").to_string());
+    // Dates are the readers' own: written in TIMEZONE, not in the UTC they are kept in.
+    context.insert(
+        "date",
+        &settings.local_time(now).format("%-d %B %Y").to_string(),
+    );
     // The lead story names the digest in the inbox and the archive: two digests of one
     // day differ, and their threads do not merge.
     if let Some(lead) = articles.first() {

@@ -158,6 +158,11 @@ fn parse_url(raw: &str) -> Result<String, String> {
     if raw.len() > 2048 {
         return Err("must be at most 2048 characters".into());
     }
+    if let Some(suggestion) = crate::config::suggest_scheme(raw) {
+        return Err(format!(
+            "`{raw}` has no scheme; did you mean `{suggestion}`?"
+        ));
+    }
     let url = Url::parse(raw).map_err(|e| format!("is not a URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err("must be an http:// or https:// URL".into());

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
@@ -55,13 +56,6 @@ impl SendError {
             SendError::Transient(reply)
         }
     }
-
-    /// A failure before the server has seen the message (connecting, greeting, TLS,
-    /// login): never the message's fault nor the recipient's, so always worth a retry;
-    /// a 554 greeting from a relay that blocks us must not fail the whole list.
-    fn while_connecting(context: &str, error: impl std::fmt::Display) -> SendError {
-        SendError::Transient(format!("{context}: {error}"))
-    }
 }
 
 /// Whether a 5xx reply blames the recipient's mailbox: an enhanced status 5.1.x (bad
@@ -89,7 +83,9 @@ pub struct Mailer {
 
 enum Transport {
     Smtp(Box<SmtpPool>),
-    Outbox(PathBuf),
+    /// The folder, and how many messages this mailer has written to it (part of each
+    /// file name, so names sort in sending order).
+    Outbox(PathBuf, AtomicU64),
 }
 
 impl Mailer {
@@ -107,7 +103,7 @@ impl Mailer {
                         settings.outbox_dir.display()
                     )
                 })?;
-                Transport::Outbox(settings.outbox_dir.clone())
+                Transport::Outbox(settings.outbox_dir.clone(), AtomicU64::new(0))
             }
         };
         Ok(Mailer {
@@ -129,15 +125,27 @@ impl Mailer {
         };
         let route = match &self.transport {
             Transport::Smtp(pool) => format!(
-                "mail goes over SMTP to {}:{} ({:?} TLS, up to {} connections)",
-                pool.settings.host, pool.settings.port, pool.settings.tls, pool.max_connections
+                "mail goes over SMTP to {}:{} ({}, up to {} connections)",
+                pool.settings.host,
+                pool.settings.port,
+                pool.settings.tls.describe(),
+                pool.max_connections
             ),
-            Transport::Outbox(dir) => format!(
+            Transport::Outbox(dir, _) => format!(
                 "SMTP_URL is not set: mail is written as .eml files to {} instead of being sent",
                 dir.display()
             ),
         };
         format!("{route}{signing}")
+    }
+
+    /// Opens one SMTP session as sending would (TLS and login included), asks what the
+    /// server offers and closes it; `None` when mail goes to the outbox folder.
+    pub async fn probe(&self, limit: Duration) -> Option<Result<ServerReport, ConnectFailure>> {
+        match &self.transport {
+            Transport::Smtp(pool) => Some(pool.probe(limit).await),
+            Transport::Outbox(..) => None,
+        }
     }
 
     /// Delivers one message from `MAIL_FROM` to its recipient.
@@ -147,9 +155,10 @@ impl Mailer {
         }
         match &self.transport {
             Transport::Smtp(pool) => pool.send(email, &self.identity).await,
-            Transport::Outbox(dir) => {
+            Transport::Outbox(dir, written) => {
                 let (_, raw) = self.identity.format(email, true)?;
-                write_to_outbox(dir, &email.message_id, &raw).await
+                let sequence = written.fetch_add(1, Ordering::Relaxed);
+                write_to_outbox(dir, sequence, &email.message_id, &raw).await
             }
         }
     }
@@ -180,11 +189,16 @@ impl Identity {
     }
 }
 
-/// Writes the message as `<message-id>.eml`; a resend of the same message replaces the
-/// file rather than adding a copy. Written under a temporary name and renamed, so a
-/// reader never sees half a message.
+/// Writes the message as `<sent-at>-<process>-<sequence>-<message-id>.eml`, so that
+/// `ls` lists the outbox in sending order: the UTC time to the microsecond first, then
+/// this process's id and the mailer's own counter (two messages of one microsecond keep
+/// their order, and two processes or instances writing the same folder never pick the
+/// same name). A resend of the same message is a second file, as a second copy in a
+/// real mailbox would be. Written under a temporary name and renamed, so a reader never
+/// sees half a message.
 async fn write_to_outbox(
     dir: &std::path::Path,
+    sequence: u64,
     message_id: &str,
     raw: &[u8],
 ) -> Result<(), SendError> {
@@ -199,8 +213,9 @@ async fn write_to_outbox(
             }
         })
         .collect();
-    let path = dir.join(format!("{stem}.eml"));
-    let temp = dir.join(format!(".{stem}.eml.tmp"));
+    let name = outbox_file_name(chrono::Utc::now(), sequence, &stem);
+    let path = dir.join(&name);
+    let temp = dir.join(format!(".{name}.tmp"));
     let write = async {
         tokio::fs::write(&temp, raw).await?;
         tokio::fs::rename(&temp, &path).await
@@ -208,6 +223,16 @@ async fn write_to_outbox(
     write
         .await
         .map_err(|e| SendError::Transient(format!("could not write {}: {e}", path.display())))
+}
+
+/// The outbox name of a message written at `at`: fixed-width fields, so names sort as
+/// the messages were written.
+fn outbox_file_name(at: chrono::DateTime<chrono::Utc>, sequence: u64, stem: &str) -> String {
+    format!(
+        "{}-{:010}-{sequence:012}-{stem}.eml",
+        at.format("%Y%m%dT%H%M%S%.6fZ"),
+        std::process::id()
+    )
 }
 
 /// Spaces messages out to honour `SEND_RATE_PER_SEC`.
@@ -367,7 +392,17 @@ impl SmtpPool {
         }
     }
 
+    /// A failure here comes before the server has seen the message (connecting,
+    /// greeting, TLS, login): never the message's fault nor the recipient's, so always
+    /// worth a retry; a 554 greeting from a relay that blocks us must not fail the list.
     async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+        self.connect_within(self.connect_timeout)
+            .await
+            .map_err(|failure| SendError::Transient(failure.to_string()))
+    }
+
+    /// Connects, greets, secures and logs in as `SMTP_URL` says, within `limit`.
+    async fn connect_within(&self, limit: Duration) -> Result<AsyncSmtpConnection, ConnectFailure> {
         let connect = async {
             let SmtpSettings {
                 host,
@@ -375,75 +410,227 @@ impl SmtpPool {
                 tls,
                 credentials,
             } = &self.settings;
+            let place = format!("{host}:{port}");
             let tcp = TcpStream::connect((host.as_str(), *port))
                 .await
-                .map_err(|e| {
-                    SendError::Transient(format!("could not connect to {host}:{port}: {e}"))
-                })?;
+                .map_err(|e| ConnectFailure::Unreachable(place.clone(), e))?;
             tcp.set_nodelay(true)
-                .map_err(|e| SendError::Transient(format!("could not set TCP_NODELAY: {e}")))?;
+                .map_err(|e| ConnectFailure::Unreachable(place.clone(), e))?;
             let stream: Box<dyn AsyncTokioStream> = match &self.tls_config {
                 Some(config) => Box::new(self.implicit_tls(tcp, config.clone()).await?),
                 None => Box::new(tcp),
             };
             let mut conn = AsyncSmtpConnection::connect_with_transport(stream, &self.hello)
                 .await
-                .map_err(|e| SendError::while_connecting("the SMTP server's greeting", e))?;
+                .map_err(|e| ConnectFailure::Greeting(place.clone(), e.to_string()))?;
             let wants_starttls = matches!(tls, SmtpTls::Required | SmtpTls::Opportunistic);
             if wants_starttls && conn.can_starttls() {
                 let params = TlsParameters::new(host.clone())
-                    .map_err(|e| SendError::while_connecting("TLS setup", e))?;
+                    .map_err(|e| ConnectFailure::Tls(place.clone(), e.to_string()))?;
                 conn.starttls(params, &self.hello)
                     .await
-                    .map_err(|e| SendError::while_connecting("STARTTLS", e))?;
+                    .map_err(|e| ConnectFailure::Tls(place.clone(), e.to_string()))?;
             } else if *tls == SmtpTls::Required {
                 conn.abort().await;
-                return Err(SendError::Transient(format!(
-                    "{host}:{port} does not offer STARTTLS, and SMTP_URL says tls=required"
-                )));
+                return Err(ConnectFailure::NoStartTls(place));
             }
             if let Some((user, password)) = credentials {
                 if !conn.is_encrypted() && *tls != SmtpTls::None {
                     // STARTTLS was offered no more (stripped on the way?): the password
                     // must not go out in clear. `tls=none` opts out knowingly.
                     conn.abort().await;
-                    return Err(SendError::Transient(format!(
-                        "{host}:{port} offers no encryption; refusing to send the SMTP password in clear (use tls=none to allow it)"
-                    )));
+                    return Err(ConnectFailure::ClearPassword(place));
                 }
                 conn.auth(
                     &[Mechanism::Plain, Mechanism::Login],
                     &Credentials::new(user.clone(), password.clone()),
                 )
                 .await
-                .map_err(|e| SendError::while_connecting("the SMTP server refused our login", e))?;
+                .map_err(|e| ConnectFailure::Login(place.clone(), user.clone(), e.to_string()))?;
             }
             Ok(conn)
         };
-        tokio::time::timeout(self.connect_timeout, connect)
+        tokio::time::timeout(limit, connect)
             .await
             .unwrap_or_else(|_| {
-                Err(SendError::Transient(
-                    "timed out connecting to the SMTP server".into(),
+                Err(ConnectFailure::TimedOut(
+                    format!("{}:{}", self.settings.host, self.settings.port),
+                    limit,
                 ))
             })
+    }
+
+    /// Connects as for sending, asks the server what it offers, and says goodbye.
+    async fn probe(&self, limit: Duration) -> Result<ServerReport, ConnectFailure> {
+        let mut conn = self.connect_within(limit).await?;
+        let place = format!("{}:{}", self.settings.host, self.settings.port);
+        // lettre keeps only some of what EHLO lists (not SIZE, nor mechanisms it
+        // lacks); ask again and read the lines ourselves.
+        let ehlo = tokio::time::timeout(
+            limit,
+            conn.command(lettre::transport::smtp::commands::Ehlo::new(
+                self.hello.clone(),
+            )),
+        )
+        .await
+        .map_err(|_| ConnectFailure::TimedOut(place.clone(), limit))?
+        .map_err(|e| ConnectFailure::Greeting(place.clone(), e.to_string()))?;
+        let lines: Vec<String> = ehlo.message().map(str::to_owned).collect();
+        let _ = tokio::time::timeout(Duration::from_secs(5), conn.quit()).await;
+        let keyword = |line: &String| {
+            line.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_ascii_uppercase()
+        };
+        let offers = |name: &str| lines.iter().any(|line| keyword(line) == name);
+        let encryption = match (self.settings.tls, conn.is_encrypted()) {
+            (SmtpTls::Implicit, _) => "TLS from the first byte".to_owned(),
+            (_, true) => "STARTTLS".to_owned(),
+            (_, false) if offers("STARTTLS") => {
+                "none (the server offers STARTTLS; SMTP_URL says tls=none)".to_owned()
+            }
+            (_, false) => "none (the server offers no STARTTLS)".to_owned(),
+        };
+        Ok(ServerReport {
+            name: conn.server_info().name().to_owned(),
+            place,
+            encryption,
+            eight_bit_mime: offers("8BITMIME"),
+            smtp_utf8: offers("SMTPUTF8"),
+            size_limit: lines
+                .iter()
+                .find(|line| keyword(line) == "SIZE")
+                .map(|line| {
+                    line.split_whitespace()
+                        .nth(1)
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(0)
+                }),
+            auth: lines
+                .iter()
+                .filter(|line| keyword(line) == "AUTH")
+                .flat_map(|line| line.split_whitespace().skip(1).map(str::to_owned))
+                .collect(),
+            logged_in: self.settings.credentials.is_some(),
+        })
     }
 
     async fn implicit_tls(
         &self,
         tcp: TcpStream,
         config: Arc<tokio_rustls::rustls::ClientConfig>,
-    ) -> Result<TlsTcpStream, SendError> {
+    ) -> Result<TlsTcpStream, ConnectFailure> {
         let name =
             tokio_rustls::rustls::pki_types::ServerName::try_from(self.settings.host.clone())
-                .map_err(|e| SendError::while_connecting("SMTP host is not a valid TLS name", e))?;
+                .map_err(|e| ConnectFailure::Tls(self.settings.host.clone(), e.to_string()))?;
         let stream = tokio_rustls::TlsConnector::from(config)
             .connect(name, tcp)
             .await
             .map_err(|e| {
-                SendError::Transient(format!("TLS handshake with the SMTP server failed: {e}"))
+                ConnectFailure::Tls(
+                    format!("{}:{}", self.settings.host, self.settings.port),
+                    e.to_string(),
+                )
             })?;
         Ok(TlsTcpStream(stream))
+    }
+}
+
+/// Why no SMTP session could be opened, in words an admin can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectFailure {
+    #[error("could not connect to {0}: {reason}", reason = unreachable_reason(.1))]
+    Unreachable(String, std::io::Error),
+    #[error("{0} did not complete the connection within {secs} s", secs = .1.as_secs())]
+    TimedOut(String, Duration),
+    #[error("{0} refused the session: {1}")]
+    Greeting(String, String),
+    #[error("TLS with {0} failed{hint}: {1}", hint = certificate_hint(.1))]
+    Tls(String, String),
+    #[error("{0} does not offer STARTTLS, and SMTP_URL says tls=required")]
+    NoStartTls(String),
+    #[error(
+        "{0} offers no encryption; refusing to send the SMTP password in clear (use tls=none to allow it)"
+    )]
+    ClearPassword(String),
+    #[error(
+        "{0} refused the login of `{1}` ({2}); check the user name and password in SMTP_URL (special characters percent-encoded)"
+    )]
+    Login(String, String, String),
+}
+
+fn unreachable_reason(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::ConnectionRefused => {
+            "the connection was refused (nothing listens on that port, or a firewall says no)"
+                .to_owned()
+        }
+        _ => format!("{error} (is the host name right, and the host reachable from here?)"),
+    }
+}
+
+fn certificate_hint(error: &str) -> &'static str {
+    if error.to_ascii_lowercase().contains("certificate") {
+        " because of its certificate (is it valid, and does it name the host in SMTP_URL?)"
+    } else {
+        ""
+    }
+}
+
+/// What an SMTP server offers, as a probe found it.
+#[derive(Debug, Clone)]
+pub struct ServerReport {
+    /// The name the server gives itself.
+    pub name: String,
+    /// `host:port`.
+    pub place: String,
+    pub encryption: String,
+    pub eight_bit_mime: bool,
+    pub smtp_utf8: bool,
+    /// `SIZE`: the largest message it takes, in bytes (0: no stated limit).
+    pub size_limit: Option<u64>,
+    /// The `AUTH` mechanisms it lists.
+    pub auth: Vec<String>,
+    /// Whether we logged in (SMTP_URL has credentials) and it accepted.
+    pub logged_in: bool,
+}
+
+impl ServerReport {
+    /// One line, for the start-up log.
+    pub fn summary(&self) -> String {
+        let mut offers = Vec::new();
+        if self.eight_bit_mime {
+            offers.push("8BITMIME".to_owned());
+        }
+        if self.smtp_utf8 {
+            offers.push("SMTPUTF8".to_owned());
+        }
+        if let Some(size) = self.size_limit {
+            offers.push(match size {
+                0 => "SIZE (no limit stated)".to_owned(),
+                n => format!("SIZE {}", crate::limits::human_bytes(n as usize)),
+            });
+        }
+        if !self.auth.is_empty() {
+            offers.push(format!("AUTH {}", self.auth.join(" ")));
+        }
+        format!(
+            "the SMTP server {} ({}) answered; encryption: {}; it offers {}{}",
+            self.place,
+            self.name,
+            self.encryption,
+            if offers.is_empty() {
+                "no extensions".to_owned()
+            } else {
+                offers.join(", ")
+            },
+            if self.logged_in {
+                "; login accepted"
+            } else {
+                ""
+            }
+        )
     }
 }
 

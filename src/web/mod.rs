@@ -89,6 +89,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(Endpoint::at("/archive").get(archive::index).done())
         .service(Endpoint::at("/archive/{id}").get(archive::show).done())
         .service(Endpoint::at("/health").get(health::health).done())
+        .service(Endpoint::at("/favicon.ico").get(pages::favicon).done())
         .service(
             Endpoint::at("/static/style.css")
                 .get(pages::stylesheet)

@@ -49,13 +49,13 @@ async fn the_start_up_log_off_a_terminal_has_no_colour_codes_and_no_scheduler_ch
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let mut text = String::new();
-    while std::time::Instant::now() < deadline && !text.contains("digest job scheduled") {
+    while std::time::Instant::now() < deadline && !text.contains("digest job:") {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         text = std::fs::read_to_string(&log_path).unwrap();
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(text.contains("digest job scheduled"), "{text}");
+    assert!(text.contains("digest job:"), "{text}");
     assert!(
         !text.contains('\u{1b}'),
         "no escape codes in a file: {text:?}"
