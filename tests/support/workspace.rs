@@ -36,6 +36,7 @@ pub const SETTINGS: &[&str] = &[
     "SIGNUP_RATE_PER_MINUTE",
     "CONFIRM_MAILS_PER_ADDRESS_PER_DAY",
     "TRUSTED_PROXY",
+    "TIMEZONE",
 ];
 
 /// A folder for the CLI to run in (it reads `.env` from its working directory), and the
