@@ -100,12 +100,8 @@ pub fn import(db: &Db, input: impl Read) -> anyhow::Result<ImportReport> {
                 continue;
             }
         };
-        let email = EmailAddress::parse(from_spreadsheet_safe(
-            record.get(email_col).unwrap_or_default(),
-        ));
-        let name = SubscriberName::parse_optional(from_spreadsheet_safe(
-            name_col.and_then(|c| record.get(c)).unwrap_or_default(),
-        ));
+        let email = parse_email_cell(record.get(email_col).unwrap_or_default());
+        let name = parse_name_cell(name_col.and_then(|c| record.get(c)).unwrap_or_default());
         match (email, name) {
             (Ok(email), Ok(name)) => chunk.push((email, name)),
             (Err(e), _) | (_, Err(e)) => report.reject(line, e),
@@ -116,6 +112,66 @@ pub fn import(db: &Db, input: impl Read) -> anyhow::Result<ImportReport> {
     }
     store_chunk(db, &mut chunk, now, &mut report)?;
     Ok(report)
+}
+
+/// The email cell of a row, or why it is no address, in the words of a file (the
+/// domain's reasons speak to a person at the sign-up form).
+fn parse_email_cell(cell: &str) -> Result<EmailAddress, String> {
+    let raw = from_spreadsheet_safe(cell);
+    if raw.trim().is_empty() {
+        return Err("the email column is empty".to_owned());
+    }
+    EmailAddress::parse(raw).map_err(|why| {
+        let shown = shown_cell(raw);
+        match file_words(&why) {
+            Some(detail) => format!("`{shown}` is not an email address: {detail}"),
+            None => format!("`{shown}` is not an email address"),
+        }
+    })
+}
+
+/// The name cell of a row (empty is fine), or why it cannot be a name.
+fn parse_name_cell(cell: &str) -> Result<Option<SubscriberName>, String> {
+    SubscriberName::parse_optional(from_spreadsheet_safe(cell)).map_err(|why| {
+        if why.contains("characters.") && why.starts_with("Please keep") {
+            format!(
+                "the name is longer than {} characters",
+                SubscriberName::MAX_CHARS
+            )
+        } else if let Some(rest) = why.strip_prefix("A name ") {
+            format!("the name {}", rest.trim_end_matches('.'))
+        } else {
+            format!("the name column: {}", why.trim_end_matches('.'))
+        }
+    })
+}
+
+/// A form's sentence ("An email address cannot contain spaces or line breaks.") as a
+/// clause for a report line; `None` for the generic "doesn't look like an address",
+/// which the report line already says.
+fn file_words(why: &str) -> Option<String> {
+    if why.starts_with("That doesn’t look like") {
+        return None;
+    }
+    let clause = why.trim_end_matches('.');
+    let mut chars = clause.chars();
+    let first = chars.next()?;
+    Some(first.to_lowercase().chain(chars).collect())
+}
+
+/// A cell as a report line quotes it: control characters shown as `?`, at most 60
+/// characters.
+fn shown_cell(raw: &str) -> String {
+    let raw = raw.trim();
+    let mut shown: String = raw
+        .chars()
+        .take(60)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if raw.chars().count() > 60 {
+        shown.push('…');
+    }
+    shown
 }
 
 /// A reader that fails once a CSV record grows past `max` bytes. It follows the quoting

@@ -361,6 +361,11 @@ async fn an_uploaded_csv_is_imported_with_a_report_of_bad_rows_by_line() {
         page.contains("<td class=\"num\">3</td>") && page.contains("<td class=\"num\">5</td>"),
         "{page}"
     );
+    assert!(
+        page.contains("<td>`not-an-address` is not an email address</td>")
+            && page.contains("<td>the email column is empty</td>"),
+        "the words of a file, not of the sign-up form: {page}"
+    );
     assert_eq!(
         app.subscriber_status("new@example.org").await.as_deref(),
         Some("confirmed")

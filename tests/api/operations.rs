@@ -18,7 +18,10 @@ async fn check_smtp(url: &str, args: &[&str]) -> crate::support::workspace::Run 
         .newsletter_with(
             &[
                 ("SMTP_URL", url),
-                ("MAIL_FROM", "The Astana Times <newsletter@astanatimes.test>"),
+                (
+                    "MAIL_FROM",
+                    "The Astana Times <newsletter@astanatimes.test>",
+                ),
                 ("NEWSLETTER_NAME", "The Astana Times"),
             ],
             &all,
@@ -33,7 +36,10 @@ async fn check_smtp_says_what_the_server_offers_and_delivers_a_test_message() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let said = &run.stderr;
     assert!(
-        said.contains(&format!("Connected to 127.0.0.1:{} (smtp.test)", smtp.port())),
+        said.contains(&format!(
+            "Connected to 127.0.0.1:{} (smtp.test)",
+            smtp.port()
+        )),
         "{said}"
     );
     assert!(said.contains("8BITMIME:   yes"), "{said}");
@@ -62,7 +68,11 @@ async fn check_smtp_without_an_address_only_checks_and_sends_nothing() {
     let url = format!("smtp://editor:s%C3%A9cret@127.0.0.1:{}", smtp.port());
     let run = check_smtp(&url, &[]).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert!(run.stderr.contains("logging in as `editor`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("logging in as `editor`"),
+        "{}",
+        run.stderr
+    );
     assert!(
         run.stderr.contains("login:      accepted"),
         "{}",
@@ -98,10 +108,9 @@ async fn check_smtp_says_when_the_server_refuses_the_session() {
     let run = check_smtp(&smtp.url(), &[]).await;
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     assert!(
-        run.stderr.contains(&format!(
-            "127.0.0.1:{} refused the session: ",
-            smtp.port()
-        )) && run.stderr.contains("421"),
+        run.stderr
+            .contains(&format!("127.0.0.1:{} refused the session: ", smtp.port()))
+            && run.stderr.contains("421"),
         "{}",
         run.stderr
     );
@@ -130,8 +139,9 @@ async fn check_smtp_with_the_file_outbox_names_the_folder_and_exits_2() {
     let run = workspace.newsletter(&["check-smtp"]).await;
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     assert!(
-        run.stderr
-            .contains("SMTP_URL is not set: mail is not sent but written as .eml files to `outbox`"),
+        run.stderr.contains(
+            "SMTP_URL is not set: mail is not sent but written as .eml files to `outbox`"
+        ),
         "{}",
         run.stderr
     );
@@ -258,14 +268,20 @@ async fn dates_in_the_digest_and_its_archive_page_are_written_in_the_time_zone()
         (mails[0].text_body(), archive)
     }
     let (mail, archive) = digest_with_late_article("Asia/Almaty").await;
-    assert!(mail.contains("Aigerim Sadykova, 30 November 2026"), "{mail}");
+    assert!(
+        mail.contains("Aigerim Sadykova, 30 November 2026"),
+        "{mail}"
+    );
     assert!(
         archive.contains("Aigerim Sadykova · 30 November 2026"),
         "{archive}"
     );
 
     let (mail, _) = digest_with_late_article("UTC").await;
-    assert!(mail.contains("Aigerim Sadykova, 29 November 2026"), "{mail}");
+    assert!(
+        mail.contains("Aigerim Sadykova, 29 November 2026"),
+        "{mail}"
+    );
 }
 
 #[tokio::test]
