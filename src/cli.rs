@@ -2,8 +2,10 @@
 //! schedule, and print for a person at a terminal.
 
 use std::io::{IsTerminal, Write};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::config::Settings;
 use crate::db::{self, articles, digests};
@@ -36,7 +38,7 @@ pub async fn send_digest(state: AppState) -> anyhow::Result<ExitCode> {
         counted(created.recipients, "reader")
     );
     let mut cache = DigestCache::default();
-    let mut progress_line = ProgressLine::new();
+    let mut progress_line = ProgressLine::new(created.recipients as u64);
     loop {
         let handled = deliver_due(&state, &mut cache, None).await?;
         let progress = state
@@ -237,55 +239,91 @@ pub fn counted(n: impl std::fmt::Display, noun: &str) -> String {
     format!("{n} {noun}{plural}")
 }
 
-/// A progress bar on a terminal; a line every few seconds otherwise (logs, CI).
+/// Progress of a send: an indicatif bar (rate, ETA) on a terminal; otherwise (logs,
+/// CI, a pipe) a plain line each time another tenth of the readers is done, and one
+/// at the end.
 struct ProgressLine {
+    bar: ProgressBar,
     terminal: bool,
-    last: Option<Instant>,
+    /// The last tenth a plain line was written for.
+    tenth_shown: u64,
+    /// Whether the plain line for the end has been written.
+    finished: bool,
 }
 
 impl ProgressLine {
-    fn new() -> ProgressLine {
+    fn new(recipients: u64) -> ProgressLine {
+        let terminal = std::io::stderr().is_terminal();
+        // Off a terminal the bar is hidden and only counts: its rate and ETA go into
+        // the plain lines.
+        let target = match terminal {
+            true => ProgressDrawTarget::stderr(),
+            false => ProgressDrawTarget::hidden(),
+        };
+        let bar = ProgressBar::with_draw_target(Some(recipients), target);
+        // Short enough for an 80-column terminal; indicatif's own `per_sec` shows four
+        // decimals.
+        if let Ok(style) = ProgressStyle::with_template(
+            "[{bar:24}] {percent:>3}%  sent {pos}/{len}  {msg}  {rate}  ETA {eta}",
+        ) {
+            bar.set_style(
+                style
+                    .with_key(
+                        "rate",
+                        |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                            let _ = write!(w, "{:.0}/s", state.per_sec());
+                        },
+                    )
+                    .progress_chars("#>."),
+            );
+        }
         ProgressLine {
-            terminal: std::io::stderr().is_terminal(),
-            last: None,
+            bar,
+            terminal,
+            tenth_shown: 0,
+            finished: false,
         }
     }
 
     fn show(&mut self, p: &digests::Progress, last: bool) {
-        let every = if self.terminal {
-            Duration::from_millis(100)
-        } else {
-            Duration::from_secs(5)
-        };
-        if !last && self.last.is_some_and(|at| at.elapsed() < every) {
+        let done = (p.sent + p.failed + p.skipped).max(0) as u64;
+        self.bar.set_position(done);
+        self.bar.set_message(format!("failed {}", p.failed));
+        if self.terminal {
+            if last {
+                self.bar.finish();
+            }
             return;
         }
-        self.last = Some(Instant::now());
-        let done = p.sent + p.failed + p.skipped;
-        let share = if p.recipients == 0 {
-            1.0
+        let recipients = p.recipients.max(0) as u64;
+        let tenth = if recipients == 0 {
+            10
         } else {
-            done as f64 / p.recipients as f64
+            done * 10 / recipients
         };
-        let filled = (share * 30.0).round() as usize;
+        // A line for each further tenth, and the last one once.
+        if tenth <= self.tenth_shown && !(last && !self.finished) {
+            return;
+        }
+        self.tenth_shown = tenth;
+        self.finished = last || tenth >= 10;
+        let percent = if recipients == 0 {
+            100
+        } else {
+            done * 100 / recipients
+        };
+        let eta = match last {
+            true => String::new(),
+            false => format!("  about {} s left", self.bar.eta().as_secs()),
+        };
         let line = format!(
-            "[{}{}] {:>3}%  sent {}/{}  failed {}  pending {}",
-            "#".repeat(filled),
-            ".".repeat(30 - filled.min(30)),
-            (share * 100.0).round(),
+            "{percent:>3}%  sent {}/{}  failed {}  pending {}  {:.0}/s{eta}",
             p.sent,
             p.recipients,
             p.failed,
-            p.pending
+            p.pending,
+            self.bar.per_sec()
         );
-        let mut err = std::io::stderr().lock();
-        if self.terminal {
-            let _ = write!(err, "\r{line}");
-            if last {
-                let _ = writeln!(err);
-            }
-        } else {
-            let _ = writeln!(err, "{line}");
-        }
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
     }
 }

@@ -126,3 +126,60 @@ async fn send_digest_with_the_default_log_level_prints_its_own_sentences_only() 
         "no log lines among the sentences: {stderr}"
     );
 }
+
+#[tokio::test]
+async fn send_digest_off_a_terminal_writes_a_plain_line_per_tenth_with_rate_and_time_left() {
+    let readers: Vec<String> = (1..=100)
+        .map(|n| format!("reader{n:03}@example.kz,Reader Nº{n}"))
+        .collect();
+    let readers: Vec<&str> = readers.iter().map(String::as_str).collect();
+    let (workspace, smtp) = prepared(&readers).await;
+    let smtp_url = smtp.url();
+    // One connection: deliveries are claimed 25 at a time, so progress comes in steps.
+    let output = workspace
+        .newsletter_with(
+            &[("SMTP_URL", smtp_url.as_str()), ("SEND_CONCURRENCY", "1")],
+            &["send-digest"],
+        )
+        .await;
+    assert_eq!(output.code, Some(0), "{}", output.stderr);
+    let lines: Vec<&str> = output
+        .stderr
+        .lines()
+        .filter(|line| line.contains("% ") && line.contains(" sent "))
+        .collect();
+    assert!(lines.len() >= 3, "a line per step: {}", output.stderr);
+    let percents: Vec<u64> = lines
+        .iter()
+        .map(|line| {
+            line.trim_start()
+                .split('%')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert!(
+        percents.windows(2).all(|w| w[0] / 10 < w[1] / 10),
+        "each line is a further tenth: {percents:?}"
+    );
+    assert!(
+        lines[..lines.len() - 1]
+            .iter()
+            .all(|line| line.contains("/s") && line.contains(" s left")),
+        "rate and time left: {lines:?}"
+    );
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .starts_with("100%  sent 100/100  failed 0  pending 0"),
+        "{lines:?}"
+    );
+    assert!(
+        !output.stderr.contains('\r') && !output.stderr.contains('\u{1b}'),
+        "no bar drawn off a terminal"
+    );
+    assert_eq!(smtp.messages().len(), 100);
+}
