@@ -2,9 +2,14 @@
 //! `TIMEZONE`. The jobs are the same plain async functions the API, the CLI and the
 //! tests call.
 
+use std::sync::Arc;
+
 use anyhow::Context;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Offset, TimeZone, Utc};
+use chrono_tz::Tz;
+use tokio::sync::Mutex;
 use tokio_cron_scheduler::{Job, JobScheduler};
+use uuid::Uuid;
 
 use crate::config::Settings;
 use crate::digest::{Composed, compose_digest};
@@ -27,12 +32,80 @@ pub struct Schedule {
     pub jobs: Vec<PlannedJob>,
 }
 
+/// A job the settings ask for, kept so that it can be made again.
+#[derive(Clone)]
+enum JobSpec {
+    Digest { cron: String },
+    Feed { url: String, cron: String },
+}
+
+impl JobSpec {
+    fn what(&self) -> &'static str {
+        match self {
+            JobSpec::Digest { .. } => "digest",
+            JobSpec::Feed { .. } => "feed polling",
+        }
+    }
+
+    fn cron(&self) -> &str {
+        match self {
+            JobSpec::Digest { cron } | JobSpec::Feed { cron, .. } => cron,
+        }
+    }
+
+    /// The job, its times in `tz`; its first run is computed in the zone itself.
+    fn build(&self, state: &AppState, tz: Tz) -> anyhow::Result<Job> {
+        let state = state.clone();
+        let job = match self.clone() {
+            JobSpec::Digest { cron } => Job::new_async_tz(cron.as_str(), tz, move |_, _| {
+                let state = state.clone();
+                Box::pin(async move { run_digest_job(&state).await })
+            })
+            .with_context(|| format!("DIGEST_CRON `{cron}` does not parse"))?,
+            JobSpec::Feed { url, cron } => Job::new_async_tz(cron.as_str(), tz, move |_, _| {
+                let state = state.clone();
+                let url = url.clone();
+                Box::pin(async move { run_feed_job(&state, &url).await })
+            })
+            .with_context(|| format!("FEED_CRON `{cron}` does not parse"))?,
+        };
+        Ok(job)
+    }
+}
+
+/// The jobs in the scheduler, and the zone's UTC offset when they were made.
+struct Plan {
+    offset_seconds: i32,
+    jobs: Vec<(JobSpec, Uuid)>,
+}
+
+/// How often the zone's offset is compared with the one the jobs were made with.
+const OFFSET_WATCH_CRON: &str = "30 */15 * * * *";
+
+/// The zone's offset from UTC now, in seconds.
+fn offset_now(tz: Tz) -> i32 {
+    tz.offset_from_utc_datetime(&Utc::now().naive_utc())
+        .fix()
+        .local_minus_utc()
+}
+
 /// Starts the scheduler with the jobs the settings ask for, each in `TIMEZONE`.
+///
+/// tokio-cron-scheduler computes a job's first run in the zone, but every later run
+/// with the UTC offset the zone had when the job was made: after a daylight-saving
+/// change a 07:00 job would run at 06:00 or 08:00. So in a zone other than UTC a watch
+/// runs every 15 minutes and, when the offset has changed, makes the jobs anew.
 pub async fn start(state: &AppState) -> anyhow::Result<Schedule> {
     let settings = &state.settings;
     let tz = settings.timezone;
-    let feed_job = settings.feed_url.clone().zip(settings.feed_cron.clone());
-    if settings.digest_cron.is_none() && feed_job.is_none() {
+    let mut specs = Vec::new();
+    if let Some(cron) = &settings.digest_cron {
+        specs.push(JobSpec::Digest { cron: cron.clone() });
+    }
+    if let Some((url, cron)) = settings.feed_url.clone().zip(settings.feed_cron.clone()) {
+        specs.push(JobSpec::Feed { url, cron });
+    }
+    if specs.is_empty() {
         return Ok(Schedule {
             scheduler: None,
             jobs: Vec::new(),
@@ -41,45 +114,42 @@ pub async fn start(state: &AppState) -> anyhow::Result<Schedule> {
     let mut scheduler = JobScheduler::new()
         .await
         .context("could not create the job scheduler")?;
-    let mut added = Vec::new();
-    if let Some(cron) = &settings.digest_cron {
-        let state = state.clone();
-        let job = Job::new_async_tz(cron.as_str(), tz, move |_, _| {
-            let state = state.clone();
-            Box::pin(async move { run_digest_job(&state).await })
-        })
-        .with_context(|| format!("DIGEST_CRON `{cron}` does not parse"))?;
+    let mut plan = Plan {
+        offset_seconds: offset_now(tz),
+        jobs: Vec::new(),
+    };
+    for spec in specs {
         let id = scheduler
-            .add(job)
+            .add(spec.build(state, tz)?)
             .await
-            .context("could not schedule the digest job")?;
-        added.push(("digest", cron.clone(), id));
-    }
-    if let Some((url, cron)) = feed_job {
-        let state = state.clone();
-        let job = Job::new_async_tz(cron.as_str(), tz, move |_, _| {
-            let state = state.clone();
-            let url = url.clone();
-            Box::pin(async move { run_feed_job(&state, &url).await })
-        })
-        .with_context(|| format!("FEED_CRON `{cron}` does not parse"))?;
-        let id = scheduler
-            .add(job)
-            .await
-            .context("could not schedule the feed job")?;
-        added.push(("feed polling", cron, id));
+            .with_context(|| format!("could not schedule the {} job", spec.what()))?;
+        plan.jobs.push((spec, id));
     }
     let mut jobs = Vec::new();
-    for (what, cron, id) in added {
-        let next_run = scheduler
-            .next_tick_for_job(id)
-            .await
-            .with_context(|| format!("could not read when the {what} job runs next"))?;
+    for (spec, id) in &plan.jobs {
         jobs.push(PlannedJob {
-            what,
-            cron,
-            next_run,
+            what: spec.what(),
+            cron: spec.cron().to_owned(),
+            next_run: scheduler.next_tick_for_job(*id).await.with_context(|| {
+                format!("could not read when the {} job runs next", spec.what())
+            })?,
         });
+    }
+    if tz != chrono_tz::UTC {
+        let plan = Arc::new(Mutex::new(plan));
+        let state = state.clone();
+        let watch = Job::new_async(OFFSET_WATCH_CRON, move |_, mut scheduler| {
+            let (plan, state) = (plan.clone(), state.clone());
+            Box::pin(async move {
+                let mut plan = plan.lock().await;
+                follow_offset(&mut scheduler, &mut plan, &state, tz, offset_now(tz)).await;
+            })
+        })
+        .context("could not make the time zone watch")?;
+        scheduler
+            .add(watch)
+            .await
+            .context("could not schedule the time zone watch")?;
     }
     scheduler
         .start()
@@ -89,6 +159,60 @@ pub async fn start(state: &AppState) -> anyhow::Result<Schedule> {
         scheduler: Some(scheduler),
         jobs,
     })
+}
+
+/// Makes the jobs anew when the zone's offset is no longer the one they were made with.
+async fn follow_offset(
+    scheduler: &mut JobScheduler,
+    plan: &mut Plan,
+    state: &AppState,
+    tz: Tz,
+    offset_seconds: i32,
+) {
+    if plan.offset_seconds == offset_seconds {
+        return;
+    }
+    match replan(scheduler, plan, state, tz).await {
+        Ok(()) => plan.offset_seconds = offset_seconds,
+        // Tried again at the next watch.
+        Err(e) => tracing::error!(
+            "schedule: {} changed its UTC offset, and the jobs could not be made anew: {e:#}",
+            tz.name()
+        ),
+    }
+}
+
+/// Makes every job of `plan` anew, so its runs follow the zone's offset of now; a job
+/// that cannot be made again keeps its old one.
+async fn replan(
+    scheduler: &mut JobScheduler,
+    plan: &mut Plan,
+    state: &AppState,
+    tz: Tz,
+) -> anyhow::Result<()> {
+    for (spec, id) in plan.jobs.iter_mut() {
+        let job = spec.build(state, tz)?;
+        let new_id = scheduler
+            .add(job)
+            .await
+            .with_context(|| format!("could not schedule the {} job again", spec.what()))?;
+        if let Err(e) = scheduler.remove(id).await {
+            tracing::warn!("could not remove the {} job made before: {e}", spec.what());
+        }
+        *id = new_id;
+        let next = scheduler.next_tick_for_job(new_id).await.ok().flatten();
+        tracing::info!(
+            "schedule: {} changed its UTC offset; the {} job runs next at {}",
+            tz.name(),
+            spec.what(),
+            next.map(|at| at
+                .with_timezone(&tz)
+                .format("%a %-d %b %Y %H:%M")
+                .to_string())
+                .unwrap_or_else(|| "no future time".to_owned())
+        );
+    }
+    Ok(())
 }
 
 /// The start-up summary's lines about the schedule: each job with its next run in
@@ -169,5 +293,74 @@ pub async fn run_feed_job(state: &AppState, source: &str) {
             error = format!("{e:#}"),
             "feed poll failed; nothing imported"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{FixedOffset, Timelike};
+
+    #[tokio::test]
+    async fn jobs_made_before_a_daylight_saving_change_are_made_anew_at_the_zones_hour() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let path = |name: &str| dir.path().join(name).display().to_string();
+        let settings = Settings::from_lookup(|name| match name {
+            "DATABASE_URL" => Some(path("schedule.db")),
+            "MAIL_OUTBOX_DIR" => Some(path("outbox")),
+            "TIMEZONE" => Some("Europe/Berlin".into()),
+            _ => None,
+        })
+        .expect("settings");
+        let state = AppState::build(settings).expect("the state builds");
+        let berlin = chrono_tz::Europe::Berlin;
+        let mut scheduler = JobScheduler::new().await.expect("a scheduler");
+        // A 07:00 job as the scheduler holds it when it was made under the other
+        // offset of the year: an hour off from what the wall clock says now.
+        let now_offset = offset_now(berlin);
+        let other_offset = if now_offset == 3600 { 7200 } else { 3600 };
+        let stale = Job::new_async_tz(
+            "0 0 7 * * *",
+            FixedOffset::east_opt(other_offset).expect("an offset"),
+            |_, _| Box::pin(async {}),
+        )
+        .expect("a job");
+        let stale_id = scheduler.add(stale).await.expect("added");
+        let stale_next = scheduler
+            .next_tick_for_job(stale_id)
+            .await
+            .expect("a tick")
+            .expect("a next run");
+        assert_ne!(stale_next.with_timezone(&berlin).hour(), 7);
+        let mut plan = Plan {
+            offset_seconds: other_offset,
+            jobs: vec![(
+                JobSpec::Digest {
+                    cron: "0 0 7 * * *".into(),
+                },
+                stale_id,
+            )],
+        };
+
+        follow_offset(&mut scheduler, &mut plan, &state, berlin, now_offset).await;
+
+        let (_, new_id) = plan.jobs[0];
+        assert_ne!(new_id, stale_id, "the job was made anew");
+        assert_eq!(plan.offset_seconds, now_offset);
+        let next = scheduler
+            .next_tick_for_job(new_id)
+            .await
+            .expect("a tick")
+            .expect("a next run");
+        assert_eq!(next.with_timezone(&berlin).hour(), 7, "{next}");
+        assert_eq!(
+            scheduler.next_tick_for_job(stale_id).await.ok().flatten(),
+            None,
+            "the stale job is gone"
+        );
+
+        // The same offset again: nothing changes.
+        follow_offset(&mut scheduler, &mut plan, &state, berlin, now_offset).await;
+        assert_eq!(plan.jobs[0].1, new_id);
     }
 }
