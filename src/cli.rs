@@ -296,22 +296,16 @@ impl ProgressLine {
             return;
         }
         let recipients = p.recipients.max(0) as u64;
-        let tenth = if recipients == 0 {
-            10
-        } else {
-            done * 10 / recipients
-        };
+        // An empty list is all done.
+        let percent = (done * 100).checked_div(recipients).unwrap_or(100);
+        let tenth = percent / 10;
         // A line for each further tenth, and the last one once.
-        if tenth <= self.tenth_shown && !(last && !self.finished) {
+        let said_the_end = !last || self.finished;
+        if tenth <= self.tenth_shown && said_the_end {
             return;
         }
         self.tenth_shown = tenth;
         self.finished = last || tenth >= 10;
-        let percent = if recipients == 0 {
-            100
-        } else {
-            done * 100 / recipients
-        };
         let eta = match last {
             true => String::new(),
             false => format!("  about {} s left", self.bar.eta().as_secs()),

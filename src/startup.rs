@@ -121,11 +121,10 @@ impl Workers {
             }
         });
         let schedule = schedule::start(state).await?;
-        for line in schedule::describe(&state.settings, &schedule.jobs) {
-            match line.contains("job:") {
-                true => tracing::info!("schedule: {line}"),
-                // A job that is off is worth a word louder than one that is on.
-                false => tracing::warn!("schedule: {line}"),
+        for (tone, line) in schedule::describe(&state.settings, &schedule.jobs) {
+            match tone {
+                schedule::Tone::Info => tracing::info!("schedule: {line}"),
+                schedule::Tone::Warning => tracing::warn!("schedule: {line}"),
             }
         }
         let (stop, stopped) = watch::channel(false);

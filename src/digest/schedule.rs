@@ -215,12 +215,19 @@ async fn replan(
     Ok(())
 }
 
+/// How loud a line of the summary is: a job the settings turned off is worth a warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Info,
+    Warning,
+}
+
 /// The start-up summary's lines about the schedule: each job with its next run in
 /// `TIMEZONE` (and in UTC beside it, for comparing with logs), and the jobs that are
 /// off, with why.
-pub fn describe(settings: &Settings, jobs: &[PlannedJob]) -> Vec<String> {
+pub fn describe(settings: &Settings, jobs: &[PlannedJob]) -> Vec<(Tone, String)> {
     let tz = settings.timezone;
-    let mut lines: Vec<String> = jobs
+    let mut lines: Vec<(Tone, String)> = jobs
         .iter()
         .map(|job| {
             let next = match job.next_run {
@@ -239,21 +246,29 @@ pub fn describe(settings: &Settings, jobs: &[PlannedJob]) -> Vec<String> {
                 }
                 None => "no future run".to_owned(),
             };
-            format!("{} job: `{}` in {}; {next}", job.what, job.cron, tz.name())
+            (
+                Tone::Info,
+                format!("{} job: `{}` in {}; {next}", job.what, job.cron, tz.name()),
+            )
         })
         .collect();
     if settings.digest_cron.is_none() {
-        lines.push(
+        lines.push((
+            Tone::Warning,
             "DIGEST_CRON is empty: no digest goes out on its own; send one with `newsletter send-digest` or from the admin pages"
                 .to_owned(),
-        );
+        ));
     }
     match (&settings.feed_url, &settings.feed_cron) {
-        (None, _) => lines.push("FEED_URL is not set: no feed is polled".to_owned()),
-        (Some(_), None) => lines.push(
+        (None, _) => lines.push((
+            Tone::Info,
+            "FEED_URL is not set: no feed is polled".to_owned(),
+        )),
+        (Some(_), None) => lines.push((
+            Tone::Warning,
             "FEED_CRON is empty: FEED_URL is not polled; import it with `newsletter import-feed`"
                 .to_owned(),
-        ),
+        )),
         (Some(_), Some(_)) => {}
     }
     lines
