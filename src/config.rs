@@ -527,6 +527,11 @@ fn parse_base_url(raw: &str) -> anyhow::Result<Url> {
 /// Parses `smtp://user:pass@host:587?tls=required`, `smtps://host` or `smtp://127.0.0.1:1025`.
 pub fn parse_smtp_url(raw: &str) -> anyhow::Result<SmtpSettings> {
     // Never echo the URL itself in errors: it may carry a password.
+    if !raw.contains("://") {
+        bail!(
+            "SMTP_URL has no scheme; write it as smtp://host:587 (STARTTLS), smtps://host (TLS from the first byte, port 465) or smtp://127.0.0.1:1025 (a local relay)"
+        );
+    }
     let url = Url::parse(raw).map_err(|e| {
         anyhow::anyhow!(
             "SMTP_URL is not a URL ({e}); expected e.g. smtp://user:pass@host:587?tls=required"
@@ -731,6 +736,9 @@ mod tests {
             "a password never goes out unencrypted by default"
         );
         assert!(parse_smtp_url("http://mail.example.com").is_err());
+        let err = parse_smtp_url("user:hunter2@mail.example.com:587").unwrap_err();
+        assert!(format!("{err:#}").starts_with("SMTP_URL has no scheme; write it as smtp://"));
+        assert!(!format!("{err:#}").contains("hunter2"));
         assert!(parse_smtp_url("smtp://mail.example.com?tls=maybe").is_err());
     }
 

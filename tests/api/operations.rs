@@ -117,6 +117,33 @@ async fn check_smtp_says_when_the_server_refuses_the_session() {
 }
 
 #[tokio::test]
+async fn check_smtp_says_when_the_login_is_refused() {
+    let smtp = SmtpServer::start().await;
+    smtp.set_faults(Faults {
+        reject_logins: true,
+        ..Faults::default()
+    });
+    let url = format!("smtp://editor:wrong-password@127.0.0.1:{}", smtp.port());
+    let run = check_smtp(&url, &["dana.abenova@example.kz"]).await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "127.0.0.1:{} refused the login of `editor`",
+            smtp.port()
+        )) && run
+            .stderr
+            .contains("check the user name and password in SMTP_URL"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("wrong-password"),
+        "the password is never shown"
+    );
+    assert!(smtp.messages().is_empty());
+}
+
+#[tokio::test]
 async fn check_smtp_says_when_the_test_message_is_refused() {
     let smtp = SmtpServer::start().await;
     smtp.set_faults(Faults {
@@ -191,7 +218,7 @@ async fn the_outbox_lists_its_files_in_sending_order() {
 }
 
 #[tokio::test]
-async fn the_favicon_is_an_empty_answer_browsers_keep_not_a_404() {
+async fn the_favicon_is_an_empty_answer_that_browsers_keep_not_a_404() {
     let app = spawn_app_with(&[]).await;
     let response = app.get("/favicon.ico").await;
     assert_eq!(response.status(), 204);

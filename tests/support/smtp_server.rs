@@ -81,6 +81,9 @@ pub struct Faults {
     /// Answer the end of every `DATA` with this reply instead of accepting the message, e.g.
     /// `554 5.7.1 message rejected as spam` (the message's fault, not the mailbox's).
     pub reject_data_with: Option<String>,
+    /// Answer every `AUTH` with `535 5.7.8 authentication credentials invalid` (a wrong
+    /// password).
+    pub reject_logins: bool,
 }
 
 /// State shared by the handles, the accept loop and the sessions.
@@ -518,7 +521,8 @@ impl Session {
         Ok(None)
     }
 
-    /// Accepts `AUTH PLAIN` and `AUTH LOGIN` with any credentials.
+    /// Accepts `AUTH PLAIN` and `AUTH LOGIN` with any credentials (unless the faults
+    /// say to refuse every login).
     async fn auth(&mut self, arg: &str) -> io::Result<Next> {
         if !self.greeted {
             self.reply("503 5.5.1 send EHLO first").await?;
@@ -546,6 +550,11 @@ impl Session {
                 self.reply("501 5.7.0 authentication cancelled").await?;
                 return Ok(Next::Continue);
             }
+        }
+        if self.shared.faults().reject_logins {
+            self.reply("535 5.7.8 authentication credentials invalid")
+                .await?;
+            return Ok(Next::Continue);
         }
         self.reply("235 2.7.0 authentication successful").await?;
         Ok(Next::Continue)
