@@ -231,3 +231,23 @@ fn listen_display(bind_addr: &str, port: u16) -> String {
         None => bind_addr.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::describe_database;
+
+    #[test]
+    fn the_database_is_named_without_its_password() {
+        assert_eq!(
+            describe_database("postgres://news:hunter2@db.example.com/newsletter"),
+            "PostgreSQL at postgres://news:***@db.example.com/newsletter"
+        );
+        let dir = tempfile::tempdir().expect("a folder");
+        let file = dir.path().join("newsletter.db");
+        std::fs::write(&file, b"").expect("a file");
+        assert_eq!(
+            describe_database(&file.display().to_string()),
+            format!("SQLite file {}", file.canonicalize().unwrap().display())
+        );
+    }
+}

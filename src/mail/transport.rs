@@ -133,7 +133,9 @@ impl Mailer {
             ),
             Transport::Outbox(dir, _) => format!(
                 "SMTP_URL is not set: mail is written as .eml files to {} instead of being sent",
-                dir.display()
+                std::fs::canonicalize(dir)
+                    .unwrap_or_else(|_| dir.clone())
+                    .display()
             ),
         };
         format!("{route}{signing}")

@@ -144,6 +144,31 @@ async fn check_smtp_says_when_the_login_is_refused() {
 }
 
 #[tokio::test]
+async fn check_smtp_says_when_tls_is_required_but_not_offered_or_fails() {
+    let smtp = SmtpServer::start().await;
+    let required = check_smtp(&format!("{}?tls=required", smtp.url()), &[]).await;
+    assert_eq!(required.code, Some(1), "{}", required.stderr);
+    assert!(
+        required.stderr.contains(&format!(
+            "127.0.0.1:{} does not offer STARTTLS, and SMTP_URL says tls=required",
+            smtp.port()
+        )),
+        "{}",
+        required.stderr
+    );
+    // smtps:// to a server that speaks plain SMTP: the TLS handshake cannot succeed.
+    let implicit = check_smtp(&format!("smtps://127.0.0.1:{}", smtp.port()), &[]).await;
+    assert_eq!(implicit.code, Some(1), "{}", implicit.stderr);
+    assert!(
+        implicit
+            .stderr
+            .contains(&format!("error: TLS with 127.0.0.1:{} failed", smtp.port())),
+        "{}",
+        implicit.stderr
+    );
+}
+
+#[tokio::test]
 async fn check_smtp_says_when_the_test_message_is_refused() {
     let smtp = SmtpServer::start().await;
     smtp.set_faults(Faults {
