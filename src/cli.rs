@@ -2,10 +2,10 @@
 //! schedule, and print for a person at a terminal.
 
 use std::io::{IsTerminal, Write};
-
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::process::ExitCode;
 use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::config::Settings;
 use crate::db::{self, articles, digests};
@@ -152,13 +152,16 @@ pub async fn check_smtp(settings: Settings, address: Option<String>) -> anyhow::
         smtp.tls.describe()
     );
     let mailer = Mailer::from_settings(&settings)?;
-    let report = match mailer.probe(Duration::from_secs(30)).await {
-        Some(Ok(report)) => report,
-        Some(Err(failure)) => {
+    // With SMTP_URL set the mailer speaks SMTP, so there is always a probe.
+    let Some(probed) = mailer.probe(Duration::from_secs(30)).await else {
+        return Ok(ExitCode::from(2));
+    };
+    let report = match probed {
+        Ok(report) => report,
+        Err(failure) => {
             eprintln!("error: {failure}");
             return Ok(ExitCode::FAILURE);
         }
-        None => unreachable!("SMTP_URL is set, so the mailer speaks SMTP"),
     };
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     eprintln!("Connected to {} ({}).", report.place, report.name);
