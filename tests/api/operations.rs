@@ -370,8 +370,19 @@ async fn the_start_up_log_says_where_data_and_mail_go_and_when_jobs_run() {
         log.contains("answered;").then_some(log)
     })
     .await;
-    assert!(log.contains("data: SQLite file /"), "{log}");
-    assert!(log.contains("newsletter.db"), "{log}");
+    let database = workspace.database().url();
+    if database.starts_with("postgres") {
+        assert!(
+            log.contains(&format!("data: PostgreSQL at {database}")),
+            "{log}"
+        );
+    } else {
+        let full = std::fs::canonicalize(database).unwrap();
+        assert!(
+            log.contains(&format!("data: SQLite file {}", full.display())),
+            "{log}"
+        );
+    }
     assert!(
         log.contains(&format!(
             "mail: mail goes over SMTP to 127.0.0.1:{} (no encryption",
