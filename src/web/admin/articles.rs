@@ -1,4 +1,5 @@
-//! The articles waiting for the next digest: add one by hand, leave one out.
+//! The articles waiting for the next digest: add one by hand, leave one out, set the
+//! order of the stories.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -93,16 +94,20 @@ pub async fn create(
     let parsed = web::block(move || NewArticle::parse(&parse_input))
         .await
         .map_err(|e| WebError::Internal(anyhow::anyhow!("article parsing panicked: {e}")))?;
-    let article = match parsed {
+    let mut article = match parsed {
         Ok(article) => article,
         Err(errors) => {
             let context = admin_context(&state, &session, "articles");
             return render(&state, context, &input, Some(&errors)).await;
         }
     };
+    // An article the editor adds by hand is published as they add it: it leads the
+    // newest-first order and the list shows its date, unless the editor moves it.
+    let now = db::now();
+    article.published_at.get_or_insert(now);
     let (_, created) = state
         .db
-        .write(move |conn| articles::add(conn, &article, db::now()))
+        .write(move |conn| articles::add(conn, &article, now))
         .await?;
     Ok(see_other(if created {
         "/admin/articles?notice=added"
@@ -145,4 +150,45 @@ async fn set_left_out(state: &AppState, id: i64, left_out: bool) -> Result<HttpR
     } else {
         "/admin/articles?notice=put-back"
     }))
+}
+
+/// Where a story goes: `up`, `down` or `lead`.
+#[derive(Deserialize)]
+pub struct MoveForm {
+    #[serde(default)]
+    to: String,
+}
+
+pub async fn reorder(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: AdminForm<MoveForm>,
+) -> Result<HttpResponse, WebError> {
+    let to = match form.form.to.as_str() {
+        "up" => articles::Move::Up,
+        "down" => articles::Move::Down,
+        "lead" => articles::Move::Lead,
+        _ => {
+            return Err(pages::message_page(
+                &state,
+                StatusCode::BAD_REQUEST,
+                "The form could not be read",
+                "A story moves up, down or to the lead.",
+            ));
+        }
+    };
+    let id = id.into_inner();
+    let moved = state
+        .db
+        .write(move |conn| articles::reorder(conn, id, to))
+        .await?;
+    if !moved {
+        return Err(pages::message_page(
+            &state,
+            StatusCode::NOT_FOUND,
+            "No such waiting article",
+            "It may have gone out in a digest already, or been left out.",
+        ));
+    }
+    Ok(see_other(&format!("/admin/articles#article-{id}")))
 }

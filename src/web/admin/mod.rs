@@ -95,6 +95,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .done(),
             )
             .service(
+                Endpoint::at("/articles/{id}/move")
+                    .post(articles::reorder)
+                    .done(),
+            )
+            .service(
                 Endpoint::at("/articles/{id}/put-back")
                     .post(articles::put_back)
                     .done(),
