@@ -293,10 +293,17 @@ async fn the_admin_logs_in_watches_the_list_grow_adds_an_article_previews_and_se
             .contains("The Astana Times")
     );
     browser.shot("5-digests").await;
-    browser.goto(&app.url("/admin/digests/preview")).await;
+    browser.click("#open-preview").await;
+    assert!(
+        browser
+            .text_of("#preview-subject")
+            .await
+            .contains("Almaty to Host UN Regional Center")
+    );
+    browser.shot("6-preview").await;
+    browser.goto(&app.url("/admin/digests/preview/mail")).await;
     let preview = browser.client.source().await.unwrap();
     assert!(preview.contains("Almaty to Host UN Regional Center"));
-    browser.shot("6-preview").await;
     assert!(
         app.smtp
             .messages()

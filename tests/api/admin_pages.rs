@@ -43,7 +43,7 @@ impl<'a> Admin<'a> {
     }
 
     /// Posts a form with the session's CSRF token added.
-    async fn post(&self, path: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
+    pub(crate) async fn post(&self, path: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
         let mut all = vec![("csrf", self.csrf.as_str())];
         all.extend_from_slice(pairs);
         self.post_raw(path, &all).await
@@ -490,7 +490,7 @@ async fn send_now_with_no_confirmed_reader_says_so_and_keeps_the_article() {
         "{page}"
     );
     let preview = admin
-        .get("/admin/digests/preview")
+        .get("/admin/digests/preview/mail")
         .await
         .text()
         .await
@@ -733,9 +733,15 @@ async fn the_editor_sets_the_order_of_the_stories_and_the_digest_keeps_it() {
             )
             .await;
         assert_eq!(response.status(), 201);
-        ids.push(response.json::<serde_json::Value>().await.unwrap()["id"].as_i64().unwrap());
+        ids.push(
+            response.json::<serde_json::Value>().await.unwrap()["id"]
+                .as_i64()
+                .unwrap(),
+        );
     }
-    let [summit, budget, metro] = ids[..] else { unreachable!() };
+    let [summit, budget, metro] = ids[..] else {
+        unreachable!()
+    };
     let page = admin.get("/admin/articles").await.text().await.unwrap();
     assert!(
         in_order(&page, &["Turkic summit", "signs the budget", "metro line"]),
@@ -756,7 +762,10 @@ async fn the_editor_sets_the_order_of_the_stories_and_the_digest_keeps_it() {
 
     // Nonsense and stories that are not waiting change nothing.
     let bad = admin
-        .post(&format!("/admin/articles/{budget}/move"), &[("to", "sideways")])
+        .post(
+            &format!("/admin/articles/{budget}/move"),
+            &[("to", "sideways")],
+        )
         .await;
     assert_eq!(bad.status(), 400);
     let missing = admin
@@ -777,7 +786,26 @@ async fn the_editor_sets_the_order_of_the_stories_and_the_digest_keeps_it() {
     assert_eq!(late.status(), 201);
     let wanted = [wanted[0], wanted[1], wanted[2], "Late story"];
 
-    let preview = admin.get("/admin/digests/preview").await.text().await.unwrap();
+    // The preview is an admin page framing the mail, which only our pages may frame.
+    let framing = admin
+        .get("/admin/digests/preview")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        framing.contains(r#"aria-label="Admin sections""#)
+            && framing
+                .contains(r#"<iframe class="mail-preview" src="/admin/digests/preview/mail""#),
+        "{framing}"
+    );
+    let preview = admin.get("/admin/digests/preview/mail").await;
+    let csp = preview.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("frame-ancestors 'self'"), "{csp}");
+    let preview = preview.text().await.unwrap();
     assert!(in_order(&preview, &wanted), "{preview}");
     app.import_confirmed(&["reader@example.org"]).await;
     let digest = app.send_digest_and_wait().await;
