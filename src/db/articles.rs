@@ -1,6 +1,7 @@
 //! The `articles` table: articles waiting for a digest, and those already sent.
 
 use chrono::NaiveDateTime;
+use diesel::dsl::{Asc, Desc, IsNull};
 use diesel::prelude::*;
 use serde::Serialize;
 
@@ -78,17 +79,19 @@ fn find_existing(conn: &mut Conn, article: &NewArticle) -> anyhow::Result<Option
     Ok(query.first(conn).optional()?)
 }
 
+type DigestOrder = (
+    Asc<IsNull<articles::story_order>>,
+    Asc<articles::story_order>,
+    Asc<IsNull<articles::published_at>>,
+    Desc<articles::published_at>,
+    Desc<articles::id>,
+);
+
 /// The order of a digest's stories: the ones the editor placed first, in their places;
 /// then newest first, as a news digest reads, with articles without a date after the
 /// dated ones, the latest added first. (SQLite sorts NULL first and PostgreSQL last, so
 /// it is said outright.)
-fn digest_order() -> (
-    diesel::dsl::Asc<diesel::dsl::IsNull<articles::story_order>>,
-    diesel::dsl::Asc<articles::story_order>,
-    diesel::dsl::Asc<diesel::dsl::IsNull<articles::published_at>>,
-    diesel::dsl::Desc<articles::published_at>,
-    diesel::dsl::Desc<articles::id>,
-) {
+fn digest_order() -> DigestOrder {
     (
         articles::story_order.is_null().asc(),
         articles::story_order.asc(),
