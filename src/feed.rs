@@ -482,7 +482,7 @@ fn strip_wordpress_footer(html: &str) -> &str {
 }
 
 /// `source` for logs and errors: a URL loses any user name and password in it.
-fn redacted(source: &str) -> String {
+pub fn redacted(source: &str) -> String {
     match url::Url::parse(source) {
         Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
             let _ = url.set_username("");

@@ -112,6 +112,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/admin/digest.html"),
     ),
     (
+        "admin/preview.html",
+        include_str!("../templates/admin/preview.html"),
+    ),
+    (
         "admin/send_confirm.html",
         include_str!("../templates/admin/send_confirm.html"),
     ),

@@ -41,7 +41,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 DefaultHeaders::new().add((
                     header::CONTENT_SECURITY_POLICY,
                     "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
-                     img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                     img-src 'self' data:; frame-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+                     base-uri 'none'",
                 )),
             )
             .service(
@@ -96,12 +97,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .done(),
             )
             .service(
+                Endpoint::at("/articles/import-feed")
+                    .post(articles::import_feed)
+                    .done(),
+            )
+            .service(
+                Endpoint::at("/articles/{id}/move")
+                    .post(articles::reorder)
+                    .done(),
+            )
+            .service(
                 Endpoint::at("/articles/{id}/put-back")
                     .post(articles::put_back)
                     .done(),
             )
             .service(Endpoint::at("/digests").get(digests::index).done())
             .service(Endpoint::at("/digests/preview").get(digests::preview).done())
+            .service(
+                Endpoint::at("/digests/preview/mail")
+                    .get(digests::preview_mail)
+                    .done(),
+            )
             .service(Endpoint::at("/digests/test").post(digests::send_test).done())
             .service(
                 Endpoint::at("/digests/send")
