@@ -224,12 +224,17 @@ async fn the_admin_previews_each_mail_template_with_sample_data() {
         "the digest's text version with the sample articles: {page}"
     );
     assert!(
-        page.contains("href=\"/admin/templates/preview/digest\""),
+        page.contains("<iframe class=\"mail-preview\" src=\"/admin/templates/preview/digest\""),
         "{page}"
     );
 
     let html = admin.get("/admin/templates/preview/digest").await;
     assert_eq!(html.status(), 200);
+    assert_eq!(
+        html.headers()["x-frame-options"],
+        "SAMEORIGIN",
+        "only our own pages may frame it"
+    );
     let html = html.text().await.unwrap();
     assert!(
         html.contains("Guterres’s Visit: What to Expect in Astana"),

@@ -64,7 +64,7 @@ pub async fn index(
 }
 
 /// `GET /admin/templates/preview/{mail}`: the mail's HTML with sample data, as a reader
-/// would see it.
+/// would see it; framed by [`index`], and only by our own pages.
 pub async fn preview(
     mail: web::Path<String>,
     state: web::Data<AppState>,
@@ -80,6 +80,10 @@ pub async fn preview(
     };
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .insert_header((header::CONTENT_SECURITY_POLICY, crate::web::EMAIL_VIEW_CSP))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            crate::web::EMAIL_VIEW_CSP.replace("frame-ancestors 'none'", "frame-ancestors 'self'"),
+        ))
+        .insert_header((header::X_FRAME_OPTIONS, "SAMEORIGIN"))
         .body(preview.html))
 }
