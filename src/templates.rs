@@ -159,8 +159,6 @@ pub const MAILS: &[(&str, [&str; 3])] = &[
 #[derive(Debug, Clone, Serialize)]
 pub struct TemplateInUse {
     pub name: &'static str,
-    /// `page` or `mail`.
-    pub kind: &'static str,
     /// The override's file, or `None` for the built-in template.
     pub file: Option<String>,
 }
@@ -243,11 +241,6 @@ impl Templates {
             .zip(&loaded.overrides)
             .map(|((name, _), file)| TemplateInUse {
                 name,
-                kind: if name.starts_with("email/") {
-                    "mail"
-                } else {
-                    "page"
-                },
                 file: file.as_ref().map(|f| f.display().to_string()),
             })
             .collect()
@@ -416,8 +409,25 @@ pub fn sample_context(mail: &str, base: tera::Context) -> tera::Context {
     context
 }
 
+/// `base` with every variable a public page may be given (see docs/templates.md).
+fn sample_page_context(base: tera::Context) -> tera::Context {
+    let mut context = base;
+    context.insert("email", "aigerim@example.kz");
+    context.insert("name", "Aigerim Seisembayeva");
+    context.insert(
+        "errors",
+        &std::collections::HashMap::<String, String>::new(),
+    );
+    context.insert("token", "sample");
+    context.insert("title", "A sample notice");
+    context.insert("message", "What the notice says.");
+    context.insert("digests", &Vec::<String>::new());
+    context
+}
+
 /// Reads the built-in templates with the overrides of `dir`, checks them, and renders
-/// every mail template with sample data (a mail that fails would fail at send time).
+/// every public page and mail template with sample data (one that fails would fail when
+/// a reader asks for the page, or at send time).
 fn build(dir: Option<&Path>, sample_base: &tera::Context) -> anyhow::Result<Loaded> {
     let mut sources: Vec<(&str, String)> = Vec::with_capacity(TEMPLATES.len());
     let mut overrides = Vec::with_capacity(TEMPLATES.len());
@@ -453,23 +463,29 @@ fn build(dir: Option<&Path>, sample_base: &tera::Context) -> anyhow::Result<Load
     // Tera's default escaping also turns `/` into `&#x2F;`, which mangles links in
     // mail clients that show the raw href; escape only what HTML needs.
     tera.set_escape_fn(escape_html);
-    for (mail, names) in MAILS {
+    let pages = TEMPLATES
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| !name.starts_with("email/") && !name.starts_with("admin/"))
+        .map(|name| (name, sample_page_context(sample_base.clone())));
+    let mails = MAILS.iter().flat_map(|(mail, names)| {
         let context = sample_context(mail, sample_base.clone());
-        for name in names {
-            if let Err(e) = tera.render(name, &context) {
-                let shown = TEMPLATES
-                    .iter()
-                    .position(|(n, _)| n == name)
-                    .and_then(|i| overrides[i].as_ref())
-                    .map_or_else(
-                        || format!("the built-in {name}"),
-                        |f| format!("`{}`", f.display()),
-                    );
-                anyhow::bail!(
-                    "the template {shown} cannot be rendered with sample data: {}",
-                    chain(&e)
+        names.iter().map(move |name| (*name, context.clone()))
+    });
+    for (name, context) in pages.chain(mails) {
+        if let Err(e) = tera.render(name, &context) {
+            let shown = TEMPLATES
+                .iter()
+                .position(|(n, _)| *n == name)
+                .and_then(|i| overrides[i].as_ref())
+                .map_or_else(
+                    || format!("the built-in {name}"),
+                    |f| format!("`{}`", f.display()),
                 );
-            }
+            anyhow::bail!(
+                "the template {shown} cannot be rendered with sample data (see docs/templates.md for what it is given): {}",
+                chain(&e)
+            );
         }
     }
     Ok(Loaded { tera, overrides })

@@ -73,15 +73,13 @@ async fn an_override_template_changes_the_digests_masthead() {
     let file = dir.join("email/digest.html");
     assert!(
         page.contains(&format!(
-            "<td><code>email/digest.html</code></td><td>mail</td>\n          <td>overridden by <code>{}</code>",
+            "<td><code>email/digest.html</code></td>\n          <td>overridden by <code>{}</code>",
             file.display()
         )),
         "{page}"
     );
     assert!(
-        page.contains(
-            "<td><code>email/digest.txt</code></td><td>mail</td>\n          <td>built-in</td>"
-        ),
+        page.contains("<td><code>email/digest.txt</code></td>\n          <td>built-in</td>"),
         "{page}"
     );
 }
@@ -138,6 +136,48 @@ async fn a_template_that_needs_a_variable_no_mail_has_is_refused_at_start() {
             "the template `{}` cannot be rendered with sample data",
             dir.join("email/digest.html").display()
         )) && run.stderr.contains("edition_number"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_page_template_is_overridden_and_one_with_an_unknown_variable_is_refused() {
+    let folder = tempfile::tempdir().unwrap();
+    let dir = folder.path().join("templates");
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("signup.html");
+    std::fs::write(
+        &page,
+        "{% extends \"base.html\" %}\n{% block content %}<h1>Қош келдіңіз — welcome to {{ newsletter_name }}</h1>\n\
+         <form method=\"post\" action=\"/subscriptions\"><input name=\"email\" value=\"{{ email }}\"></form>{% endblock content %}\n",
+    )
+    .unwrap();
+    let app = spawn_app_with(&[("TEMPLATES_DIR", dir.to_str().unwrap())]).await;
+    let shown = app.get("/").await.text().await.unwrap();
+    assert!(
+        shown.contains("<h1>Қош келдіңіз — welcome to The Astana Times</h1>"),
+        "{shown}"
+    );
+
+    let workspace = Workspace::new();
+    std::fs::write(
+        &page,
+        "{% extends \"base.html\" %}\n{% block content %}{{ motto }}{% endblock content %}\n",
+    )
+    .unwrap();
+    let run = workspace
+        .newsletter_with(
+            &[("TEMPLATES_DIR", dir.to_str().unwrap())],
+            &["send-digest"],
+        )
+        .await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "the template `{}` cannot be rendered with sample data",
+            page.display()
+        )) && run.stderr.contains("Variable `motto` not found"),
         "{}",
         run.stderr
     );
