@@ -463,6 +463,7 @@ async fn every_page_fits_a_phone_and_a_desktop_screen() {
             Stop::Url("admin-digest", app.url(&format!("/admin/digests/{digest}"))),
             Stop::Url("admin-preview", app.url("/admin/digests/preview")),
             Stop::Url("admin-send-confirm", app.url("/admin/digests/send")),
+            Stop::Url("admin-templates", app.url("/admin/templates")),
             Stop::Url("admin-logout", app.url("/admin/logout")),
         ];
         let browser = Browser::start_at(&format!("tour-{label}"), width).await;

@@ -20,4 +20,6 @@ mod hostile_input;
 mod pages_and_headers;
 mod settings;
 mod signup;
+mod site_look;
+mod templates;
 mod unsubscribe;

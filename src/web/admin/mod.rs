@@ -9,6 +9,7 @@ mod chart;
 mod dashboard;
 mod digests;
 mod subscribers;
+mod templates;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -133,6 +134,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 Endpoint::at("/digests/{id}/retry")
                     .post(digests::retry_failed)
+                    .done(),
+            )
+            .service(Endpoint::at("/templates").get(templates::index).done())
+            .service(
+                Endpoint::at("/templates/preview/{mail}")
+                    .get(templates::preview)
                     .done(),
             ),
     );
@@ -314,6 +321,8 @@ fn admin_context(state: &AppState, session: &AdminSession, section: &str) -> ter
     let mut context = state.base_context();
     context.insert("csrf", &session.csrf_token);
     context.insert("section", section);
+    // Every admin page tells of a template edit that was refused.
+    context.insert("template_problem", &state.templates.problem());
     context
 }
 
