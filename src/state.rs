@@ -137,11 +137,54 @@ impl AppState {
         } else {
             slug
         };
-        format!("{name} <{slug}.{}>", self.settings.public_host())
+        format!(
+            "{} <{slug}.{}>",
+            list_phrase(&name),
+            self.settings.public_host()
+        )
     }
 
     /// Tells the mail queue worker there is something to send.
     pub fn wake_mail_queue(&self) {
         self.mail_queue_wakeup.notify_one();
+    }
+}
+
+/// The newsletter's name as the phrase of a `List-Id` (RFC 2919): as it is when it is
+/// words, quoted when it holds a character a phrase cannot (a name from a feed's title
+/// may hold `<`, `"` or `@`), control characters dropped.
+fn list_phrase(name: &str) -> String {
+    let name: String = name.chars().filter(|c| !c.is_control()).collect();
+    let plain = name
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == ' ' || "!#$%&'*+-/=?^_`{|}~".contains(c));
+    if plain {
+        return name;
+    }
+    let mut quoted = String::with_capacity(name.len() + 2);
+    quoted.push('"');
+    for c in name.chars() {
+        if c == '"' || c == '\\' {
+            quoted.push('\\');
+        }
+        quoted.push(c);
+    }
+    quoted.push('"');
+    quoted
+}
+
+#[cfg(test)]
+mod list_id_tests {
+    use super::list_phrase;
+
+    #[test]
+    fn a_name_with_specials_is_quoted_in_the_list_id() {
+        assert_eq!(list_phrase("The Astana Times"), "The Astana Times");
+        assert_eq!(list_phrase("Qazaq Ünі"), "Qazaq Ünі");
+        assert_eq!(
+            list_phrase(r#"News <b>"daily"</b>, 2026"#),
+            r#""News <b>\"daily\"</b>, 2026""#
+        );
+        assert_eq!(list_phrase("A\r\nBcc: x"), r#""ABcc: x""#);
     }
 }
