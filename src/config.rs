@@ -162,6 +162,44 @@ impl Default for DeliveryTuning {
     }
 }
 
+/// `BRAND_COLOR`: a hex colour (`#abc` or `#aabbcc`), kept lower case. A value that
+/// exists is valid, so templates may put it into CSS as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrandColor(String);
+
+impl BrandColor {
+    /// The colour of links and buttons when `BRAND_COLOR` is unset.
+    pub const DEFAULT: &str = "#0b5cad";
+
+    pub fn parse(raw: &str) -> anyhow::Result<BrandColor> {
+        let hex = raw.strip_prefix('#').unwrap_or("");
+        if !matches!(hex.len(), 3 | 6) || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            bail!("BRAND_COLOR must be a hex colour such as `#0b5cad` or `#c03`, not `{raw}`");
+        }
+        Ok(BrandColor(format!("#{}", hex.to_ascii_lowercase())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The colour a fifth darker, for a button under the pointer.
+    pub fn darker(&self) -> String {
+        let hex = &self.0[1..];
+        let full: String = if hex.len() == 3 {
+            hex.chars().flat_map(|c| [c, c]).collect()
+        } else {
+            hex.to_owned()
+        };
+        let channel = |i: usize| {
+            let value = u8::from_str_radix(&full[i..i + 2], 16).unwrap_or(0);
+            // Four fifths of a u8 fits a u8.
+            u8::try_from(u16::from(value) * 4 / 5).unwrap_or(value)
+        };
+        format!("#{:02x}{:02x}{:02x}", channel(0), channel(2), channel(4))
+    }
+}
+
 /// Every setting of the service, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -172,6 +210,16 @@ pub struct Settings {
     pub outbox_dir: PathBuf,
     pub mail_from: Mailbox,
     pub newsletter_name: String,
+    /// Whether `NEWSLETTER_NAME` was set; unset, the feed's title names the newsletter.
+    pub newsletter_name_given: bool,
+    /// `SITE_URL`: the news site itself, where the masthead and "more news" links point.
+    pub site_url: Option<Url>,
+    /// `SITE_LOGO_URL`: an https image shown in the masthead of pages and mail.
+    pub site_logo_url: Option<Url>,
+    /// `BRAND_COLOR`: links, buttons and the masthead rule in pages and mail.
+    pub brand_color: BrandColor,
+    /// `TEMPLATES_DIR`: templates placed there override the built-in ones by name.
+    pub templates_dir: Option<PathBuf>,
     pub admin_token: Option<AdminToken>,
     pub app_secret: Option<Secret>,
     pub digest_cron: Option<String>,
@@ -381,6 +429,23 @@ impl Settings {
             ),
         };
 
+        let site_url = get_nonempty("SITE_URL")
+            .map(|raw| parse_site_url(&raw))
+            .transpose()?;
+        let site_logo_url = get_nonempty("SITE_LOGO_URL")
+            .map(|raw| parse_logo_url(&raw))
+            .transpose()?;
+        let brand_color = BrandColor::parse(&or_default("BRAND_COLOR", BrandColor::DEFAULT))?;
+        let templates_dir = get_nonempty("TEMPLATES_DIR").map(PathBuf::from);
+        if let Some(dir) = &templates_dir
+            && !dir.is_dir()
+        {
+            bail!(
+                "TEMPLATES_DIR `{}` is not a folder; create it, or leave TEMPLATES_DIR unset to use the built-in templates",
+                dir.display()
+            );
+        }
+
         Ok(Settings {
             database_url: or_default("DATABASE_URL", "newsletter.db"),
             bind_addr: or_default("BIND_ADDR", "127.0.0.1:8080"),
@@ -388,7 +453,14 @@ impl Settings {
             smtp,
             outbox_dir: PathBuf::from(or_default("MAIL_OUTBOX_DIR", "outbox")),
             mail_from,
-            newsletter_name: or_default("NEWSLETTER_NAME", "Newsletter"),
+            // Empty counts as unset, so the feed's title can name the newsletter.
+            newsletter_name: get_nonempty("NEWSLETTER_NAME")
+                .unwrap_or_else(|| "Newsletter".to_owned()),
+            newsletter_name_given: get_nonempty("NEWSLETTER_NAME").is_some(),
+            site_url,
+            site_logo_url,
+            brand_color,
+            templates_dir,
             admin_token,
             app_secret: app_secret.map(Secret),
             digest_cron,
@@ -501,6 +573,25 @@ fn parse_timezone(raw: Option<String>) -> anyhow::Result<chrono_tz::Tz> {
             "TIMEZONE `{raw}` is not an IANA time zone name such as `Asia/Almaty`, `Europe/Berlin` or `UTC`{hint}"
         )
     })
+}
+
+/// `SITE_URL`: the news site's own address (any path), http or https.
+fn parse_site_url(raw: &str) -> anyhow::Result<Url> {
+    match Url::parse(raw) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => Ok(url),
+        _ => bail!("SITE_URL `{raw}` is not a web address such as https://astanatimes.example"),
+    }
+}
+
+/// `SITE_LOGO_URL`: https only, as mail clients block images over http and pages served
+/// over https would warn of mixed content.
+fn parse_logo_url(raw: &str) -> anyhow::Result<Url> {
+    match Url::parse(raw) {
+        Ok(url) if url.scheme() == "https" && url.host_str().is_some() => Ok(url),
+        _ => bail!(
+            "SITE_LOGO_URL must be an https:// address of an image (mail clients block others), not `{raw}`"
+        ),
+    }
 }
 
 fn parse_base_url(raw: &str) -> anyhow::Result<Url> {
@@ -842,6 +933,29 @@ mod tests {
             format!("{err:#}"),
             "FEED_ALLOW_PRIVATE must be true or false, not `maybe`"
         );
+    }
+
+    #[test]
+    fn brand_colours_are_hex_and_anything_else_is_refused_naming_the_setting() {
+        assert_eq!(settings(&[]).unwrap().brand_color.as_str(), "#0b5cad");
+        let s = settings(&[("BRAND_COLOR", "#C03")]).unwrap();
+        assert_eq!(s.brand_color.as_str(), "#c03");
+        assert_eq!(s.brand_color.darker(), "#a30028");
+        for bad in ["red", "#12345", "c03", "#ggg", "#0b5cad; x: y"] {
+            let err = settings(&[("BRAND_COLOR", bad)]).unwrap_err();
+            assert!(
+                format!("{err:#}").starts_with("BRAND_COLOR must be a hex colour"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_logo_must_be_https_and_the_site_a_web_address() {
+        assert!(settings(&[("SITE_LOGO_URL", "http://astanatimes.example/logo.png")]).is_err());
+        assert!(settings(&[("SITE_LOGO_URL", "https://astanatimes.example/logo.png")]).is_ok());
+        assert!(settings(&[("SITE_URL", "astanatimes.example")]).is_err());
+        assert!(settings(&[("SITE_URL", "https://astanatimes.example/news/")]).is_ok());
     }
 
     #[test]

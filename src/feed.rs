@@ -58,15 +58,21 @@ pub async fn import_feed(state: &AppState, source: &str) -> anyhow::Result<FeedR
     };
     // Parsing and sanitising are CPU work on untrusted input: keep them off the async
     // threads.
-    let (entries, skipped) = tokio::task::spawn_blocking(move || parse_feed(&bytes))
-        .await
-        .context("the feed parser panicked")?
-        .with_context(|| format!("could not read the feed {}", redacted(source)))?;
+    let (title, entries, skipped) =
+        tokio::task::spawn_blocking(move || parse_feed_with_title(&bytes))
+            .await
+            .context("the feed parser panicked")?
+            .with_context(|| format!("could not read the feed {}", redacted(source)))?;
     let now = db::now();
+    let stored_title = title.clone();
     let (new, known) = state
         .db
         .write(move |conn| {
             crate::db::exclusive(conn, |conn| {
+                // The last feed's title names the newsletter unless NEWSLETTER_NAME does.
+                if let Some(title) = &stored_title {
+                    app_settings::set(conn, crate::state::FEED_TITLE_SETTING, Some(title))?;
+                }
                 let mut new = 0;
                 for entry in &entries {
                     if articles::insert_if_new(conn, entry, now)?.1 {
@@ -77,6 +83,9 @@ pub async fn import_feed(state: &AppState, source: &str) -> anyhow::Result<FeedR
             })
         })
         .await?;
+    if let Some(title) = &title {
+        state.feed_title_changed(title);
+    }
     for reason in &skipped {
         tracing::warn!(source = redacted(source), reason, "feed entry skipped");
     }
@@ -377,12 +386,36 @@ fn not_public_v6(ip: Ipv6Addr) -> Option<&'static str> {
 /// HTML in the feed is parsed within one budget, [`limits::FEED_HTML_TIME`]: however many
 /// entries a feed has, they cannot add up to more; past it, entries keep their text only.
 pub fn parse_feed(bytes: &[u8]) -> anyhow::Result<(Vec<NewArticle>, Vec<String>)> {
+    parse_feed_with_title(bytes).map(|(_, articles, skipped)| (articles, skipped))
+}
+
+/// The longest feed title kept as the newsletter's name.
+const FEED_TITLE_CHARS: usize = 100;
+
+/// [`parse_feed`], and the feed's own title as plain text on one line (it may name the
+/// newsletter, in pages and in mail headers).
+#[allow(clippy::type_complexity)]
+pub fn parse_feed_with_title(
+    bytes: &[u8],
+) -> anyhow::Result<(Option<String>, Vec<NewArticle>, Vec<String>)> {
     if bytes.len() > FEED_BYTES {
         bail!("the feed is larger than {}", human_bytes(FEED_BYTES));
     }
     let budget = HtmlBudget::shared(limits::FEED_HTML_TIME);
     let feed = feed_rs::parser::parse(bytes)
         .map_err(|e| anyhow::anyhow!("it is not a valid RSS or Atom feed: {e}"))?;
+    let title = feed
+        .title
+        .as_ref()
+        .map(|t| {
+            let text = if t.content_type.as_str().contains("html") {
+                html_to_text_within(&t.content, budget)
+            } else {
+                collapse_whitespace(&t.content)
+            };
+            crate::domain::article::shorten(&collapse_whitespace(&text), FEED_TITLE_CHARS)
+        })
+        .filter(|t| !t.is_empty());
     let mut articles = Vec::new();
     let mut skipped = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -443,7 +476,7 @@ pub fn parse_feed(bytes: &[u8]) -> anyhow::Result<(Vec<NewArticle>, Vec<String>)
             limits::FEED_HTML_TIME
         );
     }
-    Ok((articles, skipped))
+    Ok((title, articles, skipped))
 }
 
 /// WordPress ends every feed description with "The post … appeared first on …"; it is
@@ -456,7 +489,7 @@ fn strip_wordpress_footer(html: &str) -> &str {
 }
 
 /// `source` for logs and errors: a URL loses any user name and password in it.
-fn redacted(source: &str) -> String {
+pub fn redacted(source: &str) -> String {
     match url::Url::parse(source) {
         Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
             let _ = url.set_username("");

@@ -1,6 +1,6 @@
 //! What every handler, job and CLI verb shares: settings, database, mailer, templates.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use anyhow::Context;
 use tokio::sync::Notify;
@@ -32,7 +32,14 @@ pub struct AppState {
     pub delivery_wakeup: Arc<Notify>,
     /// Names this process's delivery leases, so a worker renews only its own.
     pub worker_id: String,
+    /// The newsletter's name: `NEWSLETTER_NAME`, or else the title of the last feed
+    /// imported (kept in the database), or else "Newsletter".
+    newsletter_name: Arc<RwLock<String>>,
 }
+
+/// Where the title of the last imported feed is kept, to name the newsletter when
+/// `NEWSLETTER_NAME` is unset.
+pub const FEED_TITLE_SETTING: &str = "feed_title";
 
 impl AppState {
     /// Opens and migrates the database, loads the secret, templates and mailer.
@@ -51,7 +58,14 @@ impl AppState {
                 })
                 .context("could not load or store the generated APP_SECRET")?,
         };
-        let templates = Templates::load()?;
+        let newsletter_name = if settings.newsletter_name_given {
+            settings.newsletter_name.clone()
+        } else {
+            db.run_blocking(|conn| db::app_settings::get(conn, FEED_TITLE_SETTING))
+                .context("could not read the feed's title")?
+                .unwrap_or_else(|| settings.newsletter_name.clone())
+        };
+        let templates = Templates::load(&settings)?;
         let mailer = Mailer::from_settings(&settings)?;
         Ok(AppState {
             signer: Signer::new(&secret),
@@ -62,15 +76,31 @@ impl AppState {
             mail_queue_wakeup: Arc::new(Notify::new()),
             delivery_wakeup: Arc::new(Notify::new()),
             worker_id: Signer::generate_secret()[..16].to_owned(),
+            newsletter_name: Arc::new(RwLock::new(newsletter_name)),
         })
     }
 
     /// The template context every page and mail starts from.
     pub fn base_context(&self) -> tera::Context {
-        let mut context = tera::Context::new();
-        context.insert("newsletter_name", &self.settings.newsletter_name);
-        context.insert("base_url", &self.settings.public_url(""));
-        context
+        crate::templates::site_context(&self.settings, &self.newsletter_name())
+    }
+
+    /// The newsletter's name as pages, mail and subjects show it.
+    pub fn newsletter_name(&self) -> String {
+        self.newsletter_name
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// A feed's title was stored: it names the newsletter unless `NEWSLETTER_NAME` does.
+    pub fn feed_title_changed(&self, title: &str) {
+        if !self.settings.newsletter_name_given {
+            *self
+                .newsletter_name
+                .write()
+                .unwrap_or_else(PoisonError::into_inner) = title.to_owned();
+        }
     }
 
     /// The unsubscribe link for subscriber `id`: signed, so it needs no storage and works
@@ -88,9 +118,8 @@ impl AppState {
 
     /// The `List-Id` of our mail: the newsletter's name and an id under our host.
     pub fn list_id(&self) -> String {
-        let slug: String = self
-            .settings
-            .newsletter_name
+        let name = self.newsletter_name();
+        let slug: String = name
             .chars()
             .filter_map(|c| match c {
                 'a'..='z' | '0'..='9' => Some(c),
@@ -110,7 +139,7 @@ impl AppState {
         };
         format!(
             "{} <{slug}.{}>",
-            self.settings.newsletter_name,
+            list_phrase(&name),
             self.settings.public_host()
         )
     }
@@ -118,5 +147,44 @@ impl AppState {
     /// Tells the mail queue worker there is something to send.
     pub fn wake_mail_queue(&self) {
         self.mail_queue_wakeup.notify_one();
+    }
+}
+
+/// The newsletter's name as the phrase of a `List-Id` (RFC 2919): as it is when it is
+/// words, quoted when it holds a character a phrase cannot (a name from a feed's title
+/// may hold `<`, `"` or `@`), control characters dropped.
+fn list_phrase(name: &str) -> String {
+    let name: String = name.chars().filter(|c| !c.is_control()).collect();
+    let plain = name
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == ' ' || "!#$%&'*+-/=?^_`{|}~".contains(c));
+    if plain {
+        return name;
+    }
+    let mut quoted = String::with_capacity(name.len() + 2);
+    quoted.push('"');
+    for c in name.chars() {
+        if c == '"' || c == '\\' {
+            quoted.push('\\');
+        }
+        quoted.push(c);
+    }
+    quoted.push('"');
+    quoted
+}
+
+#[cfg(test)]
+mod list_id_tests {
+    use super::list_phrase;
+
+    #[test]
+    fn a_name_with_specials_is_quoted_in_the_list_id() {
+        assert_eq!(list_phrase("The Astana Times"), "The Astana Times");
+        assert_eq!(list_phrase("Qazaq Ünі"), "Qazaq Ünі");
+        assert_eq!(
+            list_phrase(r#"News <b>"daily"</b>, 2026"#),
+            r#""News <b>\"daily\"</b>, 2026""#
+        );
+        assert_eq!(list_phrase("A\r\nBcc: x"), r#""ABcc: x""#);
     }
 }

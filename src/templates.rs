@@ -1,9 +1,17 @@
-//! Page and mail templates, compiled into the binary and parsed at start, so a broken
-//! template stops the start instead of the 7 a.m. send.
+//! Page and mail templates: compiled into the binary, overridden by name from
+//! `TEMPLATES_DIR`, and parsed at start, so a broken template stops the start instead of
+//! the 7 a.m. send. An override edited while the service runs is picked up within a
+//! second; a broken edit keeps the templates in use and is reported to the admin.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
+use serde::Serialize;
 use tera::Tera;
 
+use crate::config::Settings;
 /// Every template, by name. Pages live in `templates/`, mail in `email_templates/`.
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../templates/base.html")),
@@ -104,8 +112,16 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/admin/digest.html"),
     ),
     (
+        "admin/preview.html",
+        include_str!("../templates/admin/preview.html"),
+    ),
+    (
         "admin/send_confirm.html",
         include_str!("../templates/admin/send_confirm.html"),
+    ),
+    (
+        "admin/templates.html",
+        include_str!("../templates/admin/templates.html"),
     ),
 ];
 
@@ -116,28 +132,436 @@ pub const STYLESHEET: &str = include_str!("../templates/style.css");
 pub const ADMIN_STYLESHEET: &str = include_str!("../templates/admin/admin.css");
 pub const ADMIN_SCRIPT: &str = include_str!("../templates/admin/admin.js");
 
-/// The parsed templates.
-pub struct Templates {
+/// How often, at most, the files of `TEMPLATES_DIR` are looked at for changes.
+const RELOAD_EVERY: Duration = Duration::from_secs(1);
+
+/// The mails a site can preview with sample data: (name, its three templates).
+pub const MAILS: &[(&str, [&str; 3])] = &[
+    (
+        "digest",
+        [
+            "email/digest.subject.txt",
+            "email/digest.txt",
+            "email/digest.html",
+        ],
+    ),
+    (
+        "confirmation",
+        [
+            "email/confirmation.subject.txt",
+            "email/confirmation.txt",
+            "email/confirmation.html",
+        ],
+    ),
+];
+
+/// One template as the admin sees it: its name and where it comes from.
+#[derive(Debug, Clone, Serialize)]
+pub struct TemplateInUse {
+    pub name: &'static str,
+    /// The override's file, or `None` for the built-in template.
+    pub file: Option<String>,
+}
+
+/// A mail rendered with sample data.
+#[derive(Debug, Clone)]
+pub struct MailPreview {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// The size and time of each override file, in the order of `TEMPLATES`; what a reload
+/// compares.
+type Stamps = Vec<Option<(Option<SystemTime>, u64)>>;
+
+/// One complete, checked set of templates.
+struct Loaded {
     tera: Tera,
+    overrides: Vec<Option<PathBuf>>,
+}
+
+/// When the folder was last looked at, and what it held then.
+struct Watch {
+    checked: Instant,
+    seen: Stamps,
+}
+
+/// The parsed templates: the built-in ones with `TEMPLATES_DIR`'s overrides.
+pub struct Templates {
+    dir: Option<PathBuf>,
+    /// What the mail templates are checked with when loaded: the site's own context.
+    sample_base: tera::Context,
+    current: RwLock<Arc<Loaded>>,
+    watch: Mutex<Watch>,
+    /// Why the last edit of an override was not taken, until a good one comes.
+    problem: RwLock<Option<String>>,
 }
 
 impl Templates {
-    pub fn load() -> anyhow::Result<Templates> {
-        let mut tera = Tera::default();
-        tera.add_raw_templates(TEMPLATES.iter().copied())
-            .context("a page or mail template does not parse")?;
-        // Tera's default escaping also turns `/` into `&#x2F;`, which mangles links in
-        // mail clients that show the raw href; escape only what HTML needs.
-        tera.set_escape_fn(escape_html);
-        Ok(Templates { tera })
+    /// The built-in templates with the overrides of `TEMPLATES_DIR`; an override that does
+    /// not parse, or a mail template that cannot be rendered with sample data, is an
+    /// error naming its file (and line, where the parser gives one).
+    pub fn load(settings: &Settings) -> anyhow::Result<Templates> {
+        let dir = settings.templates_dir.clone();
+        let sample_base = site_context(settings, &settings.newsletter_name);
+        let seen = stamps(dir.as_deref());
+        let loaded = build(dir.as_deref(), &sample_base)?;
+        if let Some(dir) = &dir {
+            warn_of_unknown_files(dir);
+        }
+        Ok(Templates {
+            dir,
+            sample_base,
+            current: RwLock::new(Arc::new(loaded)),
+            watch: Mutex::new(Watch {
+                checked: Instant::now(),
+                seen,
+            }),
+            problem: RwLock::new(None),
+        })
     }
 
     /// Renders `name`; the names ending in `.html` are autoescaped.
     pub fn render(&self, name: &str, context: &tera::Context) -> anyhow::Result<String> {
-        self.tera
+        self.reload_if_changed();
+        let loaded = self.loaded();
+        loaded
+            .tera
             .render(name, context)
-            .with_context(|| format!("could not render the template {name}"))
+            .map_err(|e| anyhow::anyhow!("could not render the template {name}: {}", chain(&e)))
     }
+
+    /// Every template, and whether a file of `TEMPLATES_DIR` overrides it.
+    pub fn in_use(&self) -> Vec<TemplateInUse> {
+        self.reload_if_changed();
+        let loaded = self.loaded();
+        TEMPLATES
+            .iter()
+            .zip(&loaded.overrides)
+            .map(|((name, _), file)| TemplateInUse {
+                name,
+                file: file.as_ref().map(|f| f.display().to_string()),
+            })
+            .collect()
+    }
+
+    /// Why an edit of `TEMPLATES_DIR` was refused (the templates before it stay in use).
+    pub fn problem(&self) -> Option<String> {
+        self.reload_if_changed();
+        self.problem
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The mail `mail` (see [`MAILS`]) rendered with sample data on `base`.
+    pub fn preview(&self, mail: &str, base: tera::Context) -> anyhow::Result<Option<MailPreview>> {
+        let Some((_, [subject, text, html])) = MAILS.iter().find(|(name, _)| *name == mail) else {
+            return Ok(None);
+        };
+        let mut context = sample_context(mail, base);
+        let subject = self.render(subject, &context)?.trim().to_owned();
+        context.insert("subject", &subject);
+        Ok(Some(MailPreview {
+            text: self.render(text, &context)?,
+            html: self.render(html, &context)?,
+            subject,
+        }))
+    }
+
+    fn loaded(&self) -> Arc<Loaded> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Looks at the override files at most once a [`RELOAD_EVERY`]; when one changed,
+    /// loads the whole set again and takes it only if it is good.
+    fn reload_if_changed(&self) {
+        let Some(dir) = &self.dir else { return };
+        // Another request is looking already: use what is loaded.
+        let Ok(mut watch) = self.watch.try_lock() else {
+            return;
+        };
+        if watch.checked.elapsed() < RELOAD_EVERY {
+            return;
+        }
+        watch.checked = Instant::now();
+        let now = stamps(Some(dir));
+        if now == watch.seen {
+            return;
+        }
+        watch.seen = now;
+        let mut problem = self.problem.write().unwrap_or_else(PoisonError::into_inner);
+        match build(Some(dir), &self.sample_base) {
+            Ok(loaded) => {
+                *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(loaded);
+                *problem = None;
+                tracing::info!(dir = %dir.display(), "templates reloaded");
+            }
+            Err(e) => {
+                let message = format!("{e:#}");
+                tracing::warn!(
+                    "a changed template was refused, the ones before it stay in use: {message}"
+                );
+                *problem = Some(message);
+            }
+        }
+    }
+}
+
+/// The context every page and mail starts from: the site's name, addresses and colour.
+pub fn site_context(settings: &Settings, newsletter_name: &str) -> tera::Context {
+    let mut context = tera::Context::new();
+    let base_url = settings.public_url("");
+    context.insert("newsletter_name", newsletter_name);
+    context.insert("base_url", &base_url);
+    context.insert(
+        "site_url",
+        &settings
+            .site_url
+            .as_ref()
+            .map_or_else(|| format!("{base_url}/"), |url| url.to_string()),
+    );
+    context.insert("site_given", &settings.site_url.is_some());
+    context.insert(
+        "site_host",
+        &settings
+            .site_url
+            .as_ref()
+            .and_then(|url| url.host_str())
+            .unwrap_or_else(|| settings.public_host()),
+    );
+    context.insert(
+        "logo_url",
+        &settings.site_logo_url.as_ref().map(|url| url.as_str()),
+    );
+    context.insert("brand_color", settings.brand_color.as_str());
+    context.insert("brand_color_dark", &settings.brand_color.darker());
+    context
+}
+
+/// `base` with the sample data of the mail `mail`: what a preview shows and what an
+/// override is checked with at start.
+pub fn sample_context(mail: &str, base: tera::Context) -> tera::Context {
+    let mut context = base;
+    let site = context
+        .get("base_url")
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_owned();
+    match mail {
+        "digest" => {
+            let articles = [
+                (
+                    "Kazakhstan Stresses UN’s Vital Role in Global Challenges Ahead of SCO Summit",
+                    "https://astanatimes.example/2026/06/kazakhstan-stresses-uns-vital-role/",
+                    "Akan Rakhmetullin underscored the crucial role of the United Nations during his visit to the UN Plaza in Almaty.",
+                    Some("Aigerim Seisembayeva"),
+                    Some("19 June 2026"),
+                ),
+                (
+                    "Almaty Metro Extension Opens to “Record” Crowds",
+                    "https://astanatimes.example/2026/06/almaty-metro-extension/",
+                    "Two new stations on the Kalkaman line welcomed more than 40,000 passengers on the first day.",
+                    None,
+                    Some("18 June 2026"),
+                ),
+                (
+                    "Guterres’s Visit: What to Expect in Astana",
+                    "https://astanatimes.example/2026/06/guterres-visit/",
+                    "António Guterres arrives for the Shanghai Cooperation Organization summit on July 3-4.",
+                    Some("Dana Omirgazy"),
+                    None,
+                ),
+            ];
+            let articles: Vec<serde_json::Value> = articles
+                .iter()
+                .map(|(title, url, summary, author, published)| {
+                    serde_json::json!({
+                        "title": title, "url": url, "summary": summary,
+                        "author": author, "published": published,
+                    })
+                })
+                .collect();
+            context.insert("lead", &articles[0]["title"]);
+            context.insert("more", &(articles.len() - 1));
+            context.insert("articles", &articles);
+            context.insert("date", "19 June 2026");
+            context.insert(
+                "unsubscribe_url",
+                &format!("{site}/unsubscribe?token=preview"),
+            );
+            context.insert("archive_url", &format!("{site}/archive"));
+            context.insert("subject", "Sample subject");
+        }
+        "confirmation" => {
+            context.insert(
+                "confirm_url",
+                &format!("{site}/subscriptions/confirm?token=sample"),
+            );
+            context.insert("ttl_hours", &48);
+        }
+        _ => {}
+    }
+    context
+}
+
+/// `base` with every variable a public page may be given (see docs/templates.md).
+fn sample_page_context(base: tera::Context) -> tera::Context {
+    let mut context = base;
+    context.insert("email", "aigerim@example.kz");
+    context.insert("name", "Aigerim Seisembayeva");
+    context.insert(
+        "errors",
+        &std::collections::HashMap::<String, String>::new(),
+    );
+    context.insert("token", "sample");
+    context.insert("title", "A sample notice");
+    context.insert("message", "What the notice says.");
+    context.insert("digests", &Vec::<String>::new());
+    context
+}
+
+/// Reads the built-in templates with the overrides of `dir`, checks them, and renders
+/// every public page and mail template with sample data (one that fails would fail when
+/// a reader asks for the page, or at send time).
+fn build(dir: Option<&Path>, sample_base: &tera::Context) -> anyhow::Result<Loaded> {
+    let mut sources: Vec<(&str, String)> = Vec::with_capacity(TEMPLATES.len());
+    let mut overrides = Vec::with_capacity(TEMPLATES.len());
+    for (name, builtin) in TEMPLATES {
+        let file = dir.map(|dir| dir.join(name)).filter(|file| file.is_file());
+        let source = match &file {
+            Some(file) => {
+                let source = std::fs::read_to_string(file)
+                    .with_context(|| format!("could not read the template `{}`", file.display()))?;
+                tera::Template::new(name, None, &source)
+                    .map_err(|e| anyhow::anyhow!("{}", parse_error(file, &e)))?;
+                source
+            }
+            None => (*builtin).to_owned(),
+        };
+        sources.push((name, source));
+        overrides.push(file);
+    }
+    let mut tera = Tera::default();
+    tera.add_raw_templates(
+        sources
+            .iter()
+            .map(|(name, source)| (*name, source.as_str())),
+    )
+    .map_err(|e| match dir {
+        Some(dir) => anyhow::anyhow!(
+            "the templates of TEMPLATES_DIR `{}` do not fit the built-in ones: {}",
+            dir.display(),
+            chain(&e)
+        ),
+        None => anyhow::anyhow!("a built-in template does not parse: {}", chain(&e)),
+    })?;
+    // Tera's default escaping also turns `/` into `&#x2F;`, which mangles links in
+    // mail clients that show the raw href; escape only what HTML needs.
+    tera.set_escape_fn(escape_html);
+    let pages = TEMPLATES
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| !name.starts_with("email/") && !name.starts_with("admin/"))
+        .map(|name| (name, sample_page_context(sample_base.clone())));
+    let mails = MAILS.iter().flat_map(|(mail, names)| {
+        let context = sample_context(mail, sample_base.clone());
+        names.iter().map(move |name| (*name, context.clone()))
+    });
+    for (name, context) in pages.chain(mails) {
+        if let Err(e) = tera.render(name, &context) {
+            let shown = TEMPLATES
+                .iter()
+                .position(|(n, _)| *n == name)
+                .and_then(|i| overrides[i].as_ref())
+                .map_or_else(
+                    || format!("the built-in {name}"),
+                    |f| format!("`{}`", f.display()),
+                );
+            anyhow::bail!(
+                "the template {shown} cannot be rendered with sample data (see docs/templates.md for what it is given): {}",
+                chain(&e)
+            );
+        }
+    }
+    Ok(Loaded { tera, overrides })
+}
+
+/// The size and time of each override file of `dir`.
+fn stamps(dir: Option<&Path>) -> Stamps {
+    let Some(dir) = dir else { return Vec::new() };
+    TEMPLATES
+        .iter()
+        .map(|(name, _)| {
+            std::fs::metadata(dir.join(name))
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| (m.modified().ok(), m.len()))
+        })
+        .collect()
+}
+
+/// Files in `TEMPLATES_DIR` that override nothing are most likely misnamed or misplaced
+/// (`digest.html` for `email/digest.html`): say so at start.
+fn warn_of_unknown_files(dir: &Path) {
+    for folder in ["", "email", "admin"] {
+        let Ok(entries) = std::fs::read_dir(dir.join(folder)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !path.is_file() {
+                continue;
+            }
+            let name = if folder.is_empty() {
+                entry.file_name().to_string_lossy().into_owned()
+            } else {
+                format!("{folder}/{}", entry.file_name().to_string_lossy())
+            };
+            if !TEMPLATES.iter().any(|(known, _)| *known == name) {
+                tracing::warn!(
+                    file = %path.display(),
+                    "this file of TEMPLATES_DIR overrides no template (see docs/templates.md for the names)"
+                );
+            }
+        }
+    }
+}
+
+/// "`FILE` line N: the template does not parse: …" from Tera's parse error, whose
+/// message starts ` --> LINE:COLUMN`.
+fn parse_error(file: &Path, e: &tera::Error) -> String {
+    let detail = chain(e);
+    let line = detail
+        .split_once("--> ")
+        .and_then(|(_, rest)| rest.split(':').next())
+        .and_then(|line| line.trim().parse::<u32>().ok());
+    match line {
+        Some(line) => format!(
+            "`{}` line {line}: the template does not parse:\n{detail}",
+            file.display()
+        ),
+        None => format!(
+            "`{}`: the template does not parse: {detail}",
+            file.display()
+        ),
+    }
+}
+
+/// An error and its causes, as Tera keeps the useful part in the sources.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Escapes the five characters that matter in HTML text and quoted attributes.
@@ -162,7 +586,8 @@ mod tests {
 
     #[test]
     fn every_template_parses() {
-        Templates::load().expect("templates parse");
+        let settings = Settings::from_map(&Default::default()).expect("default settings");
+        Templates::load(&settings).expect("templates parse");
     }
 
     #[test]

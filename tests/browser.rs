@@ -28,6 +28,13 @@ struct Browser {
 
 impl Browser {
     async fn start(journey: &str) -> Browser {
+        Browser::start_at(journey, None).await
+    }
+
+    /// A browser whose viewport is `width` CSS pixels wide, as a phone's (Chromium's
+    /// device emulation: a desktop window cannot be made that narrow), or a desktop
+    /// window of 1280 with `None`.
+    async fn start_at(journey: &str, width: Option<u32>) -> Browser {
         let port = unused_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -37,18 +44,21 @@ impl Browser {
             .expect("chromedriver runs (apt-get install chromium chromium-driver)");
         let profile = tempfile::tempdir().unwrap();
         let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({
-                "binary": "/usr/bin/chromium",
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update",
-                    "--no-first-run", "--disable-sync", "--window-size=1280,1000",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ]
-            }),
-        );
+        let mut options = serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--no-first-run", "--disable-sync", "--window-size=1280,1000",
+                format!("--user-data-dir={}", profile.path().display()),
+            ]
+        });
+        if let Some(width) = width {
+            options["mobileEmulation"] = serde_json::json!({
+                "deviceMetrics": { "width": width, "height": 812, "pixelRatio": 1.0, "touch": true },
+            });
+        }
+        caps.insert("goog:chromeOptions".into(), options);
         let url = format!("http://127.0.0.1:{port}");
         let mut attempt = 0;
         let client = loop {
@@ -145,6 +155,29 @@ impl Browser {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// What scrolls sideways on the page: the page itself, or a panel or table inside
+    /// it (a table scrolling in its box is as awkward on a phone), each with how many
+    /// CSS pixels it overflows by.
+    async fn sideways(&self) -> Vec<String> {
+        let found = self
+            .client
+            .execute(
+                r#"
+                const out = [];
+                const page = document.documentElement.scrollWidth - window.innerWidth;
+                if (page > 0) out.push(`the page by ${page}`);
+                for (const e of document.querySelectorAll("main, .panel, table, form")) {
+                    const over = e.scrollWidth - e.clientWidth;
+                    if (over > 1) out.push(`${e.tagName.toLowerCase()}.${e.className} by ${over}`);
+                }
+                return out;"#,
+                vec![],
+            )
+            .await
+            .expect("the page's widths");
+        serde_json::from_value(found).expect("a list of strings")
     }
 
     async fn close(mut self) {
@@ -293,10 +326,17 @@ async fn the_admin_logs_in_watches_the_list_grow_adds_an_article_previews_and_se
             .contains("The Astana Times")
     );
     browser.shot("5-digests").await;
-    browser.goto(&app.url("/admin/digests/preview")).await;
+    browser.click("#open-preview").await;
+    assert!(
+        browser
+            .text_of("#preview-subject")
+            .await
+            .contains("Almaty to Host UN Regional Center")
+    );
+    browser.shot("6-preview").await;
+    browser.goto(&app.url("/admin/digests/preview/mail")).await;
     let preview = browser.client.source().await.unwrap();
     assert!(preview.contains("Almaty to Host UN Regional Center"));
-    browser.shot("6-preview").await;
     assert!(
         app.smtp
             .messages()
@@ -340,4 +380,118 @@ async fn the_admin_logs_in_watches_the_list_grow_adds_an_article_previews_and_se
     browser.client.set_window_size(390, 844).await.unwrap();
     browser.shot("11-dashboard-phone").await;
     browser.close().await;
+}
+
+/// A page of the tour: its name (the screenshot's) and how to reach it.
+enum Stop {
+    Url(&'static str, String),
+    /// Click `css` on the page the tour is on, then wait for heading `h1`.
+    Click(&'static str, &'static str, &'static str),
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver: cargo test --test browser -- --ignored"]
+async fn every_page_fits_a_phone_and_a_desktop_screen() {
+    let app = app().await;
+    // Long names and addresses, as real lists have, in the tables.
+    let readers = [
+        "aigerim.seisembayeva-kuanyshbekova@astana-international-university.example.kz",
+        "dana.omirgazy@example.org",
+    ];
+    let ids = app.import_confirmed(&readers).await;
+    app.smtp.set_faults(Faults {
+        reject_recipients: vec![readers[1].to_owned()],
+        ..Faults::default()
+    });
+    for (title, url) in [
+        (
+            "Kazakhstan Stresses UN’s Vital Role in Global Challenges, “Now More Than Ever”",
+            "https://astanatimes.example/2026/11/kazakhstan-stresses-un-vital-role-in-global-challenges",
+        ),
+        (
+            "Almaty to Host UN Regional Center for Sustainable Development",
+            "https://astanatimes.example/2026/11/almaty-un-center",
+        ),
+    ] {
+        app.add_article(title, url).await;
+    }
+    let sent = app.send_digest_and_wait().await;
+    let digest = sent["id"].as_i64().expect("a digest id");
+    app.smtp.set_faults(Faults::default());
+    app.add_article(
+        "Tokayev Signs Law on Mass Media: What Changes for Journalists",
+        "https://astanatimes.example/2026/11/mass-media-law",
+    )
+    .await;
+    // Each pass confirms a newcomer and lets them go again: the links work once.
+    let mut passes = Vec::new();
+    for (width, label) in [(Some(375), "375"), (None, "1280")] {
+        let newcomer = format!("newcomer.{label}@example.org");
+        let confirm = app.sign_up_and_get_link(&newcomer, "Nurlan Ábdirov").await;
+        let unsubscribe = app.unsubscribe_link(app.subscriber_id(&newcomer).await);
+        passes.push((width, label, confirm, unsubscribe));
+    }
+    let mut too_wide = Vec::new();
+    for (width, label, confirm, unsubscribe) in passes {
+        let tour = [
+            Stop::Url("sign-up", app.url("/")),
+            Stop::Url("archive", app.url("/archive")),
+            Stop::Url("archived-digest", app.url(&format!("/archive/{digest}"))),
+            Stop::Url("confirm", confirm),
+            Stop::Click("confirmed", "button[type=submit]", "You’re subscribed"),
+            Stop::Url(
+                "link-problem",
+                app.url("/subscriptions/confirm?token=not-a-token"),
+            ),
+            Stop::Url("unsubscribe", unsubscribe),
+            Stop::Click("unsubscribed", "button[type=submit]", "You’re unsubscribed"),
+            Stop::Url(
+                "test-mail-unsubscribe",
+                app.url("/unsubscribe?token=preview"),
+            ),
+            Stop::Url("not-found", app.url("/no-such-page")),
+            Stop::Url("admin-login", app.url("/admin/login")),
+            // (logged in by the tour itself, below)
+            Stop::Url("admin-dashboard", app.url("/admin")),
+            Stop::Url("admin-subscribers", app.url("/admin/subscribers")),
+            Stop::Url(
+                "admin-subscriber-delete",
+                app.url(&format!("/admin/subscribers/{}/delete", ids[1])),
+            ),
+            Stop::Url("admin-articles", app.url("/admin/articles")),
+            Stop::Url("admin-digests", app.url("/admin/digests")),
+            Stop::Url("admin-digest", app.url(&format!("/admin/digests/{digest}"))),
+            Stop::Url("admin-preview", app.url("/admin/digests/preview")),
+            Stop::Url("admin-send-confirm", app.url("/admin/digests/send")),
+            Stop::Url("admin-templates", app.url("/admin/templates")),
+            Stop::Url("admin-logout", app.url("/admin/logout")),
+        ];
+        let browser = Browser::start_at(&format!("tour-{label}"), width).await;
+        for stop in &tour {
+            let name = match stop {
+                Stop::Url(name, url) => {
+                    browser.goto(url).await;
+                    name
+                }
+                Stop::Click(name, css, heading) => {
+                    browser.click(css).await;
+                    browser.heading_is(heading).await;
+                    name
+                }
+            };
+            if *name == "admin-login" {
+                browser.shot(name).await;
+                browser.fill("#token", ADMIN_TOKEN).await;
+                browser.click("button[type=submit]").await;
+                browser.heading_is("Dashboard").await;
+                continue;
+            }
+            browser.shot(name).await;
+            for what in browser.sideways().await {
+                too_wide.push(format!("{name} at {label}: {what} px"));
+            }
+        }
+        browser.close().await;
+    }
+    assert!(too_wide.is_empty(), "pages scroll sideways: {too_wide:#?}");
 }

@@ -1,6 +1,7 @@
 //! The `articles` table: articles waiting for a digest, and those already sent.
 
 use chrono::NaiveDateTime;
+use diesel::dsl::{Asc, Desc, IsNull};
 use diesel::prelude::*;
 use serde::Serialize;
 
@@ -27,6 +28,9 @@ pub struct Article {
     pub digest_id: Option<i64>,
     #[serde(serialize_with = "super::utc::serialize_option")]
     pub excluded_at: Option<NaiveDateTime>,
+    /// The editor's place for it in the next digest (1 leads); `None` until placed.
+    #[serde(skip)]
+    pub story_order: Option<i32>,
 }
 
 /// Stores one article unless one with the same URL (or feed guid) exists, in its own
@@ -75,28 +79,35 @@ fn find_existing(conn: &mut Conn, article: &NewArticle) -> anyhow::Result<Option
     Ok(query.first(conn).optional()?)
 }
 
-/// Newest first, as a news digest reads; articles without a date after the dated ones,
-/// the latest added first (SQLite sorts NULL first and PostgreSQL last, so it is said
-/// outright).
-fn newest_first() -> (
-    diesel::dsl::Asc<diesel::dsl::IsNull<articles::published_at>>,
-    diesel::dsl::Desc<articles::published_at>,
-    diesel::dsl::Desc<articles::id>,
-) {
+type DigestOrder = (
+    Asc<IsNull<articles::story_order>>,
+    Asc<articles::story_order>,
+    Asc<IsNull<articles::published_at>>,
+    Desc<articles::published_at>,
+    Desc<articles::id>,
+);
+
+/// The order of a digest's stories: the ones the editor placed first, in their places;
+/// then newest first, as a news digest reads, with articles without a date after the
+/// dated ones, the latest added first. (SQLite sorts NULL first and PostgreSQL last, so
+/// it is said outright.)
+fn digest_order() -> DigestOrder {
     (
+        articles::story_order.is_null().asc(),
+        articles::story_order.asc(),
         articles::published_at.is_null().asc(),
         articles::published_at.desc(),
         articles::id.desc(),
     )
 }
 
-/// Articles for the next digest, in the order it lists them (newest first): not yet in a
-/// digest and not left out.
+/// Articles for the next digest, in the order it lists them: not yet in a digest and not
+/// left out.
 pub fn waiting(conn: &mut Conn) -> anyhow::Result<Vec<Article>> {
     Ok(articles::table
         .filter(articles::digest_id.is_null())
         .filter(articles::excluded_at.is_null())
-        .order(newest_first())
+        .order(digest_order())
         .select(Article::as_select())
         .load(conn)?)
 }
@@ -105,7 +116,7 @@ pub fn waiting(conn: &mut Conn) -> anyhow::Result<Vec<Article>> {
 pub fn in_digest(conn: &mut Conn, digest_id: i64) -> anyhow::Result<Vec<Article>> {
     Ok(articles::table
         .filter(articles::digest_id.eq(digest_id))
-        .order(newest_first())
+        .order(digest_order())
         .select(Article::as_select())
         .load(conn)?)
 }
@@ -145,7 +156,53 @@ pub fn set_left_out(
             .find(id)
             .filter(articles::digest_id.is_null()),
     )
-    .set(articles::excluded_at.eq(left_out.then_some(now)))
+    .set((
+        articles::excluded_at.eq(left_out.then_some(now)),
+        // A story put back takes no stale place: it goes where its date puts it.
+        articles::story_order.eq(None::<i32>),
+    ))
     .execute(conn)?;
     Ok(changed == 1)
+}
+
+/// Where the editor moves a waiting story.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Move {
+    Up,
+    Down,
+    /// To the top: the digest's lead story.
+    Lead,
+}
+
+/// Moves a waiting story one place up or down, or to the lead, and writes down the
+/// whole resulting order, so that later arrivals (unplaced) follow it instead of
+/// reshuffling it. Returns whether `id` is a waiting article.
+pub fn reorder(conn: &mut Conn, id: i64, to: Move) -> anyhow::Result<bool> {
+    crate::db::exclusive(conn, |conn| {
+        let mut order: Vec<i64> = articles::table
+            .filter(articles::digest_id.is_null())
+            .filter(articles::excluded_at.is_null())
+            .order(digest_order())
+            .select(articles::id)
+            .load(conn)?;
+        let Some(at) = order.iter().position(|&a| a == id) else {
+            return Ok(false);
+        };
+        match to {
+            Move::Up if at > 0 => order.swap(at, at - 1),
+            Move::Down if at + 1 < order.len() => order.swap(at, at + 1),
+            Move::Lead => {
+                let story = order.remove(at);
+                order.insert(0, story);
+            }
+            // Already first (or last): nothing moves.
+            Move::Up | Move::Down => {}
+        }
+        for (place, article) in (1..).zip(order) {
+            diesel::update(articles::table.find(article))
+                .set(articles::story_order.eq(Some(place)))
+                .execute(conn)?;
+        }
+        Ok(true)
+    })
 }

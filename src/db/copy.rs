@@ -93,6 +93,7 @@ row!(Article, articles {
     id: i64, url: String, guid: Option<String>, title: String, summary: Option<String>,
     body: Option<String>, author: Option<String>, published_at: Option<NaiveDateTime>,
     created_at: NaiveDateTime, digest_id: Option<i64>, excluded_at: Option<NaiveDateTime>,
+    story_order: Option<i32>,
 });
 row!(
     AdminSession,

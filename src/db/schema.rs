@@ -80,6 +80,7 @@ diesel::table! {
         created_at -> Timestamp,
         digest_id -> Nullable<BigInt>,
         excluded_at -> Nullable<Timestamp>,
+        story_order -> Nullable<Integer>,
     }
 }
 

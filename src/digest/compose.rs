@@ -18,6 +18,10 @@ pub const GMAIL_CLIP_BYTES: usize = 102 * 1024;
 /// can show the digest without any reader's links.
 const READER_PART_START: &str = "<!--reader-->";
 const READER_PART_END: &str = "<!--/reader-->";
+/// Marks what only the mail needs (its "View this email in your browser" link), which
+/// the archive page, being that view, leaves out rather than link to itself.
+const MAIL_ONLY_START: &str = "<!--mail-only-->";
+const MAIL_ONLY_END: &str = "<!--/mail-only-->";
 
 /// What `compose_digest` did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -231,14 +235,23 @@ fn render(
 }
 
 /// The digest's HTML as the archive shows it: the reader's own part (unsubscribe link)
-/// taken out.
+/// and the link to the archive itself taken out.
 pub fn archive_html(html: &str) -> String {
+    without_parts(
+        &without_parts(html, READER_PART_START, READER_PART_END),
+        MAIL_ONLY_START,
+        MAIL_ONLY_END,
+    )
+}
+
+/// `html` without what stands between each `start` and `end` marker.
+fn without_parts(html: &str, start_marker: &str, end_marker: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
-    while let Some(start) = rest.find(READER_PART_START) {
+    while let Some(start) = rest.find(start_marker) {
         out.push_str(&rest[..start]);
-        match rest[start..].find(READER_PART_END) {
-            Some(end) => rest = &rest[start + end + READER_PART_END.len()..],
+        match rest[start..].find(end_marker) {
+            Some(end) => rest = &rest[start + end + end_marker.len()..],
             None => {
                 rest = "";
             }
@@ -257,5 +270,11 @@ mod tests {
         let html = "<p>news</p><!--reader--><a href=\"u1\">Unsubscribe</a><!--/reader--><p>more</p><!--reader-->x<!--/reader-->";
         assert_eq!(archive_html(html), "<p>news</p><p>more</p>");
         assert_eq!(archive_html("<p>plain</p>"), "<p>plain</p>");
+        assert_eq!(
+            archive_html(
+                "<p>a</p><!--mail-only--><a href=\"/archive/1\">View</a><!--/mail-only--><p>b</p>"
+            ),
+            "<p>a</p><p>b</p>"
+        );
     }
 }

@@ -41,6 +41,12 @@ pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<actix_we
     let admin_gate = web::Data::new(admin_auth::AdminGate::new());
     let state = web::Data::new(state);
     let connections = slow_clients::ConnectionCounter::default();
+    // The logo of `SITE_LOGO_URL` is the one image from elsewhere that pages show.
+    let logo_origin = state
+        .settings
+        .site_logo_url
+        .as_ref()
+        .map(|url| url.origin().ascii_serialization());
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -56,7 +62,7 @@ pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<actix_we
             .app_data(web::PathConfig::default().error_handler(bad_request))
             .configure(routes)
             .wrap(from_fn(slow_clients::limit_slow_clients))
-            .wrap(security_headers())
+            .wrap(security_headers(logo_origin.as_deref()))
             .wrap(from_fn(log_request))
     })
     .on_connect(move |connection, data| connections.on_connect(connection, data))
@@ -211,12 +217,15 @@ fn bad_request(
 
 /// Headers every response carries. Pages need no script and load only our stylesheet;
 /// `no-referrer` keeps tokens in our URLs from leaking to other sites.
-fn security_headers() -> DefaultHeaders {
+fn security_headers(logo_origin: Option<&str>) -> DefaultHeaders {
+    let logo = logo_origin.map(|o| format!(" {o}")).unwrap_or_default();
     DefaultHeaders::new()
         .add((
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
-             frame-ancestors 'none'; base-uri 'none'",
+            format!(
+                "default-src 'none'; style-src 'self'; img-src 'self' data:{logo}; form-action 'self'; \
+                 frame-ancestors 'none'; base-uri 'none'"
+            ),
         ))
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::REFERRER_POLICY, "no-referrer"))

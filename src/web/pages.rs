@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
 use super::WebError;
+use crate::config::BrandColor;
 use crate::state::AppState;
 use crate::templates::{ADMIN_SCRIPT, ADMIN_STYLESHEET, STYLESHEET};
 
@@ -47,8 +48,17 @@ fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
     response
 }
 
-pub async fn stylesheet() -> HttpResponse {
-    asset("text/css; charset=utf-8", STYLESHEET)
+/// The pages' stylesheet in the site's colour (`BRAND_COLOR`).
+pub async fn stylesheet(state: web::Data<AppState>) -> HttpResponse {
+    let color = &state.settings.brand_color;
+    let css = STYLESHEET
+        .replace(BRAND_COLOR_DARK_IN_CSS, &color.darker())
+        .replace(BrandColor::DEFAULT, color.as_str());
+    let mut response = HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .body(css);
+    super::cache_for_a_day(&mut response);
+    response
 }
 
 /// `GET /favicon.ico`: browsers ask for it on every page view. The pages have no icon
@@ -62,6 +72,9 @@ pub async fn favicon() -> HttpResponse {
         ))
         .finish()
 }
+
+/// The darker shade the stylesheet is written with, for buttons under the pointer.
+const BRAND_COLOR_DARK_IN_CSS: &str = "#08467f";
 
 pub async fn admin_stylesheet() -> HttpResponse {
     asset("text/css; charset=utf-8", ADMIN_STYLESHEET)

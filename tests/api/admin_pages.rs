@@ -43,7 +43,7 @@ impl<'a> Admin<'a> {
     }
 
     /// Posts a form with the session's CSRF token added.
-    async fn post(&self, path: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
+    pub(crate) async fn post(&self, path: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
         let mut all = vec![("csrf", self.csrf.as_str())];
         all.extend_from_slice(pairs);
         self.post_raw(path, &all).await
@@ -495,7 +495,7 @@ async fn send_now_with_no_confirmed_reader_says_so_and_keeps_the_article() {
         "{page}"
     );
     let preview = admin
-        .get("/admin/digests/preview")
+        .get("/admin/digests/preview/mail")
         .await
         .text()
         .await
@@ -703,4 +703,145 @@ async fn the_subscriber_export_downloads_the_list_as_csv() {
         csv.contains("'=cmd@example.org"),
         "a formula-like cell is kept as text: {csv}"
     );
+}
+
+/// The places of `titles` in `text`, which must hold each of them.
+fn order_of(text: &str, titles: &[&str]) -> Vec<usize> {
+    titles
+        .iter()
+        .map(|t| text.find(t).unwrap_or_else(|| panic!("{t} in {text}")))
+        .collect()
+}
+
+fn in_order(text: &str, titles: &[&str]) -> bool {
+    order_of(text, titles).is_sorted()
+}
+
+#[tokio::test]
+async fn the_editor_sets_the_order_of_the_stories_and_the_digest_keeps_it() {
+    let app = spawn_app().await;
+    let admin = Admin::log_in(&app).await;
+    let mut ids = Vec::new();
+    for (title, day) in [
+        ("Astana hosts the Turkic summit", "2026-11-28"),
+        ("Tokayev signs the budget", "2026-11-27"),
+        ("Almaty’s new metro line opens", "2026-11-26"),
+    ] {
+        let response = app
+            .api_post(
+                "/api/articles",
+                &serde_json::json!({
+                    "title": title,
+                    "url": format!("https://news.example/{day}"),
+                    "published_at": format!("{day}T09:00:00Z"),
+                }),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+        ids.push(
+            response.json::<serde_json::Value>().await.unwrap()["id"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    let [summit, budget, metro] = ids[..] else {
+        unreachable!()
+    };
+    let page = admin.get("/admin/articles").await.text().await.unwrap();
+    assert!(
+        in_order(&page, &["Turkic summit", "signs the budget", "metro line"]),
+        "newest first until the editor moves a story: {page}"
+    );
+
+    // The oldest story leads, and the summit goes below the budget.
+    let lead = admin
+        .post(&format!("/admin/articles/{metro}/move"), &[("to", "lead")])
+        .await;
+    assert_eq!(lead.status(), 303);
+    admin
+        .post(&format!("/admin/articles/{summit}/move"), &[("to", "down")])
+        .await;
+    let wanted = ["metro line", "signs the budget", "Turkic summit"];
+    let page = admin.get("/admin/articles").await.text().await.unwrap();
+    assert!(in_order(&page, &wanted), "{page}");
+
+    // Nonsense and stories that are not waiting change nothing.
+    let bad = admin
+        .post(
+            &format!("/admin/articles/{budget}/move"),
+            &[("to", "sideways")],
+        )
+        .await;
+    assert_eq!(bad.status(), 400);
+    let missing = admin
+        .post("/admin/articles/999999/move", &[("to", "up")])
+        .await;
+    assert_eq!(missing.status(), 404);
+    // A story arriving later follows the placed ones, however new.
+    let late = app
+        .api_post(
+            "/api/articles",
+            &serde_json::json!({
+                "title": "Late story",
+                "url": "https://news.example/late",
+                "published_at": "2026-11-29T09:00:00Z",
+            }),
+        )
+        .await;
+    assert_eq!(late.status(), 201);
+    let wanted = [wanted[0], wanted[1], wanted[2], "Late story"];
+
+    // The preview is an admin page framing the mail, which only our pages may frame.
+    let framing = admin
+        .get("/admin/digests/preview")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        framing.contains(r#"aria-label="Admin sections""#)
+            && framing
+                .contains(r#"<iframe class="mail-preview" src="/admin/digests/preview/mail""#),
+        "{framing}"
+    );
+    let preview = admin.get("/admin/digests/preview/mail").await;
+    let csp = preview.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("frame-ancestors 'self'"), "{csp}");
+    let preview = preview.text().await.unwrap();
+    assert!(in_order(&preview, &wanted), "{preview}");
+    app.import_confirmed(&["reader@example.org"]).await;
+    let digest = app.send_digest_and_wait().await;
+    let mail = app
+        .wait_for_mail_to("reader@example.org", 1)
+        .await
+        .remove(0);
+    assert!(in_order(&mail.text_body(), &wanted), "{}", mail.text_body());
+    let id = digest["id"].as_i64().unwrap();
+    let archived = app
+        .get(&format!("/archive/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(in_order(&archived, &wanted), "{archived}");
+}
+
+#[tokio::test]
+async fn an_article_added_by_hand_shows_when_it_was_added() {
+    let app = spawn_app().await;
+    let admin = Admin::log_in(&app).await;
+    admin
+        .post(
+            "/admin/articles",
+            &[("title", "Keep me"), ("url", "https://news.example/keep")],
+        )
+        .await;
+    let page = admin.get("/admin/articles").await.text().await.unwrap();
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let row = &page[page.find("Keep me").unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains(&today), "{row}");
 }

@@ -950,3 +950,64 @@ async fn a_feed_of_stray_end_tags_under_five_mebibytes_imports_within_seconds() 
         );
     }
 }
+
+#[tokio::test]
+async fn the_admin_imports_a_feed_from_the_articles_page_and_only_a_web_address() {
+    let app = spawn_app_allowing_local_feeds().await;
+    let admin = crate::admin_pages::Admin::log_in(&app).await;
+    let sample = std::fs::read(SAMPLE_RSS).expect("the sample feed");
+    let server = FeedServer::start(move |_| {
+        http_response(
+            "200 OK",
+            &[("Content-Type", "application/rss+xml; charset=UTF-8")],
+            &sample,
+        )
+    })
+    .await;
+
+    // A path on the server, an address without a scheme, an unreachable host: refused,
+    // nothing read.
+    let path = admin
+        .post("/admin/articles/import-feed", &[("url", SAMPLE_RSS)])
+        .await;
+    assert_eq!(path.status(), 400);
+    let page = path.text().await.unwrap();
+    assert!(page.contains(r#"id="feed-error""#), "{page}");
+    let bare = admin
+        .post(
+            "/admin/articles/import-feed",
+            &[("url", "astanatimes.example/feed")],
+        )
+        .await;
+    assert_eq!(bare.status(), 400);
+    assert!(
+        bare.text()
+            .await
+            .unwrap()
+            .contains("did you mean https://astanatimes.example/feed")
+    );
+    let closed = format!(
+        "http://127.0.0.1:{}/feed",
+        crate::support::smtp_server::unused_port()
+    );
+    let unreachable = admin
+        .post("/admin/articles/import-feed", &[("url", &closed)])
+        .await;
+    assert_eq!(unreachable.status(), 502);
+    assert!(waiting_articles(&app).await.is_empty());
+
+    let imported = admin
+        .post("/admin/articles/import-feed", &[("url", &server.url)])
+        .await;
+    assert_eq!(imported.status(), 200);
+    let page = imported.text().await.unwrap();
+    assert!(
+        page.contains("Read the feed: 4 new, 0 already known, 0 skipped."),
+        "{page}"
+    );
+    assert_eq!(waiting_articles(&app).await.len(), 4);
+    assert!(
+        page.contains("Kazakhstan"),
+        "the new articles are listed: {page}"
+    );
+}

@@ -21,4 +21,6 @@ mod operations;
 mod pages_and_headers;
 mod settings;
 mod signup;
+mod site_look;
+mod templates;
 mod unsubscribe;

@@ -37,6 +37,10 @@ pub const SETTINGS: &[&str] = &[
     "CONFIRM_MAILS_PER_ADDRESS_PER_DAY",
     "TRUSTED_PROXY",
     "TIMEZONE",
+    "SITE_URL",
+    "SITE_LOGO_URL",
+    "BRAND_COLOR",
+    "TEMPLATES_DIR",
 ];
 
 /// A folder for the CLI to run in (it reads `.env` from its working directory), and the

@@ -1,4 +1,5 @@
-//! The articles waiting for the next digest: add one by hand, leave one out.
+//! The articles waiting for the next digest: import a feed, add one by hand, leave one
+//! out, set the order of the stories.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -7,6 +8,7 @@ use serde::Deserialize;
 use super::{AdminForm, AdminSession, NoFields, Notice, admin_context, notice_text, see_other};
 use crate::db::{self, articles};
 use crate::domain::{ArticleInput, NewArticle};
+use crate::feed;
 use crate::state::AppState;
 use crate::web::{WebError, pages};
 
@@ -26,22 +28,41 @@ async fn render(
     input: &ArticleInput,
     errors: Option<&crate::domain::article::FieldErrors>,
 ) -> Result<HttpResponse, WebError> {
+    context.insert("input", &FormValues::from(input));
+    context.insert("errors", &errors.cloned().unwrap_or_default());
+    let status = match errors {
+        Some(_) => StatusCode::BAD_REQUEST,
+        None => StatusCode::OK,
+    };
+    render_with_status(state, context, status).await
+}
+
+/// The articles page with its lists and the feed form, answered with `status`.
+async fn render_with_status(
+    state: &AppState,
+    mut context: tera::Context,
+    status: StatusCode,
+) -> Result<HttpResponse, WebError> {
     let (waiting, left_out) = state
         .db
         .run(|conn| Ok((articles::waiting(conn)?, articles::left_out(conn)?)))
         .await?;
     context.insert("waiting", &waiting);
     context.insert("left_out", &left_out);
-    context.insert("input", &FormValues::from(input));
-    context.insert("errors", &errors.cloned().unwrap_or_default());
-    match errors {
-        Some(_) => Err(pages::error_page(
+    let feed_url = state.settings.feed_url.as_deref().map(feed::redacted);
+    if !context.contains_key("feed_input") {
+        context.insert("feed_input", &feed_url.as_deref().unwrap_or_default());
+    }
+    context.insert("feed_url", &feed_url);
+    if status.is_success() {
+        pages::render(state, "admin/articles.html", &context)
+    } else {
+        Err(pages::error_page(
             state,
-            StatusCode::BAD_REQUEST,
+            status,
             "admin/articles.html",
             &context,
-        )),
-        None => pages::render(state, "admin/articles.html", &context),
+        ))
     }
 }
 
@@ -93,16 +114,20 @@ pub async fn create(
     let parsed = web::block(move || NewArticle::parse(&parse_input))
         .await
         .map_err(|e| WebError::Internal(anyhow::anyhow!("article parsing panicked: {e}")))?;
-    let article = match parsed {
+    let mut article = match parsed {
         Ok(article) => article,
         Err(errors) => {
             let context = admin_context(&state, &session, "articles");
             return render(&state, context, &input, Some(&errors)).await;
         }
     };
+    // An article the editor adds by hand is published as they add it: it leads the
+    // newest-first order and the list shows its date, unless the editor moves it.
+    let now = db::now();
+    article.published_at.get_or_insert(now);
     let (_, created) = state
         .db
-        .write(move |conn| articles::add(conn, &article, db::now()))
+        .write(move |conn| articles::add(conn, &article, now))
         .await?;
     Ok(see_other(if created {
         "/admin/articles?notice=added"
@@ -145,4 +170,115 @@ async fn set_left_out(state: &AppState, id: i64, left_out: bool) -> Result<HttpR
     } else {
         "/admin/articles?notice=put-back"
     }))
+}
+
+/// Where a story goes: `up`, `down` or `lead`.
+#[derive(Deserialize)]
+pub struct MoveForm {
+    #[serde(default)]
+    to: String,
+}
+
+pub async fn reorder(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: AdminForm<MoveForm>,
+) -> Result<HttpResponse, WebError> {
+    let to = match form.form.to.as_str() {
+        "up" => articles::Move::Up,
+        "down" => articles::Move::Down,
+        "lead" => articles::Move::Lead,
+        _ => {
+            return Err(pages::message_page(
+                &state,
+                StatusCode::BAD_REQUEST,
+                "The form could not be read",
+                "A story moves up, down or to the lead.",
+            ));
+        }
+    };
+    let id = id.into_inner();
+    let moved = state
+        .db
+        .write(move |conn| articles::reorder(conn, id, to))
+        .await?;
+    if !moved {
+        return Err(pages::message_page(
+            &state,
+            StatusCode::NOT_FOUND,
+            "No such waiting article",
+            "It may have gone out in a digest already, or been left out.",
+        ));
+    }
+    Ok(see_other(&format!("/admin/articles#article-{id}")))
+}
+
+#[derive(Deserialize)]
+pub struct FeedForm {
+    #[serde(default)]
+    url: String,
+}
+
+/// Reads an RSS or Atom feed from the web now and adds its new entries, as
+/// `newsletter import-feed URL` does. Only http(s) addresses: a web form never reads the
+/// server's own files.
+pub async fn import_feed(
+    state: web::Data<AppState>,
+    form: AdminForm<FeedForm>,
+) -> Result<HttpResponse, WebError> {
+    let AdminForm { session, form } = form;
+    let url = form.url.trim().to_owned();
+    let mut context = admin_context(&state, &session, "articles");
+    context.insert("feed_input", &url);
+    let (status, feedback) = match feed_address(&url) {
+        Err(error) => (StatusCode::BAD_REQUEST, Err(error)),
+        Ok(()) => match feed::import_feed(&state, &url).await {
+            Ok(report) if report.not_modified => (
+                StatusCode::OK,
+                Ok("The feed has not changed since it was last read.".to_owned()),
+            ),
+            Ok(report) => {
+                context.insert("feed_skipped", &report.skipped);
+                (
+                    StatusCode::OK,
+                    Ok(format!(
+                        "Read the feed: {} new, {} already known, {} skipped.",
+                        report.new,
+                        report.known,
+                        report.skipped.len()
+                    )),
+                )
+            }
+            Err(e) => {
+                tracing::warn!(
+                    url = feed::redacted(&url),
+                    error = format!("{e:#}"),
+                    "admin feed import failed"
+                );
+                (StatusCode::BAD_GATEWAY, Err(format!("{e:#}")))
+            }
+        },
+    };
+    match feedback {
+        Ok(report) => context.insert("feed_report", &report),
+        Err(error) => context.insert("feed_error", &error),
+    }
+    context.insert("input", &FormValues::from(&ArticleInput::default()));
+    context.insert("errors", &crate::domain::article::FieldErrors::default());
+    render_with_status(&state, context, status).await
+}
+
+/// Why `url` is not a feed address the admin pages read, if it is not.
+fn feed_address(url: &str) -> Result<(), String> {
+    if url.is_empty() {
+        return Err("Enter the feed’s address.".to_owned());
+    }
+    match url::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => Ok(()),
+        Ok(_) => Err("The feed’s address must start with https:// or http://.".to_owned()),
+        Err(url::ParseError::RelativeUrlWithoutBase) => Err(format!(
+            "The address has no scheme: did you mean https://{url} ?"
+        )),
+        Err(e) => Err(format!("This is not a web address: {e}.")),
+    }
 }

@@ -24,7 +24,7 @@ const SERIES: [(&str, &str); 3] = [
 /// gridlines, date labels and a legend; the numbers also in a `<title>` for screen
 /// readers.
 pub fn growth_svg(growth: &Growth) -> String {
-    let days = growth.days.len().max(2);
+    let days = growth.days.len().max(1);
     let series = [&growth.signups, &growth.confirmations, &growth.unsubscribes];
     let max = series
         .iter()
@@ -35,7 +35,9 @@ pub fn growth_svg(growth: &Growth) -> String {
     let top_value = nice_ceiling(max.max(1));
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
-    let x = |i: usize| LEFT + plot_w * i as f64 / (days - 1) as f64;
+    // Each day has a slot of the plot's width; its bar and its points sit in the middle,
+    // so the first and the last day (today) are drawn whole, never cut at an edge.
+    let x = |i: usize| LEFT + plot_w * (i as f64 + 0.5) / days as f64;
     let y = |v: i64| TOP + plot_h - plot_h * v as f64 / top_value as f64;
 
     let total = |s: &[i64]| s.iter().sum::<i64>();
@@ -177,6 +179,39 @@ mod tests {
             assert!(svg.contains(label), "{label} in {svg}");
         }
         assert!(svg.contains("Last 90 days: 267 sign-ups"), "{svg}");
+    }
+
+    #[test]
+    fn todays_bar_lies_inside_the_plot() {
+        let start = NaiveDate::from_ymd_opt(2026, 9, 1).unwrap();
+        let growth = Growth {
+            signups: (0..90)
+                .map(|i| if i == 0 || i == 89 { 40 } else { 0 })
+                .collect(),
+            confirmations: vec![0; 90],
+            unsubscribes: vec![0; 90],
+            days: start.iter_days().take(90).collect(),
+        };
+        let svg = growth_svg(&growth);
+        let bars: Vec<(f64, f64)> = svg
+            .split("<rect x=\"")
+            .skip(1)
+            .filter(|rect| rect.contains("opacity"))
+            .map(|rect| {
+                let number = |after: &str| -> f64 {
+                    let from = &rect[rect.find(after).unwrap() + after.len()..];
+                    from[..from.find('"').unwrap()].parse().unwrap()
+                };
+                (number(""), number("width=\""))
+            })
+            .collect();
+        assert_eq!(bars.len(), 2, "{svg}");
+        for (x, width) in bars {
+            assert!(
+                x >= LEFT && x + width <= WIDTH - RIGHT,
+                "{x} + {width} in {svg}"
+            );
+        }
     }
 
     #[test]

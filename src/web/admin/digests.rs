@@ -42,23 +42,49 @@ pub async fn index(
     pages::render(&state, "admin/digests.html", &context)
 }
 
-/// The next digest's HTML as readers will see it (their links stand in as placeholders).
+/// The next digest inside the admin pages: its subject, its size, and the mail itself in
+/// a sandboxed frame, as wide as the screen it is looked at on.
 pub async fn preview(
+    state: web::Data<AppState>,
+    session: AdminSession,
+) -> Result<HttpResponse, WebError> {
+    let next = next_or_conflict(&state).await?;
+    let mut context = admin_context(&state, &session, "digests");
+    context.insert("subject", &next.subject);
+    context.insert(
+        "size_kb",
+        &format!("{:.1}", next.html.len() as f64 / 1024.0),
+    );
+    context.insert("warning", &next.clipping_warning());
+    pages::render(&state, "admin/preview.html", &context)
+}
+
+/// The next digest's HTML as readers will see it (their links stand in as placeholders);
+/// framed by [`preview`], and only by our own pages.
+pub async fn preview_mail(
     state: web::Data<AppState>,
     _session: AdminSession,
 ) -> Result<HttpResponse, WebError> {
-    let Some(next) = preview_digest(&state).await? else {
-        return Err(pages::message_page(
-            &state,
+    let next = next_or_conflict(&state).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            crate::web::EMAIL_VIEW_CSP.replace("frame-ancestors 'none'", "frame-ancestors 'self'"),
+        ))
+        .insert_header((header::X_FRAME_OPTIONS, "SAMEORIGIN"))
+        .body(next.html))
+}
+
+async fn next_or_conflict(state: &AppState) -> Result<crate::digest::Rendered, WebError> {
+    preview_digest(state).await?.ok_or_else(|| {
+        pages::message_page(
+            state,
             StatusCode::CONFLICT,
             "Nothing to preview",
             "No article is waiting for the next digest.",
-        ));
-    };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CONTENT_SECURITY_POLICY, crate::web::EMAIL_VIEW_CSP))
-        .body(next.html))
+        )
+    })
 }
 
 #[derive(Deserialize)]

@@ -9,6 +9,7 @@ mod chart;
 mod dashboard;
 mod digests;
 mod subscribers;
+mod templates;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -40,7 +41,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 DefaultHeaders::new().add((
                     header::CONTENT_SECURITY_POLICY,
                     "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
-                     img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                     img-src 'self' data:; frame-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+                     base-uri 'none'",
                 )),
             )
             .service(
@@ -95,12 +97,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .done(),
             )
             .service(
+                Endpoint::at("/articles/import-feed")
+                    .post(articles::import_feed)
+                    .done(),
+            )
+            .service(
+                Endpoint::at("/articles/{id}/move")
+                    .post(articles::reorder)
+                    .done(),
+            )
+            .service(
                 Endpoint::at("/articles/{id}/put-back")
                     .post(articles::put_back)
                     .done(),
             )
             .service(Endpoint::at("/digests").get(digests::index).done())
             .service(Endpoint::at("/digests/preview").get(digests::preview).done())
+            .service(
+                Endpoint::at("/digests/preview/mail")
+                    .get(digests::preview_mail)
+                    .done(),
+            )
             .service(Endpoint::at("/digests/test").post(digests::send_test).done())
             .service(
                 Endpoint::at("/digests/send")
@@ -117,6 +134,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 Endpoint::at("/digests/{id}/retry")
                     .post(digests::retry_failed)
+                    .done(),
+            )
+            .service(Endpoint::at("/templates").get(templates::index).done())
+            .service(
+                Endpoint::at("/templates/preview/{mail}")
+                    .get(templates::preview)
                     .done(),
             ),
     );
@@ -298,6 +321,8 @@ fn admin_context(state: &AppState, session: &AdminSession, section: &str) -> ter
     let mut context = state.base_context();
     context.insert("csrf", &session.csrf_token);
     context.insert("section", section);
+    // Every admin page tells of a template edit that was refused.
+    context.insert("template_problem", &state.templates.problem());
     context
 }
 

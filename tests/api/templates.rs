@@ -1,0 +1,304 @@
+//! `TEMPLATES_DIR`: overrides by name, a broken one refused at start with its file and
+//! line, an edit while running picked up (or, broken, refused with the admin told), and
+//! the admin's list of templates with previews of each mail.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::admin_pages::Admin;
+use crate::support::{TestApp, Workspace, spawn_app_with};
+
+const BUILT_IN_DIGEST: &str = include_str!("../../email_templates/digest.html");
+
+/// The built-in digest with `edition` written under the masthead's date.
+fn digest_with_edition(edition: &str) -> String {
+    let changed = BUILT_IN_DIGEST.replace(
+        "<p class=\"date\">{{ date }}</p>",
+        &format!("<p class=\"date\">{edition} · {{{{ date }}}}</p>"),
+    );
+    assert_ne!(
+        changed, BUILT_IN_DIGEST,
+        "the masthead is where the test expects"
+    );
+    changed
+}
+
+/// A folder of templates with `email/digest.html` in it.
+fn templates_dir(parent: &Path, digest: &str) -> PathBuf {
+    let dir = parent.join("templates");
+    std::fs::create_dir_all(dir.join("email")).unwrap();
+    std::fs::write(dir.join("email/digest.html"), digest).unwrap();
+    dir
+}
+
+/// The next digest's HTML, from `GET /api/digests/preview`.
+async fn preview(app: &TestApp) -> String {
+    let response = app.api_get("/api/digests/preview").await;
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
+}
+
+/// Waits out the one-second pause between looks at the folder.
+async fn after_the_next_look() {
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+}
+
+#[tokio::test]
+async fn an_override_template_changes_the_digests_masthead() {
+    let folder = tempfile::tempdir().unwrap();
+    let dir = templates_dir(folder.path(), &digest_with_edition("Morning edition"));
+    let app = spawn_app_with(&[("TEMPLATES_DIR", dir.to_str().unwrap())]).await;
+    app.import_confirmed(&["aigerim@example.kz"]).await;
+    app.add_article(
+        "Akan Rakhmetullin Visits the UN Plaza in Almaty",
+        "https://astanatimes.example/un-plaza",
+    )
+    .await;
+    app.send_digest_and_wait().await;
+
+    let mail = &app.smtp.messages_to("aigerim@example.kz")[0];
+    let html = mail.html_body();
+    assert!(html.contains("Morning edition · "), "{html}");
+    assert!(
+        html.contains("Akan Rakhmetullin Visits the UN Plaza"),
+        "{html}"
+    );
+    assert!(
+        !mail.text_body().contains("Morning edition"),
+        "the text part is still the built-in one"
+    );
+
+    let admin = Admin::log_in(&app).await;
+    let page = admin.get("/admin/templates").await.text().await.unwrap();
+    let file = dir.join("email/digest.html");
+    assert!(
+        page.contains(&format!(
+            "<td><code>email/digest.html</code></td>\n          <td>overridden by <code>{}</code>",
+            file.display()
+        )),
+        "{page}"
+    );
+    assert!(
+        page.contains("<td><code>email/digest.txt</code></td>\n          <td>built-in</td>"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn a_broken_template_is_refused_at_start_with_its_file_and_line() {
+    let workspace = Workspace::new();
+    let broken = BUILT_IN_DIGEST.replacen(
+        "<title>{{ subject }}</title>",
+        "<title>{{ subject </title>",
+        1,
+    );
+    let line = 1 + broken[..broken.find("{{ subject </title>").unwrap()]
+        .matches('\n')
+        .count();
+    let dir = templates_dir(workspace.path(), &broken);
+    let run = workspace
+        .newsletter_with(
+            &[
+                ("TEMPLATES_DIR", dir.to_str().unwrap()),
+                ("BIND_ADDR", "127.0.0.1:0"),
+            ],
+            &["serve"],
+        )
+        .await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let file = dir.join("email/digest.html");
+    assert!(
+        run.stderr.contains(&format!(
+            "`{}` line {line}: the template does not parse",
+            file.display()
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_template_that_needs_a_variable_no_mail_has_is_refused_at_start() {
+    let workspace = Workspace::new();
+    let dir = templates_dir(
+        workspace.path(),
+        &BUILT_IN_DIGEST.replace("{{ date }}", "{{ edition_number }}"),
+    );
+    let run = workspace
+        .newsletter_with(
+            &[("TEMPLATES_DIR", dir.to_str().unwrap())],
+            &["send-digest"],
+        )
+        .await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "the template `{}` cannot be rendered with sample data",
+            dir.join("email/digest.html").display()
+        )) && run.stderr.contains("edition_number"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_page_template_is_overridden_and_one_with_an_unknown_variable_is_refused() {
+    let folder = tempfile::tempdir().unwrap();
+    let dir = folder.path().join("templates");
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("signup.html");
+    std::fs::write(
+        &page,
+        "{% extends \"base.html\" %}\n{% block content %}<h1>Қош келдіңіз — welcome to {{ newsletter_name }}</h1>\n\
+         <form method=\"post\" action=\"/subscriptions\"><input name=\"email\" value=\"{{ email }}\"></form>{% endblock content %}\n",
+    )
+    .unwrap();
+    let app = spawn_app_with(&[("TEMPLATES_DIR", dir.to_str().unwrap())]).await;
+    let shown = app.get("/").await.text().await.unwrap();
+    assert!(
+        shown.contains("<h1>Қош келдіңіз — welcome to The Astana Times</h1>"),
+        "{shown}"
+    );
+
+    let workspace = Workspace::new();
+    std::fs::write(
+        &page,
+        "{% extends \"base.html\" %}\n{% block content %}{{ motto }}{% endblock content %}\n",
+    )
+    .unwrap();
+    let run = workspace
+        .newsletter_with(
+            &[("TEMPLATES_DIR", dir.to_str().unwrap())],
+            &["send-digest"],
+        )
+        .await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "the template `{}` cannot be rendered with sample data",
+            page.display()
+        )) && run.stderr.contains("Variable `motto` not found"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_templates_dir_that_is_not_a_folder_refuses_the_start() {
+    let workspace = Workspace::new();
+    let run = workspace
+        .newsletter_with(&[("TEMPLATES_DIR", "no-such-folder")], &["send-digest"])
+        .await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("TEMPLATES_DIR `no-such-folder` is not a folder"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn an_edit_while_running_is_used_and_a_broken_one_keeps_the_old_template_and_tells_the_admin()
+{
+    let folder = tempfile::tempdir().unwrap();
+    let dir = templates_dir(folder.path(), &digest_with_edition("Morning edition"));
+    let file = dir.join("email/digest.html");
+    let app = spawn_app_with(&[("TEMPLATES_DIR", dir.to_str().unwrap())]).await;
+    app.add_article("Steppe Eagles Return", "https://astanatimes.example/eagles")
+        .await;
+    assert!(preview(&app).await.contains("Morning edition · "));
+
+    std::fs::write(&file, digest_with_edition("Evening edition")).unwrap();
+    after_the_next_look().await;
+    let html = preview(&app).await;
+    assert!(html.contains("Evening edition · "), "{html}");
+
+    std::fs::write(&file, "<p>{% if %}</p>\n").unwrap();
+    after_the_next_look().await;
+    let html = preview(&app).await;
+    assert!(
+        html.contains("Evening edition · "),
+        "the last good template stays in use: {html}"
+    );
+    let admin = Admin::log_in(&app).await;
+    let dashboard = admin.get("/admin").await.text().await.unwrap();
+    assert!(
+        dashboard.contains(&format!(
+            "A changed template was refused, so the ones before it stay in use: `{}` line 1: the template does not parse",
+            file.display()
+        )),
+        "{dashboard}"
+    );
+
+    std::fs::write(&file, digest_with_edition("Late edition")).unwrap();
+    after_the_next_look().await;
+    assert!(preview(&app).await.contains("Late edition · "));
+    let dashboard = admin.get("/admin").await.text().await.unwrap();
+    assert!(
+        !dashboard.contains("A changed template was refused"),
+        "{dashboard}"
+    );
+}
+
+#[tokio::test]
+async fn the_admin_previews_each_mail_template_with_sample_data() {
+    let folder = tempfile::tempdir().unwrap();
+    let dir = folder.path().join("templates");
+    std::fs::create_dir_all(dir.join("email")).unwrap();
+    std::fs::write(
+        dir.join("email/confirmation.subject.txt"),
+        "One click to join {{ newsletter_name }}\n",
+    )
+    .unwrap();
+    let app = spawn_app_with(&[("TEMPLATES_DIR", dir.to_str().unwrap())]).await;
+    let admin = Admin::log_in(&app).await;
+
+    let page = admin.get("/admin/templates").await.text().await.unwrap();
+    assert!(
+        page.contains("<strong>One click to join The Astana Times</strong>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Almaty Metro Extension Opens to “Record” Crowds"),
+        "the digest's text version with the sample articles: {page}"
+    );
+    assert!(
+        page.contains("<iframe class=\"mail-preview\" src=\"/admin/templates/preview/digest\""),
+        "{page}"
+    );
+
+    let html = admin.get("/admin/templates/preview/digest").await;
+    assert_eq!(html.status(), 200);
+    assert_eq!(
+        html.headers()["x-frame-options"],
+        "SAMEORIGIN",
+        "only our own pages may frame it"
+    );
+    let html = html.text().await.unwrap();
+    assert!(
+        html.contains("Guterres’s Visit: What to Expect in Astana"),
+        "{html}"
+    );
+    assert!(html.contains("By Aigerim Seisembayeva"), "{html}");
+    let confirmation = admin
+        .get("/admin/templates/preview/confirmation")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        confirmation.contains("Confirm my subscription"),
+        "{confirmation}"
+    );
+
+    assert_eq!(
+        admin.get("/admin/templates/preview/welcome").await.status(),
+        404
+    );
+    assert_eq!(
+        app.get("/admin/templates").await.status(),
+        303,
+        "without a session the page sends to the login"
+    );
+}
