@@ -577,6 +577,11 @@ fn parse_timezone(raw: Option<String>) -> anyhow::Result<chrono_tz::Tz> {
 
 /// `SITE_URL`: the news site's own address (any path), http or https.
 fn parse_site_url(raw: &str) -> anyhow::Result<Url> {
+    if let Some(suggestion) = suggest_scheme(raw) {
+        bail!(
+            "SITE_URL `{raw}` is not a web address: it has no scheme; did you mean `{suggestion}`?"
+        );
+    }
     match Url::parse(raw) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => Ok(url),
         _ => bail!("SITE_URL `{raw}` is not a web address such as https://astanatimes.example"),
@@ -880,6 +885,12 @@ mod tests {
         assert!(
             format!("{err:#}").contains("did you mean `https://astanatimes.example/rss`?"),
             "{err:#}"
+        );
+        let err = settings(&[("SITE_URL", "astanatimes.example")]).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "SITE_URL `astanatimes.example` is not a web address: it has no scheme; did you mean \
+             `https://astanatimes.example`?"
         );
         assert_eq!(suggest_scheme("feed.xml"), None);
         assert_eq!(suggest_scheme("./feed.xml"), None);
