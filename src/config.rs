@@ -498,6 +498,16 @@ impl Settings {
         self.timezone.from_utc_datetime(&utc)
     }
 
+    /// A stored time for people, in `TIMEZONE`: `26 Nov 2026, 18:47 UTC`,
+    /// `26 Nov 2026, 23:47 Asia/Almaty`.
+    pub fn human_time(&self, utc: chrono::NaiveDateTime) -> String {
+        format!(
+            "{} {}",
+            self.local_time(utc).format("%-d %b %Y, %H:%M"),
+            self.timezone.name()
+        )
+    }
+
     /// The host part of `BASE_URL`, used for Message-IDs and List-Id.
     pub fn public_host(&self) -> &str {
         self.base_url.host_str().unwrap_or("localhost")

@@ -71,7 +71,7 @@ impl Application {
         }
         tracing::info!(
             "serving {} on http://{}{}",
-            state.settings.newsletter_name,
+            state.newsletter_name(),
             listen_display(&state.settings.bind_addr, self.port),
             if with_workers {
                 ""
@@ -163,7 +163,7 @@ impl Workers {
 pub async fn run_workers_until_stopped(state: AppState) -> anyhow::Result<()> {
     tracing::info!(
         "sending for {} (worker only: no web server)",
-        state.settings.newsletter_name
+        state.newsletter_name()
     );
     tracing::info!("data: {}", describe_database(&state.settings.database_url));
     let workers = Workers::start(&state).await?;

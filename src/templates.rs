@@ -192,6 +192,8 @@ pub struct Templates {
     dir: Option<PathBuf>,
     /// What the mail templates are checked with when loaded: the site's own context.
     sample_base: tera::Context,
+    /// `TIMEZONE`, for the `local_date` filter.
+    timezone: chrono_tz::Tz,
     current: RwLock<Arc<Loaded>>,
     watch: Mutex<Watch>,
     /// Why the last edit of an override was not taken, until a good one comes.
@@ -206,13 +208,15 @@ impl Templates {
         let dir = settings.templates_dir.clone();
         let sample_base = site_context(settings, &settings.newsletter_name);
         let seen = stamps(dir.as_deref());
-        let loaded = build(dir.as_deref(), &sample_base)?;
+        let timezone = settings.timezone;
+        let loaded = build(dir.as_deref(), &sample_base, timezone)?;
         if let Some(dir) = &dir {
             warn_of_unknown_files(dir);
         }
         Ok(Templates {
             dir,
             sample_base,
+            timezone,
             current: RwLock::new(Arc::new(loaded)),
             watch: Mutex::new(Watch {
                 checked: Instant::now(),
@@ -295,7 +299,7 @@ impl Templates {
         }
         watch.seen = now;
         let mut problem = self.problem.write().unwrap_or_else(PoisonError::into_inner);
-        match build(Some(dir), &self.sample_base) {
+        match build(Some(dir), &self.sample_base, self.timezone) {
             Ok(loaded) => {
                 *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(loaded);
                 *problem = None;
@@ -428,7 +432,11 @@ fn sample_page_context(base: tera::Context) -> tera::Context {
 /// Reads the built-in templates with the overrides of `dir`, checks them, and renders
 /// every public page and mail template with sample data (one that fails would fail when
 /// a reader asks for the page, or at send time).
-fn build(dir: Option<&Path>, sample_base: &tera::Context) -> anyhow::Result<Loaded> {
+fn build(
+    dir: Option<&Path>,
+    sample_base: &tera::Context,
+    timezone: chrono_tz::Tz,
+) -> anyhow::Result<Loaded> {
     let mut sources: Vec<(&str, String)> = Vec::with_capacity(TEMPLATES.len());
     let mut overrides = Vec::with_capacity(TEMPLATES.len());
     for (name, builtin) in TEMPLATES {
@@ -463,6 +471,7 @@ fn build(dir: Option<&Path>, sample_base: &tera::Context) -> anyhow::Result<Load
     // Tera's default escaping also turns `/` into `&#x2F;`, which mangles links in
     // mail clients that show the raw href; escape only what HTML needs.
     tera.set_escape_fn(escape_html);
+    tera.register_filter("local_date", LocalDate(timezone));
     let pages = TEMPLATES
         .iter()
         .map(|(name, _)| *name)
@@ -562,6 +571,27 @@ fn chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// `{{ stored_time | local_date }}`: the day (`2026-11-30`) a stored UTC time
+/// (RFC 3339, as the data handed to templates writes it) falls on in `TIMEZONE`.
+struct LocalDate(chrono_tz::Tz);
+
+impl tera::Filter for LocalDate {
+    fn filter(
+        &self,
+        value: &tera::Value,
+        _: &std::collections::HashMap<String, tera::Value>,
+    ) -> tera::Result<tera::Value> {
+        let text = value
+            .as_str()
+            .ok_or_else(|| tera::Error::msg("local_date takes a time written as text"))?;
+        let at = chrono::DateTime::parse_from_rfc3339(text)
+            .map_err(|e| tera::Error::msg(format!("local_date: `{text}` is not a time: {e}")))?;
+        Ok(tera::Value::String(
+            at.with_timezone(&self.0).format("%Y-%m-%d").to_string(),
+        ))
+    }
 }
 
 /// Escapes the five characters that matter in HTML text and quoted attributes.

@@ -133,11 +133,6 @@ pub mod utc {
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     }
 
-    /// `26 Nov 2026, 18:47 UTC`, for people.
-    pub fn human(at: NaiveDateTime) -> String {
-        at.format("%-d %b %Y, %H:%M UTC").to_string()
-    }
-
     pub fn serialize<S: Serializer>(at: &NaiveDateTime, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&format(*at))
     }

@@ -845,3 +845,37 @@ async fn an_article_added_by_hand_shows_when_it_was_added() {
     let row = &row[..row.find("</tr>").unwrap()];
     assert!(row.contains(&today), "{row}");
 }
+
+#[tokio::test]
+async fn the_admin_pages_write_dates_and_times_in_the_time_zone() {
+    let app = spawn_app_with(&[("TIMEZONE", "Asia/Almaty")]).await;
+    let admin = Admin::log_in(&app).await;
+    let response = app
+        .api_post(
+            "/api/articles",
+            &serde_json::json!({
+                "title": "Late-night session of the Mazhilis",
+                "url": "https://news.example/mazhilis",
+                "published_at": "2026-11-29T20:30:00Z",
+            }),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let page = admin.get("/admin/articles").await.text().await.unwrap();
+    let row = &page[page.find("Late-night session").unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(
+        row.contains("2026-11-30"),
+        "20:30 UTC is the next day in Almaty: {row}"
+    );
+
+    app.import_confirmed(&["reader@example.org"]).await;
+    let digest = app.send_digest_and_wait().await;
+    let page = admin
+        .get(&format!("/admin/digests/{}", digest["id"]))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Asia/Almaty"), "{page}");
+}

@@ -276,9 +276,14 @@ fn feed_address(url: &str) -> Result<(), String> {
     match url::Url::parse(url) {
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => Ok(()),
         Ok(_) => Err("The feed’s address must start with https:// or http://.".to_owned()),
-        Err(url::ParseError::RelativeUrlWithoutBase) => Err(format!(
-            "The address has no scheme: did you mean https://{url} ?"
-        )),
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            Err(match crate::config::suggest_scheme(url) {
+                Some(suggestion) => {
+                    format!("The address has no scheme: did you mean {suggestion}?")
+                }
+                None => "This is not a web address such as https://news.example/feed.".to_owned(),
+            })
+        }
         Err(e) => Err(format!("This is not a web address: {e}.")),
     }
 }

@@ -22,6 +22,7 @@ pub struct DigestRow {
 
 /// The newest `limit` digests with their progress.
 pub async fn recent_digests(state: &AppState, limit: i64) -> anyhow::Result<Vec<DigestRow>> {
+    let settings = state.settings.clone();
     state
         .db
         .run(move |conn| {
@@ -31,7 +32,7 @@ pub async fn recent_digests(state: &AppState, limit: i64) -> anyhow::Result<Vec<
                     let progress = digests::progress(conn, digest.id)?;
                     Ok(DigestRow {
                         percent: progress.percent_done(),
-                        made: db::utc::human(digest.created_at),
+                        made: settings.human_time(digest.created_at),
                         digest,
                         progress,
                     })

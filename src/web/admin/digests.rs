@@ -192,7 +192,7 @@ pub async fn show(
     context.insert("id", &digest.id);
     context.insert("subject", &digest.subject);
     context.insert("status", &digest.status);
-    context.insert("created_at", &db::utc::human(digest.created_at));
+    context.insert("created_at", &state.settings.human_time(digest.created_at));
     context.insert("percent", &progress.percent_done());
     context.insert("progress", &progress);
     context.insert("articles", &articles);
