@@ -241,27 +241,54 @@ pub struct Settings {
     pub delivery: DeliveryTuning,
 }
 
-/// Reads `.env`, from the working folder or the nearest folder above it that has one
-/// (where dotenvy looks), into the process environment; a line it cannot read stops
-/// the start with the file, the line number and the setting.
-fn read_env_file() -> anyhow::Result<()> {
-    let Ok(here) = std::env::current_dir() else {
-        return Ok(());
-    };
-    let Some(path) = here
-        .ancestors()
-        .map(|folder| folder.join(".env"))
-        .find(|path| path.is_file())
-    else {
-        return Ok(());
-    };
-    match dotenvy::from_path(&path) {
-        Ok(()) => Ok(()),
-        Err(dotenvy::Error::LineParse(text, _)) => {
-            let contents = std::fs::read_to_string(&path).unwrap_or_default();
-            bail!("{}", unreadable_env_line(&path, &contents, &text))
+/// The settings of a `.env` file, from the working folder or the nearest folder above it
+/// that has one (where dotenvy looks). As with `source .env`, the last line of a name
+/// wins (a token appended below an empty `ADMIN_TOKEN=` counts); the process
+/// environment wins over the file.
+#[derive(Debug, Default)]
+pub struct EnvFile {
+    values: HashMap<String, String>,
+}
+
+impl EnvFile {
+    /// Reads `.env`, if there is one; a line it cannot read stops the start with the
+    /// file, the line number and the setting.
+    pub fn find() -> anyhow::Result<EnvFile> {
+        let Ok(here) = std::env::current_dir() else {
+            return Ok(EnvFile::default());
+        };
+        let Some(path) = here
+            .ancestors()
+            .map(|folder| folder.join(".env"))
+            .find(|path| path.is_file())
+        else {
+            return Ok(EnvFile::default());
+        };
+        let lines = dotenvy::from_path_iter(&path)
+            .with_context(|| format!("could not read `{}`", path.display()))?;
+        let mut values = HashMap::new();
+        for line in lines {
+            match line {
+                Ok((name, value)) => {
+                    values.insert(name, value);
+                }
+                Err(dotenvy::Error::LineParse(text, _)) => {
+                    let contents = std::fs::read_to_string(&path).unwrap_or_default();
+                    bail!("{}", unreadable_env_line(&path, &contents, &text))
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| format!("could not read `{}`", path.display()));
+                }
+            }
         }
-        Err(e) => Err(e).with_context(|| format!("could not read `{}`", path.display())),
+        Ok(EnvFile { values })
+    }
+
+    /// The setting `name`: from the environment, else from the file.
+    pub fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name)
+            .ok()
+            .or_else(|| self.values.get(name).cloned())
     }
 }
 
@@ -297,10 +324,9 @@ fn unreadable_env_line(path: &std::path::Path, contents: &str, text: &str) -> St
 }
 
 impl Settings {
-    /// Reads `.env` (if present) into the process environment, then the settings from it.
-    pub fn from_env() -> anyhow::Result<Settings> {
-        read_env_file()?;
-        Settings::from_lookup(|name| std::env::var(name).ok())
+    /// The settings of the environment and, below it, of `env_file`.
+    pub fn from_env(env_file: &EnvFile) -> anyhow::Result<Settings> {
+        Settings::from_lookup(|name| env_file.get(name))
     }
 
     /// Builds settings from a map of names to values, as a test would.

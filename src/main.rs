@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use newsletter::config::EnvFile;
 use newsletter::db::{self, Db, Engine};
 use newsletter::domain::ArticleInput;
 use newsletter::{AppState, Application, Settings, cli, csv_io, startup, telemetry};
@@ -102,8 +103,19 @@ fn main() -> ExitCode {
         cli.command,
         None | Some(Command::Serve { .. } | Command::Worker)
     );
-    telemetry::init(if long_running { "info" } else { "warn" });
-    match run(cli) {
+    // `.env` first: it may say RUST_LOG.
+    let env_file = match EnvFile::find() {
+        Ok(env_file) => env_file,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    telemetry::init(
+        if long_running { "info" } else { "warn" },
+        env_file.get("RUST_LOG"),
+    );
+    match run(cli, &env_file) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -112,13 +124,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+fn run(cli: Cli, env_file: &EnvFile) -> anyhow::Result<ExitCode> {
     let command = cli.command.unwrap_or(Command::Serve { no_workers: false });
     // copy-db names both databases itself and needs no other setting.
     if let Command::CopyDb { from, to } = command {
         return copy_db(&from, &to);
     }
-    let settings = Settings::from_env()?;
+    let settings = Settings::from_env(env_file)?;
     match command {
         Command::Serve { no_workers } => serve(settings, no_workers)?,
         Command::Worker => {

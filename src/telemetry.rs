@@ -9,12 +9,15 @@ use tracing_subscriber::EnvFilter;
 /// workers`, …), shown only when they warn.
 const QUIET_CRATES: &str = "tokio_cron_scheduler=warn,actix_server=warn";
 
-/// Installs the log subscriber once; later calls do nothing. `RUST_LOG` picks what is
-/// logged, `level` (`info`, `warn`) otherwise. Colours only on a terminal, and never
-/// with `NO_COLOR` set (no escape codes in files and journald).
-pub fn init(level: &str) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{level},{QUIET_CRATES}")));
+/// Installs the log subscriber once; later calls do nothing. `rust_log` (`RUST_LOG`, from
+/// the environment or `.env`) picks what is logged, `level` (`info`, `warn`) otherwise.
+/// Colours only on a terminal, and never with `NO_COLOR` set (no escape codes in files
+/// and journald).
+pub fn init(level: &str, rust_log: Option<String>) {
+    let filter = rust_log
+        .filter(|spec| !spec.trim().is_empty())
+        .and_then(|spec| EnvFilter::try_new(spec).ok())
+        .unwrap_or_else(|| EnvFilter::new(format!("{level},{QUIET_CRATES}")));
     let colour = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
     let _ = tracing_subscriber::fmt()
