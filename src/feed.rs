@@ -36,33 +36,63 @@ pub struct FeedReport {
 
 /// Reads the feed at `source` (an http(s) URL or a file path) and stores its new entries.
 pub async fn import_feed(state: &AppState, source: &str) -> anyhow::Result<FeedReport> {
-    let bytes = if source.starts_with("http://") || source.starts_with("https://") {
-        match fetch(state, source).await? {
-            Some(bytes) => bytes,
-            None => {
-                return Ok(FeedReport {
-                    not_modified: true,
-                    ..FeedReport::default()
-                });
-            }
-        }
-    } else {
-        if let Some(suggestion) = crate::config::suggest_scheme(source)
-            && !std::path::Path::new(source).exists()
-        {
-            anyhow::bail!(
-                "there is no file `{source}`, and a web address needs its scheme: did you mean `{suggestion}`?"
-            );
-        }
-        read_file(source).await?
-    };
+    // By what the address parses as, not by its spelling: `HTTPS://…` is a web address.
+    if let Ok(url) = Url::parse(source)
+        && matches!(url.scheme(), "http" | "https")
+    {
+        return import_feed_url(state, &url).await;
+    }
+    if let Some(suggestion) = crate::config::suggest_scheme(source)
+        && !std::path::Path::new(source).exists()
+    {
+        anyhow::bail!(
+            "there is no file `{source}`, and a web address needs its scheme: did you mean `{suggestion}`?"
+        );
+    }
+    let bytes = read_file(source).await?;
+    store(state, source, bytes).await
+}
+
+/// Fetches the feed at `url` (an http or https address; never a file) and stores its
+/// new entries: what the admin pages use.
+pub async fn import_feed_url(state: &AppState, url: &Url) -> anyhow::Result<FeedReport> {
+    match fetch(state, url.as_str()).await? {
+        Some(bytes) => store(state, url.as_str(), bytes).await,
+        None => Ok(FeedReport {
+            not_modified: true,
+            ..FeedReport::default()
+        }),
+    }
+}
+
+/// Whether an import failed because of the feed itself (not a feed, or an address the
+/// fetcher may not connect to) rather than because its server could not be reached.
+pub fn is_bad_feed(error: &anyhow::Error) -> bool {
+    error.downcast_ref::<BadFeed>().is_some()
+        || error
+            .chain()
+            .any(|cause| cause.downcast_ref::<NotAllowed>().is_some())
+}
+
+/// The context of an import whose bytes were not a feed.
+#[derive(Debug)]
+struct BadFeed(String);
+
+impl std::fmt::Display for BadFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Parses `bytes` read from `source` and stores the new entries.
+async fn store(state: &AppState, source: &str, bytes: Vec<u8>) -> anyhow::Result<FeedReport> {
     // Parsing and sanitising are CPU work on untrusted input: keep them off the async
     // threads.
     let (title, entries, skipped) =
         tokio::task::spawn_blocking(move || parse_feed_with_title(&bytes))
             .await
             .context("the feed parser panicked")?
-            .with_context(|| format!("could not read the feed {}", redacted(source)))?;
+            .with_context(|| BadFeed(format!("could not read the feed {}", redacted(source))))?;
     let now = db::now();
     let stored_title = title.clone();
     let (new, known) = state

@@ -155,6 +155,13 @@ fn single_line(raw: &str, max_chars: usize) -> Result<String, String> {
 }
 
 fn parse_url(raw: &str) -> Result<String, String> {
+    web_address(raw).map(String::from)
+}
+
+/// An http or https address with a host, as an article's link or a feed's address must
+/// be; the error completes "The address …" (and suggests `https://` for an address
+/// typed without it).
+pub fn web_address(raw: &str) -> Result<Url, String> {
     if raw.len() > 2048 {
         return Err("must be at most 2048 characters".into());
     }
@@ -167,7 +174,7 @@ fn parse_url(raw: &str) -> Result<String, String> {
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err("must be an http:// or https:// URL".into());
     }
-    Ok(url.to_string())
+    Ok(url)
 }
 
 /// How long parsing HTML from outside may take: each parse gets at most

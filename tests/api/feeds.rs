@@ -984,7 +984,7 @@ async fn the_admin_imports_a_feed_from_the_articles_page_and_only_a_web_address(
         bare.text()
             .await
             .unwrap()
-            .contains("did you mean https://astanatimes.example/feed")
+            .contains("did you mean `https://astanatimes.example/feed`")
     );
     let closed = format!(
         "http://127.0.0.1:{}/feed",
@@ -996,8 +996,19 @@ async fn the_admin_imports_a_feed_from_the_articles_page_and_only_a_web_address(
     assert_eq!(unreachable.status(), 502);
     assert!(waiting_articles(&app).await.is_empty());
 
+    // A page that is not a feed is the admin's to fix (422), not a server fault.
+    let not_a_feed =
+        FeedServer::start(|_| http_response("200 OK", &[], b"<html>hello</html>")).await;
+    let refused = admin
+        .post("/admin/articles/import-feed", &[("url", &not_a_feed.url)])
+        .await;
+    assert_eq!(refused.status(), 422);
+    assert!(waiting_articles(&app).await.is_empty());
+
+    // The scheme in capitals (as phones type it) is still a web address.
+    let shouted = server.url.replace("http://", "HTTP://");
     let imported = admin
-        .post("/admin/articles/import-feed", &[("url", &server.url)])
+        .post("/admin/articles/import-feed", &[("url", &shouted)])
         .await;
     assert_eq!(imported.status(), 200);
     let page = imported.text().await.unwrap();
@@ -1010,4 +1021,20 @@ async fn the_admin_imports_a_feed_from_the_articles_page_and_only_a_web_address(
         page.contains("Kazakhstan"),
         "the new articles are listed: {page}"
     );
+}
+
+#[tokio::test]
+async fn the_admin_feed_form_keeps_to_public_addresses_by_default() {
+    let app = spawn_app().await;
+    let admin = crate::admin_pages::Admin::log_in(&app).await;
+    let sample = std::fs::read(SAMPLE_RSS).expect("the sample feed");
+    let server = FeedServer::start(move |_| http_response("200 OK", &[], &sample)).await;
+    let refused = admin
+        .post("/admin/articles/import-feed", &[("url", &server.url)])
+        .await;
+    assert_eq!(refused.status(), 422);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("public addresses only"), "{page}");
+    assert!(server.requests().is_empty(), "nothing was sent to it");
+    assert!(waiting_articles(&app).await.is_empty());
 }

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::{AdminForm, AdminSession, NoFields, Notice, admin_context, notice_text, see_other};
 use crate::db::{self, articles};
+use crate::domain::article::web_address;
 use crate::domain::{ArticleInput, NewArticle};
 use crate::feed;
 use crate::state::AppState;
@@ -230,9 +231,12 @@ pub async fn import_feed(
     let url = form.url.trim().to_owned();
     let mut context = admin_context(&state, &session, "articles");
     context.insert("feed_input", &url);
-    let (status, feedback) = match feed_address(&url) {
-        Err(error) => (StatusCode::BAD_REQUEST, Err(error)),
-        Ok(()) => match feed::import_feed(&state, &url).await {
+    let (status, feedback) = match web_address(&url) {
+        Err(error) => (
+            StatusCode::BAD_REQUEST,
+            Err(format!("The feed’s address {error}.")),
+        ),
+        Ok(address) => match feed::import_feed_url(&state, &address).await {
             Ok(report) if report.not_modified => (
                 StatusCode::OK,
                 Ok("The feed has not changed since it was last read.".to_owned()),
@@ -255,7 +259,14 @@ pub async fn import_feed(
                     error = format!("{e:#}"),
                     "admin feed import failed"
                 );
-                (StatusCode::BAD_GATEWAY, Err(format!("{e:#}")))
+                // Not a feed, or an address the fetcher may not reach: the admin's to
+                // change. A server that did not answer: try again later.
+                let status = if feed::is_bad_feed(&e) {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                } else {
+                    StatusCode::BAD_GATEWAY
+                };
+                (status, Err(format!("{e:#}")))
             }
         },
     };
@@ -266,24 +277,4 @@ pub async fn import_feed(
     context.insert("input", &FormValues::from(&ArticleInput::default()));
     context.insert("errors", &crate::domain::article::FieldErrors::default());
     render_with_status(&state, context, status).await
-}
-
-/// Why `url` is not a feed address the admin pages read, if it is not.
-fn feed_address(url: &str) -> Result<(), String> {
-    if url.is_empty() {
-        return Err("Enter the feed’s address.".to_owned());
-    }
-    match url::Url::parse(url) {
-        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => Ok(()),
-        Ok(_) => Err("The feed’s address must start with https:// or http://.".to_owned()),
-        Err(url::ParseError::RelativeUrlWithoutBase) => {
-            Err(match crate::config::suggest_scheme(url) {
-                Some(suggestion) => {
-                    format!("The address has no scheme: did you mean {suggestion}?")
-                }
-                None => "This is not a web address such as https://news.example/feed.".to_owned(),
-            })
-        }
-        Err(e) => Err(format!("This is not a web address: {e}.")),
-    }
 }
