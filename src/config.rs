@@ -248,6 +248,8 @@ pub struct Settings {
 #[derive(Debug, Default)]
 pub struct EnvFile {
     values: HashMap<String, String>,
+    /// The names the process environment had before the file was read.
+    environment: std::collections::HashSet<std::ffi::OsString>,
 }
 
 impl EnvFile {
@@ -281,14 +283,26 @@ impl EnvFile {
                 }
             }
         }
-        Ok(EnvFile { values })
+        let environment = std::env::vars_os().map(|(name, _)| name).collect();
+        // Into the process environment too, for what reads it rather than our settings
+        // (`NO_COLOR`, proxies, certificate files); dotenvy keeps what is set already.
+        dotenvy::from_path(&path).with_context(|| format!("could not read `{}`", path.display()))?;
+        Ok(EnvFile {
+            values,
+            environment,
+        })
     }
 
     /// The setting `name`: from the environment, else from the file.
     pub fn get(&self, name: &str) -> Option<String> {
-        std::env::var(name)
-            .ok()
-            .or_else(|| self.values.get(name).cloned())
+        if self.environment.contains(std::ffi::OsStr::new(name)) {
+            return std::env::var(name).ok();
+        }
+        // (Not the process environment: dotenvy put the *first* line of a name there.)
+        self.values
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
     }
 }
 

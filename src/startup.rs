@@ -242,6 +242,12 @@ mod tests {
             describe_database("postgres://news:hunter2@db.example.com/newsletter"),
             "PostgreSQL at postgres://news:***@db.example.com/newsletter"
         );
+        assert_eq!(
+            describe_database(
+                "postgres://news@db.example.com/newsletter?sslmode=require&password=hunter2"
+            ),
+            "PostgreSQL at postgres://news@db.example.com/newsletter?sslmode=require&password=***"
+        );
         let dir = tempfile::tempdir().expect("a folder");
         let file = dir.path().join("newsletter.db");
         std::fs::write(&file, b"").expect("a file");
