@@ -286,7 +286,8 @@ impl EnvFile {
         let environment = std::env::vars_os().map(|(name, _)| name).collect();
         // Into the process environment too, for what reads it rather than our settings
         // (`NO_COLOR`, proxies, certificate files); dotenvy keeps what is set already.
-        dotenvy::from_path(&path).with_context(|| format!("could not read `{}`", path.display()))?;
+        dotenvy::from_path(&path)
+            .with_context(|| format!("could not read `{}`", path.display()))?;
         Ok(EnvFile {
             values,
             environment,

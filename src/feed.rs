@@ -94,14 +94,22 @@ async fn store(state: &AppState, source: &str, bytes: Vec<u8>) -> anyhow::Result
             .context("the feed parser panicked")?
             .with_context(|| BadFeed(format!("could not read the feed {}", redacted(source))))?;
     let now = db::now();
-    let stored_title = title.clone();
-    let (new, known) = state
+    // The site's feed names the newsletter (unless NEWSLETTER_NAME does): FEED_URL's,
+    // or else the first one imported. Another feed imported later (a partner's, a
+    // section's) renames nothing.
+    let is_the_sites_feed = state.settings.feed_url.as_deref() == Some(source);
+    let stored_title = title;
+    let (new, known, named) = state
         .db
         .write(move |conn| {
             crate::db::exclusive(conn, |conn| {
-                // The last feed's title names the newsletter unless NEWSLETTER_NAME does.
-                if let Some(title) = &stored_title {
-                    app_settings::set(conn, crate::state::FEED_TITLE_SETTING, Some(title))?;
+                let mut named = None;
+                if let Some(title) = stored_title
+                    && (is_the_sites_feed
+                        || app_settings::get(conn, crate::state::FEED_TITLE_SETTING)?.is_none())
+                {
+                    app_settings::set(conn, crate::state::FEED_TITLE_SETTING, Some(&title))?;
+                    named = Some(title);
                 }
                 let mut new = 0;
                 for entry in &entries {
@@ -109,11 +117,11 @@ async fn store(state: &AppState, source: &str, bytes: Vec<u8>) -> anyhow::Result
                         new += 1;
                     }
                 }
-                Ok::<_, anyhow::Error>((new, entries.len() - new))
+                Ok::<_, anyhow::Error>((new, entries.len() - new, named))
             })
         })
         .await?;
-    if let Some(title) = &title {
+    if let Some(title) = &named {
         state.feed_title_changed(title);
     }
     for reason in &skipped {

@@ -80,11 +80,16 @@ impl Application {
             }
         );
         tracing::info!("data: {}", describe_database(&state.settings.database_url));
+        let renaming = (!state.settings.newsletter_name_given)
+            .then(|| tokio::spawn(follow_the_stored_name(state.clone())));
         let workers = match with_workers {
             true => Some(Workers::start(&state).await?),
             false => None,
         };
         let served = self.server.await;
+        if let Some(renaming) = renaming {
+            renaming.abort();
+        }
         if let Some(workers) = workers {
             workers.stop().await;
         }
@@ -205,6 +210,24 @@ where
             }
         }
     })
+}
+
+/// How soon pages take up a feed title another process stored (`newsletter
+/// import-feed` beside a running server).
+const NAME_REFRESH: Duration = Duration::from_secs(5);
+
+/// Without `NEWSLETTER_NAME`, the name is the stored feed title, which other processes
+/// may set: looks again every [`NAME_REFRESH`].
+async fn follow_the_stored_name(state: AppState) {
+    loop {
+        tokio::time::sleep(NAME_REFRESH).await;
+        if let Err(e) = state.refresh_newsletter_name().await {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "could not read the stored newsletter name"
+            );
+        }
+    }
 }
 
 /// How long the start-up probe of the SMTP server may take.

@@ -93,6 +93,23 @@ impl AppState {
             .clone()
     }
 
+    /// Takes the stored feed title as the name again (unless `NEWSLETTER_NAME` names the
+    /// newsletter): another process (`newsletter import-feed`, another instance) may
+    /// have stored one since this one started.
+    pub async fn refresh_newsletter_name(&self) -> anyhow::Result<()> {
+        if self.settings.newsletter_name_given {
+            return Ok(());
+        }
+        let stored = self
+            .db
+            .run(|conn| db::app_settings::get(conn, FEED_TITLE_SETTING))
+            .await?;
+        if let Some(title) = stored {
+            self.feed_title_changed(&title);
+        }
+        Ok(())
+    }
+
     /// A feed's title was stored: it names the newsletter unless `NEWSLETTER_NAME` does.
     pub fn feed_title_changed(&self, title: &str) {
         if !self.settings.newsletter_name_given {
@@ -157,7 +174,13 @@ fn list_phrase(name: &str) -> String {
     let name: String = name.chars().filter(|c| !c.is_control()).collect();
     let plain = name
         .chars()
-        .all(|c| c.is_alphanumeric() || c == ' ' || "!#$%&'*+-/=?^_`{|}~".contains(c));
+        // (Beyond ASCII, the header's encoding carries any character.)
+        .all(|c| {
+            !c.is_ascii()
+                || c.is_ascii_alphanumeric()
+                || c == ' '
+                || "!#$%&'*+-/=?^_`{|}~".contains(c)
+        });
     if plain {
         return name;
     }
@@ -181,6 +204,7 @@ mod list_id_tests {
     fn a_name_with_specials_is_quoted_in_the_list_id() {
         assert_eq!(list_phrase("The Astana Times"), "The Astana Times");
         assert_eq!(list_phrase("Qazaq Ünі"), "Qazaq Ünі");
+        assert_eq!(list_phrase("L’Écho d’Almaty"), "L’Écho d’Almaty");
         assert_eq!(
             list_phrase(r#"News <b>"daily"</b>, 2026"#),
             r#""News <b>\"daily\"</b>, 2026""#

@@ -78,6 +78,9 @@ impl Rendered {
 /// every confirmed reader, all in one write transaction: a scheduled run and a manual
 /// send at the same moment cannot both take the same articles.
 pub async fn compose_digest(state: &AppState) -> anyhow::Result<Composed> {
+    // The name the digest goes out under, as stored now (another process may have
+    // imported the site's feed since this one started).
+    state.refresh_newsletter_name().await?;
     let state_for_render = state.clone();
     let composed = state
         .db

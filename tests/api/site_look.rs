@@ -175,6 +175,35 @@ async fn without_newsletter_name_the_title_of_the_imported_feed_names_the_newsle
 }
 
 #[tokio::test]
+async fn a_running_server_takes_up_the_first_feeds_title_and_a_later_feed_renames_nothing() {
+    let workspace = Workspace::new();
+    let app = spawn_app_on_database(workspace.database.clone(), &[("NEWSLETTER_NAME", "")]).await;
+    let feed = |title: &str, slug: &str| {
+        format!(
+            r#"<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>{title}</title><link>https://echo.example/</link>
+  <item><title>Story {slug}</title><link>https://echo.example/{slug}</link></item>
+</channel></rss>"#
+        )
+    };
+    workspace.write("site.xml", &feed("L’Écho d’Almaty", "one"));
+    workspace.write("partner.xml", &feed("Partner Wire", "two"));
+    // Beside the running server, as the README's tour does it.
+    let import = workspace.newsletter(&["import-feed", "site.xml"]).await;
+    assert_eq!(import.code, Some(0), "{}", import.stderr);
+    let import = workspace.newsletter(&["import-feed", "partner.xml"]).await;
+    assert_eq!(import.code, Some(0), "{}", import.stderr);
+
+    app.import_confirmed(&["dana@example.kz"]).await;
+    app.send_digest_and_wait().await;
+    let mail = &app.smtp.messages_to("dana@example.kz")[0];
+    let subject = mail.parsed().subject().unwrap().to_owned();
+    assert!(subject.starts_with("L’Écho d’Almaty, "), "{subject}");
+    let list_id = mail.header("List-Id").unwrap();
+    assert!(list_id.contains("<lcho-dalmaty."), "{list_id}");
+}
+
+#[tokio::test]
 async fn the_sign_up_page_and_the_archive_link_to_each_other() {
     let app = spawn_app_with(&[]).await;
     let signup = app.get("/").await.text().await.unwrap();
