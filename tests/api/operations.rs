@@ -278,7 +278,7 @@ async fn a_digest_scheduled_at_7_in_almaty_fires_at_2_utc() {
 }
 
 #[tokio::test]
-async fn a_digest_scheduled_at_7_in_berlin_follows_daylight_saving() {
+async fn a_digest_scheduled_at_7_in_berlin_runs_at_7_berlin_time_whatever_the_season() {
     let next = next_digest_run("Europe/Berlin", "0 0 7 * * *").await;
     let berlin = chrono_tz::Europe::Berlin;
     // 06:00 UTC in winter (CET, +1), 05:00 in summer (CEST, +2).

@@ -1,7 +1,7 @@
 //! Digests in the browser: preview the next one, send a test, send now, and the history
 //! with each digest's failures and "retry failed".
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
@@ -66,14 +66,7 @@ pub async fn preview_mail(
     _session: AdminSession,
 ) -> Result<HttpResponse, WebError> {
     let next = next_or_conflict(&state).await?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((
-            header::CONTENT_SECURITY_POLICY,
-            crate::web::EMAIL_VIEW_CSP.replace("frame-ancestors 'none'", "frame-ancestors 'self'"),
-        ))
-        .insert_header((header::X_FRAME_OPTIONS, "SAMEORIGIN"))
-        .body(next.html))
+    Ok(super::framed_mail(next.html))
 }
 
 async fn next_or_conflict(state: &AppState) -> Result<crate::digest::Rendered, WebError> {

@@ -326,6 +326,19 @@ fn admin_context(state: &AppState, session: &AdminSession, section: &str) -> ter
     context
 }
 
+/// A mail's HTML for a sandboxed frame of our own admin pages (the digest preview, the
+/// templates' samples): the mail's CSP, framable by our pages only.
+fn framed_mail(html: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CONTENT_SECURITY_POLICY, FRAMED_EMAIL_VIEW_CSP))
+        .insert_header((header::X_FRAME_OPTIONS, "SAMEORIGIN"))
+        .body(html)
+}
+
+/// [`crate::web::EMAIL_VIEW_CSP`], but framable by our own pages.
+const FRAMED_EMAIL_VIEW_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; frame-ancestors 'self'; base-uri 'none'";
+
 /// A 303 to `location` after a form, so a reload does not post it again.
 fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()

@@ -1,7 +1,7 @@
 //! The templates in use (built-in or overridden from `TEMPLATES_DIR`) and previews of
 //! each mail with sample data, so an edit is seen before a reader gets it.
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
@@ -78,12 +78,5 @@ pub async fn preview(
             "The mails with a preview are listed on the templates page.",
         ));
     };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((
-            header::CONTENT_SECURITY_POLICY,
-            crate::web::EMAIL_VIEW_CSP.replace("frame-ancestors 'none'", "frame-ancestors 'self'"),
-        ))
-        .insert_header((header::X_FRAME_OPTIONS, "SAMEORIGIN"))
-        .body(preview.html))
+    Ok(super::framed_mail(preview.html))
 }
