@@ -12,6 +12,11 @@ use serde::Serialize;
 use tera::Tera;
 
 use crate::config::Settings;
+use crate::db::digests::DigestSummary;
+use crate::digest::compose::{
+    MAIL_ONLY_END, MAIL_ONLY_START, READER_PART_END, READER_PART_START, archive_html,
+};
+
 /// Every template, by name. Pages live in `templates/`, mail in `email_templates/`.
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../templates/base.html")),
@@ -135,16 +140,16 @@ pub const ADMIN_SCRIPT: &str = include_str!("../templates/admin/admin.js");
 /// How often, at most, the files of `TEMPLATES_DIR` are looked at for changes.
 const RELOAD_EVERY: Duration = Duration::from_secs(1);
 
+/// The digest's three templates: subject, text, HTML.
+pub const DIGEST_TEMPLATES: [&str; 3] = [
+    "email/digest.subject.txt",
+    "email/digest.txt",
+    "email/digest.html",
+];
+
 /// The mails a site can preview with sample data: (name, its three templates).
 pub const MAILS: &[(&str, [&str; 3])] = &[
-    (
-        "digest",
-        [
-            "email/digest.subject.txt",
-            "email/digest.txt",
-            "email/digest.html",
-        ],
-    ),
+    ("digest", DIGEST_TEMPLATES),
     (
         "confirmation",
         [
@@ -202,7 +207,8 @@ pub struct Templates {
 
 impl Templates {
     /// The built-in templates with the overrides of `TEMPLATES_DIR`; an override that does
-    /// not parse, or a mail template that cannot be rendered with sample data, is an
+    /// not parse, a public page or mail template that cannot be rendered with sample
+    /// data, or a mail without the reader's own link (or the archive's markers), is an
     /// error naming its file (and line, where the parser gives one).
     pub fn load(settings: &Settings) -> anyhow::Result<Templates> {
         let dir = settings.templates_dir.clone();
@@ -264,14 +270,22 @@ impl Templates {
         let Some((_, [subject, text, html])) = MAILS.iter().find(|(name, _)| *name == mail) else {
             return Ok(None);
         };
-        let mut context = sample_context(mail, base);
-        let subject = self.render(subject, &context)?.trim().to_owned();
-        context.insert("subject", &subject);
-        Ok(Some(MailPreview {
-            text: self.render(text, &context)?,
-            html: self.render(html, &context)?,
-            subject,
-        }))
+        self.render_mail([subject, text, html], sample_context(mail, base))
+            .map(Some)
+    }
+
+    /// Renders a mail's three templates (see [`MAILS`]) with `context`, as the digest's
+    /// send, the previews and the start-up check all do: see [`render_mail`].
+    pub fn render_mail(
+        &self,
+        names: [&str; 3],
+        context: tera::Context,
+    ) -> anyhow::Result<MailPreview> {
+        self.reload_if_changed();
+        let loaded = self.loaded();
+        render_mail(&loaded.tera, names, context).map_err(|(name, e)| {
+            anyhow::anyhow!("could not render the template {name}: {}", chain(&e))
+        })
     }
 
     fn loaded(&self) -> Arc<Loaded> {
@@ -399,7 +413,6 @@ pub fn sample_context(mail: &str, base: tera::Context) -> tera::Context {
                 &format!("{site}/unsubscribe?token=preview"),
             );
             context.insert("archive_url", &format!("{site}/archive"));
-            context.insert("subject", "Sample subject");
         }
         "confirmation" => {
             context.insert(
@@ -425,8 +438,117 @@ fn sample_page_context(base: tera::Context) -> tera::Context {
     context.insert("token", "sample");
     context.insert("title", "A sample notice");
     context.insert("message", "What the notice says.");
-    context.insert("digests", &Vec::<String>::new());
+    // The archive's list as `GET /archive` gives it (the same type, so the same fields),
+    // one digest sent and one still going out, so a loop body is rendered too.
+    let created_at = chrono::NaiveDate::from_ymd_opt(2026, 6, 19)
+        .and_then(|day| day.and_hms_opt(7, 0, 0))
+        .unwrap_or_default();
+    let subject =
+        "Kazakhstan Stresses UN’s Vital Role in Global Challenges Ahead of SCO Summit, and 2 more";
+    let digest = |id, completed_at: Option<chrono::NaiveDateTime>| DigestSummary {
+        id,
+        subject: subject.to_owned(),
+        status: if completed_at.is_some() {
+            "sent"
+        } else {
+            "sending"
+        }
+        .to_owned(),
+        article_count: 3,
+        recipient_count: 1204,
+        created_at,
+        completed_at,
+    };
+    context.insert(
+        "digests",
+        &[
+            digest(2, None),
+            digest(1, Some(created_at + chrono::Duration::minutes(4))),
+        ],
+    );
     context
+}
+
+/// Renders a mail's three templates, `names` = [subject, text, html], as a send does:
+/// the subject first, without `subject` (it is what is being made), then the text and
+/// HTML, the digest's given the trimmed subject (the confirmation's send, in
+/// src/mail/queue.rs, renders its three parts with one context, so they do not get it).
+/// On failure, the template that failed.
+pub fn render_mail<'n>(
+    tera: &Tera,
+    names: [&'n str; 3],
+    mut context: tera::Context,
+) -> Result<MailPreview, (&'n str, tera::Error)> {
+    let [subject, text, html] = names;
+    let render =
+        |name: &'n str, context: &tera::Context| tera.render(name, context).map_err(|e| (name, e));
+    let subject_line = render(subject, &context)?.trim().to_owned();
+    if names == DIGEST_TEMPLATES {
+        context.insert("subject", &subject_line);
+    }
+    Ok(MailPreview {
+        html: render(html, &context)?,
+        text: render(text, &context)?,
+        subject: subject_line,
+    })
+}
+
+/// What the sample render of mail `mail` lacks that its readers need: the reader's own
+/// link in both bodies, and in the HTML the markers the public archive cuts at. Each
+/// as (index of the template in [`MAILS`], what is wrong).
+fn missing_from_mail(
+    mail: &str,
+    sample: &tera::Context,
+    rendered: &MailPreview,
+) -> Vec<(usize, String)> {
+    let given = |name: &str| {
+        sample
+            .get(name)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut missing = Vec::new();
+    match mail {
+        "digest" => {
+            let unsubscribe = given("unsubscribe_url");
+            for (part, body) in [(1, &rendered.text), (2, &rendered.html)] {
+                if !body.contains(&unsubscribe) {
+                    missing.push((part, "has no `{{ unsubscribe_url }}`: every digest must carry the reader's unsubscribe link".to_owned()));
+                }
+            }
+            let html = &rendered.html;
+            for (start, end) in [
+                (READER_PART_START, READER_PART_END),
+                (MAIL_ONLY_START, MAIL_ONLY_END),
+            ] {
+                if html.matches(start).count() != html.matches(end).count() {
+                    missing.push((2, format!("has a `{start}` without its `{end}` (or the other way round): the public archive would lose what follows")));
+                }
+            }
+            let archived = archive_html(html);
+            if archived.contains(&unsubscribe) {
+                missing.push((2, format!("shows `{{{{ unsubscribe_url }}}}` outside `{READER_PART_START}` … `{READER_PART_END}`: the public archive would show the link")));
+            }
+            let archive_url = given("archive_url");
+            if !archive_url.is_empty() && archived.contains(&archive_url) {
+                missing.push((2, format!("shows `{{{{ archive_url }}}}` outside `{MAIL_ONLY_START}` … `{MAIL_ONLY_END}`: the archive page would link to itself")));
+            }
+        }
+        "confirmation" => {
+            let confirm = given("confirm_url");
+            for (part, body) in [(1, &rendered.text), (2, &rendered.html)] {
+                if !body.contains(&confirm) {
+                    missing.push((
+                        part,
+                        "has no `{{ confirm_url }}`: the reader could not confirm".to_owned(),
+                    ));
+                }
+            }
+        }
+        _ => {}
+    }
+    missing
 }
 
 /// Reads the built-in templates with the overrides of `dir`, checks them, and renders
@@ -472,28 +594,46 @@ fn build(
     // mail clients that show the raw href; escape only what HTML needs.
     tera.set_escape_fn(escape_html);
     tera.register_filter("local_date", LocalDate(timezone));
+    let shown = |name: &str| {
+        TEMPLATES
+            .iter()
+            .position(|(n, _)| *n == name)
+            .and_then(|i| overrides[i].as_ref())
+            .map_or_else(
+                || format!("the built-in {name}"),
+                |f| format!("`{}`", f.display()),
+            )
+    };
+    let cannot_render = |name: &str, e: &tera::Error| {
+        anyhow::anyhow!(
+            "the template {} cannot be rendered with sample data (see docs/templates.md for what it is given): {}",
+            shown(name),
+            chain(e)
+        )
+    };
     let pages = TEMPLATES
         .iter()
         .map(|(name, _)| *name)
-        .filter(|name| !name.starts_with("email/") && !name.starts_with("admin/"))
-        .map(|name| (name, sample_page_context(sample_base.clone())));
-    let mails = MAILS.iter().flat_map(|(mail, names)| {
-        let context = sample_context(mail, sample_base.clone());
-        names.iter().map(move |name| (*name, context.clone()))
-    });
-    for (name, context) in pages.chain(mails) {
-        if let Err(e) = tera.render(name, &context) {
-            let shown = TEMPLATES
-                .iter()
-                .position(|(n, _)| *n == name)
-                .and_then(|i| overrides[i].as_ref())
-                .map_or_else(
-                    || format!("the built-in {name}"),
-                    |f| format!("`{}`", f.display()),
-                );
+        .filter(|name| !name.starts_with("email/") && !name.starts_with("admin/"));
+    for name in pages {
+        tera.render(name, &sample_page_context(sample_base.clone()))
+            .map_err(|e| cannot_render(name, &e))?;
+    }
+    for (mail, names) in MAILS {
+        let mut sample = sample_context(mail, sample_base.clone());
+        if *mail == "digest" {
+            // A sent digest's own archive page, as compose gives it: unlike the preview's
+            // `/archive`, no link to the archive's list can be taken for it.
+            let base_url = sample_base.get("base_url").and_then(|v| v.as_str());
+            let archive_url = format!("{}/archive/1", base_url.unwrap_or_default());
+            sample.insert("archive_url", &archive_url);
+        }
+        let rendered = render_mail(&tera, *names, sample.clone())
+            .map_err(|(name, e)| cannot_render(name, &e))?;
+        if let Some((part, problem)) = missing_from_mail(mail, &sample, &rendered).first() {
             anyhow::bail!(
-                "the template {shown} cannot be rendered with sample data (see docs/templates.md for what it is given): {}",
-                chain(&e)
+                "the template {} {problem} (see docs/templates.md)",
+                shown(names[*part])
             );
         }
     }

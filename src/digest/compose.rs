@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::db::articles::{self, Article};
 use crate::db::{self, deliveries, digests, subscribers};
 use crate::state::AppState;
+use crate::templates::DIGEST_TEMPLATES;
 
 /// The most characters of the lead story's title a subject carries.
 const LEAD_IN_SUBJECT: usize = 80;
@@ -16,12 +17,12 @@ pub const GMAIL_CLIP_BYTES: usize = 102 * 1024;
 
 /// Marks the reader-specific part of the HTML (the unsubscribe footer), so the archive
 /// can show the digest without any reader's links.
-const READER_PART_START: &str = "<!--reader-->";
-const READER_PART_END: &str = "<!--/reader-->";
+pub(crate) const READER_PART_START: &str = "<!--reader-->";
+pub(crate) const READER_PART_END: &str = "<!--/reader-->";
 /// Marks what only the mail needs (its "View this email in your browser" link), which
 /// the archive page, being that view, leaves out rather than link to itself.
-const MAIL_ONLY_START: &str = "<!--mail-only-->";
-const MAIL_ONLY_END: &str = "<!--/mail-only-->";
+pub(crate) const MAIL_ONLY_START: &str = "<!--mail-only-->";
+pub(crate) const MAIL_ONLY_END: &str = "<!--/mail-only-->";
 
 /// What `compose_digest` did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -216,24 +217,18 @@ fn render(
     };
     context.insert("unsubscribe_url", &unsubscribe_url);
     context.insert("archive_url", &archive_url);
-    let subject = state
-        .templates
-        .render("email/digest.subject.txt", &context)?
-        .trim()
-        .to_owned();
-    context.insert("subject", &subject);
-    let html = state.templates.render("email/digest.html", &context)?;
+    // The one rendering the start-up check makes too, so what passed it renders here.
+    let mail = state.templates.render_mail(DIGEST_TEMPLATES, context)?;
     let html = css_inline::CSSInliner::options()
         .load_remote_stylesheets(false)
         .keep_at_rules(true)
         .build()
-        .inline(&html)
+        .inline(&mail.html)
         .map_err(|e| anyhow::anyhow!("could not inline the digest's CSS: {e}"))?;
-    let text = state.templates.render("email/digest.txt", &context)?;
     Ok(Rendered {
-        subject,
+        subject: mail.subject,
         html,
-        text,
+        text: mail.text,
     })
 }
 

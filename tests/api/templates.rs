@@ -302,3 +302,227 @@ async fn the_admin_previews_each_mail_template_with_sample_data() {
         "without a session the page sends to the login"
     );
 }
+
+const BUILT_IN_DIGEST_TEXT: &str = include_str!("../../email_templates/digest.txt");
+const BUILT_IN_CONFIRMATION_TEXT: &str = include_str!("../../email_templates/confirmation.txt");
+const BUILT_IN_CONFIRMATION: &str = include_str!("../../email_templates/confirmation.html");
+
+/// A folder of templates holding `files` (name, content) under their names.
+fn templates_with(parent: &Path, files: &[(&str, &str)]) -> PathBuf {
+    let dir = parent.join("templates");
+    for (name, content) in files {
+        let file = dir.join(name);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, content).unwrap();
+    }
+    dir
+}
+
+/// `text` with `from` replaced, which must be there.
+fn changed(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "the template has `{from}`");
+    text.replace(from, to)
+}
+
+/// Starts the binary with the override `name` = `content` and returns why it refused
+/// the start, after checking that it did and that the sentence names the file.
+async fn refused_at_start(name: &str, content: &str) -> String {
+    let workspace = Workspace::new();
+    let dir = templates_with(workspace.path(), &[(name, content)]);
+    let run = workspace
+        .newsletter_with(
+            &[("TEMPLATES_DIR", dir.to_str().unwrap())],
+            &["send-digest"],
+        )
+        .await;
+    assert_eq!(run.code, Some(1), "{name} is refused: {}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("the template `{}`", dir.join(name).display())),
+        "the refusal names the file: {}",
+        run.stderr
+    );
+    run.stderr
+}
+
+#[tokio::test]
+async fn a_digest_subject_that_uses_the_subject_itself_is_refused_at_start() {
+    let stderr = refused_at_start(
+        "email/digest.subject.txt",
+        "{{ newsletter_name }}: {{ subject }}\n",
+    )
+    .await;
+    assert!(
+        stderr.contains("cannot be rendered with sample data")
+            && stderr.contains("Variable `subject` not found"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_confirmation_mail_using_a_subject_it_is_not_given_is_refused_at_start() {
+    let html = changed(
+        BUILT_IN_CONFIRMATION,
+        "<head>",
+        "<head>\n<title>{{ subject }}</title>",
+    );
+    let stderr = refused_at_start("email/confirmation.html", &html).await;
+    assert!(stderr.contains("Variable `subject` not found"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_digest_subject_override_is_what_readers_get_and_the_bodies_see() {
+    let folder = tempfile::tempdir().unwrap();
+    let dir = templates_with(
+        folder.path(),
+        &[
+            (
+                "email/digest.subject.txt",
+                "  Morning brief: {{ lead }}{% if more %} (+{{ more }}){% endif %}\n",
+            ),
+            (
+                "email/digest.txt",
+                &changed(
+                    BUILT_IN_DIGEST_TEXT,
+                    "{{ newsletter_name }} — {{ date }}",
+                    "«{{ subject }}»",
+                ),
+            ),
+        ],
+    );
+    let app = spawn_app_with(&[("TEMPLATES_DIR", dir.to_str().unwrap())]).await;
+    app.import_confirmed(&["aigerim@example.kz"]).await;
+    app.add_article(
+        "Guterres’s Visit: What to Expect in Astana",
+        "https://astanatimes.example/guterres-visit",
+    )
+    .await;
+    app.send_digest_and_wait().await;
+
+    let mail = &app.smtp.messages_to("aigerim@example.kz")[0];
+    assert_eq!(
+        mail.parsed().subject(),
+        Some("Morning brief: Guterres’s Visit: What to Expect in Astana")
+    );
+    assert!(
+        mail.text_body()
+            .starts_with("«Morning brief: Guterres’s Visit: What to Expect in Astana»"),
+        "{}",
+        mail.text_body()
+    );
+}
+
+#[tokio::test]
+async fn a_digest_without_the_unsubscribe_link_is_refused_at_start() {
+    let html = changed(
+        BUILT_IN_DIGEST,
+        "<!--reader--><p>You receive {{ newsletter_name }} because you subscribed. <a href=\"{{ unsubscribe_url }}\">Unsubscribe</a> with one click.</p><!--/reader-->",
+        "<p>Thanks for reading {{ newsletter_name }}.</p>",
+    );
+    let stderr = refused_at_start("email/digest.html", &html).await;
+    assert!(
+        stderr.contains(
+            "has no `{{ unsubscribe_url }}`: every digest must carry the reader's unsubscribe link"
+        ),
+        "{stderr}"
+    );
+
+    let text = changed(
+        BUILT_IN_DIGEST_TEXT,
+        "Unsubscribe with one click: {{ unsubscribe_url }}",
+        "Reply to this mail to stop it.",
+    );
+    let stderr = refused_at_start("email/digest.txt", &text).await;
+    assert!(
+        stderr.contains("has no `{{ unsubscribe_url }}`"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_digest_html_without_the_markers_the_archive_cuts_at_is_refused_at_start() {
+    let no_reader_part = BUILT_IN_DIGEST
+        .replace("<!--reader-->", "")
+        .replace("<!--/reader-->", "");
+    let stderr = refused_at_start("email/digest.html", &no_reader_part).await;
+    assert!(
+        stderr.contains(
+            "shows `{{ unsubscribe_url }}` outside `<!--reader-->` … `<!--/reader-->`: the public archive would show the link"
+        ),
+        "{stderr}"
+    );
+
+    let no_mail_only_part = BUILT_IN_DIGEST
+        .replace("<!--mail-only-->", "")
+        .replace("<!--/mail-only-->", "");
+    let stderr = refused_at_start("email/digest.html", &no_mail_only_part).await;
+    assert!(
+        stderr
+            .contains("shows `{{ archive_url }}` outside `<!--mail-only-->` … `<!--/mail-only-->`"),
+        "{stderr}"
+    );
+
+    let unclosed = changed(BUILT_IN_DIGEST, "<!--/reader-->", "");
+    let stderr = refused_at_start("email/digest.html", &unclosed).await;
+    assert!(
+        stderr.contains("has a `<!--reader-->` without its `<!--/reader-->`"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_confirmation_mail_without_its_confirm_link_is_refused_at_start() {
+    let text = changed(
+        BUILT_IN_CONFIRMATION_TEXT,
+        "{{ confirm_url }}",
+        "{{ base_url }}/",
+    );
+    let stderr = refused_at_start("email/confirmation.txt", &text).await;
+    assert!(
+        stderr.contains("has no `{{ confirm_url }}`: the reader could not confirm"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn an_archive_page_is_checked_with_a_digest_as_the_archive_lists_it() {
+    let listing = |field: &str| {
+        format!(
+            "{{% extends \"base.html\" %}}\n{{% block content %}}<ul>{{% for digest in digests %}}\
+             <li>{{{{ digest.subject }}}} · {{{{ digest.{field} }}}}</li>{{% endfor %}}</ul>{{% endblock content %}}\n"
+        )
+    };
+    let stderr = refused_at_start("archive.html", &listing("sent_on")).await;
+    assert!(
+        stderr.contains("cannot be rendered with sample data") && stderr.contains("digest.sent_on"),
+        "{stderr}"
+    );
+
+    // The fields the sample has are the ones the real list has.
+    let folder = tempfile::tempdir().unwrap();
+    let dir = templates_with(
+        folder.path(),
+        &[(
+            "archive.html",
+            &listing(
+                "created_at | local_date }} · {{ digest.status }} to {{ digest.recipient_count",
+            ),
+        )],
+    );
+    let app = spawn_app_with(&[("TEMPLATES_DIR", dir.to_str().unwrap())]).await;
+    app.import_confirmed(&["aigerim@example.kz"]).await;
+    app.add_article(
+        "Almaty Metro Extension Opens to “Record” Crowds",
+        "https://astanatimes.example/almaty-metro",
+    )
+    .await;
+    app.send_digest_and_wait().await;
+    let page = app.get("/archive").await;
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("Almaty Metro Extension Opens to “Record” Crowds")
+            && page.contains(" · sent to 1</li>"),
+        "{page}"
+    );
+}
