@@ -29,3 +29,13 @@ start_sink() {
   "$postfix_bin/smtp-sink" -u "$user" 127.0.0.1:"$1" 1024 &
   sink_pid=$!
 }
+
+# Writes an `email,name` CSV of N readers to FILE, as `subscribers import` takes it.
+write_readers() {
+  python3 - "$1" > "$2" <<'PY'
+import sys
+print("email,name")
+for n in range(int(sys.argv[1])):
+    print(f"reader{n}@example.org,Reader {n} Rakhmetullin")
+PY
+}

@@ -32,12 +32,7 @@ trap cleanup EXIT
 port=$(free_port)
 start_sink "$port"
 
-python3 - "$readers" > "$run/readers.csv" <<'PY'
-import sys
-print("email,name")
-for n in range(int(sys.argv[1])):
-    print(f"reader{n}@example.org,Reader {n} Rakhmetullin")
-PY
+write_readers "$readers" "$run/readers.csv"
 export SMTP_URL=smtp://127.0.0.1:$port SEND_CONCURRENCY=$concurrency RUST_LOG=warn
 
 # bench ENGINE_LABEL DATABASE_URL INSTANCES

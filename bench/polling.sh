@@ -16,12 +16,7 @@ run=$(mktemp -d)
 trap 'kill "$sink_pid" "${server_pid:-}" 2>/dev/null || true; rm -rf "$run"' EXIT
 port=$(free_port)
 start_sink "$port"
-python3 - "$readers" > "$run/readers.csv" <<'PY'
-import sys
-print("email,name")
-for n in range(int(sys.argv[1])):
-    print(f"reader{n}@example.org,Reader {n} Rakhmetullin")
-PY
+write_readers "$readers" "$run/readers.csv"
 cd "$run"
 web=$(free_port)
 export DATABASE_URL=$run/newsletter.db SMTP_URL=smtp://127.0.0.1:$port SEND_CONCURRENCY=$concurrency \
