@@ -121,7 +121,10 @@ impl Browser {
             .find(Locator::Css(css))
             .await
             .unwrap_or_else(|e| panic!("{css}: {e}"));
-        field.clear().await.unwrap();
+        // A file field takes a path and cannot be cleared.
+        if field.attr("type").await.unwrap().as_deref() != Some("file") {
+            field.clear().await.unwrap();
+        }
         field.send_keys(value).await.unwrap();
     }
 
@@ -387,6 +390,14 @@ enum Stop {
     Url(&'static str, String),
     /// Click `css` on the page the tour is on, then wait for heading `h1`.
     Click(&'static str, &'static str, &'static str),
+    /// Fill fields (css, value) of the page the tour is on, then click `css` and wait
+    /// for heading `h1`.
+    Submit(
+        &'static str,
+        Vec<(&'static str, String)>,
+        &'static str,
+        &'static str,
+    ),
 }
 
 #[tokio::test]
@@ -423,6 +434,14 @@ async fn every_page_fits_a_phone_and_a_desktop_screen() {
         "https://astanatimes.example/2026/11/mass-media-law",
     )
     .await;
+    // A list to upload, with a row the report lists as bad (a long address, too).
+    let upload = tempfile::tempdir().unwrap();
+    let csv = upload.path().join("readers.csv");
+    std::fs::write(
+        &csv,
+        "email,name\nnurlan.abdirov@example.kz,Nurlan Ábdirov\nnot-an-address-at-all-but-a-long-line-of-text-from-a-spreadsheet,Bad Row\n",
+    )
+    .unwrap();
     // Each pass confirms a newcomer and lets them go again: the links work once.
     let mut passes = Vec::new();
     for (width, label) in [(Some(375), "375"), (None, "1280")] {
@@ -435,6 +454,15 @@ async fn every_page_fits_a_phone_and_a_desktop_screen() {
     for (width, label, confirm, unsubscribe) in passes {
         let tour = [
             Stop::Url("sign-up", app.url("/")),
+            Stop::Submit(
+                "check-inbox",
+                vec![
+                    ("#email", format!("aliya.{label}@example.kz")),
+                    ("#name", "Aliya Bekova".to_owned()),
+                ],
+                "button[type=submit]",
+                "Check your inbox",
+            ),
             Stop::Url("archive", app.url("/archive")),
             Stop::Url("archived-digest", app.url(&format!("/archive/{digest}"))),
             Stop::Url("confirm", confirm),
@@ -454,6 +482,12 @@ async fn every_page_fits_a_phone_and_a_desktop_screen() {
             // (logged in by the tour itself, below)
             Stop::Url("admin-dashboard", app.url("/admin")),
             Stop::Url("admin-subscribers", app.url("/admin/subscribers")),
+            Stop::Submit(
+                "admin-import-report",
+                vec![("#file", csv.display().to_string())],
+                "form[action='/admin/subscribers/import'] button[type=submit]",
+                "Import report",
+            ),
             Stop::Url(
                 "admin-subscriber-delete",
                 app.url(&format!("/admin/subscribers/{}/delete", ids[1])),
@@ -474,6 +508,14 @@ async fn every_page_fits_a_phone_and_a_desktop_screen() {
                     name
                 }
                 Stop::Click(name, css, heading) => {
+                    browser.click(css).await;
+                    browser.heading_is(heading).await;
+                    name
+                }
+                Stop::Submit(name, fields, css, heading) => {
+                    for (field, value) in fields {
+                        browser.fill(field, value).await;
+                    }
                     browser.click(css).await;
                     browser.heading_is(heading).await;
                     name
