@@ -12,12 +12,13 @@ pub mod articles;
 pub mod copy;
 pub mod deliveries;
 pub mod digests;
+mod group;
 pub mod outgoing_emails;
 pub mod schema;
 pub mod stats;
 pub mod subscribers;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -292,6 +293,8 @@ pub struct Db {
     /// in growing steps (up to 100 ms) even when the lock frees a moment later. Queued
     /// on this mutex instead, the next writer starts the moment the last one commits.
     write_lock: Arc<Mutex<()>>,
+    /// The writer thread of [`Db::write_grouped`], started on first use.
+    group: Arc<OnceLock<group::GroupWriter>>,
 }
 
 impl Db {
@@ -336,6 +339,7 @@ impl Db {
             pool,
             engine,
             write_lock: Arc::new(Mutex::new(())),
+            group: Arc::new(OnceLock::new()),
         })
     }
 
@@ -407,6 +411,37 @@ impl Db {
         tokio::task::spawn_blocking(move || db.write_blocking(work))
             .await
             .context("a database task panicked")?
+    }
+
+    /// Like [`Db::write`], for many small writes that arrive together (sign-ups): `work`
+    /// runs in one transaction with the others queued meanwhile ([`group`]), and may
+    /// run a second time, alone, if one of them fails. It runs in an exclusive
+    /// transaction already.
+    pub async fn write_grouped<T, F>(&self, work: F) -> anyhow::Result<T>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut Conn) -> anyhow::Result<T> + Send + 'static,
+    {
+        let writer = match self.group.get() {
+            Some(writer) => writer,
+            None => {
+                // The thread holds the pool but not this queue, so it ends with the
+                // last handle that can send to it.
+                let detached = Db {
+                    group: Arc::new(OnceLock::new()),
+                    ..self.clone()
+                };
+                let started = group::GroupWriter::start(detached)
+                    .context("could not start the database writer thread")?;
+                // Another caller may have started one first; then this one is dropped
+                // and its thread ends.
+                let _ = self.group.set(started);
+                self.group
+                    .get()
+                    .context("the database writer thread did not start")?
+            }
+        };
+        writer.write(work).await
     }
 
     /// Runs `work` synchronously; for the CLI and start-up code outside the async world.

@@ -23,7 +23,9 @@ pub enum SignupOutcome {
     TooManyMails,
 }
 
-/// Records a sign-up and queues its confirmation mail, in one transaction.
+/// Records a sign-up and queues its confirmation mail. Run it in an exclusive
+/// transaction ([`db::exclusive`], or a group of sign-ups: [`db::Db::write_grouped`]),
+/// so what it reads still holds when it writes.
 pub fn sign_up(
     conn: &mut Conn,
     email: &EmailAddress,
@@ -31,38 +33,36 @@ pub fn sign_up(
     max_mails_per_day: u32,
     now: NaiveDateTime,
 ) -> anyhow::Result<SignupOutcome> {
-    db::exclusive(conn, |conn| {
-        // The daily limit applies whatever the address's status, so a 429 tells nobody
-        // whether an address is subscribed.
-        let day_ago = now - chrono::Duration::days(1);
-        if outgoing_emails::confirmation_requests_since(conn, email.as_str(), day_ago)?
-            >= i64::from(max_mails_per_day)
-        {
-            return Ok(SignupOutcome::TooManyMails);
+    // The daily limit applies whatever the address's status, so a 429 tells nobody
+    // whether an address is subscribed.
+    let day_ago = now - chrono::Duration::days(1);
+    if outgoing_emails::confirmation_requests_since(conn, email.as_str(), day_ago)?
+        >= i64::from(max_mails_per_day)
+    {
+        return Ok(SignupOutcome::TooManyMails);
+    }
+    let existing = subscribers::find_by_email(conn, email)?;
+    if let Some(subscriber) = existing
+        .as_ref()
+        .filter(|s| s.status() == SubscriberStatus::Confirmed)
+    {
+        // Nothing to send, but the request counts towards the limit like any other.
+        outgoing_emails::record_unsent_confirmation(conn, subscriber.id, email.as_str(), now)?;
+        return Ok(SignupOutcome::AlreadyConfirmed);
+    }
+    let name = name.map(SubscriberName::as_str);
+    let subscriber_id = match existing {
+        None => subscribers::insert_pending(conn, email, name, now)?,
+        Some(subscriber) => {
+            // Pending: a fresh link. Unsubscribed or bounced: back through the opt-in.
+            // The name stays as it is: anyone can type any address into the form,
+            // so an unconfirmed form never changes what is stored for a reader.
+            subscribers::reopen(conn, subscriber.id, now)?;
+            subscriber.id
         }
-        let existing = subscribers::find_by_email(conn, email)?;
-        if let Some(subscriber) = existing
-            .as_ref()
-            .filter(|s| s.status() == SubscriberStatus::Confirmed)
-        {
-            // Nothing to send, but the request counts towards the limit like any other.
-            outgoing_emails::record_unsent_confirmation(conn, subscriber.id, email.as_str(), now)?;
-            return Ok(SignupOutcome::AlreadyConfirmed);
-        }
-        let name = name.map(SubscriberName::as_str);
-        let subscriber_id = match existing {
-            None => subscribers::insert_pending(conn, email, name, now)?,
-            Some(subscriber) => {
-                // Pending: a fresh link. Unsubscribed or bounced: back through the opt-in.
-                // The name stays as it is: anyone can type any address into the form,
-                // so an unconfirmed form never changes what is stored for a reader.
-                subscribers::reopen(conn, subscriber.id, now)?;
-                subscriber.id
-            }
-        };
-        outgoing_emails::enqueue_confirmation(conn, subscriber_id, email.as_str(), name, now)?;
-        Ok(SignupOutcome::ConfirmationQueued)
-    })
+    };
+    outgoing_emails::enqueue_confirmation(conn, subscriber_id, email.as_str(), name, now)?;
+    Ok(SignupOutcome::ConfirmationQueued)
 }
 
 /// What a confirmation token leads to.

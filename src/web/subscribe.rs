@@ -138,9 +138,11 @@ pub async fn subscribe(
     };
     let max_mails = state.settings.confirm_mails_per_address_per_day;
     let email = signup.email.clone();
+    // Sign-ups that arrive together commit together (group commit): one transaction,
+    // not one each, so a flood of them is not a queue of single writes.
     let outcome = state
         .db
-        .write(move |conn| {
+        .write_grouped(move |conn| {
             subscriptions::sign_up(
                 conn,
                 &signup.email,

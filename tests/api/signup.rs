@@ -1,6 +1,11 @@
 //! `POST /subscriptions`: the form's answers and the confirmation mail it queues.
 
-use crate::support::{serde_urlencoded_pair, spawn_app, spawn_app_with};
+use std::sync::Arc;
+
+use crate::support::{
+    TestDatabase, mails_per_recipient, serde_urlencoded_pair, spawn_app, spawn_app_on_database,
+    spawn_app_with,
+};
 
 #[tokio::test]
 async fn a_valid_sign_up_answers_200_and_mails_a_confirmation_link() {
@@ -411,4 +416,52 @@ async fn behind_the_trusted_proxy_only_its_own_forwarded_entry_names_the_client(
         [200, 200, 429],
         "the forged entries are never used"
     );
+}
+
+#[tokio::test]
+async fn a_sign_up_that_fails_does_not_fail_the_others_committed_with_it() {
+    // Sign-ups that arrive together are committed in one transaction (group commit).
+    // One that the database refuses (here by a trigger) gets its error; those that
+    // shared its transaction are committed all the same.
+    let dir = tempfile::tempdir().unwrap();
+    let database = Arc::new(TestDatabase::sqlite(dir.path().join("newsletter.db")));
+    let app = spawn_app_on_database(database, &[]).await;
+    app.state
+        .db
+        .run(|conn| {
+            use diesel::connection::SimpleConnection;
+            conn.batch_execute(
+                "CREATE TRIGGER refuse_one BEFORE INSERT ON subscribers
+                 WHEN NEW.email = 'refused@example.org'
+                 BEGIN SELECT RAISE(ABORT, 'refused for the test'); END;",
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let mut emails: Vec<String> = (0..60).map(|n| format!("reader{n}@example.org")).collect();
+    emails.insert(30, "refused@example.org".to_owned());
+    let statuses = futures_util::future::join_all(emails.iter().map(|email| {
+        let app = &app;
+        async move {
+            (
+                email.clone(),
+                app.sign_up(email, "").await.status().as_u16(),
+            )
+        }
+    }))
+    .await;
+    for (email, status) in &statuses {
+        let expected = if email == "refused@example.org" {
+            500
+        } else {
+            200
+        };
+        assert_eq!(*status, expected, "{email}: {statuses:?}");
+    }
+    assert_eq!(app.subscriber_count().await, 60);
+    app.drain_queues().await;
+    let mailed = mails_per_recipient(&app.smtp);
+    assert_eq!(mailed.len(), 60, "{mailed:?}");
+    assert!(mailed.values().all(|n| *n == 1), "{mailed:?}");
 }
