@@ -87,7 +87,7 @@ row!(Digest, digests {
     id: i64, subject: String, html_body: String, text_body: String, status: String,
     article_count: i32, recipient_count: i32, created_at: NaiveDateTime,
     completed_at: Option<NaiveDateTime>, sent_count: i32, failed_count: i32,
-    skipped_count: i32,
+    skipped_count: i32, queue_cursor: Option<i64>, queue_end: Option<i64>,
 });
 row!(Article, articles {
     id: i64, url: String, guid: Option<String>, title: String, summary: Option<String>,

@@ -49,13 +49,18 @@ pub struct DeliveryKey {
     pub bouncing: bool,
 }
 
-/// One delivery per confirmed reader; returns how many were queued.
-pub fn enqueue_for_confirmed(
+/// One delivery per confirmed reader with an id in `after + 1 ..= through` (one chunk of
+/// a digest's list, read in primary-key order); returns how many were queued.
+pub fn enqueue_range(
     conn: &mut Conn,
     digest_id: i64,
+    after: i64,
+    through: i64,
     now: NaiveDateTime,
 ) -> anyhow::Result<usize> {
     let confirmed = subscribers::table
+        .filter(subscribers::id.gt(after))
+        .filter(subscribers::id.le(through))
         .filter(subscribers::status.eq(SubscriberStatus::Confirmed.as_str()))
         .select((
             diesel::dsl::sql::<diesel::sql_types::BigInt>("")
@@ -65,7 +70,7 @@ pub fn enqueue_for_confirmed(
             diesel::dsl::sql::<diesel::sql_types::Timestamp>("")
                 .bind::<diesel::sql_types::Timestamp, _>(now),
         ));
-    let queued = diesel::insert_into(deliveries::table)
+    Ok(diesel::insert_into(deliveries::table)
         .values(confirmed)
         .into_columns((
             deliveries::digest_id,
@@ -73,14 +78,18 @@ pub fn enqueue_for_confirmed(
             deliveries::status,
             deliveries::next_attempt_at,
         ))
-        .execute(conn)?;
-    // Both engines plan by statistics they do not keep up to date by themselves: without
-    // them a digest's fresh thousands of deliveries look like a handful, and a record
-    // finds its rows through the (digest, status) index, scanning every pending delivery
-    // of the digest (15 ms a row for 100,000 readers, not 0.05 ms). SQLite samples
-    // (`analysis_limit`), so this stays a few milliseconds however long the list.
+        .execute(conn)?)
+}
+
+/// Brings the planner's statistics of `deliveries` up to date. Both engines plan by
+/// statistics they do not keep up to date by themselves: without them a digest's fresh
+/// thousands of deliveries look like a handful, and a record finds its rows through the
+/// (digest, status) index, scanning every pending delivery of the digest (15 ms a row
+/// for 100,000 readers, not 0.05 ms). SQLite samples (`analysis_limit`), so this stays a
+/// few milliseconds however long the list.
+pub fn analyze(conn: &mut Conn) -> anyhow::Result<()> {
     conn.batch_execute("ANALYZE deliveries")?;
-    Ok(queued)
+    Ok(())
 }
 
 /// Claims up to `limit` due deliveries for `worker` until `lease_until`. Deliveries to

@@ -59,8 +59,16 @@ impl Progress {
     }
 }
 
-/// A new digest, still to be rendered (see [`set_rendered`]).
-pub fn insert(conn: &mut Conn, article_count: i32, now: NaiveDateTime) -> anyhow::Result<i64> {
+/// A new digest, still to be rendered and queued, for the confirmed readers with ids up
+/// to `last_reader`. It is `sending` from the start (deliveries go out from the first
+/// queued chunk on), but while its queue end is set the workers do not close it, and
+/// the archive does not list it.
+pub fn insert(
+    conn: &mut Conn,
+    article_count: i32,
+    last_reader: i64,
+    now: NaiveDateTime,
+) -> anyhow::Result<i64> {
     Ok(diesel::insert_into(digests::table)
         .values((
             digests::subject.eq(""),
@@ -70,9 +78,51 @@ pub fn insert(conn: &mut Conn, article_count: i32, now: NaiveDateTime) -> anyhow
             digests::article_count.eq(article_count),
             digests::recipient_count.eq(0),
             digests::created_at.eq(now),
+            digests::queue_cursor.eq(0_i64),
+            digests::queue_end.eq(last_reader),
         ))
         .returning(digests::id)
         .get_result(conn)?)
+}
+
+/// The digests a crash left half-queued, oldest first.
+pub fn composing(conn: &mut Conn) -> anyhow::Result<Vec<i64>> {
+    Ok(digests::table
+        .filter(digests::queue_end.is_not_null())
+        .order(digests::id.asc())
+        .select(digests::id)
+        .load(conn)?)
+}
+
+/// How far the queueing of a composing digest has come: readers with ids up to the
+/// cursor have their delivery; it goes to those up to the end. `None` once the digest
+/// is queued (or does not exist).
+pub fn queue_position(conn: &mut Conn, id: i64) -> anyhow::Result<Option<(i64, i64)>> {
+    let row: Option<(Option<i64>, Option<i64>)> = digests::table
+        .find(id)
+        .filter(digests::queue_end.is_not_null())
+        .select((digests::queue_cursor, digests::queue_end))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(cursor, end)| (cursor.unwrap_or(0), end.unwrap_or(0))))
+}
+
+/// Moves a composing digest's cursor on, or, at its end, hands it to the workers to
+/// close when its last delivery is settled.
+pub fn advance_queue(conn: &mut Conn, id: i64, cursor: i64, end: i64) -> anyhow::Result<()> {
+    if cursor < end {
+        diesel::update(digests::table.find(id))
+            .set(digests::queue_cursor.eq(cursor))
+            .execute(conn)?;
+    } else {
+        diesel::update(digests::table.find(id))
+            .set((
+                digests::queue_cursor.eq(None::<i64>),
+                digests::queue_end.eq(None::<i64>),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// Stores what the digest was rendered to (rendering needs the id, so it comes after
@@ -94,13 +144,6 @@ pub fn set_rendered(
     Ok(())
 }
 
-pub fn set_recipient_count(conn: &mut Conn, id: i64, count: i32) -> anyhow::Result<()> {
-    diesel::update(digests::table.find(id))
-        .set(digests::recipient_count.eq(count))
-        .execute(conn)?;
-    Ok(())
-}
-
 pub fn find(conn: &mut Conn, id: i64) -> anyhow::Result<Option<Digest>> {
     Ok(digests::table
         .find(id)
@@ -109,9 +152,28 @@ pub fn find(conn: &mut Conn, id: i64) -> anyhow::Result<Option<Digest>> {
         .optional()?)
 }
 
+/// Digest `id` without its bodies.
+pub fn find_summary(conn: &mut Conn, id: i64) -> anyhow::Result<Option<DigestSummary>> {
+    Ok(digests::table
+        .find(id)
+        .select(DigestSummary::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 /// The newest digests first.
 pub fn recent(conn: &mut Conn, limit: i64) -> anyhow::Result<Vec<DigestSummary>> {
     Ok(digests::table
+        .order(digests::id.desc())
+        .limit(limit)
+        .select(DigestSummary::as_select())
+        .load(conn)?)
+}
+
+/// The newest digests first, as the archive lists them: not those still being composed.
+pub fn editions(conn: &mut Conn, limit: i64) -> anyhow::Result<Vec<DigestSummary>> {
+    Ok(digests::table
+        .filter(digests::queue_end.is_null())
         .order(digests::id.desc())
         .limit(limit)
         .select(DigestSummary::as_select())
@@ -215,8 +277,9 @@ pub fn finish_all_completed(conn: &mut Conn, now: NaiveDateTime) -> anyhow::Resu
     finish_completed(conn, &sending, now)
 }
 
-/// Marks the digests among `ids` with nothing left pending as sent. "Anything left?"
-/// is an indexed `EXISTS` (digest, status): constant work, not a count of what is left.
+/// Marks the digests among `ids` with nothing left pending as sent, unless they are
+/// still being queued. "Anything left?" is an indexed `EXISTS` (digest, status):
+/// constant work, not a count of what is left.
 pub fn finish_completed(conn: &mut Conn, ids: &[i64], now: NaiveDateTime) -> anyhow::Result<()> {
     for &id in ids {
         let pending_left: bool = diesel::select(diesel::dsl::exists(
@@ -229,7 +292,8 @@ pub fn finish_completed(conn: &mut Conn, ids: &[i64], now: NaiveDateTime) -> any
             diesel::update(
                 digests::table
                     .find(id)
-                    .filter(digests::status.eq("sending")),
+                    .filter(digests::status.eq("sending"))
+                    .filter(digests::queue_end.is_null()),
             )
             .set((digests::status.eq("sent"), digests::completed_at.eq(now)))
             .execute(conn)?;

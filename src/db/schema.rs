@@ -64,6 +64,8 @@ diesel::table! {
         sent_count -> Integer,
         failed_count -> Integer,
         skipped_count -> Integer,
+        queue_cursor -> Nullable<BigInt>,
+        queue_end -> Nullable<BigInt>,
     }
 }
 

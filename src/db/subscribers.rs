@@ -186,6 +186,13 @@ pub fn any_confirmed(conn: &mut Conn) -> anyhow::Result<bool> {
     .get_result(conn)?)
 }
 
+/// The highest reader id so far (readers who sign up later get higher ones).
+pub fn last_id(conn: &mut Conn) -> anyhow::Result<Option<i64>> {
+    Ok(subscribers::table
+        .select(diesel::dsl::max(subscribers::id))
+        .first(conn)?)
+}
+
 pub fn find(conn: &mut Conn, id: i64) -> anyhow::Result<Option<Subscriber>> {
     Ok(subscribers::table
         .find(id)

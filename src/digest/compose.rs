@@ -1,5 +1,6 @@
-//! Making a digest: one transaction takes every waiting article, renders the mail once,
-//! stores it, and queues one delivery per confirmed reader.
+//! Making a digest: one transaction takes every waiting article; the mail is rendered
+//! once, outside any lock, and stored; then one delivery per confirmed reader is queued,
+//! a chunk of readers per transaction.
 
 use chrono::NaiveDateTime;
 use serde::Serialize;
@@ -75,58 +76,145 @@ impl Rendered {
     }
 }
 
+/// How many reader ids one queueing transaction covers: short enough that a sign-up
+/// waiting behind it is not kept long (tens of milliseconds), long enough that a list of
+/// a million is queued in about a hundred steps.
+const QUEUE_CHUNK: i64 = 10_000;
+
 /// Takes every article not yet in a digest, renders the digest once and queues it for
-/// every confirmed reader, all in one write transaction: a scheduled run and a manual
-/// send at the same moment cannot both take the same articles.
+/// every confirmed reader. Taking the articles is one short write transaction, so a
+/// scheduled run and a manual send at the same moment cannot both take them; rendering
+/// holds no lock, and the list is queued in chunks ([`QUEUE_CHUNK`]), each in its own
+/// transaction, so sign-ups go on meanwhile. A digest a crash left half-queued is
+/// carried on first ([`resume_composing`]).
 pub async fn compose_digest(state: &AppState) -> anyhow::Result<Composed> {
+    resume_composing(state).await?;
     // The name the digest goes out under, as stored now (another process may have
     // imported the site's feed since this one started).
     state.refresh_newsletter_name().await?;
-    let state_for_render = state.clone();
-    let composed = state
+    let begun = state
         .db
         .write(move |conn| {
             crate::db::exclusive(conn, |conn| {
                 let waiting = articles::waiting(conn)?;
                 if waiting.is_empty() {
-                    return Ok(Composed::NothingNew);
+                    return Ok(Err(Composed::NothingNew));
                 }
-                if !subscribers::any_confirmed(conn)? {
-                    return Ok(Composed::NoReaders {
-                        articles: i64::try_from(waiting.len())?,
-                    });
-                }
-                let now = db::now();
-                let article_count = i32::try_from(waiting.len())?;
-                let id = digests::insert(conn, article_count, now)?;
-                let rendered = render(&state_for_render, &waiting, Some(id), now)?;
-                digests::set_rendered(conn, id, &rendered.subject, &rendered.html, &rendered.text)?;
+                let last_reader = match subscribers::last_id(conn)? {
+                    Some(last) if subscribers::any_confirmed(conn)? => last,
+                    _ => {
+                        return Ok(Err(Composed::NoReaders {
+                            articles: i64::try_from(waiting.len())?,
+                        }));
+                    }
+                };
+                let id =
+                    digests::insert(conn, i32::try_from(waiting.len())?, last_reader, db::now())?;
                 let ids: Vec<i64> = waiting.iter().map(|a| a.id).collect();
                 articles::assign_to_digest(conn, &ids, id)?;
-                let recipients = deliveries::enqueue_for_confirmed(conn, id, now)?;
-                digests::set_recipient_count(conn, id, i32::try_from(recipients)?)?;
-                if recipients == 0 {
-                    digests::finish_completed(conn, &[id], now)?;
-                }
-                Ok(Composed::Created(DigestCreated {
-                    id,
-                    status: if recipients == 0 { "sent" } else { "sending" }.to_owned(),
-                    recipients: i64::try_from(recipients)?,
-                    articles: i64::from(article_count),
-                }))
+                Ok(Ok(id))
             })
         })
         .await?;
-    if let Composed::Created(created) = &composed {
+    let id = match begun {
+        Ok(id) => id,
+        Err(nothing) => return Ok(nothing),
+    };
+    let created = queue_digest(state, id).await?;
+    tracing::info!(
+        digest = created.id,
+        recipients = created.recipients,
+        articles = created.articles,
+        "digest composed"
+    );
+    Ok(Composed::Created(created))
+}
+
+/// Finishes every digest left `composing` (by a crash, or by another instance that is
+/// on it this moment: the chunks take turns, and none is queued twice).
+pub async fn resume_composing(state: &AppState) -> anyhow::Result<()> {
+    for id in state.db.run(digests::composing).await? {
+        let created = queue_digest(state, id).await?;
         tracing::info!(
             digest = created.id,
             recipients = created.recipients,
-            articles = created.articles,
-            "digest composed"
+            "digest composing resumed and finished"
         );
-        state.wake_deliveries();
     }
-    Ok(composed)
+    Ok(())
+}
+
+/// Renders digest `id` if it is not yet, then queues its readers chunk by chunk from
+/// where its cursor stands. Deliveries go out from the first chunk on; the workers
+/// close the digest only once it is wholly queued (status `sending`).
+async fn queue_digest(state: &AppState, id: i64) -> anyhow::Result<DigestCreated> {
+    let digest = state
+        .db
+        .run(move |conn| digests::find(conn, id))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("digest {id} vanished while being composed"))?;
+    if digest.html_body.is_empty() {
+        let for_render = state.clone();
+        let rendered = tokio::task::spawn_blocking(move || {
+            let articles = for_render
+                .db
+                .run_blocking(|conn| articles::in_digest(conn, id))?;
+            render(&for_render, &articles, Some(id), digest.created_at)
+        })
+        .await??;
+        state
+            .db
+            .write(move |conn| {
+                digests::set_rendered(conn, id, &rendered.subject, &rendered.html, &rendered.text)
+            })
+            .await?;
+    }
+    loop {
+        let queued = state
+            .db
+            .write(move |conn| crate::db::exclusive(conn, |conn| queue_chunk(conn, id)))
+            .await?;
+        state.wake_deliveries();
+        if queued {
+            break;
+        }
+    }
+    let digest = state
+        .db
+        .run(move |conn| digests::find_summary(conn, id))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("digest {id} vanished while being composed"))?;
+    Ok(DigestCreated {
+        id,
+        status: digest.status,
+        recipients: i64::from(digest.recipient_count),
+        articles: i64::from(digest.article_count),
+    })
+}
+
+/// Queues the next chunk of digest `id`'s readers; true once it is wholly queued.
+fn queue_chunk(conn: &mut db::Conn, id: i64) -> anyhow::Result<bool> {
+    let Some((cursor, end)) = digests::queue_position(conn, id)? else {
+        return Ok(true);
+    };
+    let through = end.min(cursor.saturating_add(QUEUE_CHUNK));
+    let now = db::now();
+    let queued = deliveries::enqueue_range(conn, id, cursor, through, now)?;
+    let change = digests::Settled {
+        recipients: i32::try_from(queued)?,
+        ..digests::Settled::default()
+    };
+    digests::count_settled(conn, id, change)?;
+    // Fresh statistics once the digest's deliveries are many, and again at its end.
+    if queued > 0 && (cursor == 0 || through == end) {
+        deliveries::analyze(conn)?;
+    }
+    digests::advance_queue(conn, id, through, end)?;
+    if through == end {
+        // No reader left to queue (all left meanwhile, or all were sent already).
+        digests::finish_completed(conn, &[id], now)?;
+    }
+    Ok(through == end)
 }
 
 /// The next digest as it would be sent, without storing or sending anything; `None`

@@ -145,6 +145,10 @@ impl Queue for DigestCache {
 
 /// Runs the delivery worker until `shutdown` turns true.
 pub async fn run_worker(state: AppState, shutdown: watch::Receiver<bool>) {
+    // A digest a crash left half-queued goes on being queued as this worker starts.
+    if let Err(e) = crate::digest::compose::resume_composing(&state).await {
+        tracing::error!("could not finish queueing a digest: {e:#}");
+    }
     outbox::run_worker(DigestCache::default(), state, shutdown).await
 }
 

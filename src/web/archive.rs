@@ -10,7 +10,7 @@ use crate::state::AppState;
 
 /// `GET /archive`: every digest, newest first.
 pub async fn index(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
-    let recent = state.db.run(|conn| digests::recent(conn, 1000)).await?;
+    let recent = state.db.run(|conn| digests::editions(conn, 1000)).await?;
     let mut context = state.base_context();
     context.insert("digests", &recent);
     pages::render(&state, "archive.html", &context)
@@ -35,6 +35,10 @@ pub async fn show(
     let Some(digest) = state.db.run(move |conn| digests::find(conn, id)).await? else {
         return Err(not_found());
     };
+    if digest.html_body.is_empty() {
+        // Not rendered yet: it is being composed.
+        return Err(not_found());
+    }
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         // The digest is an email: inline styles, and the news site's images.

@@ -790,3 +790,81 @@ async fn two_digests_of_one_day_are_told_apart_by_their_lead_story() {
         "{archive}"
     );
 }
+
+#[tokio::test]
+async fn a_digest_a_crash_left_half_queued_is_finished_at_the_next_start_each_reader_once() {
+    use diesel::RunQueryDsl;
+    use newsletter::db::{articles, deliveries, digests, subscribers};
+    use newsletter::domain::{EmailAddress, NewArticle};
+    // What a crash in the middle of composing leaves: the digest made and its article
+    // taken, the mail not rendered yet, the first reader queued and even sent already,
+    // the others not queued. The readers' ids are far apart, so the rest of the list
+    // spans several chunks.
+    let dir = tempfile::tempdir().unwrap();
+    let database = std::sync::Arc::new(crate::support::TestDatabase::new(
+        dir.path().join("newsletter.db"),
+    ));
+    let db = database.open();
+    let digest_id = db
+        .run_blocking(|conn| {
+            let now = newsletter::db::now();
+            for email in ["first@example.kz", "second@example.kz", "far@example.kz"] {
+                subscribers::import_confirmed(conn, &EmailAddress::parse(email).unwrap(), None, now)?;
+            }
+            diesel::sql_query("UPDATE subscribers SET id = 45000 WHERE email = 'far@example.kz'")
+                .execute(conn)?;
+            let (article, _) = articles::add(
+                conn,
+                &NewArticle {
+                    title: "Tokayev Signs Law on Kazakhstan’s Unified Payroll Payment".into(),
+                    url: "https://astanatimes.example/payroll".into(),
+                    guid: None,
+                    summary: Some("The “single payment” replaces five separate levies.".into()),
+                    body: None,
+                    author: Some("Aibarshyn Akhmetkali".into()),
+                    published_at: None,
+                },
+                now,
+            )?;
+            let id = digests::insert(conn, 1, 45_000, now)?;
+            articles::assign_to_digest(conn, &[article], id)?;
+            let first = subscribers::find_by_email(conn, &EmailAddress::parse("first@example.kz").unwrap())?
+                .unwrap()
+                .id;
+            deliveries::enqueue_range(conn, id, 0, first, now)?;
+            diesel::sql_query(format!(
+                "UPDATE deliveries SET status = 'sent', sent_at = next_attempt_at WHERE digest_id = {id}"
+            ))
+            .execute(conn)?;
+            let settled = digests::Settled { recipients: 1, sent: 1, ..Default::default() };
+            digests::count_settled(conn, id, settled)?;
+            digests::advance_queue(conn, id, first, 45_000)?;
+            Ok(id)
+        })
+        .unwrap();
+    drop(db);
+
+    let app = crate::support::spawn_app_on_database(database, &[]).await;
+    let done = app.wait_for_digest(digest_id).await;
+    assert_eq!(done["status"], "sent", "{done}");
+    assert_eq!(done["recipients"], 3, "{done}");
+    assert_eq!(done["sent"], 3, "{done}");
+    let received = crate::support::mails_per_recipient(&app.smtp);
+    assert_eq!(
+        received.get("first@example.kz"),
+        None,
+        "sent before the crash"
+    );
+    assert_eq!(received.get("second@example.kz"), Some(&1));
+    assert_eq!(received.get("far@example.kz"), Some(&1));
+    let mail = &app.smtp.messages_to("far@example.kz")[0];
+    assert!(
+        mail.parsed()
+            .body_html(0)
+            .unwrap()
+            .contains("Unified Payroll Payment"),
+        "rendered at the restart"
+    );
+    let archive = app.get("/archive").await.text().await.unwrap();
+    assert!(archive.contains("Unified Payroll Payment"), "{archive}");
+}

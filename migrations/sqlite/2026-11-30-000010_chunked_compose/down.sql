@@ -1,0 +1,2 @@
+ALTER TABLE digests DROP COLUMN queue_end;
+ALTER TABLE digests DROP COLUMN queue_cursor;
