@@ -110,6 +110,16 @@ pub struct DkimSettings {
     pub domain: String,
     pub selector: String,
     pub private_key_file: PathBuf,
+    /// `DKIM_ED25519_KEY_FILE`: a second signature with Ed25519 (RFC 8463).
+    pub ed25519: Option<Ed25519Settings>,
+}
+
+/// The second, Ed25519 signature: `DKIM_ED25519_KEY_FILE` and `DKIM_ED25519_SELECTOR`
+/// (default `DKIM_SELECTOR` with `-ed25519` appended: each key needs its own DNS record).
+#[derive(Debug, Clone)]
+pub struct Ed25519Settings {
+    pub selector: String,
+    pub key_file: PathBuf,
 }
 
 /// How failed sends are retried. Not an environment setting: the defaults suit every
@@ -237,6 +247,9 @@ pub struct Settings {
     pub confirm_mails_per_address_per_day: u32,
     pub trusted_proxy: Option<IpAddr>,
     pub dkim: Option<DkimSettings>,
+    /// `MAIL_POSTAL_ADDRESS`: the sender's postal address, in the footer of every digest
+    /// (CAN-SPAM, and most relays' terms, ask for one in bulk mail).
+    pub mail_postal_address: Option<String>,
     pub retry: RetryPolicy,
     pub delivery: DeliveryTuning,
 }
@@ -461,6 +474,11 @@ impl Settings {
         ) {
             (None, None, None) => None,
             (Some(domain), Some(selector), Some(file)) => Some(DkimSettings {
+                ed25519: get_nonempty("DKIM_ED25519_KEY_FILE").map(|key_file| Ed25519Settings {
+                    selector: get_nonempty("DKIM_ED25519_SELECTOR")
+                        .unwrap_or_else(|| format!("{selector}-ed25519")),
+                    key_file: PathBuf::from(key_file),
+                }),
                 domain,
                 selector,
                 private_key_file: PathBuf::from(file),
@@ -469,6 +487,22 @@ impl Settings {
                 "DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE go together: set all three to sign mail, or none"
             ),
         };
+        if dkim.is_none() && get_nonempty("DKIM_ED25519_KEY_FILE").is_some() {
+            bail!(
+                "DKIM_ED25519_KEY_FILE adds a second signature beside the first: set DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE too"
+            );
+        }
+
+        let mail_postal_address = get_nonempty("MAIL_POSTAL_ADDRESS")
+            .map(|raw| raw.trim().to_owned())
+            .filter(|address| !address.is_empty());
+        if let Some(address) = &mail_postal_address
+            && address.chars().any(char::is_control)
+        {
+            bail!(
+                "MAIL_POSTAL_ADDRESS holds a line break or control character: write it on one line, parts separated by commas"
+            );
+        }
 
         let site_url = get_nonempty("SITE_URL")
             .map(|raw| parse_site_url(&raw))
@@ -520,6 +554,7 @@ impl Settings {
             confirm_mails_per_address_per_day,
             trusted_proxy,
             dkim,
+            mail_postal_address,
             retry: RetryPolicy::default(),
             delivery: DeliveryTuning {
                 lease: Duration::from_secs(parse_number(

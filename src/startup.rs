@@ -113,6 +113,11 @@ impl Workers {
     /// (whether the SMTP server answers included) and which jobs run when.
     pub async fn start(state: &AppState) -> anyhow::Result<Workers> {
         tracing::info!("mail: {}", state.mailer.describe());
+        if state.settings.mail_postal_address.is_none() {
+            tracing::warn!(
+                "mail: MAIL_POSTAL_ADDRESS is not set: digests carry no postal address, which CAN-SPAM and most relays' terms ask of bulk mail"
+            );
+        }
         // The probe runs beside the start: a server that is down or slow delays
         // nothing, and mail waits in the queue until it answers.
         let mailer = state.mailer.clone();

@@ -161,6 +161,22 @@ impl AppState {
         )
     }
 
+    /// The `Feedback-ID` of digest `digest_id` (Gmail's feedback loop):
+    /// `digest-ID:digest:LIST:SENDER`, the list being the identifier of `List-Id` and the
+    /// sender the domain of `MAIL_FROM`, the one field that stays the same for every
+    /// mail we send. Colons are the separator, so none appears inside a field.
+    pub fn feedback_id(&self, digest_id: i64) -> String {
+        let list_id = self.list_id();
+        let list = list_id
+            .rsplit_once('<')
+            .map_or(list_id.as_str(), |(_, rest)| rest.trim_end_matches('>'));
+        let sender = self.settings.mail_from.email.domain();
+        format!("digest-{digest_id}:digest:{list}:{sender}").replace(
+            |c: char| !(c.is_ascii_alphanumeric() || ".-_:".contains(c)),
+            "",
+        )
+    }
+
     /// Tells the mail queue worker there is something to send.
     pub fn wake_mail_queue(&self) {
         self.mail_queue_wakeup.notify_one();

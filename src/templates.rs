@@ -358,6 +358,7 @@ pub fn site_context(settings: &Settings, newsletter_name: &str) -> tera::Context
     );
     context.insert("brand_color", settings.brand_color.as_str());
     context.insert("brand_color_dark", &settings.brand_color.darker());
+    context.insert("postal_address", &settings.mail_postal_address);
     context
 }
 

@@ -229,6 +229,7 @@ fn personalise(
                 "List-Unsubscribe=One-Click".to_owned(),
             ),
             ("List-Id", state.list_id()),
+            ("Feedback-ID", state.feedback_id(digest.id)),
             ("Precedence", "bulk".to_owned()),
         ],
     };

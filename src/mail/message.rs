@@ -1,9 +1,10 @@
 //! Turning rendered text and HTML into a standards-conforming message.
 
 use lettre::address::Envelope;
-use lettre::message::dkim::DkimConfig;
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
+
+use crate::mail::dkim;
 
 /// A message ready to be formatted: every part already rendered.
 #[derive(Debug, Clone)]
@@ -23,13 +24,16 @@ impl Email {
     /// Formats the message as `multipart/alternative` (text, then HTML), UTF-8, with a
     /// `Date` and the given `Message-ID`; returns the envelope and the bytes to send.
     /// `eight_bit` says whether the receiving server takes 8-bit bodies (8BITMIME).
-    /// `dkim` signs it when DKIM is configured.
+    /// `dkim` signs it when DKIM is configured; a signed message is always 7bit (RFC 6376
+    /// §5.3), so no relay on the way has a reason to re-encode, and break, what was
+    /// signed.
     pub fn format(
         &self,
         from: &Mailbox,
         eight_bit: bool,
-        dkim: Option<&DkimConfig>,
+        dkim: Option<&dkim::Signer>,
     ) -> anyhow::Result<(Envelope, Vec<u8>)> {
+        let eight_bit = eight_bit && dkim.is_none();
         let mut builder = lettre::Message::builder()
             .from(from.clone())
             .to(self.to.clone())
@@ -42,15 +46,17 @@ impl Email {
                 value.clone(),
             ));
         }
-        let mut message = builder.multipart(
+        let message = builder.multipart(
             MultiPart::alternative()
                 .singlepart(part(ContentType::TEXT_PLAIN, &self.text, eight_bit))
                 .singlepart(part(ContentType::TEXT_HTML, &self.html, eight_bit)),
         )?;
-        if let Some(dkim) = dkim {
-            message.sign(dkim);
-        }
-        Ok((message.envelope().clone(), message.formatted()))
+        let formatted = message.formatted();
+        let raw = match dkim {
+            Some(signer) => signer.sign(&formatted, chrono::Utc::now().timestamp())?,
+            None => formatted,
+        };
+        Ok((message.envelope().clone(), raw))
     }
 }
 

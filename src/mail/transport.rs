@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use lettre::address::Envelope;
 use lettre::message::Mailbox;
-use lettre::message::dkim::DkimConfig;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
 use lettre::transport::smtp::extension::{ClientId, Extension};
@@ -110,7 +109,11 @@ impl Mailer {
             transport,
             identity: Identity {
                 from: settings.mail_from.clone(),
-                dkim: settings.dkim.as_ref().map(super::dkim::load).transpose()?,
+                dkim: settings
+                    .dkim
+                    .as_ref()
+                    .map(super::dkim::Signer::load)
+                    .transpose()?,
             },
             pace: settings.send_rate_per_sec.map(Pacer::new),
         })
@@ -118,10 +121,9 @@ impl Mailer {
 
     /// A sentence for the start-up log saying where mail goes.
     pub fn describe(&self) -> String {
-        let signing = if self.identity.dkim.is_some() {
-            "; DKIM-signed"
-        } else {
-            ""
+        let signing = match &self.identity.dkim {
+            Some(signer) => format!("; DKIM-signed: {}", signer.describe()),
+            None => String::new(),
         };
         let route = match &self.transport {
             Transport::Smtp(pool) => format!(
@@ -176,7 +178,7 @@ impl Mailer {
 /// Who our mail is from, and how it is signed.
 struct Identity {
     from: Mailbox,
-    dkim: Option<DkimConfig>,
+    dkim: Option<super::dkim::Signer>,
 }
 
 impl Identity {

@@ -135,7 +135,8 @@ pub async fn get_digest(
 }
 
 /// `GET /api/digests/preview`: the next digest's HTML, nothing stored or sent. Its size
-/// is in `X-Digest-Html-Bytes`, and `X-Digest-Warning` says when Gmail would clip it.
+/// is in `X-Digest-Html-Bytes`, its subject in `X-Digest-Subject` (RFC 8187 encoded),
+/// and `X-Digest-Warning` says when Gmail would clip it.
 pub async fn preview_digest(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
     let Some(rendered) = crate::digest::preview_digest(&state).await? else {
         return Err(WebError::api(
@@ -147,7 +148,7 @@ pub async fn preview_digest(state: web::Data<AppState>) -> Result<HttpResponse, 
     response
         .content_type("text/html; charset=utf-8")
         .insert_header(("X-Digest-Html-Bytes", rendered.html.len().to_string()))
-        .insert_header(("X-Digest-Subject", ascii_header(&rendered.subject)))
+        .insert_header(("X-Digest-Subject", rfc8187(&rendered.subject)))
         // The preview is a whole email with inline styles; let it render.
         .insert_header((header::CONTENT_SECURITY_POLICY, crate::web::EMAIL_VIEW_CSP));
     if let Some(warning) = rendered.clipping_warning() {
@@ -156,16 +157,18 @@ pub async fn preview_digest(state: web::Data<AppState>) -> Result<HttpResponse, 
     Ok(response.body(rendered.html))
 }
 
-/// Header values must be visible ASCII; other characters become `?`.
-fn ascii_header(value: &str) -> String {
-    value
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect()
+/// A header value for any text: the RFC 8187 `ext-value` form (`UTF-8''` and the UTF-8
+/// bytes, percent-encoded but for RFC 8187's `attr-char`s), so curly quotes and accented
+/// letters survive and a client decodes them with any RFC 8187 or percent decoder.
+fn rfc8187(value: &str) -> String {
+    let mut out = String::from("UTF-8''");
+    for byte in value.bytes() {
+        let attr_char = byte.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&byte);
+        if attr_char {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }

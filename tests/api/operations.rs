@@ -406,6 +406,10 @@ async fn the_start_up_log_says_where_data_and_mail_go_and_when_jobs_run() {
         log.contains("FEED_URL is not set: no feed is polled"),
         "{log}"
     );
+    assert!(
+        log.contains("MAIL_POSTAL_ADDRESS is not set: digests carry no postal address"),
+        "{log}"
+    );
     assert!(!log.contains("Required TLS"), "{log}");
 }
 

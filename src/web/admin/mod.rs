@@ -192,7 +192,7 @@ fn hash_session_id(state: &AppState, id: &str) -> String {
 
 /// The guard of every admin route: 404 without `ADMIN_TOKEN`; the login page is open;
 /// anything else needs a live session, and a request without one is sent to the login
-/// (GET) or refused with 401 (other methods).
+/// (GET and HEAD) or refused with 401 (other methods).
 async fn require_session(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -233,7 +233,12 @@ async fn require_session(
             req.extensions_mut().insert(session);
             Ok(next.call(req).await?.map_into_left_body())
         }
-        None if req.method() == actix_web::http::Method::GET => {
+        // HEAD answers as GET does (RFC 9110), so link checkers see the same redirect.
+        None if matches!(
+            *req.method(),
+            actix_web::http::Method::GET | actix_web::http::Method::HEAD
+        ) =>
+        {
             let response = HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, "/admin/login"))
                 .finish();
