@@ -31,6 +31,8 @@ pub struct Article {
     /// The editor's place for it in the next digest (1 leads); `None` until placed.
     #[serde(skip)]
     pub story_order: Option<i32>,
+    /// The lead image, an https URL (see `domain::article::image_address`).
+    pub image_url: Option<String>,
 }
 
 /// Stores one article unless one with the same URL (or feed guid) exists, in its own
@@ -61,6 +63,7 @@ pub fn insert_if_new(
             articles::body.eq(&article.body),
             articles::author.eq(&article.author),
             articles::published_at.eq(article.published_at),
+            articles::image_url.eq(&article.image_url),
             articles::created_at.eq(now),
         ))
         .returning(articles::id)

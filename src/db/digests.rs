@@ -94,6 +94,27 @@ pub fn set_rendered(
     Ok(())
 }
 
+/// How many articles the digest carries, once the render has settled it (see
+/// `digest::compose`: what does not fit waits for the next digest).
+pub fn set_article_count(conn: &mut Conn, id: i64, count: i32) -> anyhow::Result<()> {
+    diesel::update(digests::table.find(id))
+        .set(digests::article_count.eq(count))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records the subject the editor gave the digest (`None`: the template's went out).
+pub fn set_subject_override(
+    conn: &mut Conn,
+    id: i64,
+    subject: Option<&str>,
+) -> anyhow::Result<()> {
+    diesel::update(digests::table.find(id))
+        .set(digests::subject_override.eq(subject))
+        .execute(conn)?;
+    Ok(())
+}
+
 pub fn set_recipient_count(conn: &mut Conn, id: i64, count: i32) -> anyhow::Result<()> {
     diesel::update(digests::table.find(id))
         .set(digests::recipient_count.eq(count))

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::db::articles::{self, Article};
 use crate::db::{self, deliveries, digests, subscribers};
+use crate::domain::DigestSubject;
 use crate::state::AppState;
 use crate::templates::DIGEST_TEMPLATES;
 
@@ -14,6 +15,19 @@ const LEAD_IN_SUBJECT: usize = 80;
 
 /// Gmail clips messages whose HTML is larger than this.
 pub const GMAIL_CLIP_BYTES: usize = 102 * 1024;
+
+/// The most HTML a digest is made of, as rendered once: under [`GMAIL_CLIP_BYTES`] by
+/// room for what each reader's copy adds (their unsubscribe link, twice, in place of the
+/// shorter placeholder).
+pub const DIGEST_HTML_BUDGET: usize = GMAIL_CLIP_BYTES - 2 * 1024;
+
+/// How the placeholder for the reader's unsubscribe link starts (see
+/// [`unsubscribe_placeholder`]).
+pub(crate) const UNSUBSCRIBE_PLACEHOLDER_PREFIX: &str = "NEWSLETTER-UNSUBSCRIBE-";
+
+/// The most characters of the hidden preheader (the line an inbox shows after the
+/// subject) that name the stories after the lead.
+const PREHEADER_CHARS: usize = 140;
 
 /// Marks the reader-specific part of the HTML (the unsubscribe footer), so the archive
 /// can show the digest without any reader's links.
@@ -61,6 +75,12 @@ pub struct Rendered {
     pub subject: String,
     pub html: String,
     pub text: String,
+    /// How many of the waiting articles the digest carries (the first ones, in order):
+    /// all of them, unless even as links they would pass [`DIGEST_HTML_BUDGET`].
+    pub taken: usize,
+    /// How many of those are listed as links under "More stories" (the last ones), to
+    /// keep the HTML under [`DIGEST_HTML_BUDGET`].
+    pub listed: usize,
 }
 
 impl Rendered {
@@ -79,6 +99,15 @@ impl Rendered {
 /// every confirmed reader, all in one write transaction: a scheduled run and a manual
 /// send at the same moment cannot both take the same articles.
 pub async fn compose_digest(state: &AppState) -> anyhow::Result<Composed> {
+    compose_digest_titled(state, None).await
+}
+
+/// [`compose_digest`], under the editor's `subject` when one is given (the template's
+/// otherwise); the editor's subject is stored with the digest.
+pub async fn compose_digest_titled(
+    state: &AppState,
+    subject: Option<DigestSubject>,
+) -> anyhow::Result<Composed> {
     // The name the digest goes out under, as stored now (another process may have
     // imported the site's feed since this one started).
     state.refresh_newsletter_name().await?;
@@ -99,8 +128,14 @@ pub async fn compose_digest(state: &AppState) -> anyhow::Result<Composed> {
                 let now = db::now();
                 let article_count = i32::try_from(waiting.len())?;
                 let id = digests::insert(conn, article_count, now)?;
-                let rendered = render(&state_for_render, &waiting, Some(id), now)?;
+                let given = subject.as_ref().map(DigestSubject::as_str);
+                let rendered = render(&state_for_render, &waiting, Some(id), now, given)?;
                 digests::set_rendered(conn, id, &rendered.subject, &rendered.html, &rendered.text)?;
+                digests::set_subject_override(conn, id, given)?;
+                // What did not fit even as a link waits for the next digest.
+                let waiting = &waiting[..rendered.taken];
+                let article_count = i32::try_from(waiting.len())?;
+                digests::set_article_count(conn, id, article_count)?;
                 let ids: Vec<i64> = waiting.iter().map(|a| a.id).collect();
                 articles::assign_to_digest(conn, &ids, id)?;
                 let recipients = deliveries::enqueue_for_confirmed(conn, id, now)?;
@@ -140,7 +175,7 @@ pub async fn preview_digest(state: &AppState) -> anyhow::Result<Option<Rendered>
             if waiting.is_empty() {
                 return Ok(None);
             }
-            Ok(Some(render(&state_for_render, &waiting, None, db::now())?))
+            Ok(Some(render(&state_for_render, &waiting, None, db::now(), None)?))
         })
         .await
 }
@@ -149,7 +184,7 @@ pub async fn preview_digest(state: &AppState) -> anyhow::Result<Option<Rendered>
 /// the secret, so no article text can contain it by accident or design.
 pub fn unsubscribe_placeholder(state: &AppState, digest_id: i64) -> String {
     format!(
-        "NEWSLETTER-UNSUBSCRIBE-{}",
+        "{UNSUBSCRIBE_PLACEHOLDER_PREFIX}{}",
         state
             .signer
             .tag("digest-placeholder", &digest_id.to_string())
@@ -163,18 +198,87 @@ struct ArticleView<'a> {
     summary: Option<&'a str>,
     author: Option<&'a str>,
     published: Option<String>,
+    image_url: Option<&'a str>,
 }
 
-/// Renders subject, HTML (CSS inlined) and text for `articles`.
+/// A story listed under "More stories": its title and link.
+#[derive(Serialize)]
+struct LinkView<'a> {
+    title: &'a str,
+    url: &'a str,
+}
+
+/// Renders subject, HTML (CSS inlined) and text for `articles`, as many in full as keep
+/// the HTML within [`DIGEST_HTML_BUDGET`] (so Gmail never clips it) and the rest as links
+/// under "More stories", in the digest's order; should even the links not fit (hundreds
+/// of waiting stories), the last ones are left for the next digest (see
+/// [`Rendered::taken`]). `subject` is the editor's, if any.
 fn render(
     state: &AppState,
     articles: &[Article],
     digest_id: Option<i64>,
     now: NaiveDateTime,
+    subject: Option<&str>,
+) -> anyhow::Result<Rendered> {
+    let n = articles.len();
+    let attempt = |full: usize, listed: usize| {
+        render_parts(state, articles, full, listed, digest_id, now, subject)
+    };
+    let fits = |rendered: &Rendered| rendered.html.len() <= DIGEST_HTML_BUDGET;
+    // The usual case, one render: every story in full.
+    let everything = attempt(n, 0)?;
+    if fits(&everything) || n <= 1 {
+        return Ok(everything);
+    }
+    // The size grows with each story moved from the list into full view: the most
+    // stories in full that fit, by halving (the lead is always in full).
+    let all_listed = attempt(1, n - 1)?;
+    if fits(&all_listed) {
+        let (mut fitting, mut too_many) = (1, n);
+        let mut best = all_listed;
+        while too_many - fitting > 1 {
+            let full = usize::midpoint(fitting, too_many);
+            let rendered = attempt(full, n - full)?;
+            if fits(&rendered) {
+                fitting = full;
+                best = rendered;
+            } else {
+                too_many = full;
+            }
+        }
+        return Ok(best);
+    }
+    // Even as links they pass the limit: the lead and the most links that fit; the
+    // rest wait for the next digest, in their order.
+    let (mut fitting, mut too_many) = (0, n - 1);
+    let mut best = attempt(1, 0)?;
+    while too_many - fitting > 1 {
+        let listed = usize::midpoint(fitting, too_many);
+        let rendered = attempt(1, listed)?;
+        if fits(&rendered) {
+            fitting = listed;
+            best = rendered;
+        } else {
+            too_many = listed;
+        }
+    }
+    Ok(best)
+}
+
+/// The digest of `articles[..full]` in full and `articles[full..full + listed]` as links.
+fn render_parts(
+    state: &AppState,
+    articles: &[Article],
+    full: usize,
+    listed: usize,
+    digest_id: Option<i64>,
+    now: NaiveDateTime,
+    subject: Option<&str>,
 ) -> anyhow::Result<Rendered> {
     let settings = &state.settings;
+    let taken = &articles[..full + listed];
     let mut context = state.base_context();
-    let views: Vec<ArticleView> = articles
+    let views: Vec<ArticleView> = taken[..full]
         .iter()
         .map(|a| ArticleView {
             title: &a.title,
@@ -184,9 +288,18 @@ fn render(
             published: a
                 .published_at
                 .map(|t| settings.local_time(t).format("%-d %B %Y").to_string()),
+            image_url: a.image_url.as_deref(),
+        })
+        .collect();
+    let links: Vec<LinkView> = taken[full..]
+        .iter()
+        .map(|a| LinkView {
+            title: &a.title,
+            url: &a.url,
         })
         .collect();
     context.insert("articles", &views);
+    context.insert("more_stories", &links);
     // Dates are the readers' own: written in TIMEZONE, not in the UTC they are kept in.
     context.insert(
         "date",
@@ -194,13 +307,14 @@ fn render(
     );
     // The lead story names the digest in the inbox and the archive: two digests of one
     // day differ, and their threads do not merge.
-    if let Some(lead) = articles.first() {
+    if let Some(lead) = taken.first() {
         context.insert(
             "lead",
             &crate::domain::article::shorten(&lead.title, LEAD_IN_SUBJECT),
         );
     }
-    context.insert("more", &articles.len().saturating_sub(1));
+    context.insert("more", &taken.len().saturating_sub(1));
+    context.insert("preheader", &preheader(taken));
     let (unsubscribe_url, archive_url) = match digest_id {
         Some(id) => (
             unsubscribe_placeholder(state, id),
@@ -218,7 +332,9 @@ fn render(
     context.insert("unsubscribe_url", &unsubscribe_url);
     context.insert("archive_url", &archive_url);
     // The one rendering the start-up check makes too, so what passed it renders here.
-    let mail = state.templates.render_mail(DIGEST_TEMPLATES, context)?;
+    let mail = state
+        .templates
+        .render_mail_as(DIGEST_TEMPLATES, context, subject)?;
     let html = css_inline::CSSInliner::options()
         .load_remote_stylesheets(false)
         .keep_at_rules(true)
@@ -228,8 +344,28 @@ fn render(
     Ok(Rendered {
         subject: mail.subject,
         html,
-        text: mail.text,
+        text: crate::mail::wrap::wrap_text(&mail.text),
+        taken: taken.len(),
+        listed,
     })
+}
+
+/// The hidden line an inbox shows after the subject: the stories after the lead, by
+/// title ("Also: …"), or the lead's summary when it is the only story.
+fn preheader(stories: &[Article]) -> String {
+    let shorten = crate::domain::article::shorten;
+    match stories {
+        [] => String::new(),
+        [only] => only
+            .summary
+            .as_deref()
+            .map(|s| shorten(s, PREHEADER_CHARS))
+            .unwrap_or_default(),
+        [_, rest @ ..] => {
+            let titles: Vec<&str> = rest.iter().take(4).map(|a| a.title.as_str()).collect();
+            shorten(&format!("Also: {}", titles.join(" · ")), PREHEADER_CHARS)
+        }
+    }
 }
 
 /// The digest's HTML as the archive shows it: the reader's own part (unsubscribe link)
