@@ -458,6 +458,7 @@ pub fn parse_feed_with_title(
     let mut articles = Vec::new();
     let mut skipped = Vec::new();
     let mut seen = std::collections::HashSet::new();
+    let thumbnails = Some(bare_thumbnails(bytes)).filter(|t| t.len() == feed.entries.len());
     for (index, entry) in feed.entries.into_iter().enumerate() {
         // Only a title the feed marks as HTML (Atom `type="html"`) is markup; an RSS
         // title such as "Why <T> matters" is text, escaped wherever it is shown.
@@ -492,7 +493,12 @@ pub fn parse_feed_with_title(
             published_at: None,
             image_url: None,
         };
-        let image = lead_image(&entry.media);
+        let image = lead_image(&entry.media).or_else(|| {
+            thumbnails
+                .as_ref()
+                .and_then(|t| t[index].as_deref())
+                .and_then(|url| image_address(url).ok())
+        });
         let label = title.unwrap_or_else(|| format!("entry {}", index + 1));
         match NewArticle::parse_within(&input, budget) {
             Ok(mut article) => {
@@ -548,6 +554,41 @@ fn lead_image(media: &[feed_rs::model::MediaObject]) -> Option<String> {
             .flat_map(|m| &m.thumbnails)
             .find_map(|t| image_address(&t.image.uri).ok())
     })
+}
+
+/// The `url` of the first `media:thumbnail` of each item (RSS) or entry (Atom), in their
+/// order: many news feeds give a thumbnail on its own, which feed-rs does not keep.
+/// Empty when the XML does not read (feed-rs has said what is wrong by then).
+fn bare_thumbnails(bytes: &[u8]) -> Vec<Option<String>> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(bytes);
+    let mut found: Vec<Option<String>> = Vec::new();
+    loop {
+        let element = match reader.read_event() {
+            Ok(Event::Start(e)) => e,
+            Ok(Event::Empty(e)) => e,
+            Ok(Event::Eof) | Err(_) => break,
+            Ok(_) => continue,
+        };
+        match element.local_name().as_ref() {
+            "item" | "entry" if element.name().prefix().is_none() => found.push(None),
+            "thumbnail" if element.name().prefix().is_some() => {
+                if let Some(slot @ None) = found.last_mut() {
+                    *slot = element
+                        .try_get_attribute("url")
+                        .ok()
+                        .flatten()
+                        .and_then(|url| {
+                            url.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                                .ok()
+                        })
+                        .map(|url| url.trim().to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    found
 }
 
 /// WordPress ends every feed description with "The post … appeared first on …"; it is

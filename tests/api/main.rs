@@ -17,6 +17,7 @@ mod dkim;
 mod feeds;
 mod hardening;
 mod hostile_input;
+mod mail_look;
 mod operations;
 mod pages_and_headers;
 mod settings;
