@@ -13,8 +13,7 @@ use url::{Host, Url};
 
 use crate::db::{self, app_settings, articles};
 use crate::domain::article::{
-    ArticleInput, HtmlBudget, NewArticle, collapse_whitespace, html_to_text_within,
-    image_address,
+    ArticleInput, HtmlBudget, NewArticle, collapse_whitespace, html_to_text_within, image_address,
 };
 use crate::limits::{self, FEED_BYTES, human_bytes};
 use crate::state::AppState;

@@ -573,9 +573,7 @@ async fn a_20_article_digest_reads_on_a_phone_and_a_desktop_in_light_and_dark_mo
             browser
                 .client
                 .execute(
-                    &format!(
-                        r#"document.querySelector("img.lead-img").src = "{STAND_IN_IMAGE}";"#
-                    ),
+                    &format!(r#"document.querySelector("img.lead-img").src = "{STAND_IN_IMAGE}";"#),
                     vec![],
                 )
                 .await
@@ -619,7 +617,9 @@ async fn a_20_article_digest_reads_on_a_phone_and_a_desktop_in_light_and_dark_mo
             let phone = width.is_some();
             let padding = if phone { "16px" } else { "24px" };
             if looks["padding"] != padding {
-                problems.push(format!("{name}: the stories' padding is not {padding}: {looks}"));
+                problems.push(format!(
+                    "{name}: the stories' padding is not {padding}: {looks}"
+                ));
             }
             if !phone && looks["sheet_width"].as_f64() != Some(600.0) {
                 problems.push(format!("{name}: the sheet is not 600 px wide: {looks}"));

@@ -104,11 +104,7 @@ pub fn set_article_count(conn: &mut Conn, id: i64, count: i32) -> anyhow::Result
 }
 
 /// Records the subject the editor gave the digest (`None`: the template's went out).
-pub fn set_subject_override(
-    conn: &mut Conn,
-    id: i64,
-    subject: Option<&str>,
-) -> anyhow::Result<()> {
+pub fn set_subject_override(conn: &mut Conn, id: i64, subject: Option<&str>) -> anyhow::Result<()> {
     diesel::update(digests::table.find(id))
         .set(digests::subject_override.eq(subject))
         .execute(conn)?;

@@ -16,9 +16,9 @@ const LEAD_IN_SUBJECT: usize = 80;
 /// Gmail clips messages whose HTML is larger than this.
 pub const GMAIL_CLIP_BYTES: usize = 102 * 1024;
 
-/// The most HTML a digest is made of, as rendered once: under [`GMAIL_CLIP_BYTES`] by
-/// room for what each reader's copy adds (their unsubscribe link, twice, in place of the
-/// shorter placeholder).
+/// The most HTML a digest is made of, as rendered once and measured as it travels (see
+/// [`travelling_size`]): under [`GMAIL_CLIP_BYTES`] by room for what each reader's copy
+/// adds (their unsubscribe link, twice, in place of the shorter placeholder).
 pub const DIGEST_HTML_BUDGET: usize = GMAIL_CLIP_BYTES - 2 * 1024;
 
 /// How the placeholder for the reader's unsubscribe link starts (see
@@ -175,7 +175,13 @@ pub async fn preview_digest(state: &AppState) -> anyhow::Result<Option<Rendered>
             if waiting.is_empty() {
                 return Ok(None);
             }
-            Ok(Some(render(&state_for_render, &waiting, None, db::now(), None)?))
+            Ok(Some(render(
+                &state_for_render,
+                &waiting,
+                None,
+                db::now(),
+                None,
+            )?))
         })
         .await
 }
@@ -224,7 +230,7 @@ fn render(
     let attempt = |full: usize, listed: usize| {
         render_parts(state, articles, full, listed, digest_id, now, subject)
     };
-    let fits = |rendered: &Rendered| rendered.html.len() <= DIGEST_HTML_BUDGET;
+    let fits = |rendered: &Rendered| travelling_size(&rendered.html) <= DIGEST_HTML_BUDGET;
     // The usual case, one render: every story in full.
     let everything = attempt(n, 0)?;
     if fits(&everything) || n <= 1 {
@@ -348,6 +354,27 @@ fn render_parts(
         taken: taken.len(),
         listed,
     })
+}
+
+/// The size of `html` as it may travel: quoted-printable, as a relay without 8BITMIME
+/// (or a signer that signs 7bit) sends it, is never smaller than the HTML itself; that
+/// every byte outside printable ASCII and every `=` take three, and a soft break every
+/// 75 characters. Whether Gmail counts the HTML before or after this encoding, a digest
+/// within budget by this measure is not clipped.
+pub fn travelling_size(html: &str) -> usize {
+    html.split('\n')
+        .map(|line| {
+            let encoded: usize = line
+                .bytes()
+                .map(|b| match b {
+                    b'=' | 0x80.. => 3,
+                    _ => 1,
+                })
+                .sum();
+            // Soft breaks ("=" CRLF) and the line's own CRLF.
+            encoded + encoded / 75 * 3 + 2
+        })
+        .sum()
 }
 
 /// The hidden line an inbox shows after the subject: the stories after the lead, by

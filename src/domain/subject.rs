@@ -17,7 +17,10 @@ impl DigestSubject {
     pub fn parse(raw: &str) -> Result<DigestSubject, String> {
         let trimmed = raw.trim();
         if trimmed.is_empty() {
-            return Err("the subject is empty; write one, or leave the field out to use the usual subject".into());
+            return Err(
+                "the subject is empty; write one, or leave the field out to use the usual subject"
+                    .into(),
+            );
         }
         if trimmed.chars().count() > Self::MAX_CHARS {
             return Err(format!(
@@ -26,7 +29,9 @@ impl DigestSubject {
             ));
         }
         if trimmed.chars().any(char::is_control) {
-            return Err("the subject must be one line, without line breaks or control characters".into());
+            return Err(
+                "the subject must be one line, without line breaks or control characters".into(),
+            );
         }
         if trimmed.chars().any(is_invisible_or_bidi) {
             return Err("the subject cannot contain invisible or text-direction characters".into());
@@ -53,8 +58,12 @@ mod tests {
 
     #[test]
     fn a_subject_is_trimmed_and_keeps_its_accents() {
-        let subject = DigestSubject::parse("  Guterres’s visit: what Astana expects — “our” take ").unwrap();
-        assert_eq!(subject.as_str(), "Guterres’s visit: what Astana expects — “our” take");
+        let subject =
+            DigestSubject::parse("  Guterres’s visit: what Astana expects — “our” take ").unwrap();
+        assert_eq!(
+            subject.as_str(),
+            "Guterres’s visit: what Astana expects — “our” take"
+        );
     }
 
     #[test]

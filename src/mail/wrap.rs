@@ -32,7 +32,12 @@ pub fn is_link(word: &str) -> bool {
 fn wrap_line(line: &str, out: &mut String) {
     let words = line.split_whitespace();
     let fits = line.chars().count() <= TEXT_WIDTH;
-    if fits && words.clone().filter(|w| is_link(w)).all(|w| w == line.trim()) {
+    if fits
+        && words
+            .clone()
+            .filter(|w| is_link(w))
+            .all(|w| w == line.trim())
+    {
         out.push_str(line);
         return;
     }
@@ -48,9 +53,7 @@ fn wrap_line(line: &str, out: &mut String) {
             wrapped.push(word.to_owned());
             continue;
         }
-        if !current.is_empty()
-            && current.chars().count() + 1 + word.chars().count() > room
-        {
+        if !current.is_empty() && current.chars().count() + 1 + word.chars().count() > room {
             wrapped.push(std::mem::take(&mut current));
         }
         if !current.is_empty() {
@@ -76,12 +79,18 @@ mod tests {
 
     #[test]
     fn long_lines_wrap_at_78_and_keep_their_indent() {
-        let summary = format!("   {}", "Akan Rakhmetullin underscored the role of the UN. ".repeat(6));
+        let summary = format!(
+            "   {}",
+            "Akan Rakhmetullin underscored the role of the UN. ".repeat(6)
+        );
         let wrapped = wrap_text(&summary);
         assert!(wrapped.lines().count() > 3, "{wrapped}");
         for line in wrapped.lines() {
             assert!(line.chars().count() <= TEXT_WIDTH, "{line:?}");
-            assert!(line.starts_with("   ") && !line.starts_with("    "), "{line:?}");
+            assert!(
+                line.starts_with("   ") && !line.starts_with("    "),
+                "{line:?}"
+            );
         }
         let words = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
         assert_eq!(words(&wrapped), words(&summary), "no word lost or split");
@@ -89,7 +98,10 @@ mod tests {
 
     #[test]
     fn every_link_stands_whole_on_its_own_line() {
-        let url = format!("https://astanatimes.example/2026/11/{}", "very-long-slug-".repeat(8));
+        let url = format!(
+            "https://astanatimes.example/2026/11/{}",
+            "very-long-slug-".repeat(8)
+        );
         let text = format!(
             "1. Title\n   Read: {url}\nUnsubscribe with one click: NEWSLETTER-UNSUBSCRIBE-abc\n\n-- \nshort line"
         );

@@ -106,7 +106,9 @@ pub async fn create_digest(
         serde_json::from_slice(&body).map_err(|e| {
             WebError::api(
                 StatusCode::BAD_REQUEST,
-                format!("the body must be empty or a JSON object such as {{\"subject\": \"…\"}}: {e}"),
+                format!(
+                    "the body must be empty or a JSON object such as {{\"subject\": \"…\"}}: {e}"
+                ),
             )
         })?
     };

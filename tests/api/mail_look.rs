@@ -55,22 +55,18 @@ async fn a_digest_of_150_articles_stays_under_gmails_clip_and_loses_no_article()
         .await
         .unwrap();
     assert_eq!(framed, preview, "the admin preview shows the same digest");
-    let page = admin
-        .get("/admin/digests")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = admin.get("/admin/digests").await.text().await.unwrap();
     assert!(!page.contains("id=\"clip-warning\""), "{page}");
+    assert!(
+        page.contains("the last ") && page.contains("stories are listed under “More stories”"),
+        "the editor is told: {page}"
+    );
 
     let created: serde_json::Value = app.send_digest_now().await.json().await.unwrap();
     assert_eq!(created["articles"], 150, "{created}");
     let id = created["id"].as_i64().unwrap();
     app.wait_for_digest(id).await;
-    let mail = app
-        .wait_for_mail_to("reader@example.kz", 1)
-        .await
-        .remove(0);
+    let mail = app.wait_for_mail_to("reader@example.kz", 1).await.remove(0);
     let html = mail.html_body();
     let text = mail.text_body();
     assert!(
@@ -82,6 +78,11 @@ async fn a_digest_of_150_articles_stays_under_gmails_clip_and_loses_no_article()
     assert!(
         (20..150).contains(&full),
         "the first stories stand in full, the rest as links: {full} in full"
+    );
+    eprintln!(
+        "150 stories: {full} in full, {} under More stories, {} bytes of HTML",
+        150 - full,
+        html.len()
     );
     assert!(html.contains(">More stories</h2>"), "{html}");
     assert!(text.lines().any(|l| l == "More stories"), "{text}");
@@ -95,7 +96,10 @@ async fn a_digest_of_150_articles_stays_under_gmails_clip_and_loses_no_article()
             .unwrap_or_else(|| panic!("story {i} ({url}) is missing from the HTML"));
         assert!(at > last, "story {i} is out of order");
         last = at;
-        assert!(text.contains(url), "story {i} ({url}) is missing from the text");
+        assert!(
+            text.contains(url),
+            "story {i} ({url}) is missing from the text"
+        );
         let title = article["title"].as_str().unwrap();
         assert!(html.contains(&escaped(title)), "story {i}'s title");
     }
@@ -120,10 +124,7 @@ async fn the_subject_leads_with_the_top_story_and_the_preheader_names_the_next_o
     let articles = news::articles(6);
     add_articles(&app, &articles).await;
     app.send_digest_and_wait().await;
-    let mail = app
-        .wait_for_mail_to("reader@example.kz", 1)
-        .await
-        .remove(0);
+    let mail = app.wait_for_mail_to("reader@example.kz", 1).await.remove(0);
     assert_eq!(
         mail.parsed().subject().unwrap(),
         "Kazakhstan Stresses UN’s Vital Role in Global Challenges Ahead of SCO Summit and 5 more stories · The Astana Times"
@@ -157,10 +158,7 @@ async fn an_editors_subject_goes_out_encoded_and_is_stored_with_the_digest() {
     let id = created["id"].as_i64().unwrap();
     let status = app.wait_for_digest(id).await;
     assert_eq!(status["subject"], subject, "{status}");
-    let mail = app
-        .wait_for_mail_to("reader@example.kz", 1)
-        .await
-        .remove(0);
+    let mail = app.wait_for_mail_to("reader@example.kz", 1).await.remove(0);
     assert_eq!(mail.parsed().subject().unwrap(), subject);
     let raw = String::from_utf8_lossy(&mail.data).into_owned();
     let header = raw
@@ -232,12 +230,7 @@ async fn the_admin_sends_under_a_subject_of_their_own_or_is_told_why_not() {
     app.import_confirmed(&["reader@example.kz"]).await;
     add_articles(&app, &news::articles(2)).await;
     let admin = Admin::log_in(&app).await;
-    let page = admin
-        .get("/admin/digests/send")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = admin.get("/admin/digests/send").await.text().await.unwrap();
     assert!(page.contains("name=\"subject\""), "{page}");
     assert!(
         page.contains("Kazakhstan Stresses UN’s Vital Role in Global Challenges Ahead of SCO Summit and 1 more story"),
@@ -245,7 +238,10 @@ async fn the_admin_sends_under_a_subject_of_their_own_or_is_told_why_not() {
     );
 
     let refused = admin
-        .post("/admin/digests/send", &[("subject", "Line one\nBcc: x@example.com")])
+        .post(
+            "/admin/digests/send",
+            &[("subject", "Line one\nBcc: x@example.com")],
+        )
         .await;
     assert_eq!(refused.status(), 400);
     let page = refused.text().await.unwrap();
@@ -255,13 +251,13 @@ async fn the_admin_sends_under_a_subject_of_their_own_or_is_told_why_not() {
     assert!(app.smtp.messages().is_empty());
 
     let sent = admin
-        .post("/admin/digests/send", &[("subject", "Our SCO summit guide")])
+        .post(
+            "/admin/digests/send",
+            &[("subject", "Our SCO summit guide")],
+        )
         .await;
     assert_eq!(sent.status(), 303);
-    let mail = app
-        .wait_for_mail_to("reader@example.kz", 1)
-        .await
-        .remove(0);
+    let mail = app.wait_for_mail_to("reader@example.kz", 1).await.remove(0);
     assert_eq!(mail.parsed().subject().unwrap(), "Our SCO summit guide");
 }
 
@@ -285,10 +281,14 @@ async fn the_mail_is_a_600_pixel_table_with_outlooks_wrapper_phone_rules_and_dar
             assert!(html.contains(part), "the {kind} lacks {part}:\n{html}");
         }
         assert!(
-            html.replace("max-width: ", "max-width:").contains("max-width:600px"),
+            html.replace("max-width: ", "max-width:")
+                .contains("max-width:600px"),
             "{html}"
         );
-        assert!(!html.contains("<div class="), "the {kind} is laid out in tables");
+        assert!(
+            !html.contains("<div class="),
+            "the {kind} is laid out in tables"
+        );
         // What the phone rules change is inlined too, so they must win over it.
         let phone = &html[html.find("@media (max-width: 620px)").unwrap()..];
         let phone = &phone[..phone.find('}').unwrap()];
@@ -301,7 +301,9 @@ async fn the_mail_is_a_600_pixel_table_with_outlooks_wrapper_phone_rules_and_dar
         "{html}"
     );
     assert!(
-        html.contains(": Almaty Metro Extension Opens to “Record” Crowds on Kalkaman Line</span> →</a>"),
+        html.contains(
+            ": Almaty Metro Extension Opens to “Record” Crowds on Kalkaman Line</span> →</a>"
+        ),
         "{html}"
     );
 }
@@ -334,11 +336,18 @@ async fn the_text_part_wraps_at_78_characters_with_each_link_whole_on_its_own_li
     let own_line = format!("   {}", url_of(&articles[0]));
     assert!(text.lines().any(|l| l == own_line), "{text}");
     // The summaries are there in full, only wrapped.
-    let summary: String = articles[1]["summary"].as_str().unwrap().chars().take(60).collect();
+    let summary: String = articles[1]["summary"]
+        .as_str()
+        .unwrap()
+        .chars()
+        .take(60)
+        .collect();
     let words: Vec<&str> = summary.split_whitespace().collect();
     let flowing: Vec<&str> = text.split_whitespace().collect();
     assert!(
-        flowing.windows(words.len() - 1).any(|w| w == &words[..words.len() - 1]),
+        flowing
+            .windows(words.len() - 1)
+            .any(|w| w == &words[..words.len() - 1]),
         "{text}"
     );
 }
@@ -432,11 +441,23 @@ async fn a_feeds_lead_images_come_from_media_rss_enclosures_or_the_first_image_o
     assert_eq!(
         images,
         [
-            expected("Image enclosure", Some("https://cdn.astanatimes.example/c.webp")),
-            expected("Image in the body", Some("https://cdn.astanatimes.example/e.jpg?x=1&y=2")),
+            expected(
+                "Image enclosure",
+                Some("https://cdn.astanatimes.example/c.webp")
+            ),
+            expected(
+                "Image in the body",
+                Some("https://cdn.astanatimes.example/e.jpg?x=1&y=2")
+            ),
             expected("Insecure image", None),
-            expected("Media content", Some("https://cdn.astanatimes.example/a.jpg")),
-            expected("Media thumbnail", Some("https://cdn.astanatimes.example/b-thumb.png")),
+            expected(
+                "Media content",
+                Some("https://cdn.astanatimes.example/a.jpg")
+            ),
+            expected(
+                "Media thumbnail",
+                Some("https://cdn.astanatimes.example/b-thumb.png")
+            ),
             expected("Podcast enclosure", None),
         ]
     );

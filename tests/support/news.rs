@@ -24,7 +24,12 @@ pub fn articles(n: usize) -> Vec<serde_json::Value> {
     let mut paragraphs = SEED.split("\n\n").map(str::trim).filter(|p| !p.is_empty());
     let _title = paragraphs.next();
     let paragraphs: Vec<&str> = paragraphs.collect();
-    let authors = ["Aigerim Seisembayeva", "Dana Omirgazy", "Assel Satubaldina", "Zhanna Shayakhmetova"];
+    let authors = [
+        "Aigerim Seisembayeva",
+        "Dana Omirgazy",
+        "Assel Satubaldina",
+        "Zhanna Shayakhmetova",
+    ];
     (0..n)
         .map(|i| {
             let headline = HEADLINES[i % HEADLINES.len()];
@@ -48,8 +53,8 @@ pub fn articles(n: usize) -> Vec<serde_json::Value> {
                 .map(|p| format!("<p>{}</p>", p.replace('&', "&amp;").replace('<', "&lt;")))
                 .collect();
             // One story a quarter of an hour, the first the newest.
-            let newest = chrono::DateTime::parse_from_rfc3339("2026-11-29T23:45:00Z")
-                .expect("a time");
+            let newest =
+                chrono::DateTime::parse_from_rfc3339("2026-11-29T23:45:00Z").expect("a time");
             let published = newest - chrono::Duration::minutes(15 * i64::try_from(i).unwrap());
             serde_json::json!({
                 "title": title,

@@ -33,6 +33,7 @@ pub async fn index(
             &format!("{:.1}", next.html.len() as f64 / 1024.0),
         );
         context.insert("warning", &next.clipping_warning());
+        context.insert("listed", &next.listed);
     }
     context.insert(
         "sending",
@@ -56,6 +57,7 @@ pub async fn preview(
         &format!("{:.1}", next.html.len() as f64 / 1024.0),
     );
     context.insert("warning", &next.clipping_warning());
+    context.insert("listed", &next.listed);
     pages::render(&state, "admin/preview.html", &context)
 }
 
