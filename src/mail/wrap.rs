@@ -42,7 +42,17 @@ fn wrap_line(line: &str, out: &mut String) {
         return;
     }
     let indent = &line[..line.len() - line.trim_start().len()];
-    let room = TEXT_WIDTH.saturating_sub(indent.chars().count());
+    // A list item ("12. Title", "- Title") continues under its text, not its marker.
+    let hanging = format!("{indent}{}", " ".repeat(list_marker(line.trim_start())));
+    // The first line has the marker in its text; the next ones are indented past it.
+    let room = |pieces: usize| {
+        let indent = if pieces == 0 {
+            indent
+        } else {
+            hanging.as_str()
+        };
+        TEXT_WIDTH.saturating_sub(indent.chars().count())
+    };
     let mut wrapped: Vec<String> = Vec::new();
     let mut current = String::new();
     for word in words {
@@ -53,7 +63,9 @@ fn wrap_line(line: &str, out: &mut String) {
             wrapped.push(word.to_owned());
             continue;
         }
-        if !current.is_empty() && current.chars().count() + 1 + word.chars().count() > room {
+        if !current.is_empty()
+            && current.chars().count() + 1 + word.chars().count() > room(wrapped.len())
+        {
             wrapped.push(std::mem::take(&mut current));
         }
         if !current.is_empty() {
@@ -67,9 +79,24 @@ fn wrap_line(line: &str, out: &mut String) {
     for (i, piece) in wrapped.iter().enumerate() {
         if i > 0 {
             out.push('\n');
+            out.push_str(&hanging);
+        } else {
+            out.push_str(indent);
         }
-        out.push_str(indent);
         out.push_str(piece);
+    }
+}
+
+/// How many characters the list marker `text` starts with takes ("12. " is 4, "- " is
+/// 2), or 0.
+fn list_marker(text: &str) -> usize {
+    let digits = text.chars().take_while(char::is_ascii_digit).count();
+    if digits > 0 && text[digits..].starts_with(". ") {
+        digits + 2
+    } else if text.starts_with("- ") || text.starts_with("* ") {
+        2
+    } else {
+        0
     }
 }
 
@@ -111,6 +138,15 @@ mod tests {
             format!(
                 "1. Title\n   Read:\n   {url}\nUnsubscribe with one click:\nNEWSLETTER-UNSUBSCRIBE-abc\n\n-- \nshort line"
             )
+        );
+    }
+
+    #[test]
+    fn a_list_items_long_title_continues_under_its_text() {
+        let title = "12. Almaty to Host UN Regional Center for Sustainable Development for Central Asia & Afghanistan";
+        assert_eq!(
+            wrap_text(title),
+            "12. Almaty to Host UN Regional Center for Sustainable Development for Central\n    Asia & Afghanistan"
         );
     }
 
