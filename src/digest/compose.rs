@@ -424,7 +424,31 @@ fn without_parts(html: &str, start_marker: &str, end_marker: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::archive_html;
+    use super::{archive_html, travelling_size};
+
+    #[test]
+    fn the_travelling_size_is_never_below_the_html_nor_its_quoted_printable_form() {
+        use lettre::message::Body;
+        use lettre::message::header::ContentTransferEncoding;
+        let story = "<tr><td class=\"article\" style=\"padding: 20px 24px;\"><h2>Kazakhstan’s “open skies” — Guterres’s visit</h2><p>ASTANA – Rakhmetullin underscored the crucial role of the United Nations in addressing urgent global challenges during his visit to the UN Plaza in Almaty on June 19.</p><a href=\"https://astanatimes.example/2026/06/un-role/?a=1&amp;b=2\">Read the article →</a></td></tr>\n";
+        for html in [story.repeat(40), "plain ascii = text\n".repeat(500)] {
+            let quoted =
+                Body::new_with_encoding(html.clone(), ContentTransferEncoding::QuotedPrintable)
+                    .expect("encodes");
+            let size = travelling_size(&html);
+            assert!(size >= html.len(), "{size} < {}", html.len());
+            assert!(
+                size >= quoted.len(),
+                "{size} < {} quoted-printable",
+                quoted.len()
+            );
+            assert!(
+                size <= quoted.len() * 11 / 10,
+                "{size} is far over {}",
+                quoted.len()
+            );
+        }
+    }
 
     #[test]
     fn the_archive_leaves_out_every_reader_part() {
