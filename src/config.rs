@@ -208,6 +208,23 @@ impl BrandColor {
         };
         format!("#{:02x}{:02x}{:02x}", channel(0), channel(2), channel(4))
     }
+
+    /// The colour mixed halfway and more with white, for links on a dark background
+    /// (the mail's dark mode), where the colour itself is often too dark to read.
+    pub fn lighter(&self) -> String {
+        let hex = &self.0[1..];
+        let full: String = if hex.len() == 3 {
+            hex.chars().flat_map(|c| [c, c]).collect()
+        } else {
+            hex.to_owned()
+        };
+        let channel = |i: usize| {
+            let value = u16::from(u8::from_str_radix(&full[i..i + 2], 16).unwrap_or(0));
+            // value + 3/5 of what it lacks to white: still at most 255.
+            u8::try_from(value + (255 - value) * 3 / 5).unwrap_or(255)
+        };
+        format!("#{:02x}{:02x}{:02x}", channel(0), channel(2), channel(4))
+    }
 }
 
 /// Every setting of the service, validated.

@@ -13,7 +13,7 @@ use url::{Host, Url};
 
 use crate::db::{self, app_settings, articles};
 use crate::domain::article::{
-    ArticleInput, HtmlBudget, NewArticle, collapse_whitespace, html_to_text_within,
+    ArticleInput, HtmlBudget, NewArticle, collapse_whitespace, html_to_text_within, image_address,
 };
 use crate::limits::{self, FEED_BYTES, human_bytes};
 use crate::state::AppState;
@@ -457,6 +457,7 @@ pub fn parse_feed_with_title(
     let mut articles = Vec::new();
     let mut skipped = Vec::new();
     let mut seen = std::collections::HashSet::new();
+    let thumbnails = Some(bare_thumbnails(bytes)).filter(|t| t.len() == feed.entries.len());
     for (index, entry) in feed.entries.into_iter().enumerate() {
         // Only a title the feed marks as HTML (Atom `type="html"`) is markup; an RSS
         // title such as "Why <T> matters" is text, escaped wherever it is shown.
@@ -489,12 +490,23 @@ pub fn parse_feed_with_title(
                 .and_then(|a| a.name.as_deref())
                 .map(collapse_whitespace),
             published_at: None,
+            image_url: None,
         };
+        let image = lead_image(&entry.media).or_else(|| {
+            thumbnails
+                .as_ref()
+                .and_then(|t| t[index].as_deref())
+                .and_then(|url| image_address(url).ok())
+        });
         let label = title.unwrap_or_else(|| format!("entry {}", index + 1));
         match NewArticle::parse_within(&input, budget) {
             Ok(mut article) => {
                 article.published_at = entry.published.or(entry.updated).map(|t| t.naive_utc());
                 article.guid = Some(entry.id).filter(|id| !id.is_empty() && id.len() <= 2048);
+                // The feed's own picture first; else the body's first image (parse's).
+                if let Some(image) = image {
+                    article.image_url = Some(image);
+                }
                 if seen.insert(article.url.clone()) {
                     articles.push(article);
                 }
@@ -515,6 +527,67 @@ pub fn parse_feed_with_title(
         );
     }
     Ok((title, articles, skipped))
+}
+
+/// The entry's lead image from its Media RSS or enclosures: the first `media:content`
+/// or `<enclosure>` of an image type (or, without a type, an image file's name), else
+/// the first `media:thumbnail`; only https addresses (see [`image_address`]).
+fn lead_image(media: &[feed_rs::model::MediaObject]) -> Option<String> {
+    let is_image_file = |url: &url::Url| {
+        let path = url.path().to_ascii_lowercase();
+        [".jpg", ".jpeg", ".png", ".gif", ".webp"]
+            .iter()
+            .any(|ext| path.ends_with(ext))
+    };
+    let content = media.iter().flat_map(|m| &m.content).find_map(|c| {
+        let url = c.url.as_ref()?;
+        let image = match &c.content_type {
+            Some(mime) => mime.to_string().to_ascii_lowercase().starts_with("image/"),
+            None => is_image_file(url),
+        };
+        image.then(|| image_address(url.as_str()).ok()).flatten()
+    });
+    content.or_else(|| {
+        media
+            .iter()
+            .flat_map(|m| &m.thumbnails)
+            .find_map(|t| image_address(&t.image.uri).ok())
+    })
+}
+
+/// The `url` of the first `media:thumbnail` of each item (RSS) or entry (Atom), in their
+/// order: many news feeds give a thumbnail on its own, which feed-rs does not keep.
+/// Empty when the XML does not read (feed-rs has said what is wrong by then).
+fn bare_thumbnails(bytes: &[u8]) -> Vec<Option<String>> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(bytes);
+    let mut found: Vec<Option<String>> = Vec::new();
+    loop {
+        let element = match reader.read_event() {
+            Ok(Event::Start(e)) => e,
+            Ok(Event::Empty(e)) => e,
+            Ok(Event::Eof) | Err(_) => break,
+            Ok(_) => continue,
+        };
+        match element.local_name().as_ref() {
+            "item" | "entry" if element.name().prefix().is_none() => found.push(None),
+            "thumbnail" if element.name().prefix().is_some() => {
+                if let Some(slot @ None) = found.last_mut() {
+                    *slot = element
+                        .try_get_attribute("url")
+                        .ok()
+                        .flatten()
+                        .and_then(|url| {
+                            url.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                                .ok()
+                        })
+                        .map(|url| url.trim().to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    found
 }
 
 /// WordPress ends every feed description with "The post … appeared first on …"; it is

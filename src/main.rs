@@ -156,6 +156,7 @@ fn run(cli: Cli, env_file: &EnvFile) -> anyhow::Result<ExitCode> {
                 body,
                 author,
                 published_at,
+                image_url: None,
             };
             return block_on(cli::add_article(AppState::build(settings)?, input));
         }

@@ -281,9 +281,20 @@ impl Templates {
         names: [&str; 3],
         context: tera::Context,
     ) -> anyhow::Result<MailPreview> {
+        self.render_mail_as(names, context, None)
+    }
+
+    /// [`Templates::render_mail`], under `subject` instead of the subject template's
+    /// when one is given (an editor's subject for a digest).
+    pub fn render_mail_as(
+        &self,
+        names: [&str; 3],
+        context: tera::Context,
+        subject: Option<&str>,
+    ) -> anyhow::Result<MailPreview> {
         self.reload_if_changed();
         let loaded = self.loaded();
-        render_mail(&loaded.tera, names, context).map_err(|(name, e)| {
+        render_mail(&loaded.tera, names, context, subject).map_err(|(name, e)| {
             anyhow::anyhow!("could not render the template {name}: {}", chain(&e))
         })
     }
@@ -358,9 +369,14 @@ pub fn site_context(settings: &Settings, newsletter_name: &str) -> tera::Context
     );
     context.insert("brand_color", settings.brand_color.as_str());
     context.insert("brand_color_dark", &settings.brand_color.darker());
+    context.insert("brand_color_light", &settings.brand_color.lighter());
     context.insert("postal_address", &settings.mail_postal_address);
     context
 }
+
+/// The link of the sample digest's story listed under "More stories": an override must
+/// show it, in both bodies, or a digest too big for Gmail would lose its last stories.
+const SAMPLE_LISTED_STORY_URL: &str = "https://astanatimes.example/2026/06/steppe-eagles/";
 
 /// `base` with the sample data of the mail `mail`: what a preview shows and what an
 /// override is checked with at start.
@@ -401,13 +417,23 @@ pub fn sample_context(mail: &str, base: tera::Context) -> tera::Context {
                 .map(|(title, url, summary, author, published)| {
                     serde_json::json!({
                         "title": title, "url": url, "summary": summary,
-                        "author": author, "published": published,
+                        "author": author, "published": published, "image_url": null,
                     })
                 })
                 .collect();
+            // A digest too big for Gmail lists its last stories as links.
+            let more_stories = [serde_json::json!({
+                "title": "Steppe Eagles Return to the Korgalzhyn Reserve",
+                "url": SAMPLE_LISTED_STORY_URL,
+            })];
             context.insert("lead", &articles[0]["title"]);
-            context.insert("more", &(articles.len() - 1));
+            context.insert("more", &(articles.len() + more_stories.len() - 1));
             context.insert("articles", &articles);
+            context.insert("more_stories", &more_stories);
+            context.insert(
+                "preheader",
+                "Also: Almaty Metro Extension Opens to “Record” Crowds · Guterres’s Visit: What to Expect in Astana",
+            );
             context.insert("date", "19 June 2026");
             context.insert(
                 "unsubscribe_url",
@@ -475,15 +501,20 @@ fn sample_page_context(base: tera::Context) -> tera::Context {
 /// HTML, the digest's given the trimmed subject (the confirmation's send, in
 /// src/mail/queue.rs, renders its three parts with one context, so they do not get it).
 /// On failure, the template that failed.
+/// A `given` subject (the editor's) stands in for the subject template's.
 pub fn render_mail<'n>(
     tera: &Tera,
     names: [&'n str; 3],
     mut context: tera::Context,
+    given: Option<&str>,
 ) -> Result<MailPreview, (&'n str, tera::Error)> {
     let [subject, text, html] = names;
     let render =
         |name: &'n str, context: &tera::Context| tera.render(name, context).map_err(|e| (name, e));
-    let subject_line = render(subject, &context)?.trim().to_owned();
+    let subject_line = match given {
+        Some(given) => given.trim().to_owned(),
+        None => render(subject, &context)?.trim().to_owned(),
+    };
     if names == DIGEST_TEMPLATES {
         context.insert("subject", &subject_line);
     }
@@ -516,6 +547,11 @@ fn missing_from_mail(
             for (part, body) in [(1, &rendered.text), (2, &rendered.html)] {
                 if !body.contains(&unsubscribe) {
                     missing.push((part, "has no `{{ unsubscribe_url }}`: every digest must carry the reader's unsubscribe link".to_owned()));
+                }
+            }
+            for (part, body) in [(1, &rendered.text), (2, &rendered.html)] {
+                if !body.contains(SAMPLE_LISTED_STORY_URL) {
+                    missing.push((part, "does not show `more_stories` (each `{title, url}`): a digest too big for Gmail lists its last stories there, and they would be lost".to_owned()));
                 }
             }
             let html = &rendered.html;
@@ -629,7 +665,7 @@ fn build(
             let archive_url = format!("{}/archive/1", base_url.unwrap_or_default());
             sample.insert("archive_url", &archive_url);
         }
-        let rendered = render_mail(&tera, *names, sample.clone())
+        let rendered = render_mail(&tera, *names, sample.clone(), None)
             .map_err(|(name, e)| cannot_render(name, &e))?;
         if let Some((part, problem)) = missing_from_mail(mail, &sample, &rendered).first() {
             anyhow::bail!(

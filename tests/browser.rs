@@ -16,7 +16,7 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use support::smtp_server::{Faults, unused_port};
-use support::{ADMIN_TOKEN, TestApp, link_in, spawn_app_with};
+use support::{ADMIN_TOKEN, TestApp, link_in, news, spawn_app_with};
 
 /// chromedriver and a Chromium session; both end with the test.
 struct Browser {
@@ -35,6 +35,11 @@ impl Browser {
     /// device emulation: a desktop window cannot be made that narrow), or a desktop
     /// window of 1280 with `None`.
     async fn start_at(journey: &str, width: Option<u32>) -> Browser {
+        Browser::start_with(journey, width, &[]).await
+    }
+
+    /// [`Browser::start_at`] with more of Chromium's switches (dark mode, say).
+    async fn start_with(journey: &str, width: Option<u32>, switches: &[&str]) -> Browser {
         let port = unused_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -53,6 +58,9 @@ impl Browser {
                 format!("--user-data-dir={}", profile.path().display()),
             ]
         });
+        if let Some(args) = options["args"].as_array_mut() {
+            args.extend(switches.iter().map(|s| serde_json::json!(s)));
+        }
         if let Some(width) = width {
             options["mobileEmulation"] = serde_json::json!({
                 "deviceMetrics": { "width": width, "height": 812, "pixelRatio": 1.0, "touch": true },
@@ -536,4 +544,91 @@ async fn every_page_fits_a_phone_and_a_desktop_screen() {
         browser.close().await;
     }
     assert!(too_wide.is_empty(), "pages scroll sideways: {too_wide:#?}");
+}
+
+/// A grey picture of the lead image's size, standing in for the site's (the test has no
+/// way out to the internet, and a broken image would spoil the screenshot).
+const STAND_IN_IMAGE: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='1200' height='675'%3E%3Crect width='1200' height='675' fill='%23b9c3cf'/%3E%3Ctext x='600' y='350' font-size='48' text-anchor='middle' fill='%23425466' font-family='sans-serif'%3Elead image%3C/text%3E%3C/svg%3E";
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver: cargo test --test browser -- --ignored"]
+async fn a_20_article_digest_reads_on_a_phone_and_a_desktop_in_light_and_dark_mode() {
+    let app = app().await;
+    app.import_confirmed(&["reader@example.kz"]).await;
+    let mut articles = news::articles(20);
+    articles[0]["image_url"] =
+        serde_json::json!("https://cdn.astanatimes.example/2026/11/un-plaza.jpg");
+    for article in &articles {
+        assert_eq!(app.api_post("/api/articles", article).await.status(), 201);
+    }
+    let sent = app.send_digest_and_wait().await;
+    let digest = sent["id"].as_i64().expect("a digest id");
+    // The archive page is the digest's stored HTML, as the mail shows it.
+    let page = app.url(&format!("/archive/{digest}"));
+    let mut problems = Vec::new();
+    for (width, label) in [(Some(375), "375"), (None, "1280")] {
+        for (scheme, switches) in [("light", &[][..]), ("dark", &["--force-dark-mode"][..])] {
+            let browser = Browser::start_with("digest", width, switches).await;
+            browser.goto(&page).await;
+            browser
+                .client
+                .execute(
+                    &format!(r#"document.querySelector("img.lead-img").src = "{STAND_IN_IMAGE}";"#),
+                    vec![],
+                )
+                .await
+                .expect("the lead image is there");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let looks = browser
+                .client
+                .execute(
+                    r#"
+                    const style = (css, property) =>
+                        getComputedStyle(document.querySelector(css))[property];
+                    return {
+                        dark: matchMedia("(prefers-color-scheme: dark)").matches,
+                        sheet: style(".sheet", "backgroundColor"),
+                        brand: style(".brand", "color"),
+                        link: style(".more", "color"),
+                        padding: style(".article", "paddingLeft"),
+                        sheet_width: document.querySelector(".sheet").getBoundingClientRect().width,
+                    };"#,
+                    vec![],
+                )
+                .await
+                .expect("the mail's computed styles");
+            browser.shot(&format!("digest-{label}-{scheme}")).await;
+            let name = format!("{label} px, {scheme}");
+            let dark = scheme == "dark";
+            if looks["dark"] != dark {
+                problems.push(format!("{name}: the browser did not ask for {scheme} mode"));
+            }
+            let (sheet, brand) = if dark {
+                ("rgb(28, 32, 38)", "rgb(236, 235, 232)")
+            } else {
+                ("rgb(255, 255, 255)", "rgb(29, 35, 48)")
+            };
+            if looks["sheet"] != sheet || looks["brand"] != brand {
+                problems.push(format!("{name}: the sheet and masthead are {looks}"));
+            }
+            if dark && looks["link"] == "rgb(11, 92, 173)" {
+                problems.push(format!("{name}: the links keep the dark blue: {looks}"));
+            }
+            let phone = width.is_some();
+            let padding = if phone { "16px" } else { "24px" };
+            if looks["padding"] != padding {
+                problems.push(format!(
+                    "{name}: the stories' padding is not {padding}: {looks}"
+                ));
+            }
+            if !phone && looks["sheet_width"].as_f64() != Some(600.0) {
+                problems.push(format!("{name}: the sheet is not 600 px wide: {looks}"));
+            }
+            for what in browser.sideways().await {
+                problems.push(format!("{name}: {what} px sideways"));
+            }
+            browser.close().await;
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
 }

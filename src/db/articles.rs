@@ -31,6 +31,8 @@ pub struct Article {
     /// The editor's place for it in the next digest (1 leads); `None` until placed.
     #[serde(skip)]
     pub story_order: Option<i32>,
+    /// The lead image, an https URL (see `domain::article::image_address`).
+    pub image_url: Option<String>,
 }
 
 /// Stores one article unless one with the same URL (or feed guid) exists, in its own
@@ -61,6 +63,7 @@ pub fn insert_if_new(
             articles::body.eq(&article.body),
             articles::author.eq(&article.author),
             articles::published_at.eq(article.published_at),
+            articles::image_url.eq(&article.image_url),
             articles::created_at.eq(now),
         ))
         .returning(articles::id)
@@ -119,6 +122,18 @@ pub fn in_digest(conn: &mut Conn, digest_id: i64) -> anyhow::Result<Vec<Article>
         .order(digest_order())
         .select(Article::as_select())
         .load(conn)?)
+}
+
+/// Puts `ids` back among the waiting articles, out of `digest_id` (what its render left
+/// for the next digest); they keep their place in the editor's order.
+pub fn put_back(conn: &mut Conn, digest_id: i64, ids: &[i64]) -> anyhow::Result<usize> {
+    Ok(diesel::update(
+        articles::table
+            .filter(articles::digest_id.eq(digest_id))
+            .filter(articles::id.eq_any(ids)),
+    )
+    .set(articles::digest_id.eq(None::<i64>))
+    .execute(conn)?)
 }
 
 /// Marks `ids` as sent in `digest_id`; only those still waiting, so two digests can

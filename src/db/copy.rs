@@ -87,13 +87,14 @@ row!(Digest, digests {
     id: i64, subject: String, html_body: String, text_body: String, status: String,
     article_count: i32, recipient_count: i32, created_at: NaiveDateTime,
     completed_at: Option<NaiveDateTime>, sent_count: i32, failed_count: i32,
-    skipped_count: i32, queue_cursor: Option<i64>, queue_end: Option<i64>,
+    skipped_count: i32, subject_override: Option<String>, queue_cursor: Option<i64>,
+    queue_end: Option<i64>,
 });
 row!(Article, articles {
     id: i64, url: String, guid: Option<String>, title: String, summary: Option<String>,
     body: Option<String>, author: Option<String>, published_at: Option<NaiveDateTime>,
     created_at: NaiveDateTime, digest_id: Option<i64>, excluded_at: Option<NaiveDateTime>,
-    story_order: Option<i32>,
+    story_order: Option<i32>, image_url: Option<String>,
 });
 row!(
     AdminSession,

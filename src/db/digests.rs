@@ -20,6 +20,8 @@ pub struct Digest {
     pub recipient_count: i32,
     pub created_at: NaiveDateTime,
     pub completed_at: Option<NaiveDateTime>,
+    /// The subject the editor gave it, if any (the template's otherwise).
+    pub subject_override: Option<String>,
 }
 
 /// A digest without its bodies, for lists.
@@ -140,6 +142,23 @@ pub fn set_rendered(
             digests::html_body.eq(html_body),
             digests::text_body.eq(text_body),
         ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// How many articles the digest carries, once the render has settled it (see
+/// `digest::compose`: what does not fit waits for the next digest).
+pub fn set_article_count(conn: &mut Conn, id: i64, count: i32) -> anyhow::Result<()> {
+    diesel::update(digests::table.find(id))
+        .set(digests::article_count.eq(count))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records the subject the editor gave the digest (`None`: the template's went out).
+pub fn set_subject_override(conn: &mut Conn, id: i64, subject: Option<&str>) -> anyhow::Result<()> {
+    diesel::update(digests::table.find(id))
+        .set(digests::subject_override.eq(subject))
         .execute(conn)?;
     Ok(())
 }

@@ -64,6 +64,7 @@ diesel::table! {
         sent_count -> Integer,
         failed_count -> Integer,
         skipped_count -> Integer,
+        subject_override -> Nullable<Text>,
         queue_cursor -> Nullable<BigInt>,
         queue_end -> Nullable<BigInt>,
     }
@@ -83,6 +84,7 @@ diesel::table! {
         digest_id -> Nullable<BigInt>,
         excluded_at -> Nullable<Timestamp>,
         story_order -> Nullable<Integer>,
+        image_url -> Nullable<Text>,
     }
 }
 

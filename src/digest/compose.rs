@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::db::articles::{self, Article};
 use crate::db::{self, deliveries, digests, subscribers};
+use crate::domain::DigestSubject;
 use crate::state::AppState;
 use crate::templates::DIGEST_TEMPLATES;
 
@@ -15,6 +16,19 @@ const LEAD_IN_SUBJECT: usize = 80;
 
 /// Gmail clips messages whose HTML is larger than this.
 pub const GMAIL_CLIP_BYTES: usize = 102 * 1024;
+
+/// The most HTML a digest is made of, as rendered once and measured as it travels (see
+/// [`travelling_size`]): under [`GMAIL_CLIP_BYTES`] by room for what each reader's copy
+/// adds (their unsubscribe link, twice, in place of the shorter placeholder).
+pub const DIGEST_HTML_BUDGET: usize = GMAIL_CLIP_BYTES - 2 * 1024;
+
+/// How the placeholder for the reader's unsubscribe link starts (see
+/// [`unsubscribe_placeholder`]).
+pub(crate) const UNSUBSCRIBE_PLACEHOLDER_PREFIX: &str = "NEWSLETTER-UNSUBSCRIBE-";
+
+/// The most characters of the hidden preheader (the line an inbox shows after the
+/// subject) that name the stories after the lead.
+const PREHEADER_CHARS: usize = 140;
 
 /// Marks the reader-specific part of the HTML (the unsubscribe footer), so the archive
 /// can show the digest without any reader's links.
@@ -62,6 +76,12 @@ pub struct Rendered {
     pub subject: String,
     pub html: String,
     pub text: String,
+    /// How many of the waiting articles the digest carries (the first ones, in order):
+    /// all of them, unless even as links they would pass [`DIGEST_HTML_BUDGET`].
+    pub taken: usize,
+    /// How many of those are listed as links under "More stories" (the last ones), to
+    /// keep the HTML under [`DIGEST_HTML_BUDGET`].
+    pub listed: usize,
 }
 
 impl Rendered {
@@ -88,6 +108,15 @@ const QUEUE_CHUNK: i64 = 10_000;
 /// transaction, so sign-ups go on meanwhile. A digest a crash left half-queued is
 /// carried on first ([`resume_composing`]).
 pub async fn compose_digest(state: &AppState) -> anyhow::Result<Composed> {
+    compose_digest_titled(state, None).await
+}
+
+/// [`compose_digest`], under the editor's `subject` when one is given (the template's
+/// otherwise); the editor's subject is stored with the digest.
+pub async fn compose_digest_titled(
+    state: &AppState,
+    subject: Option<DigestSubject>,
+) -> anyhow::Result<Composed> {
     resume_composing(state).await?;
     // The name the digest goes out under, as stored now (another process may have
     // imported the site's feed since this one started).
@@ -110,6 +139,8 @@ pub async fn compose_digest(state: &AppState) -> anyhow::Result<Composed> {
                 };
                 let id =
                     digests::insert(conn, i32::try_from(waiting.len())?, last_reader, db::now())?;
+                let given = subject.as_ref().map(DigestSubject::as_str);
+                digests::set_subject_override(conn, id, given)?;
                 let ids: Vec<i64> = waiting.iter().map(|a| a.id).collect();
                 articles::assign_to_digest(conn, &ids, id)?;
                 Ok(Ok(id))
@@ -155,17 +186,34 @@ async fn queue_digest(state: &AppState, id: i64) -> anyhow::Result<DigestCreated
         .ok_or_else(|| anyhow::anyhow!("digest {id} vanished while being composed"))?;
     if digest.html_body.is_empty() {
         let for_render = state.clone();
-        let rendered = tokio::task::spawn_blocking(move || {
+        let (rendered, left) = tokio::task::spawn_blocking(move || {
             let articles = for_render
                 .db
                 .run_blocking(|conn| articles::in_digest(conn, id))?;
-            render(&for_render, &articles, Some(id), digest.created_at)
+            let subject = digest.subject_override.as_deref();
+            let rendered = render(&for_render, &articles, Some(id), digest.created_at, subject)?;
+            // What did not fit even as a link waits for the next digest.
+            let left: Vec<i64> = articles[rendered.taken..].iter().map(|a| a.id).collect();
+            anyhow::Ok((rendered, left))
         })
         .await??;
         state
             .db
             .write(move |conn| {
-                digests::set_rendered(conn, id, &rendered.subject, &rendered.html, &rendered.text)
+                crate::db::exclusive(conn, |conn| {
+                    digests::set_rendered(
+                        conn,
+                        id,
+                        &rendered.subject,
+                        &rendered.html,
+                        &rendered.text,
+                    )?;
+                    if !left.is_empty() {
+                        articles::put_back(conn, id, &left)?;
+                        digests::set_article_count(conn, id, i32::try_from(rendered.taken)?)?;
+                    }
+                    Ok(())
+                })
             })
             .await?;
     }
@@ -228,7 +276,13 @@ pub async fn preview_digest(state: &AppState) -> anyhow::Result<Option<Rendered>
             if waiting.is_empty() {
                 return Ok(None);
             }
-            Ok(Some(render(&state_for_render, &waiting, None, db::now())?))
+            Ok(Some(render(
+                &state_for_render,
+                &waiting,
+                None,
+                db::now(),
+                None,
+            )?))
         })
         .await
 }
@@ -237,7 +291,7 @@ pub async fn preview_digest(state: &AppState) -> anyhow::Result<Option<Rendered>
 /// the secret, so no article text can contain it by accident or design.
 pub fn unsubscribe_placeholder(state: &AppState, digest_id: i64) -> String {
     format!(
-        "NEWSLETTER-UNSUBSCRIBE-{}",
+        "{UNSUBSCRIBE_PLACEHOLDER_PREFIX}{}",
         state
             .signer
             .tag("digest-placeholder", &digest_id.to_string())
@@ -251,18 +305,87 @@ struct ArticleView<'a> {
     summary: Option<&'a str>,
     author: Option<&'a str>,
     published: Option<String>,
+    image_url: Option<&'a str>,
 }
 
-/// Renders subject, HTML (CSS inlined) and text for `articles`.
+/// A story listed under "More stories": its title and link.
+#[derive(Serialize)]
+struct LinkView<'a> {
+    title: &'a str,
+    url: &'a str,
+}
+
+/// Renders subject, HTML (CSS inlined) and text for `articles`, as many in full as keep
+/// the HTML within [`DIGEST_HTML_BUDGET`] (so Gmail never clips it) and the rest as links
+/// under "More stories", in the digest's order; should even the links not fit (hundreds
+/// of waiting stories), the last ones are left for the next digest (see
+/// [`Rendered::taken`]). `subject` is the editor's, if any.
 fn render(
     state: &AppState,
     articles: &[Article],
     digest_id: Option<i64>,
     now: NaiveDateTime,
+    subject: Option<&str>,
+) -> anyhow::Result<Rendered> {
+    let n = articles.len();
+    let attempt = |full: usize, listed: usize| {
+        render_parts(state, articles, full, listed, digest_id, now, subject)
+    };
+    let fits = |rendered: &Rendered| travelling_size(&rendered.html) <= DIGEST_HTML_BUDGET;
+    // The usual case, one render: every story in full.
+    let everything = attempt(n, 0)?;
+    if fits(&everything) || n <= 1 {
+        return Ok(everything);
+    }
+    // The size grows with each story moved from the list into full view: the most
+    // stories in full that fit, by halving (the lead is always in full).
+    let all_listed = attempt(1, n - 1)?;
+    if fits(&all_listed) {
+        let (mut fitting, mut too_many) = (1, n);
+        let mut best = all_listed;
+        while too_many - fitting > 1 {
+            let full = usize::midpoint(fitting, too_many);
+            let rendered = attempt(full, n - full)?;
+            if fits(&rendered) {
+                fitting = full;
+                best = rendered;
+            } else {
+                too_many = full;
+            }
+        }
+        return Ok(best);
+    }
+    // Even as links they pass the limit: the lead and the most links that fit; the
+    // rest wait for the next digest, in their order.
+    let (mut fitting, mut too_many) = (0, n - 1);
+    let mut best = attempt(1, 0)?;
+    while too_many - fitting > 1 {
+        let listed = usize::midpoint(fitting, too_many);
+        let rendered = attempt(1, listed)?;
+        if fits(&rendered) {
+            fitting = listed;
+            best = rendered;
+        } else {
+            too_many = listed;
+        }
+    }
+    Ok(best)
+}
+
+/// The digest of `articles[..full]` in full and `articles[full..full + listed]` as links.
+fn render_parts(
+    state: &AppState,
+    articles: &[Article],
+    full: usize,
+    listed: usize,
+    digest_id: Option<i64>,
+    now: NaiveDateTime,
+    subject: Option<&str>,
 ) -> anyhow::Result<Rendered> {
     let settings = &state.settings;
+    let taken = &articles[..full + listed];
     let mut context = state.base_context();
-    let views: Vec<ArticleView> = articles
+    let views: Vec<ArticleView> = taken[..full]
         .iter()
         .map(|a| ArticleView {
             title: &a.title,
@@ -272,9 +395,18 @@ fn render(
             published: a
                 .published_at
                 .map(|t| settings.local_time(t).format("%-d %B %Y").to_string()),
+            image_url: a.image_url.as_deref(),
+        })
+        .collect();
+    let links: Vec<LinkView> = taken[full..]
+        .iter()
+        .map(|a| LinkView {
+            title: &a.title,
+            url: &a.url,
         })
         .collect();
     context.insert("articles", &views);
+    context.insert("more_stories", &links);
     // Dates are the readers' own: written in TIMEZONE, not in the UTC they are kept in.
     context.insert(
         "date",
@@ -282,13 +414,14 @@ fn render(
     );
     // The lead story names the digest in the inbox and the archive: two digests of one
     // day differ, and their threads do not merge.
-    if let Some(lead) = articles.first() {
+    if let Some(lead) = taken.first() {
         context.insert(
             "lead",
             &crate::domain::article::shorten(&lead.title, LEAD_IN_SUBJECT),
         );
     }
-    context.insert("more", &articles.len().saturating_sub(1));
+    context.insert("more", &taken.len().saturating_sub(1));
+    context.insert("preheader", &preheader(taken));
     let (unsubscribe_url, archive_url) = match digest_id {
         Some(id) => (
             unsubscribe_placeholder(state, id),
@@ -306,7 +439,9 @@ fn render(
     context.insert("unsubscribe_url", &unsubscribe_url);
     context.insert("archive_url", &archive_url);
     // The one rendering the start-up check makes too, so what passed it renders here.
-    let mail = state.templates.render_mail(DIGEST_TEMPLATES, context)?;
+    let mail = state
+        .templates
+        .render_mail_as(DIGEST_TEMPLATES, context, subject)?;
     let html = css_inline::CSSInliner::options()
         .load_remote_stylesheets(false)
         .keep_at_rules(true)
@@ -316,8 +451,49 @@ fn render(
     Ok(Rendered {
         subject: mail.subject,
         html,
-        text: mail.text,
+        text: crate::mail::wrap::wrap_text(&mail.text),
+        taken: taken.len(),
+        listed,
     })
+}
+
+/// The size of `html` as it may travel: quoted-printable, as a relay without 8BITMIME
+/// (or a signer that signs 7bit) sends it, is never smaller than the HTML itself; that
+/// every byte outside printable ASCII and every `=` take three, and a soft break every
+/// 75 characters. Whether Gmail counts the HTML before or after this encoding, a digest
+/// within budget by this measure is not clipped.
+pub fn travelling_size(html: &str) -> usize {
+    html.split('\n')
+        .map(|line| {
+            let encoded: usize = line
+                .bytes()
+                .map(|b| match b {
+                    b'=' | 0x80.. => 3,
+                    _ => 1,
+                })
+                .sum();
+            // Soft breaks ("=" CRLF) and the line's own CRLF.
+            encoded + encoded / 75 * 3 + 2
+        })
+        .sum()
+}
+
+/// The hidden line an inbox shows after the subject: the stories after the lead, by
+/// title ("Also: …"), or the lead's summary when it is the only story.
+fn preheader(stories: &[Article]) -> String {
+    let shorten = crate::domain::article::shorten;
+    match stories {
+        [] => String::new(),
+        [only] => only
+            .summary
+            .as_deref()
+            .map(|s| shorten(s, PREHEADER_CHARS))
+            .unwrap_or_default(),
+        [_, rest @ ..] => {
+            let titles: Vec<&str> = rest.iter().take(4).map(|a| a.title.as_str()).collect();
+            shorten(&format!("Also: {}", titles.join(" · ")), PREHEADER_CHARS)
+        }
+    }
 }
 
 /// The digest's HTML as the archive shows it: the reader's own part (unsubscribe link)
@@ -349,7 +525,31 @@ fn without_parts(html: &str, start_marker: &str, end_marker: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::archive_html;
+    use super::{archive_html, travelling_size};
+
+    #[test]
+    fn the_travelling_size_is_never_below_the_html_nor_its_quoted_printable_form() {
+        use lettre::message::Body;
+        use lettre::message::header::ContentTransferEncoding;
+        let story = "<tr><td class=\"article\" style=\"padding: 20px 24px;\"><h2>Kazakhstan’s “open skies” — Guterres’s visit</h2><p>ASTANA – Rakhmetullin underscored the crucial role of the United Nations in addressing urgent global challenges during his visit to the UN Plaza in Almaty on June 19.</p><a href=\"https://astanatimes.example/2026/06/un-role/?a=1&amp;b=2\">Read the article →</a></td></tr>\n";
+        for html in [story.repeat(40), "plain ascii = text\n".repeat(500)] {
+            let quoted =
+                Body::new_with_encoding(html.clone(), ContentTransferEncoding::QuotedPrintable)
+                    .expect("encodes");
+            let size = travelling_size(&html);
+            assert!(size >= html.len(), "{size} < {}", html.len());
+            assert!(
+                size >= quoted.len(),
+                "{size} < {} quoted-printable",
+                quoted.len()
+            );
+            assert!(
+                size <= quoted.len() * 11 / 10,
+                "{size} is far over {}",
+                quoted.len()
+            );
+        }
+    }
 
     #[test]
     fn the_archive_leaves_out_every_reader_part() {

@@ -5,4 +5,6 @@ pub mod compose;
 pub mod delivery;
 pub mod schedule;
 
-pub use compose::{Composed, Rendered, compose_digest, no_readers, preview_digest};
+pub use compose::{
+    Composed, Rendered, compose_digest, compose_digest_titled, no_readers, preview_digest,
+};

@@ -26,6 +26,8 @@ pub struct NewArticle {
     pub body: Option<String>,
     pub author: Option<String>,
     pub published_at: Option<NaiveDateTime>,
+    /// The article's lead image: an https URL the site published (see [`image_address`]).
+    pub image_url: Option<String>,
 }
 
 /// An article as given, before checking: every field optional so that each missing or
@@ -38,6 +40,7 @@ pub struct ArticleInput {
     pub body: Option<String>,
     pub author: Option<String>,
     pub published_at: Option<String>,
+    pub image_url: Option<String>,
 }
 
 /// Field name → what is wrong with it.
@@ -120,6 +123,12 @@ impl NewArticle {
             .map_err(|e| errors.insert("published_at", e))
             .ok()
             .flatten();
+        let image_url = optional(input.image_url.as_deref())
+            .map(image_address)
+            .transpose()
+            .map_err(|e| errors.insert("image_url", e))
+            .ok()
+            .flatten();
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -133,6 +142,8 @@ impl NewArticle {
                     .map(|b| shorten(&html_to_text_within(b, budget), SUMMARY_CHARS))
                     .filter(|s| !s.is_empty())
             }),
+            // An article without an image of its own leads with its body's first one.
+            image_url: image_url.or_else(|| body.as_deref().and_then(first_image)),
             body,
             author,
             published_at,
@@ -175,6 +186,35 @@ pub fn web_address(raw: &str) -> Result<Url, String> {
         return Err("must be an http:// or https:// URL".into());
     }
     Ok(url)
+}
+
+/// An image address a digest may show: https only (a mail client warns of, or blocks,
+/// an insecure image), with a host, at most 2048 characters.
+pub fn image_address(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    if raw.len() > 2048 {
+        return Err("must be at most 2048 characters".into());
+    }
+    let url = Url::parse(raw).map_err(|e| format!("is not a URL ({e})"))?;
+    if url.scheme() != "https" || url.host_str().is_none() {
+        return Err("must be an https:// URL".into());
+    }
+    Ok(url.to_string())
+}
+
+/// The `src` of the first `<img>` of sanitised HTML (as [`sanitize_html`] writes it:
+/// double-quoted attributes, `&amp;` for `&`), if it is an https address.
+pub fn first_image(html: &str) -> Option<String> {
+    let at = html.find("<img ")?;
+    let tag = &html[at..at + html[at..].find('>')?];
+    let src = tag.split_once(" src=\"")?.1.split('"').next()?;
+    let src = src
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&");
+    image_address(&src).ok()
 }
 
 /// How long parsing HTML from outside may take: each parse gets at most

@@ -4,6 +4,7 @@ pub mod article;
 mod email;
 mod name;
 mod status;
+mod subject;
 mod text;
 mod tokens;
 
@@ -11,4 +12,5 @@ pub use article::{ArticleInput, NewArticle};
 pub use email::EmailAddress;
 pub use name::SubscriberName;
 pub use status::{DeliveryStatus, MailStatus, SubscriberStatus};
+pub use subject::DigestSubject;
 pub use tokens::{ConfirmationToken, Signer, TokenError};

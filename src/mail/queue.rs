@@ -181,7 +181,7 @@ fn render_confirmation(
             .render("email/confirmation.subject.txt", &context)?
             .trim()
             .to_owned(),
-        text: state.templates.render("email/confirmation.txt", &context)?,
+        text: super::wrap::wrap_text(&state.templates.render("email/confirmation.txt", &context)?),
         html: state
             .templates
             .render("email/confirmation.html", &context)?,

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::WebError;
 use crate::db::subscribers::{self, Subscriber};
 use crate::db::{self, articles, digests};
-use crate::digest::{Composed, compose_digest};
-use crate::domain::{ArticleInput, NewArticle, SubscriberStatus};
+use crate::digest::{Composed, compose_digest_titled};
+use crate::domain::{ArticleInput, DigestSubject, NewArticle, SubscriberStatus};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -86,9 +86,43 @@ pub async fn create_article(
     Ok(HttpResponse::build(status).json(serde_json::json!({ "id": id })))
 }
 
-/// `POST /api/digests`: compose and queue a digest of everything new, now.
-pub async fn create_digest(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
-    match compose_digest(&state).await? {
+/// What `POST /api/digests` may carry: nothing (an empty body), or `{"subject": …}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DigestRequest {
+    subject: Option<String>,
+}
+
+/// `POST /api/digests`: compose and queue a digest of everything new, now; under the
+/// editor's `subject` when the JSON body gives one (400 with the reason when it is not
+/// a subject: empty, more than one line, too long).
+pub async fn create_digest(
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let request: DigestRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        DigestRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            WebError::api(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "the body must be empty or a JSON object such as {{\"subject\": \"…\"}}: {e}"
+                ),
+            )
+        })?
+    };
+    // A subject given but blank is a mistake, not a wish for the usual subject.
+    let subject = request
+        .subject
+        .as_deref()
+        .map(DigestSubject::parse)
+        .transpose()
+        .map_err(|e| WebError::Fields {
+            message: "the digest has invalid fields".into(),
+            fields: [("subject", e)].into_iter().collect(),
+        })?;
+    match compose_digest_titled(&state, subject).await? {
         Composed::Created(created) => Ok(HttpResponse::Accepted().json(created)),
         Composed::NothingNew => Err(WebError::api(
             StatusCode::CONFLICT,

@@ -56,12 +56,24 @@ async fn copy_db_moves_every_row_and_links_mailed_before_the_move_keep_working()
         old.post_empty(&old.unsubscribe_link(leaver)).await.status(),
         200
     );
-    old.add_article(
-        "Tokayev signs the “open skies” decree",
-        "https://astanatimes.test/2026/11/open-skies",
-    )
-    .await;
-    let digest = old.send_digest_now().await;
+    // With a lead image, and sent under the editor's subject.
+    let article = old
+        .api_post(
+            "/api/articles",
+            &serde_json::json!({
+                "title": "Tokayev signs the “open skies” decree",
+                "url": "https://astanatimes.test/2026/11/open-skies",
+                "image_url": "https://cdn.astanatimes.test/open-skies.jpg",
+            }),
+        )
+        .await;
+    assert_eq!(article.status(), 201);
+    let digest = old
+        .api_post(
+            "/api/digests",
+            &serde_json::json!({ "subject": "Open skies: what the decree changes" }),
+        )
+        .await;
     assert_eq!(digest.status(), 202);
     let digest: serde_json::Value = digest.json().await.unwrap();
     old.wait_for_digest(digest["id"].as_i64().unwrap()).await;
@@ -90,6 +102,30 @@ async fn copy_db_moves_every_row_and_links_mailed_before_the_move_keep_working()
 
     let new = spawn_app_on_database(target.clone(), &[]).await;
     assert_eq!(what_the_site_shows(&new).await, before);
+    let (image, subject) = new
+        .state
+        .db
+        .run(|conn| {
+            use diesel::prelude::*;
+            use newsletter::db::schema::{articles, digests};
+            let image = articles::table
+                .select(articles::image_url)
+                .first::<Option<String>>(conn)?;
+            let subject = digests::table
+                .select(digests::subject_override)
+                .first::<Option<String>>(conn)?;
+            Ok((image, subject))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        image.as_deref(),
+        Some("https://cdn.astanatimes.test/open-skies.jpg")
+    );
+    assert_eq!(
+        subject.as_deref(),
+        Some("Open skies: what the decree changes")
+    );
     // Links mailed before the move, pointed at the new site.
     let moved = |link: &str| link.replace(&old.address, &new.address);
     assert_eq!(new.post_empty(&moved(&pending_link)).await.status(), 200);

@@ -18,6 +18,7 @@ mod dkim;
 mod feeds;
 mod hardening;
 mod hostile_input;
+mod mail_look;
 mod mail_samples;
 mod operations;
 mod pages_and_headers;

@@ -440,6 +440,72 @@ async fn a_digest_without_the_unsubscribe_link_is_refused_at_start() {
 }
 
 #[tokio::test]
+async fn a_digest_without_the_stories_listed_under_more_stories_is_refused_at_start() {
+    // An override from before "More stories": a digest too big for Gmail would lose the
+    // stories it lists there.
+    let html = changed(
+        BUILT_IN_DIGEST,
+        "<li><a href=\"{{ story.url }}\">{{ story.title }}</a></li>",
+        "<li>{{ story.title }}</li>",
+    );
+    let stderr = refused_at_start("email/digest.html", &html).await;
+    assert!(stderr.contains("does not show `more_stories`"), "{stderr}");
+    let text = changed(BUILT_IN_DIGEST_TEXT, "  {{ story.url }}\n", "");
+    let stderr = refused_at_start("email/digest.txt", &text).await;
+    assert!(stderr.contains("does not show `more_stories`"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_digest_whose_list_of_links_would_pass_gmails_clip_leaves_the_rest_for_the_next() {
+    // Each listed story made heavy (a comment of its title, twelve times), so that even
+    // as links 150 stories pass the limit: the last ones wait, none is lost.
+    let heavy = changed(
+        BUILT_IN_DIGEST,
+        "<li><a href=\"{{ story.url }}\">{{ story.title }}</a></li>",
+        "<li><a href=\"{{ story.url }}\">{{ story.title }}</a><!--{% for i in range(end=12) %} {{ story.title }}{% endfor %}--></li>",
+    );
+    let folder = tempfile::tempdir().unwrap();
+    let dir = templates_dir(folder.path(), &heavy);
+    let app = spawn_app_with(&[("TEMPLATES_DIR", dir.to_str().unwrap())]).await;
+    app.import_confirmed(&["reader@example.kz"]).await;
+    let articles = crate::support::news::articles(150);
+    for article in &articles {
+        assert_eq!(app.api_post("/api/articles", article).await.status(), 201);
+    }
+    // Digests until nothing waits: each takes what fits, the rest wait their turn.
+    let mut taken = Vec::new();
+    loop {
+        let response = app.send_digest_now().await;
+        if response.status() == 409 {
+            break;
+        }
+        let created: serde_json::Value = response.json().await.unwrap();
+        taken.push(created["articles"].as_i64().unwrap());
+        app.wait_for_digest(created["id"].as_i64().unwrap()).await;
+        assert!(taken.len() < 10, "{taken:?}");
+    }
+    assert!(
+        taken.len() > 1 && taken.iter().sum::<i64>() == 150,
+        "{taken:?}"
+    );
+    let mails = app.wait_for_mail_to("reader@example.kz", taken.len()).await;
+    // Each story went out once, in order: the first ones in the first digest, and so on.
+    let mut went_out_in = Vec::new();
+    for (i, article) in articles.iter().enumerate() {
+        let link = format!("href=\"{}\"", article["url"].as_str().unwrap());
+        let digests: Vec<usize> = (0..mails.len())
+            .filter(|&n| mails[n].html_body().contains(&link))
+            .collect();
+        assert_eq!(digests.len(), 1, "story {i} went out in {digests:?}");
+        went_out_in.push(digests[0]);
+    }
+    assert!(went_out_in.is_sorted(), "{went_out_in:?}");
+    for mail in &mails {
+        assert!(mail.html_body().len() <= 102 * 1024);
+    }
+}
+
+#[tokio::test]
 async fn a_digest_html_without_the_markers_the_archive_cuts_at_is_refused_at_start() {
     let no_reader_part = BUILT_IN_DIGEST
         .replace("<!--reader-->", "")

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod database;
+pub mod news;
 pub mod service;
 pub mod smtp_server;
 pub mod workspace;

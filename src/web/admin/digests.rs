@@ -8,8 +8,8 @@ use serde::Deserialize;
 use super::dashboard::recent_digests;
 use super::{AdminForm, AdminSession, NoFields, Notice, admin_context, notice_text, see_other};
 use crate::db::{self, deliveries, digests};
-use crate::digest::{Composed, compose_digest, preview_digest};
-use crate::domain::EmailAddress;
+use crate::digest::{Composed, compose_digest_titled, preview_digest};
+use crate::domain::{DigestSubject, EmailAddress};
 use crate::mail::Email;
 use crate::mail::message::mailbox;
 use crate::state::AppState;
@@ -33,6 +33,7 @@ pub async fn index(
             &format!("{:.1}", next.html.len() as f64 / 1024.0),
         );
         context.insert("warning", &next.clipping_warning());
+        context.insert("listed", &next.listed);
     }
     context.insert(
         "sending",
@@ -56,6 +57,7 @@ pub async fn preview(
         &format!("{:.1}", next.html.len() as f64 / 1024.0),
     );
     context.insert("warning", &next.clipping_warning());
+    context.insert("listed", &next.listed);
     pages::render(&state, "admin/preview.html", &context)
 }
 
@@ -124,11 +126,23 @@ pub async fn send_test(
     Ok(see_other("/admin/digests?notice=test-sent"))
 }
 
-/// The confirm step before a real send.
+/// The confirm step before a real send, with a field for the editor's subject.
 pub async fn confirm_send(
     state: web::Data<AppState>,
     session: AdminSession,
 ) -> Result<HttpResponse, WebError> {
+    let context = send_page(&state, &session, "", None).await?;
+    pages::render(&state, "admin/send_confirm.html", &context)
+}
+
+/// What the send page shows: the waiting articles, the readers, the usual subject, and
+/// the editor's subject as typed with why it was refused, if it was.
+async fn send_page(
+    state: &AppState,
+    session: &AdminSession,
+    typed: &str,
+    refused: Option<&str>,
+) -> Result<tera::Context, WebError> {
     let (waiting, confirmed) = state
         .db
         .run(|conn| {
@@ -138,23 +152,57 @@ pub async fn confirm_send(
             ))
         })
         .await?;
-    let mut context = admin_context(&state, &session, "digests");
+    let next = preview_digest(state).await?;
+    let mut context = admin_context(state, session, "digests");
     context.insert("articles", &waiting);
     context.insert("recipients", &confirmed);
-    pages::render(&state, "admin/send_confirm.html", &context)
+    context.insert(
+        "next_subject",
+        &next.map(|next| next.subject).unwrap_or_default(),
+    );
+    context.insert("subject", typed);
+    context.insert("subject_error", &refused);
+    Ok(context)
+}
+
+/// The send form: the editor's subject, empty for the usual one.
+#[derive(Deserialize)]
+pub struct SendForm {
+    #[serde(default)]
+    subject: String,
 }
 
 /// Sends now. Composing takes every waiting article in one transaction, so a second
 /// click (or a second admin) finds nothing new and starts nothing.
 pub async fn send_now(
     state: web::Data<AppState>,
-    _form: AdminForm<NoFields>,
+    form: AdminForm<SendForm>,
 ) -> Result<HttpResponse, WebError> {
-    match compose_digest(&state).await? {
+    let subject = match DigestSubject::parse_optional(Some(&form.form.subject)) {
+        Ok(subject) => subject,
+        Err(e) => return refused_subject(&state, &form.session, &form.form.subject, &e).await,
+    };
+    match compose_digest_titled(&state, subject).await? {
         Composed::Created(created) => Ok(see_other(&format!("/admin/digests/{}", created.id))),
         Composed::NothingNew => Ok(see_other("/admin/digests?notice=nothing-new")),
         Composed::NoReaders { .. } => Ok(see_other("/admin/digests?notice=no-readers")),
     }
+}
+
+/// The send page again, with the subject as typed and why it was refused (400).
+async fn refused_subject(
+    state: &AppState,
+    session: &AdminSession,
+    typed: &str,
+    why: &str,
+) -> Result<HttpResponse, WebError> {
+    let context = send_page(state, session, typed, Some(why)).await?;
+    let html = state
+        .templates
+        .render("admin/send_confirm.html", &context)?;
+    Ok(HttpResponse::BadRequest()
+        .content_type("text/html; charset=utf-8")
+        .body(html))
 }
 
 pub async fn show(
