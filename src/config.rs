@@ -200,6 +200,30 @@ impl BrandColor {
     }
 }
 
+/// How log lines are written (`LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// One line of text each, for people (the default).
+    #[default]
+    Text,
+    /// One JSON object a line, for log shippers.
+    Json,
+}
+
+impl LogFormat {
+    /// `text` or `json` (any case); unset is `text`; anything else stops the start.
+    pub fn parse(raw: Option<&str>) -> anyhow::Result<LogFormat> {
+        match raw.map(|raw| raw.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("") | Some("text") => Ok(LogFormat::Text),
+            Some("json") => Ok(LogFormat::Json),
+            Some(_) => bail!(
+                "LOG_FORMAT must be `text` or `json`, not `{}`",
+                raw.unwrap_or_default().trim()
+            ),
+        }
+    }
+}
+
 /// Every setting of the service, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -237,6 +261,14 @@ pub struct Settings {
     pub confirm_mails_per_address_per_day: u32,
     pub trusted_proxy: Option<IpAddr>,
     pub dkim: Option<DkimSettings>,
+    /// `METRICS_TOKEN`: with it, `GET /metrics` on the public port asks for it as a
+    /// Bearer token; without it (and without `METRICS_ADDR`) there are no metrics.
+    pub metrics_token: Option<Secret>,
+    /// `METRICS_ADDR`: a separate listener that serves only `GET /metrics`, with no
+    /// token (for a port only the monitoring system reaches).
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// `LOG_FORMAT`: `text` (the default) or `json`, one object a line.
+    pub log_format: LogFormat,
     pub retry: RetryPolicy,
     pub delivery: DeliveryTuning,
 }
@@ -470,6 +502,25 @@ impl Settings {
             ),
         };
 
+        let metrics_token = get_nonempty("METRICS_TOKEN");
+        if let Some(token) = &metrics_token
+            && token.len() < 16
+        {
+            bail!(
+                "METRICS_TOKEN is shorter than 16 characters; use a long random secret (e.g. `openssl rand -hex 32`)"
+            );
+        }
+        let metrics_addr = get_nonempty("METRICS_ADDR")
+            .map(|raw| {
+                raw.parse::<std::net::SocketAddr>().with_context(|| {
+                    format!(
+                        "METRICS_ADDR `{raw}` is not an address and port such as `127.0.0.1:9464`"
+                    )
+                })
+            })
+            .transpose()?;
+        let log_format = LogFormat::parse(get_nonempty("LOG_FORMAT").as_deref())?;
+
         let site_url = get_nonempty("SITE_URL")
             .map(|raw| parse_site_url(&raw))
             .transpose()?;
@@ -520,6 +571,9 @@ impl Settings {
             confirm_mails_per_address_per_day,
             trusted_proxy,
             dkim,
+            metrics_token: metrics_token.map(Secret),
+            metrics_addr,
+            log_format,
             retry: RetryPolicy::default(),
             delivery: DeliveryTuning {
                 lease: Duration::from_secs(parse_number(

@@ -17,6 +17,7 @@ mod dkim;
 mod feeds;
 mod hardening;
 mod hostile_input;
+mod observability;
 mod operations;
 mod pages_and_headers;
 mod settings;
