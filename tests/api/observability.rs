@@ -3,9 +3,14 @@
 
 use std::net::IpAddr;
 use std::process::Command;
+use std::time::Duration;
 
 use crate::support::app::{spawn_app, spawn_app_with};
-use crate::support::smtp_server::Faults;
+use crate::support::database::TestDatabase;
+use crate::support::eventually;
+use crate::support::service::Service;
+use crate::support::smtp_server::{Faults, SmtpServer, unused_port};
+use crate::support::workspace::Workspace;
 
 const METRICS_TOKEN: &str = "metrics-token-0123456789abcdef";
 
@@ -258,7 +263,7 @@ async fn the_queue_gauges_show_what_waits() {
     });
     assert_eq!(app.sign_up("waiting@example.kz", "").await.status(), 200);
     app.drain_queues().await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let text = scrape(&app).await;
     assert_eq!(
         sample(&text, r#"newsletter_queue_depth{kind="confirmation"}"#),
@@ -366,4 +371,120 @@ async fn ready_answers_503_while_shutting_down_or_behind_on_migrations() {
     assert_eq!(stopping.headers()["retry-after"], "5");
     // Liveness is another question: still alive.
     assert_eq!(app.get("/health").await.status(), 200);
+}
+
+#[tokio::test]
+async fn the_real_binary_logs_json_lines_and_a_requests_line_carries_its_id() {
+    let workspace = Workspace::new();
+    let relay = SmtpServer::start().await;
+    let service = workspace
+        .serve(
+            &relay.url(),
+            &[
+                ("TRUSTED_PROXY", "127.0.0.1"),
+                ("LOG_FORMAT", "json"),
+                ("RUST_LOG", "info"),
+            ],
+        )
+        .await;
+    let from_proxy = client_from("127.0.0.1")
+        .get(service.url("/archive"))
+        .header("X-Request-Id", "edge-7c9e01")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(from_proxy.headers()["x-request-id"], "edge-7c9e01");
+    let from_elsewhere = client_from("127.0.0.2")
+        .get(service.url("/archive"))
+        .header("X-Request-Id", "forged-id-5d2b")
+        .send()
+        .await
+        .unwrap();
+    let replaced = from_elsewhere.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(replaced, "forged-id-5d2b");
+
+    let log = eventually(
+        "both requests are logged",
+        Duration::from_secs(10),
+        async || {
+            let log = service.log();
+            log.contains(&replaced).then_some(log)
+        },
+    )
+    .await;
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    let request_line = |id: &str| {
+        lines
+            .iter()
+            .find(|line| line["span"]["request_id"] == id && line["fields"]["message"] == "request")
+    };
+    let kept =
+        request_line("edge-7c9e01").unwrap_or_else(|| panic!("no line for the proxy's id:\n{log}"));
+    assert_eq!(kept["fields"]["path"], "/archive");
+    assert_eq!(kept["level"], "INFO");
+    assert!(request_line(&replaced).is_some(), "{log}");
+    assert!(
+        !log.contains("forged-id-5d2b"),
+        "a stranger's id never reaches the log"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_log_format_stops_the_start_with_a_clear_message() {
+    let workspace = Workspace::new();
+    let run = workspace
+        .newsletter_with(&[("LOG_FORMAT", "xml")], &["migrate"])
+        .await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("LOG_FORMAT must be `text` or `json`, not `xml`"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn ready_answers_503_on_the_port_while_the_start_waits_for_the_database() {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, SqliteConnection};
+    let dir = tempfile::tempdir().expect("a folder");
+    let file = dir.path().join("newsletter.db");
+    // Another process holds the database (a long write, a migration of its own).
+    let mut holder =
+        SqliteConnection::establish(&file.display().to_string()).expect("the file opens");
+    holder
+        .batch_execute(
+            "CREATE TABLE held (x INTEGER); BEGIN EXCLUSIVE; INSERT INTO held VALUES (1);",
+        )
+        .expect("an exclusive lock");
+    let database = TestDatabase::sqlite(&file);
+    let relay = SmtpServer::start().await;
+    let port = unused_port();
+    let ready = format!("http://127.0.0.1:{port}/ready");
+    let client = reqwest::Client::new();
+    let check = async {
+        let answer = eventually("the port answers", Duration::from_secs(10), async || {
+            client.get(&ready).send().await.ok()
+        })
+        .await;
+        assert_eq!(answer.status(), 503, "not ready while the database is held");
+        assert_eq!(answer.headers()["retry-after"], "5");
+        let body: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(body["status"], "migrating");
+        holder.batch_execute("COMMIT").expect("the lock is let go");
+    };
+    let relay_url = relay.url();
+    let (service, ()) = tokio::join!(
+        Service::start_on(port, dir.path(), &database, &relay_url, &[]),
+        check
+    );
+    assert_eq!(service.get("/ready").await.unwrap().status(), 200);
 }
