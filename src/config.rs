@@ -899,6 +899,31 @@ mod tests {
     }
 
     #[test]
+    fn metrics_and_log_settings_are_checked_at_start() {
+        let s = settings(&[]).unwrap();
+        assert!(s.metrics_token.is_none() && s.metrics_addr.is_none());
+        assert_eq!(s.log_format, LogFormat::Text);
+        let s = settings(&[
+            ("METRICS_TOKEN", "metrics-token-0123456789abcdef"),
+            ("METRICS_ADDR", "127.0.0.1:9464"),
+            ("LOG_FORMAT", "JSON"),
+        ])
+        .unwrap();
+        assert_eq!(s.metrics_addr, Some("127.0.0.1:9464".parse().unwrap()));
+        assert_eq!(s.log_format, LogFormat::Json);
+        assert!(!format!("{s:?}").contains("metrics-token-0123456789abcdef"));
+        let short = settings(&[("METRICS_TOKEN", "short")]).unwrap_err();
+        assert!(format!("{short:#}").starts_with("METRICS_TOKEN is shorter than 16"));
+        let addr = settings(&[("METRICS_ADDR", "9464")]).unwrap_err();
+        assert!(format!("{addr:#}").contains("METRICS_ADDR `9464` is not an address and port"));
+        let format = settings(&[("LOG_FORMAT", "logfmt")]).unwrap_err();
+        assert_eq!(
+            format!("{format:#}"),
+            "LOG_FORMAT must be `text` or `json`, not `logfmt`"
+        );
+    }
+
+    #[test]
     fn a_bad_cron_string_stops_the_start_naming_the_setting() {
         let err = settings(&[("DIGEST_CRON", "every morning")]).unwrap_err();
         assert!(format!("{err:#}").contains("DIGEST_CRON"), "{err:#}");
