@@ -154,8 +154,10 @@ impl Metrics {
     }
 
     /// A sign-up through the form, by outcome: `queued` (a confirmation mail is on its
-    /// way), `already_confirmed`, `too_many_mails`, `rate_limited`, `invalid`.
+    /// way), `already_confirmed`, `too_many_mails`, `rate_limited`, `invalid` (see
+    /// [`SIGNUP_OUTCOMES`]).
     pub fn signup(&self, outcome: &'static str) {
+        debug_assert!(SIGNUP_OUTCOMES.contains(&outcome), "{outcome}");
         self.with(|| counter!("newsletter_signups_total", "outcome" => outcome).increment(1));
     }
 
@@ -180,13 +182,13 @@ impl Metrics {
 
     /// What one send attempt came to.
     pub fn mail_outcome(&self, kind: MailKind, outcome: &Outcome) {
-        let result = match outcome {
-            Outcome::Sent => "sent",
-            Outcome::RetryAt(..) => "retried",
-            Outcome::Bounced(_) => "bounced",
-            Outcome::Rejected(_) | Outcome::GaveUp(_) => "failed",
-            Outcome::Cancelled => "cancelled",
-        };
+        let result = MAIL_RESULTS[match outcome {
+            Outcome::Sent => 0,
+            Outcome::RetryAt(..) => 1,
+            Outcome::Bounced(_) => 2,
+            Outcome::Rejected(_) | Outcome::GaveUp(_) => 3,
+            Outcome::Cancelled => 4,
+        }];
         self.with(|| {
             counter!("newsletter_mails_total", "kind" => kind.as_str(), "result" => result)
                 .increment(1)
@@ -325,10 +327,38 @@ fn describe_all() {
         "Time to hand one message to the SMTP server."
     );
     counter!("newsletter_confirmations_total").absolute(0);
+    for outcome in SIGNUP_OUTCOMES {
+        counter!("newsletter_signups_total", "outcome" => outcome).absolute(0);
+    }
     for path in UnsubscribePath::ALL {
         counter!("newsletter_unsubscribes_total", "path" => path.as_str()).absolute(0);
     }
+    for kind in [MailKind::Confirmation, MailKind::Digest] {
+        for result in MAIL_RESULTS {
+            counter!("newsletter_mails_total", "kind" => kind.as_str(), "result" => result)
+                .absolute(0);
+        }
+    }
+    for class in [
+        ReplyClass::Accepted,
+        ReplyClass::TemporaryFailure,
+        ReplyClass::PermanentFailure,
+        ReplyClass::ConnectionError,
+    ] {
+        counter!("newsletter_smtp_replies_total", "class" => class.as_str()).absolute(0);
+    }
 }
+
+/// The `outcome` labels of `newsletter_signups_total`.
+const SIGNUP_OUTCOMES: [&str; 5] = [
+    "queued",
+    "already_confirmed",
+    "too_many_mails",
+    "rate_limited",
+    "invalid",
+];
+/// The `result` labels of `newsletter_mails_total`.
+const MAIL_RESULTS: [&str; 5] = ["sent", "retried", "bounced", "failed", "cancelled"];
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
@@ -367,6 +397,11 @@ mod tests {
             "a histogram with buckets: {text}"
         );
         assert!(text.contains(r#"newsletter_queue_depth{kind="digest"} 0"#));
+        assert!(
+            text.contains(r#"newsletter_smtp_replies_total{class="4xx"} 0"#),
+            "every counter's series exists from the start: {text}"
+        );
+        assert!(text.contains(r#"newsletter_mails_total{kind="digest",result="bounced"} 0"#));
     }
 
     #[test]
