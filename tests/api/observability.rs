@@ -383,10 +383,20 @@ async fn the_real_binary_logs_json_lines_and_a_requests_line_carries_its_id() {
             &[
                 ("TRUSTED_PROXY", "127.0.0.1"),
                 ("LOG_FORMAT", "json"),
-                ("RUST_LOG", "info"),
+                // The delivery batches' summaries too.
+                ("RUST_LOG", "info,newsletter::mail::outbox=debug"),
             ],
         )
         .await;
+    assert_eq!(
+        service.sign_up("dana@example.kz").await.unwrap().status(),
+        200
+    );
+    relay
+        .wait_for_messages(1, Duration::from_secs(10))
+        .await
+        .pop()
+        .expect("the confirmation is sent");
     let from_proxy = client_from("127.0.0.1")
         .get(service.url("/archive"))
         .header("X-Request-Id", "edge-7c9e01")
@@ -407,11 +417,11 @@ async fn the_real_binary_logs_json_lines_and_a_requests_line_carries_its_id() {
     assert_ne!(replaced, "forged-id-5d2b");
 
     let log = eventually(
-        "both requests are logged",
+        "both requests and the batch are logged",
         Duration::from_secs(10),
         async || {
             let log = service.log();
-            log.contains(&replaced).then_some(log)
+            (log.contains(&replaced) && log.contains("batch done")).then_some(log)
         },
     )
     .await;
@@ -434,6 +444,15 @@ async fn the_real_binary_logs_json_lines_and_a_requests_line_carries_its_id() {
         !log.contains("forged-id-5d2b"),
         "a stranger's id never reaches the log"
     );
+    // The confirmation's batch logs in a span with its figures.
+    let batch = lines
+        .iter()
+        .find(|line| line["fields"]["message"] == "batch done")
+        .expect("the batch's summary");
+    assert_eq!(batch["span"]["name"], "delivery_batch", "{batch}");
+    assert_eq!(batch["span"]["queue"], "mail queue", "{batch}");
+    assert_eq!(batch["span"]["claimed"], 1, "{batch}");
+    assert_eq!(batch["span"]["sent"], 1, "{batch}");
 }
 
 #[tokio::test]
