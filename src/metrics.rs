@@ -8,6 +8,7 @@
 //! Elsewhere in the code a figure is one line: `state.metrics.signup("queued")`.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge};
@@ -106,11 +107,18 @@ impl ReplyClass {
     }
 }
 
+/// How often histogram samples are folded into their buckets. Until then each sample
+/// is kept (8 bytes); a scrape folds them too.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
 /// The app's figures; one per app, shared by its handlers and workers.
 pub struct Metrics {
     /// `None` when metrics are off.
     recorder: Option<(PrometheusRecorder, PrometheusHandle)>,
     subscriber_counts: Mutex<Option<(Instant, StatusCounts)>>,
+    /// When this was made, and when histograms were last folded (ms since then).
+    created: Instant,
+    last_upkeep_ms: AtomicU64,
 }
 
 impl Metrics {
@@ -137,6 +145,8 @@ impl Metrics {
         let metrics = Metrics {
             recorder,
             subscriber_counts: Mutex::new(None),
+            created: Instant::now(),
+            last_upkeep_ms: AtomicU64::new(0),
         };
         metrics.with(describe_all);
         metrics
@@ -201,6 +211,7 @@ impl Metrics {
             counter!("newsletter_smtp_replies_total", "class" => class.as_str()).increment(1);
             metrics::histogram!("newsletter_smtp_send_duration_seconds").record(took);
         });
+        self.upkeep_now_and_then();
     }
 
     /// One HTTP request: `route` is the route's pattern (`/archive/{id}`), never the
@@ -221,6 +232,7 @@ impl Metrics {
             )
             .record(took)
         });
+        self.upkeep_now_and_then();
     }
 
     /// Whether the subscriber counts kept from the last scrape are stale.
@@ -273,10 +285,23 @@ impl Metrics {
         Some(handle.render())
     }
 
-    /// Folds recorded histogram samples into their buckets; run now and then, so
-    /// samples do not pile up in memory when nobody scrapes.
-    pub fn run_upkeep(&self) {
-        if let Some((_, handle)) = &self.recorder {
+    /// Folds recorded histogram samples into their buckets every [`UPKEEP_EVERY`], so
+    /// they do not pile up in memory when nobody scrapes (or in a CLI verb's long
+    /// send); one atomic read a sample otherwise.
+    fn upkeep_now_and_then(&self) {
+        let Some((_, handle)) = &self.recorder else {
+            return;
+        };
+        let now = u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let last = self.last_upkeep_ms.load(Ordering::Relaxed);
+        let due = now.saturating_sub(last) >= UPKEEP_EVERY.as_millis() as u64;
+        // One caller wins the exchange and folds; the others go on.
+        if due
+            && self
+                .last_upkeep_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
             handle.run_upkeep();
         }
     }

@@ -228,15 +228,10 @@ fn bind_metrics(state: &AppState) -> anyhow::Result<Option<(actix_web::dev::Serv
     Ok(Some((web::metrics_server(state.clone(), listener)?, port)))
 }
 
-/// What serves the metrics beside the service: `METRICS_ADDR`'s server, and the upkeep
-/// that folds histogram samples into buckets when nobody scrapes.
+/// `METRICS_ADDR`'s server, running beside the service.
 struct MetricsTasks {
     server: Option<(actix_web::dev::ServerHandle, tokio::task::JoinHandle<()>)>,
-    upkeep: Option<tokio::task::JoinHandle<()>>,
 }
-
-/// How often histogram samples are folded into their buckets.
-const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 
 fn serve_metrics(state: &AppState, server: Option<(actix_web::dev::Server, u16)>) -> MetricsTasks {
     if let Some((_, port)) = &server {
@@ -255,15 +250,6 @@ fn serve_metrics(state: &AppState, server: Option<(actix_web::dev::Server, u16)>
     if state.settings.metrics_token.is_some() {
         tracing::info!("metrics: /metrics on the public port, with METRICS_TOKEN");
     }
-    let upkeep = state.metrics.enabled().then(|| {
-        let metrics = state.metrics.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(METRICS_UPKEEP).await;
-                metrics.run_upkeep();
-            }
-        })
-    });
     MetricsTasks {
         server: server.map(|(server, _)| {
             let handle = server.handle();
@@ -274,15 +260,11 @@ fn serve_metrics(state: &AppState, server: Option<(actix_web::dev::Server, u16)>
             });
             (handle, task)
         }),
-        upkeep,
     }
 }
 
 impl MetricsTasks {
     async fn stop(self) {
-        if let Some(upkeep) = self.upkeep {
-            upkeep.abort();
-        }
         if let Some((handle, task)) = self.server {
             handle.stop(true).await;
             let _ = task.await;
