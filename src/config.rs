@@ -227,6 +227,30 @@ impl BrandColor {
     }
 }
 
+/// How log lines are written (`LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// One line of text each, for people (the default).
+    #[default]
+    Text,
+    /// One JSON object a line, for log shippers.
+    Json,
+}
+
+impl LogFormat {
+    /// `text` or `json` (any case); unset is `text`; anything else stops the start.
+    pub fn parse(raw: Option<&str>) -> anyhow::Result<LogFormat> {
+        match raw.map(|raw| raw.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("") | Some("text") => Ok(LogFormat::Text),
+            Some("json") => Ok(LogFormat::Json),
+            Some(_) => bail!(
+                "LOG_FORMAT must be `text` or `json`, not `{}`",
+                raw.unwrap_or_default().trim()
+            ),
+        }
+    }
+}
+
 /// Every setting of the service, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -267,6 +291,14 @@ pub struct Settings {
     /// `MAIL_POSTAL_ADDRESS`: the sender's postal address, in the footer of every digest
     /// (CAN-SPAM, and most relays' terms, ask for one in bulk mail).
     pub mail_postal_address: Option<String>,
+    /// `METRICS_TOKEN`: with it, `GET /metrics` on the public port asks for it as a
+    /// Bearer token; without it (and without `METRICS_ADDR`) there are no metrics.
+    pub metrics_token: Option<Secret>,
+    /// `METRICS_ADDR`: a separate listener that serves only `GET /metrics`, with no
+    /// token (for a port only the monitoring system reaches).
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// `LOG_FORMAT`: `text` (the default) or `json`, one object a line.
+    pub log_format: LogFormat,
     pub retry: RetryPolicy,
     pub delivery: DeliveryTuning,
 }
@@ -521,6 +553,25 @@ impl Settings {
             );
         }
 
+        let metrics_token = get_nonempty("METRICS_TOKEN");
+        if let Some(token) = &metrics_token
+            && token.len() < 16
+        {
+            bail!(
+                "METRICS_TOKEN is shorter than 16 characters; use a long random secret (e.g. `openssl rand -hex 32`)"
+            );
+        }
+        let metrics_addr = get_nonempty("METRICS_ADDR")
+            .map(|raw| {
+                raw.parse::<std::net::SocketAddr>().with_context(|| {
+                    format!(
+                        "METRICS_ADDR `{raw}` is not an address and port such as `127.0.0.1:9464`"
+                    )
+                })
+            })
+            .transpose()?;
+        let log_format = LogFormat::parse(get_nonempty("LOG_FORMAT").as_deref())?;
+
         let site_url = get_nonempty("SITE_URL")
             .map(|raw| parse_site_url(&raw))
             .transpose()?;
@@ -572,6 +623,9 @@ impl Settings {
             trusted_proxy,
             dkim,
             mail_postal_address,
+            metrics_token: metrics_token.map(Secret),
+            metrics_addr,
+            log_format,
             retry: RetryPolicy::default(),
             delivery: DeliveryTuning {
                 lease: Duration::from_secs(parse_number(
@@ -894,6 +948,31 @@ mod tests {
         assert_eq!(s.digest_cron.as_deref(), Some("0 0 7 * * *"));
         assert_eq!(s.send_concurrency, 8);
         assert_eq!(s.confirmation_ttl, Duration::from_secs(48 * 3600));
+    }
+
+    #[test]
+    fn metrics_and_log_settings_are_checked_at_start() {
+        let s = settings(&[]).unwrap();
+        assert!(s.metrics_token.is_none() && s.metrics_addr.is_none());
+        assert_eq!(s.log_format, LogFormat::Text);
+        let s = settings(&[
+            ("METRICS_TOKEN", "metrics-token-0123456789abcdef"),
+            ("METRICS_ADDR", "127.0.0.1:9464"),
+            ("LOG_FORMAT", "JSON"),
+        ])
+        .unwrap();
+        assert_eq!(s.metrics_addr, Some("127.0.0.1:9464".parse().unwrap()));
+        assert_eq!(s.log_format, LogFormat::Json);
+        assert!(!format!("{s:?}").contains("metrics-token-0123456789abcdef"));
+        let short = settings(&[("METRICS_TOKEN", "short")]).unwrap_err();
+        assert!(format!("{short:#}").starts_with("METRICS_TOKEN is shorter than 16"));
+        let addr = settings(&[("METRICS_ADDR", "9464")]).unwrap_err();
+        assert!(format!("{addr:#}").contains("METRICS_ADDR `9464` is not an address and port"));
+        let format = settings(&[("LOG_FORMAT", "logfmt")]).unwrap_err();
+        assert_eq!(
+            format!("{format:#}"),
+            "LOG_FORMAT must be `text` or `json`, not `logfmt`"
+        );
     }
 
     #[test]

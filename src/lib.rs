@@ -12,6 +12,7 @@ pub mod domain;
 pub mod feed;
 pub mod limits;
 pub mod mail;
+pub mod metrics;
 pub mod service;
 pub mod startup;
 pub mod state;

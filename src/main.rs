@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use newsletter::config::EnvFile;
+use newsletter::config::{EnvFile, LogFormat};
 use newsletter::db::{self, Db, Engine};
 use newsletter::domain::ArticleInput;
 use newsletter::{AppState, Application, Settings, cli, csv_io, startup, telemetry};
@@ -111,9 +111,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let log_format = match LogFormat::parse(env_file.get("LOG_FORMAT").as_deref()) {
+        Ok(format) => format,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     telemetry::init(
         if long_running { "info" } else { "warn" },
         env_file.get("RUST_LOG"),
+        log_format,
     );
     match run(cli, &env_file) {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! Building and running the application: the web server and its background workers.
 
 use std::net::TcpListener;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -16,15 +17,31 @@ use crate::web;
 pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
+    /// `METRICS_ADDR`'s listener, and the port it got.
+    metrics: Option<(actix_web::dev::Server, u16)>,
     state: AppState,
 }
 
 impl Application {
-    /// Binds `BIND_ADDR` and builds the app.
+    /// Binds `BIND_ADDR` and builds the app. While the database is opened and migrated,
+    /// a stand-in server answers 503 on the port (`/ready` included), so a load
+    /// balancer sees "not ready" rather than a connection that hangs.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let listener = TcpListener::bind(&settings.bind_addr)
             .with_context(|| format!("could not listen on BIND_ADDR `{}`", settings.bind_addr))?;
-        Application::build_with_listener(settings, listener)
+        let stand_in = web::starting_server(
+            listener
+                .try_clone()
+                .context("could not share the listening socket")?,
+        )?;
+        let stand_in_handle = stand_in.handle();
+        let stand_in = tokio::spawn(stand_in);
+        let state = tokio::task::spawn_blocking(move || AppState::build(settings))
+            .await
+            .context("the start-up task panicked");
+        stand_in_handle.stop(false).await;
+        let _ = stand_in.await;
+        Application::with_state(state??, listener)
     }
 
     /// Builds the app on a listener the caller bound (tests bind port 0 first, so they
@@ -33,14 +50,24 @@ impl Application {
         settings: Settings,
         listener: TcpListener,
     ) -> anyhow::Result<Application> {
-        let state = AppState::build(settings)?;
+        Application::with_state(AppState::build(settings)?, listener)
+    }
+
+    fn with_state(state: AppState, listener: TcpListener) -> anyhow::Result<Application> {
         let port = listener.local_addr()?.port();
+        let metrics = bind_metrics(&state)?;
         let server = web::server(state.clone(), listener)?;
         Ok(Application {
             port,
             server,
+            metrics,
             state,
         })
+    }
+
+    /// The port of `METRICS_ADDR`'s listener, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(_, port)| *port)
     }
 
     pub fn port(&self) -> u16 {
@@ -86,7 +113,11 @@ impl Application {
             true => Some(Workers::start(&state).await?),
             false => None,
         };
+        let metrics = serve_metrics(&state, self.metrics);
         let served = self.server.await;
+        // (Set by the SIGTERM handling when it starts stopping; here at the latest.)
+        state.shutting_down.store(true, Ordering::Relaxed);
+        metrics.stop().await;
         if let Some(renaming) = renaming {
             renaming.abort();
         }
@@ -177,6 +208,7 @@ pub async fn run_workers_until_stopped(state: AppState) -> anyhow::Result<()> {
     );
     tracing::info!("data: {}", describe_database(&state.settings.database_url));
     let workers = Workers::start(&state).await?;
+    let metrics = serve_metrics(&state, bind_metrics(&state)?);
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("could not listen for SIGTERM")?;
     tokio::select! {
@@ -184,8 +216,65 @@ pub async fn run_workers_until_stopped(state: AppState) -> anyhow::Result<()> {
         _ = terminate.recv() => {}
     }
     tracing::info!("stopping: finishing the messages in flight");
+    state.shutting_down.store(true, Ordering::Relaxed);
+    metrics.stop().await;
     workers.stop().await;
     Ok(())
+}
+
+/// Binds `METRICS_ADDR`, when it is set.
+fn bind_metrics(state: &AppState) -> anyhow::Result<Option<(actix_web::dev::Server, u16)>> {
+    let Some(addr) = state.settings.metrics_addr else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(addr)
+        .with_context(|| format!("could not listen on METRICS_ADDR `{addr}`"))?;
+    let port = listener.local_addr()?.port();
+    Ok(Some((web::metrics_server(state.clone(), listener)?, port)))
+}
+
+/// `METRICS_ADDR`'s server, running beside the service.
+struct MetricsTasks {
+    server: Option<(actix_web::dev::ServerHandle, tokio::task::JoinHandle<()>)>,
+}
+
+fn serve_metrics(state: &AppState, server: Option<(actix_web::dev::Server, u16)>) -> MetricsTasks {
+    if let Some((_, port)) = &server {
+        tracing::info!(
+            "metrics: http://{}/metrics (no token)",
+            listen_display(
+                &state
+                    .settings
+                    .metrics_addr
+                    .map(|addr| addr.to_string())
+                    .unwrap_or_default(),
+                *port
+            )
+        );
+    }
+    if state.settings.metrics_token.is_some() {
+        tracing::info!("metrics: /metrics on the public port, with METRICS_TOKEN");
+    }
+    MetricsTasks {
+        server: server.map(|(server, _)| {
+            let handle = server.handle();
+            let task = tokio::spawn(async move {
+                if let Err(e) = server.await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            });
+            (handle, task)
+        }),
+    }
+}
+
+impl MetricsTasks {
+    async fn stop(self) {
+        if let Some((handle, task)) = self.server {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
+    }
 }
 
 /// Runs a worker until shutdown, starting it again if it panics: a bug hit by one

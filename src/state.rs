@@ -1,5 +1,6 @@
 //! What every handler, job and CLI verb shares: settings, database, mailer, templates.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use anyhow::Context;
@@ -9,6 +10,7 @@ use crate::config::Settings;
 use crate::db::{self, Db};
 use crate::domain::Signer;
 use crate::mail::Mailer;
+use crate::metrics::Metrics;
 use crate::templates::Templates;
 
 /// What signed unsubscribe tokens are for; part of the signature.
@@ -32,6 +34,12 @@ pub struct AppState {
     pub delivery_wakeup: Arc<Notify>,
     /// Names this process's delivery leases, so a worker renews only its own.
     pub worker_id: String,
+    /// The figures `GET /metrics` shows (recording nothing when metrics are off).
+    pub metrics: Arc<Metrics>,
+    /// Set once the process has begun to shut down: `GET /ready` then answers 503, so
+    /// a load balancer sends new requests elsewhere while those in flight finish.
+    /// Whatever stops the service (the SIGTERM handling) sets it first.
+    pub shutting_down: Arc<AtomicBool>,
     /// The newsletter's name: `NEWSLETTER_NAME`, or else the title of the last feed
     /// imported (kept in the database), or else "Newsletter".
     newsletter_name: Arc<RwLock<String>>,
@@ -67,6 +75,8 @@ impl AppState {
         };
         let templates = Templates::load(&settings)?;
         let mailer = Mailer::from_settings(&settings)?;
+        let settings_metrics_on =
+            settings.metrics_token.is_some() || settings.metrics_addr.is_some();
         Ok(AppState {
             signer: Signer::new(&secret),
             settings: Arc::new(settings),
@@ -76,6 +86,8 @@ impl AppState {
             mail_queue_wakeup: Arc::new(Notify::new()),
             delivery_wakeup: Arc::new(Notify::new()),
             worker_id: Signer::generate_secret()[..16].to_owned(),
+            metrics: Arc::new(Metrics::new(settings_metrics_on)),
+            shutting_down: Arc::new(AtomicBool::new(false)),
             newsletter_name: Arc::new(RwLock::new(newsletter_name)),
         })
     }

@@ -387,6 +387,16 @@ impl Db {
         Ok(())
     }
 
+    /// Whether the database's schema lacks a migration of this build (another process
+    /// is migrating it, or has not yet): `/ready` answers 503 meanwhile.
+    pub fn has_pending_migrations(conn: &mut Conn) -> anyhow::Result<bool> {
+        let pending = match conn {
+            AnyConnection::Sqlite(sqlite) => sqlite.has_pending_migration(SQLITE_MIGRATIONS),
+            AnyConnection::Pg(pg) => pg.has_pending_migration(POSTGRES_MIGRATIONS),
+        };
+        pending.map_err(|e| anyhow::anyhow!("could not read the applied migrations: {e}"))
+    }
+
     /// Runs `work` with a pooled connection on the blocking thread pool.
     pub async fn run<T, F>(&self, work: F) -> anyhow::Result<T>
     where

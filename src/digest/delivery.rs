@@ -13,8 +13,9 @@ use crate::db::digests::{self, Digest};
 use crate::db::{self, Conn, Outcome};
 use crate::digest::compose::unsubscribe_placeholder;
 use crate::mail::message::{Email, mailbox};
-use crate::mail::outbox::{self, Lease, Queue};
+use crate::mail::outbox::{self, Lease, Queue, Recorded};
 use crate::mail::pipeline;
+use crate::metrics::MailKind;
 use crate::service::bounces;
 use crate::state::AppState;
 use crate::templates::escape_html;
@@ -69,6 +70,7 @@ impl Queue for DigestCache {
     type Claimed = Claimed;
 
     const NAME: &'static str = "digest delivery";
+    const KIND: MailKind = MailKind::Digest;
 
     async fn claim(
         &mut self,
@@ -114,7 +116,7 @@ impl Queue for DigestCache {
         worker: &str,
         outcomes: &[(DeliveryKey, Outcome)],
         now: NaiveDateTime,
-    ) -> anyhow::Result<usize> {
+    ) -> anyhow::Result<Recorded> {
         bounces::record_deliveries(conn, worker, outcomes, now)
     }
 
@@ -167,6 +169,7 @@ async fn send_one(state: &AppState, prepared: &Prepared, delivery: &ClaimedDeliv
     let digest = &prepared.digest;
     let outcome = pipeline::attempt(
         &state.mailer,
+        &state.metrics,
         personalise(state, prepared, delivery),
         delivery.attempts,
         delivery.failing_since,

@@ -3,6 +3,7 @@
 //! tests call.
 
 use std::sync::Arc;
+use tracing::Instrument;
 
 use anyhow::Context;
 use chrono::{DateTime, Offset, TimeZone, Utc};
@@ -276,7 +277,24 @@ pub fn describe(settings: &Settings, jobs: &[PlannedJob]) -> Vec<(Tone, String)>
 
 /// The scheduled digest: compose one if anything is new; the delivery worker sends it.
 pub async fn run_digest_job(state: &AppState) {
-    match compose_digest(state).await {
+    // Every line of the job carries its figures, as they become known.
+    let span = tracing::info_span!(
+        "digest_composition",
+        digest = tracing::field::Empty,
+        recipients = tracing::field::Empty,
+        articles = tracing::field::Empty,
+        elapsed_ms = tracing::field::Empty,
+    );
+    let started = std::time::Instant::now();
+    let composed = compose_digest(state).instrument(span.clone()).await;
+    span.record("elapsed_ms", started.elapsed().as_millis() as u64);
+    if let Ok(Composed::Created(digest)) = &composed {
+        span.record("digest", digest.id);
+        span.record("recipients", digest.recipients);
+        span.record("articles", digest.articles);
+    }
+    let _entered = span.enter();
+    match composed {
         Ok(Composed::Created(digest)) => {
             tracing::info!(
                 digest = digest.id,
@@ -297,7 +315,26 @@ pub async fn run_digest_job(state: &AppState) {
 
 /// The scheduled feed poll.
 pub async fn run_feed_job(state: &AppState, source: &str) {
-    match feed::import_feed(state, source).await {
+    let span = tracing::info_span!(
+        "feed_poll",
+        feed = %feed::redacted(source),
+        new = tracing::field::Empty,
+        known = tracing::field::Empty,
+        skipped = tracing::field::Empty,
+        elapsed_ms = tracing::field::Empty,
+    );
+    let started = std::time::Instant::now();
+    let polled = feed::import_feed(state, source)
+        .instrument(span.clone())
+        .await;
+    span.record("elapsed_ms", started.elapsed().as_millis() as u64);
+    if let Ok(report) = &polled {
+        span.record("new", report.new);
+        span.record("known", report.known);
+        span.record("skipped", report.skipped.len());
+    }
+    let _entered = span.enter();
+    match polled {
         Ok(report) => tracing::info!(
             new = report.new,
             known = report.known,

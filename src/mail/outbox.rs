@@ -13,13 +13,16 @@
 //! 2 × `SEND_CONCURRENCY` (see `pipeline::send_and_record`).
 
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use tokio::sync::{Notify, watch};
+use tracing::Instrument;
 
 use crate::db::{self, Conn, Outcome, after};
 use crate::mail::pipeline;
+use crate::metrics::{MailKind, UnsubscribePath};
 use crate::state::AppState;
 
 /// How often an idle worker looks for due retries when nothing wakes it.
@@ -27,6 +30,15 @@ const POLL: Duration = Duration::from_secs(1);
 /// Further tries at recording a chunk of outcomes before giving up on it (its messages
 /// are then sent again once their lease lapses).
 const RECORD_TRIES: u64 = 3;
+
+/// What recording a chunk of outcomes did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// Rows written.
+    pub written: usize,
+    /// Readers these outcomes marked bounced.
+    pub readers_bounced: u64,
+}
 
 /// Who holds a claim and until when.
 #[derive(Debug, Clone)]
@@ -69,14 +81,17 @@ pub trait Queue: Send + Sync + 'static {
     /// Lets go of everything `worker` holds.
     fn release(conn: &mut Conn, worker: &str) -> anyhow::Result<()>;
 
-    /// Records a chunk of `worker`'s outcomes in one transaction; returns how many rows
+    /// Records a chunk of `worker`'s outcomes in one transaction; says how many rows
     /// it wrote (a row whose lease lapsed and that another worker took is left to it).
     fn record(
         conn: &mut Conn,
         worker: &str,
         outcomes: &[(Self::Key, Outcome)],
         now: NaiveDateTime,
-    ) -> anyhow::Result<usize>;
+    ) -> anyhow::Result<Recorded>;
+
+    /// The kind of mail, for the metrics.
+    const KIND: MailKind;
 
     /// Runs after each batch (and, with `claimed` empty, when nothing was due).
     fn after_batch(
@@ -135,6 +150,27 @@ pub async fn process_due<Q: Queue>(
     state: &AppState,
     stop: Option<&watch::Receiver<bool>>,
 ) -> anyhow::Result<usize> {
+    // Each line logged while a batch is sent names its queue and figures.
+    let span = tracing::info_span!(
+        "delivery_batch",
+        queue = Q::NAME,
+        claimed = tracing::field::Empty,
+        sent = tracing::field::Empty,
+        not_sent = tracing::field::Empty,
+        elapsed_ms = tracing::field::Empty,
+    );
+    process_batch(queue, state, stop, &span)
+        .instrument(span.clone())
+        .await
+}
+
+async fn process_batch<Q: Queue>(
+    queue: &mut Q,
+    state: &AppState,
+    stop: Option<&watch::Receiver<bool>>,
+    span: &tracing::Span,
+) -> anyhow::Result<usize> {
+    let started = std::time::Instant::now();
     let settings = &state.settings;
     let now = db::now();
     let lease = Lease {
@@ -149,6 +185,9 @@ pub async fn process_due<Q: Queue>(
         queue.after_batch(state, &keys).await?;
         return Ok(0);
     }
+    span.record("claimed", keys.len());
+    let (sent, not_sent) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let (sent, not_sent) = (&sent, &not_sent);
     let renewal = {
         let state = state.clone();
         pipeline::LeaseRenewal::start(settings.delivery.lease, move |until| {
@@ -163,7 +202,14 @@ pub async fn process_due<Q: Queue>(
         || !stop.is_some_and(|stop| *stop.borrow()),
         |claimed| async move {
             let key = Q::key(&claimed);
-            (key, queue_ref.send(state, claimed).await)
+            let outcome = queue_ref.send(state, claimed).await;
+            state.metrics.mail_outcome(Q::KIND, &outcome);
+            match outcome {
+                Outcome::Sent => sent,
+                _ => not_sent,
+            }
+            .fetch_add(1, Ordering::Relaxed);
+            (key, outcome)
         },
         |chunk| {
             let worker = state.worker_id.clone();
@@ -182,7 +228,12 @@ pub async fn process_due<Q: Queue>(
                         .write(move |conn| Q::record(conn, &worker, &chunk, finished))
                         .await
                     {
-                        Ok(written) => break written,
+                        Ok(recorded) => {
+                            state
+                                .metrics
+                                .unsubscribes(UnsubscribePath::Bounce, recorded.readers_bounced);
+                            break recorded.written;
+                        }
                         Err(e) if tries < RECORD_TRIES => {
                             tries += 1;
                             tracing::warn!(
@@ -208,7 +259,11 @@ pub async fn process_due<Q: Queue>(
     )
     .await;
     drop(renewal);
+    span.record("sent", sent.load(Ordering::Relaxed));
+    span.record("not_sent", not_sent.load(Ordering::Relaxed));
+    span.record("elapsed_ms", started.elapsed().as_millis() as u64);
     recorded?;
     queue.after_batch(state, &keys).await?;
+    tracing::debug!("batch done");
     Ok(keys.len())
 }

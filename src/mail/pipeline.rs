@@ -16,6 +16,7 @@ use futures_util::StreamExt;
 use crate::config::RetryPolicy;
 use crate::db::{self, Outcome};
 use crate::mail::{Email, Mailer, retry};
+use crate::metrics::{Metrics, ReplyClass};
 
 /// How long a completed outcome may wait for others to share its record.
 const GATHER: Duration = Duration::from_millis(20);
@@ -118,6 +119,7 @@ impl Drop for LeaseRenewal {
 /// temporarily (now, if it never has): retries give up a bounded time after it.
 pub async fn attempt(
     mailer: &Mailer,
+    metrics: &Metrics,
     message: anyhow::Result<Email>,
     earlier_attempts: i32,
     failing_since: Option<NaiveDateTime>,
@@ -127,7 +129,17 @@ pub async fn attempt(
         Ok(message) => message,
         Err(e) => return Outcome::Rejected(format!("could not build the message: {e:#}")),
     };
+    let started = Instant::now();
     let result = mailer.send(&message).await;
+    if mailer.uses_smtp() {
+        let class = match &result {
+            Ok(()) => Some(ReplyClass::Accepted),
+            Err(e) => e.reply_class(),
+        };
+        if let Some(class) = class {
+            metrics.smtp_send(class, started.elapsed());
+        }
+    }
     let now = db::now();
     retry::outcome(
         result,

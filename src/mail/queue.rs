@@ -12,8 +12,9 @@ use crate::db::subscribers::Subscriber;
 use crate::db::{self, Conn, Outcome};
 use crate::domain::ConfirmationToken;
 use crate::mail::message::{Email, mailbox};
-use crate::mail::outbox::{self, Lease, Queue};
+use crate::mail::outbox::{self, Lease, Queue, Recorded};
 use crate::mail::pipeline;
+use crate::metrics::MailKind;
 use crate::service::subscriptions;
 use crate::state::AppState;
 
@@ -34,6 +35,7 @@ impl Queue for Confirmations {
     type Claimed = Claimed;
 
     const NAME: &'static str = "mail queue";
+    const KIND: MailKind = MailKind::Confirmation;
 
     async fn claim(
         &mut self,
@@ -89,8 +91,11 @@ impl Queue for Confirmations {
         worker: &str,
         outcomes: &[(i64, Outcome)],
         now: NaiveDateTime,
-    ) -> anyhow::Result<usize> {
-        outgoing_emails::record_outcomes(conn, worker, outcomes, now)
+    ) -> anyhow::Result<Recorded> {
+        Ok(Recorded {
+            written: outgoing_emails::record_outcomes(conn, worker, outcomes, now)?,
+            readers_bounced: 0,
+        })
     }
 
     fn wakeup(state: &AppState) -> &Notify {
@@ -121,6 +126,7 @@ async fn send_one(state: &AppState, claimed: Claimed) -> Outcome {
     // be delivered for a day is better asked for again.
     let outcome = pipeline::attempt(
         &state.mailer,
+        &state.metrics,
         render_confirmation(state, email.id, &subscriber, &token),
         email.attempts,
         Some(email.created_at),

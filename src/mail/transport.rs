@@ -24,6 +24,7 @@ use tokio::sync::{Mutex, Semaphore};
 
 use crate::config::{Settings, SmtpSettings, SmtpTls};
 use crate::mail::Email;
+use crate::metrics::ReplyClass;
 
 /// Why a message was not delivered, split by what the sender should do about it.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -53,6 +54,27 @@ impl SendError {
             }
         } else {
             SendError::Transient(reply)
+        }
+    }
+}
+
+impl SendError {
+    /// The class of the SMTP server's answer this failure was; `None` when no server
+    /// answered the message itself (it could not be built, or the client refused it).
+    /// Read from the words [`SendError::from_smtp`] keeps: lettre writes a reply as
+    /// `transient error (451): …` or `permanent error (550): …`; anything else that is
+    /// temporary (refused, dropped or timed-out connections, a failed greeting or
+    /// login) had no answer to the message.
+    pub fn reply_class(&self) -> Option<ReplyClass> {
+        match self {
+            SendError::Transient(reason) if reason.starts_with("transient error (") => {
+                Some(ReplyClass::TemporaryFailure)
+            }
+            SendError::Transient(_) => Some(ReplyClass::ConnectionError),
+            SendError::Permanent { reply, .. } if reply.starts_with("permanent error (") => {
+                Some(ReplyClass::PermanentFailure)
+            }
+            SendError::Permanent { .. } => None,
         }
     }
 }
@@ -150,6 +172,11 @@ impl Mailer {
             Transport::Smtp(pool) => Some(pool.probe(limit).await),
             Transport::Outbox(..) => None,
         }
+    }
+
+    /// Whether mail goes to an SMTP server (not the outbox folder).
+    pub fn uses_smtp(&self) -> bool {
+        matches!(self.transport, Transport::Smtp(_))
     }
 
     /// Delivers one message from `MAIL_FROM` to its recipient.

@@ -7,42 +7,53 @@ use chrono::NaiveDateTime;
 
 use crate::db::deliveries::{self, DeliveryKey};
 use crate::db::{self, Conn, Outcome, subscribers};
+use crate::mail::outbox::Recorded;
 
 /// Hard bounces in a row after which a reader is marked bounced and skipped.
 pub const HARD_BOUNCES_BEFORE_BOUNCED: i32 = 2;
 
 /// Records a chunk of `worker`'s delivery outcomes, and what they mean for their
-/// readers, in one transaction. Returns how many deliveries were written (an outcome
-/// for a row whose lease lapsed and that another worker took is left to it, and does
-/// not count against the reader either).
+/// readers, in one transaction. Says how many deliveries were written (an outcome for a
+/// row whose lease lapsed and that another worker took is left to it, and does not
+/// count against the reader either) and how many readers were marked bounced.
 pub fn record_deliveries(
     conn: &mut Conn,
     worker: &str,
     outcomes: &[(DeliveryKey, Outcome)],
     now: NaiveDateTime,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<Recorded> {
     if let Some(written) = deliveries::record_plain_sends(conn, worker, outcomes, now)? {
-        return Ok(written);
+        return Ok(Recorded {
+            written,
+            readers_bounced: 0,
+        });
     }
     db::write_transaction(conn, |conn| {
         let recorded = deliveries::record_outcomes(conn, worker, outcomes, now)?;
         // Read at claim time: a bounce from another digest recorded between this
         // delivery's claim and its record is not undone by it (the two crossed).
         subscribers::clear_hard_bounces(conn, &recorded.delivered_to_bouncing)?;
+        let mut readers_bounced = 0;
         for &reader in &recorded.bounced_at {
-            hard_bounce(conn, reader, now)?;
+            if hard_bounce(conn, reader, now)? {
+                readers_bounced += 1;
+            }
         }
-        Ok(recorded.written)
+        Ok(Recorded {
+            written: recorded.written,
+            readers_bounced,
+        })
     })
 }
 
 /// Counts one hard bounce against a reader, and marks them bounced at the limit (which
-/// also ends their open confirmation links).
-fn hard_bounce(conn: &mut Conn, reader: i64, now: NaiveDateTime) -> anyhow::Result<()> {
+/// also ends their open confirmation links); `true` when this marked them.
+fn hard_bounce(conn: &mut Conn, reader: i64, now: NaiveDateTime) -> anyhow::Result<bool> {
     if subscribers::add_hard_bounce(conn, reader, now)? >= HARD_BOUNCES_BEFORE_BOUNCED
         && subscribers::mark_bounced(conn, reader)?
     {
         subscribers::end_open_tokens(conn, reader, now)?;
+        return Ok(true);
     }
-    Ok(())
+    Ok(false)
 }

@@ -23,6 +23,17 @@ pub enum SignupOutcome {
     TooManyMails,
 }
 
+impl SignupOutcome {
+    /// The outcome as the metrics' `outcome` label.
+    pub fn as_label(self) -> &'static str {
+        match self {
+            SignupOutcome::ConfirmationQueued => "queued",
+            SignupOutcome::AlreadyConfirmed => "already_confirmed",
+            SignupOutcome::TooManyMails => "too_many_mails",
+        }
+    }
+}
+
 /// Records a sign-up and queues its confirmation mail. Run it in an exclusive
 /// transaction ([`db::exclusive`], or a group of sign-ups: [`db::Db::write_grouped`]),
 /// so what it reads still holds when it writes.
@@ -166,17 +177,19 @@ pub fn mint_confirmation_link(
     }
 }
 
-/// Unsubscribes; idempotent. `None` when there is no such subscriber.
+/// Unsubscribes; idempotent. `None` when there is no such subscriber; otherwise the
+/// subscriber, and whether this call unsubscribed them (`false`: they had left before).
 pub fn unsubscribe(
     conn: &mut Conn,
     id: i64,
     now: NaiveDateTime,
-) -> anyhow::Result<Option<Subscriber>> {
+) -> anyhow::Result<Option<(Subscriber, bool)>> {
     db::exclusive(conn, |conn| {
         let Some(subscriber) = subscribers::find(conn, id)? else {
             return Ok(None);
         };
-        if subscriber.status() != SubscriberStatus::Unsubscribed {
+        let leaving = subscriber.status() != SubscriberStatus::Unsubscribed;
+        if leaving {
             subscribers::mark_unsubscribed(conn, id, now)?;
             // A confirmation still queued must not go out after the reader left, and
             // one already mailed must not bring them back (a link ended here is refused
@@ -184,7 +197,7 @@ pub fn unsubscribe(
             outgoing_emails::cancel_queued_for(conn, id)?;
             subscribers::end_open_tokens(conn, id, now)?;
         }
-        subscribers::find(conn, id)
+        Ok(subscribers::find(conn, id)?.map(|subscriber| (subscriber, leaving)))
     })
 }
 

@@ -162,7 +162,7 @@ impl Default for AdminGate {
 
 /// The token of an `Authorization: Bearer <token>` value; the scheme is
 /// case-insensitive (RFC 7235).
-fn bearer_token(value: &str) -> Option<&str> {
+pub(super) fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }

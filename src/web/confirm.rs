@@ -43,6 +43,7 @@ pub async fn confirm(
         .await?;
     if let TokenLookup::Valid(subscriber) = &outcome {
         tracing::info!(subscriber = subscriber.id, "subscription confirmed");
+        state.metrics.confirmation();
     }
     show_outcome(&state, outcome)
 }

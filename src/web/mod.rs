@@ -10,11 +10,13 @@ mod confirm;
 mod error;
 mod form;
 mod health;
+mod metrics;
 mod pages;
 mod slow_clients;
 mod subscribe;
 mod unsubscribe;
 
+use std::net::IpAddr;
 use std::net::TcpListener;
 use std::time::Instant;
 
@@ -32,6 +34,7 @@ pub use error::WebError;
 use crate::limits;
 use crate::state::AppState;
 use client::RateLimiter;
+use tracing::Instrument;
 
 /// Builds the HTTP server on `listener`, ready to be awaited.
 pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<actix_web::dev::Server> {
@@ -95,6 +98,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(Endpoint::at("/archive").get(archive::index).done())
         .service(Endpoint::at("/archive/{id}").get(archive::show).done())
         .service(Endpoint::at("/health").get(health::health).done())
+        .service(Endpoint::at("/ready").get(health::ready).done())
+        .service(Endpoint::at("/metrics").get(metrics::public_metrics).done())
         .service(Endpoint::at("/favicon.ico").get(pages::favicon).done())
         .service(
             Endpoint::at("/static/style.css")
@@ -234,19 +239,103 @@ fn security_headers(logo_origin: Option<&str>) -> DefaultHeaders {
 }
 
 /// One log line a request: method, path (never the query: it carries tokens), status
-/// and time taken.
+/// and time taken; its time in the metrics, by route; and its id. Every line logged
+/// while the request is handled is in its span, so it carries the id too.
 async fn log_request(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
+    let state = app_state(req.request());
+    let id = request_id(&req, state.settings.trusted_proxy);
+    let span = tracing::info_span!("request", request_id = %id);
     let method = req.method().clone();
     let path = req.path().to_owned();
-    let response = next.call(req).await?;
+    let mut response = next.call(req).instrument(span.clone()).await?;
     let status = response.status().as_u16();
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    tracing::info!(%method, path, status, elapsed_ms = format!("{elapsed_ms:.1}"), "request");
+    let elapsed = started.elapsed();
+    // The route's pattern (`/archive/{id}`), so ids do not each make a series.
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    state
+        .metrics
+        .http_request(&route, method.as_str(), status, elapsed);
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID.clone(), value);
+    }
+    let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        tracing::info!(%method, path, status, elapsed_ms = format!("{elapsed_ms:.1}"), "request")
+    });
     Ok(response)
+}
+
+/// `X-Request-Id`: names one request in the logs of every hop.
+static REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
+
+/// The longest request id taken from a proxy.
+const MAX_REQUEST_ID: usize = 128;
+
+/// The request's id: the `X-Request-Id` that `TRUSTED_PROXY` gave, when it did and the
+/// id is sane (1 to 128 visible ASCII characters), so one id follows the request
+/// through every hop; otherwise a new random one. Nobody else chooses what our logs say.
+fn request_id(req: &ServiceRequest, trusted_proxy: Option<IpAddr>) -> String {
+    let from_proxy =
+        trusted_proxy.is_some() && req.peer_addr().map(|addr| addr.ip()) == trusted_proxy;
+    let given = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| sane_request_id(id));
+    match given {
+        Some(id) if from_proxy => id.to_owned(),
+        _ => format!("{:032x}", rand::random::<u128>()),
+    }
+}
+
+fn sane_request_id(id: &str) -> bool {
+    (1..=MAX_REQUEST_ID).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// The server `METRICS_ADDR` names: `GET /metrics` without a token, and nothing else.
+pub fn metrics_server(
+    state: AppState,
+    listener: TcpListener,
+) -> anyhow::Result<actix_web::dev::Server> {
+    let state = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .service(Endpoint::at("/metrics").get(metrics::open_metrics).done())
+            .default_service(web::to(|| async {
+                HttpResponse::NotFound()
+                    .content_type("text/plain; charset=utf-8")
+                    .body("Only /metrics is served here.")
+            }))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .shutdown_timeout(1)
+    .run();
+    Ok(server)
+}
+
+/// What answers on the port while the database is migrated at start: 503 (with
+/// `Retry-After`) to every request, so a load balancer's readiness check sees "not yet"
+/// rather than a connection that hangs.
+pub fn starting_server(listener: TcpListener) -> anyhow::Result<actix_web::dev::Server> {
+    let server = HttpServer::new(|| {
+        App::new().default_service(web::to(|| async { health::not_ready("migrating") }))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .shutdown_timeout(0)
+    .run();
+    Ok(server)
 }
 
 /// The `?token=` of a link from a mail (confirm, unsubscribe).

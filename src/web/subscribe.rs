@@ -105,6 +105,7 @@ pub async fn subscribe(
     let form = match SignupForm::from_body(&req, &body) {
         Ok(form) => form,
         Err((status, message)) => {
+            state.metrics.signup("invalid");
             let mut errors = BTreeMap::new();
             errors.insert("form", message);
             return Err(pages::error_page(
@@ -116,6 +117,7 @@ pub async fn subscribe(
         }
     };
     if !limiter.allow(client_ip(&req, state.settings.trusted_proxy)) {
+        state.metrics.signup("rate_limited");
         let mut errors = BTreeMap::new();
         errors.insert("form", "Too many sign-ups from your network in the last minute. Please wait a minute and try again.".to_owned());
         return Err(pages::error_page(
@@ -128,6 +130,7 @@ pub async fn subscribe(
     let signup = match Signup::try_from(&form) {
         Ok(signup) => signup,
         Err(errors) => {
+            state.metrics.signup("invalid");
             return Err(pages::error_page(
                 &state,
                 StatusCode::BAD_REQUEST,
@@ -152,6 +155,7 @@ pub async fn subscribe(
             )
         })
         .await?;
+    state.metrics.signup(outcome.as_label());
     match outcome {
         SignupOutcome::TooManyMails => {
             let mut errors = BTreeMap::new();

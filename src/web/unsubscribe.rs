@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, web};
 
 use super::{LinkToken, WebError, pages};
 use crate::db::{self, subscribers};
+use crate::metrics::UnsubscribePath;
 use crate::service::subscriptions;
 use crate::state::{AppState, PREVIEW_UNSUBSCRIBE_TOKEN, UNSUBSCRIBE_PURPOSE};
 
@@ -33,6 +34,9 @@ pub async fn unsubscribe_page(
 pub async fn unsubscribe(
     query: web::Query<LinkToken>,
     state: web::Data<AppState>,
+    // Only to tell RFC 8058 one-click from the page's button in the metrics: a body
+    // that cannot be read changes nothing else.
+    body: Option<web::Bytes>,
 ) -> Result<HttpResponse, WebError> {
     if query.token.as_deref() == Some(PREVIEW_UNSUBSCRIBE_TOKEN) {
         return preview_link(&state);
@@ -42,13 +46,29 @@ pub async fn unsubscribe(
         .db
         .write(move |conn| subscriptions::unsubscribe(conn, id, db::now()))
         .await?;
-    let Some(subscriber) = done else {
+    let Some((subscriber, left_now)) = done else {
         return Err(unknown_subscriber(&state));
     };
     tracing::info!(subscriber = subscriber.id, "unsubscribed");
+    if left_now {
+        state.metrics.unsubscribe(unsubscribe_path(body.as_deref()));
+    }
     let mut context = state.base_context();
     context.insert("email", &subscriber.email);
     pages::render(&state, "unsubscribed.html", &context)
+}
+
+/// How the reader left: a mail client's one-click POST carries
+/// `List-Unsubscribe=One-Click` (RFC 8058), the page's button nothing.
+fn unsubscribe_path(body: Option<&[u8]>) -> UnsubscribePath {
+    let one_click = body.is_some_and(|body| {
+        body.windows(b"List-Unsubscribe=One-Click".len())
+            .any(|w| w.eq_ignore_ascii_case(b"List-Unsubscribe=One-Click"))
+    });
+    match one_click {
+        true => UnsubscribePath::OneClick,
+        false => UnsubscribePath::Link,
+    }
 }
 
 fn verify(state: &AppState, token: Option<&str>) -> Result<i64, WebError> {

@@ -111,9 +111,12 @@ async fn the_readme_tour_works_with_every_line_of_the_example_uncommented() {
     let mut server = spawn(std::fs::File::create(&log_path).unwrap());
     let client = reqwest::Client::new();
     let mut healthy = false;
+    // (While the database is migrated, the port answers 503: wait for the 200.)
     for _ in 0..200 {
-        if let Ok(response) = client.get(format!("{base}/health")).send().await {
-            healthy = response.status() == 200;
+        if let Ok(response) = client.get(format!("{base}/health")).send().await
+            && response.status() == 200
+        {
+            healthy = true;
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;

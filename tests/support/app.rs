@@ -24,6 +24,8 @@ pub struct TestApp {
     pub state: AppState,
     pub database: Arc<TestDatabase>,
     pub dir: TempDir,
+    /// The port of `METRICS_ADDR`'s listener, when the test set one.
+    pub metrics_port: Option<u16>,
 }
 
 /// Starts an app with the test defaults.
@@ -92,6 +94,7 @@ fn start(
     settings.retry.max_delay = Duration::from_millis(400);
     let app = Application::build_with_listener(settings, listener).expect("the app builds");
     let state = app.state().clone();
+    let metrics_port = app.metrics_port();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
@@ -103,6 +106,7 @@ fn start(
         state,
         database,
         dir,
+        metrics_port,
     }
 }
 

@@ -44,6 +44,9 @@ pub const SETTINGS: &[&str] = &[
     "SITE_LOGO_URL",
     "BRAND_COLOR",
     "TEMPLATES_DIR",
+    "METRICS_TOKEN",
+    "METRICS_ADDR",
+    "LOG_FORMAT",
 ];
 
 /// A folder for the CLI to run in (it reads `.env` from its working directory), and the
