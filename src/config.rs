@@ -239,6 +239,12 @@ pub struct Settings {
     pub dkim: Option<DkimSettings>,
     pub retry: RetryPolicy,
     pub delivery: DeliveryTuning,
+    /// `SHUTDOWN_GRACE_SECONDS`: how long a SIGTERM or Ctrl-C gives the requests and
+    /// messages in flight to finish before the process exits anyway.
+    pub shutdown_grace: Duration,
+    /// `DELIVERY_RETENTION_DAYS`: how long the delivery rows of a finished digest (and
+    /// finished one-off mail) are kept; the digest's counts are kept for ever.
+    pub delivery_retention: Duration,
 }
 
 /// The settings of a `.env` file, from the working folder or the nearest folder above it
@@ -530,6 +536,21 @@ impl Settings {
                 .max(Duration::from_secs(1)),
                 ..DeliveryTuning::default()
             },
+            shutdown_grace: Duration::from_secs(parse_number(
+                get_nonempty("SHUTDOWN_GRACE_SECONDS"),
+                "SHUTDOWN_GRACE_SECONDS",
+                20,
+            )?),
+            delivery_retention: Duration::from_secs(
+                parse_number::<u64>(
+                    get_nonempty("DELIVERY_RETENTION_DAYS"),
+                    "DELIVERY_RETENTION_DAYS",
+                    90,
+                )?
+                .checked_mul(86_400)
+                .filter(|&secs| secs <= 100 * 365 * 86_400)
+                .context("DELIVERY_RETENTION_DAYS must be at most 36500 (a hundred years)")?,
+            ),
         })
     }
 

@@ -13,6 +13,7 @@ pub mod feed;
 pub mod limits;
 pub mod mail;
 pub mod service;
+pub mod shutdown;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

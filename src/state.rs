@@ -1,5 +1,6 @@
 //! What every handler, job and CLI verb shares: settings, database, mailer, templates.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use anyhow::Context;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub delivery_wakeup: Arc<Notify>,
     /// Names this process's delivery leases, so a worker renews only its own.
     pub worker_id: String,
+    /// Set once a SIGTERM or Ctrl-C asked the process to stop.
+    pub shutting_down: Arc<AtomicBool>,
     /// The newsletter's name: `NEWSLETTER_NAME`, or else the title of the last feed
     /// imported (kept in the database), or else "Newsletter".
     newsletter_name: Arc<RwLock<String>>,
@@ -76,6 +79,7 @@ impl AppState {
             mail_queue_wakeup: Arc::new(Notify::new()),
             delivery_wakeup: Arc::new(Notify::new()),
             worker_id: Signer::generate_secret()[..16].to_owned(),
+            shutting_down: Arc::new(AtomicBool::new(false)),
             newsletter_name: Arc::new(RwLock::new(newsletter_name)),
         })
     }

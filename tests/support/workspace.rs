@@ -41,6 +41,8 @@ pub const SETTINGS: &[&str] = &[
     "SITE_LOGO_URL",
     "BRAND_COLOR",
     "TEMPLATES_DIR",
+    "SHUTDOWN_GRACE_SECONDS",
+    "DELIVERY_RETENTION_DAYS",
 ];
 
 /// A folder for the CLI to run in (it reads `.env` from its working directory), and the
