@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod backup;
 mod clean_restarts;
 mod crash_recovery;
 mod faults;
