@@ -19,6 +19,7 @@ mod hardening;
 mod hostile_input;
 mod operations;
 mod pages_and_headers;
+mod retention;
 mod settings;
 mod signup;
 mod site_look;

@@ -34,7 +34,10 @@ async fn a_backup_taken_while_a_20000_reader_digest_goes_out_is_whole_and_has_ev
         .serve(&smtp.url(), &[("SEND_CONCURRENCY", "4")])
         .await;
     let article = service
-        .post_article("Astana Opens a New Library", "https://astanatimes.example/library")
+        .post_article(
+            "Astana Opens a New Library",
+            "https://astanatimes.example/library",
+        )
         .await;
     assert_eq!(article.status(), 201);
     let digest = service
@@ -57,7 +60,9 @@ async fn a_backup_taken_while_a_20000_reader_digest_goes_out_is_whole_and_has_ev
         "the backup was taken mid-send ({sent_by_then} of {READERS} sent)"
     );
     assert!(
-        backup.stderr.contains(&format!("subscribers: {READERS} rows")),
+        backup
+            .stderr
+            .contains(&format!("subscribers: {READERS} rows")),
         "{}",
         backup.stderr
     );
@@ -95,14 +100,20 @@ async fn a_backup_taken_while_a_20000_reader_digest_goes_out_is_whole_and_has_ev
         })
         .expect("counted");
     assert_eq!(confirmed, READERS as i64, "every reader is in the copy");
-    assert_eq!(deliveries, READERS as i64, "the digest's every delivery too");
+    assert_eq!(
+        deliveries, READERS as i64,
+        "the digest's every delivery too"
+    );
 
     // Never over an existing file.
     let before = std::fs::read(&copy).unwrap();
     let again = workspace.newsletter(&["backup", "copy.db"]).await;
     assert_eq!(again.code, Some(2), "{}", again.stderr);
     assert!(again.stderr.contains("already exists"), "{}", again.stderr);
-    assert!(std::fs::read(&copy).unwrap() == before, "the file is as it was");
+    assert!(
+        std::fs::read(&copy).unwrap() == before,
+        "the file is as it was"
+    );
     drop(service);
 }
 
@@ -111,7 +122,10 @@ async fn a_backup_of_postgresql_points_to_pg_dump() {
     let workspace = Workspace::new();
     let run = workspace
         .newsletter_with(
-            &[("DATABASE_URL", "postgres://news@db.example.invalid/newsletter")],
+            &[(
+                "DATABASE_URL",
+                "postgres://news@db.example.invalid/newsletter",
+            )],
             &["backup", "copy.db"],
         )
         .await;
