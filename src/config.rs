@@ -866,6 +866,29 @@ mod tests {
     }
 
     #[test]
+    fn shutdown_grace_and_retention_have_defaults_and_refuse_what_is_not_a_count() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.shutdown_grace, Duration::from_secs(20));
+        assert_eq!(s.delivery_retention, Duration::from_secs(90 * 86_400));
+        let s = settings(&[
+            ("SHUTDOWN_GRACE_SECONDS", "5"),
+            ("DELIVERY_RETENTION_DAYS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(s.shutdown_grace, Duration::from_secs(5));
+        assert_eq!(s.delivery_retention, Duration::ZERO);
+        for (name, value) in [
+            ("SHUTDOWN_GRACE_SECONDS", "-1"),
+            ("SHUTDOWN_GRACE_SECONDS", "soon"),
+            ("DELIVERY_RETENTION_DAYS", "90d"),
+            ("DELIVERY_RETENTION_DAYS", "99999999999999"),
+        ] {
+            let err = settings(&[(name, value)]).unwrap_err();
+            assert!(format!("{err:#}").contains(name), "{name}={value}: {err:#}");
+        }
+    }
+
+    #[test]
     fn a_bad_cron_string_stops_the_start_naming_the_setting() {
         let err = settings(&[("DIGEST_CRON", "every morning")]).unwrap_err();
         assert!(format!("{err:#}").contains("DIGEST_CRON"), "{err:#}");
