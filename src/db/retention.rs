@@ -11,40 +11,40 @@ use super::schema::{admin_sessions, confirmation_tokens, deliveries, digests, ou
 use super::{Conn, write_transaction};
 use crate::domain::MailStatus;
 
-/// Deletes up to `limit` delivery rows of one digest finished (every delivery settled)
-/// before `finished_before`. Its sent, failed and skipped counts are on the digest
-/// row, which stays, so the archive and the admin's figures do not change.
-pub fn delete_old_deliveries(
+/// The digests finished (every delivery settled) before `finished_before`, oldest
+/// first. Digests are few (one a day), so this reads them all.
+pub fn finished_digests(
     conn: &mut Conn,
     finished_before: NaiveDateTime,
-    limit: i64,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<Vec<i64>> {
+    Ok(digests::table
+        .filter(digests::status.eq("sent"))
+        .filter(digests::completed_at.lt(finished_before))
+        .select(digests::id)
+        .order(digests::id.asc())
+        .load(conn)?)
+}
+
+/// Deletes up to `limit` delivery rows of digest `digest_id`, found by the primary key.
+/// Its sent, failed and skipped counts are on the digest row, which stays, so the
+/// archive and the admin's figures do not change.
+pub fn delete_deliveries_of(conn: &mut Conn, digest_id: i64, limit: i64) -> anyhow::Result<usize> {
     write_transaction(conn, |conn| {
-        // Digests are few (one a day); their deliveries are found by the primary key.
-        let finished: Vec<i64> = digests::table
-            .filter(digests::status.eq("sent"))
-            .filter(digests::completed_at.lt(finished_before))
-            .select(digests::id)
-            .order(digests::id.asc())
+        let readers: Vec<i64> = deliveries::table
+            .filter(deliveries::digest_id.eq(digest_id))
+            .select(deliveries::subscriber_id)
+            .order(deliveries::subscriber_id.asc())
+            .limit(limit)
             .load(conn)?;
-        for digest_id in finished {
-            let readers: Vec<i64> = deliveries::table
-                .filter(deliveries::digest_id.eq(digest_id))
-                .select(deliveries::subscriber_id)
-                .order(deliveries::subscriber_id.asc())
-                .limit(limit)
-                .load(conn)?;
-            if readers.is_empty() {
-                continue;
-            }
-            return Ok(diesel::delete(
-                deliveries::table
-                    .filter(deliveries::digest_id.eq(digest_id))
-                    .filter(deliveries::subscriber_id.eq_any(&readers)),
-            )
-            .execute(conn)?);
+        if readers.is_empty() {
+            return Ok(0);
         }
-        Ok(0)
+        Ok(diesel::delete(
+            deliveries::table
+                .filter(deliveries::digest_id.eq(digest_id))
+                .filter(deliveries::subscriber_id.eq_any(&readers)),
+        )
+        .execute(conn)?)
     })
 }
 

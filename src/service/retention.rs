@@ -46,11 +46,18 @@ impl Purged {
 pub async fn purge(db: &Db, retention: Duration, now: NaiveDateTime) -> anyhow::Result<Purged> {
     let finished_before = before(now, retention);
     let mail_before = before(now, retention.max(ONE_OFF_MAIL_AT_LEAST));
-    Ok(Purged {
-        deliveries: in_batches(db, move |conn| {
-            retention::delete_old_deliveries(conn, finished_before, BATCH)
+    let finished = db
+        .run(move |conn| retention::finished_digests(conn, finished_before))
+        .await?;
+    let mut deliveries = 0;
+    for digest in finished {
+        deliveries += in_batches(db, move |conn| {
+            retention::delete_deliveries_of(conn, digest, BATCH)
         })
-        .await?,
+        .await?;
+    }
+    Ok(Purged {
+        deliveries,
         confirmation_tokens: in_batches(db, move |conn| {
             retention::delete_dead_tokens(conn, now, BATCH)
         })
@@ -80,7 +87,8 @@ pub async fn run_purge_job(state: &crate::AppState) {
     }
 }
 
-/// Runs `batch` until it deletes nothing; returns how many rows it deleted in all.
+/// Runs `batch` until it deletes fewer than [`BATCH`] rows (each picks up to that many
+/// of what is left); returns how many rows it deleted in all.
 async fn in_batches<F>(db: &Db, batch: F) -> anyhow::Result<usize>
 where
     F: Fn(&mut Conn) -> anyhow::Result<usize> + Clone + Send + 'static,
@@ -89,7 +97,7 @@ where
     loop {
         let deleted = db.write(batch.clone()).await?;
         total += deleted;
-        if deleted == 0 {
+        if deleted < BATCH as usize {
             return Ok(total);
         }
         // Lets the writers waiting behind this batch go first.
