@@ -123,7 +123,7 @@ impl StopWatch {
         Ok(StopWatch {
             requested,
             signal,
-            grace: state.settings.shutdown_grace,
+            grace: crate::shutdown::time_for_work(state.settings.shutdown_grace),
         })
     }
 

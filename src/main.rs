@@ -316,6 +316,6 @@ fn block_on<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> an
     let result = runtime.block_on(work);
     // What is still running (a database call past a stop's grace period) does not hold
     // the exit up: the work that mattered is recorded or handed back by now.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    runtime.shutdown_timeout(std::time::Duration::from_millis(250));
     result
 }

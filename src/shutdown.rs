@@ -2,6 +2,8 @@
 //! ask the process to stop; it then takes no new work, lets the work in hand finish or
 //! hands it back, and exits within `SHUTDOWN_GRACE_SECONDS`.
 
+use std::time::Duration;
+
 use anyhow::Context;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
@@ -53,5 +55,30 @@ impl StopSignals {
             _ = self.terminate.recv() => StopSignal::Terminate,
             _ = self.interrupt.recv() => StopSignal::Interrupt,
         }
+    }
+}
+
+/// Of `SHUTDOWN_GRACE_SECONDS`, the time the work in flight gets: the grace less a
+/// margin (a quarter of it, at most a second) for handing back leases and leaving, so
+/// the process is gone within the grace itself.
+pub fn time_for_work(grace: Duration) -> Duration {
+    grace - (grace / 4).min(Duration::from_secs(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_work_in_flight_gets_the_grace_less_a_margin_for_leaving() {
+        assert_eq!(
+            time_for_work(Duration::from_secs(20)),
+            Duration::from_secs(19)
+        );
+        assert_eq!(
+            time_for_work(Duration::from_secs(2)),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(time_for_work(Duration::ZERO), Duration::ZERO);
     }
 }

@@ -125,8 +125,8 @@ impl Application {
     }
 }
 
-/// Notes that the process is stopping and says so in the log; returns when the grace
-/// period ends.
+/// Notes that the process is stopping and says so in the log; returns when the work
+/// in flight must be done by, a little before the grace period ends.
 fn begin_stopping(state: &AppState, stop: StopSignal) -> tokio::time::Instant {
     state.shutting_down.store(true, Ordering::SeqCst);
     let grace = state.settings.shutdown_grace;
@@ -135,7 +135,7 @@ fn begin_stopping(state: &AppState, stop: StopSignal) -> tokio::time::Instant {
         stop.name(),
         grace.as_secs()
     );
-    tokio::time::Instant::now() + grace
+    tokio::time::Instant::now() + crate::shutdown::time_for_work(grace)
 }
 
 /// The background side of the service: the mail queue and digest delivery workers and
@@ -186,10 +186,11 @@ impl Workers {
     }
 
     /// Stops the schedule and lets the workers finish the messages in flight, until
-    /// `deadline` at the latest. A worker releases the leases of what it claimed and
-    /// did not start, so another process takes those at once; what is still in flight
-    /// at the deadline keeps its lease (it may have gone out) until the lease lapses.
-    /// Calling it again after it returned does nothing more.
+    /// `deadline` at the latest. A worker that finishes releases the leases of what it
+    /// claimed and did not start, so another process takes those at once. Past the
+    /// deadline the workers are dropped and what they hold keeps its lease until it
+    /// lapses: a message in flight may have gone out. Calling it again after it
+    /// returned does nothing more.
     pub async fn stop_by(&self, deadline: tokio::time::Instant) {
         let _ = self.stop.send(true);
         let scheduler = self.scheduler.lock().await.take();
@@ -204,7 +205,7 @@ impl Workers {
         };
         if tokio::time::timeout_at(deadline, finished).await.is_err() {
             tracing::warn!(
-                "the workers did not finish within SHUTDOWN_GRACE_SECONDS; the messages still in flight stay leased until their lease lapses"
+                "the workers did not finish within SHUTDOWN_GRACE_SECONDS; what they hold is sent again once its lease lapses"
             );
             for task in tasks.iter() {
                 task.abort();

@@ -41,7 +41,7 @@ pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<actix_we
     let admin_gate = web::Data::new(admin_auth::AdminGate::new());
     let state = web::Data::new(state);
     let connections = slow_clients::ConnectionCounter::default();
-    let shutdown_grace = state.settings.shutdown_grace.as_secs();
+    let shutdown_grace = crate::shutdown::time_for_work(state.settings.shutdown_grace).as_secs();
     // The logo of `SITE_LOGO_URL` is the one image from elsewhere that pages show.
     let logo_origin = state
         .settings
