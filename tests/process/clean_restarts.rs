@@ -283,3 +283,55 @@ async fn a_sigterm_while_the_smtp_server_hangs_still_exits_within_the_grace_and_
     println!("clean restart: with the SMTP server hanging, SIGTERM to exit took {took:?}");
     assert_eq!(reached.len(), readers.len(), "every reader got the digest");
 }
+
+#[tokio::test]
+async fn a_sigterm_closes_the_listener_but_answers_the_request_in_flight() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let workspace = Workspace::new();
+    let smtp = SmtpServer::start().await;
+    let mut service = workspace
+        .serve(&smtp.url(), &[("SHUTDOWN_GRACE_SECONDS", "10")])
+        .await;
+    let port = service.port();
+    let body = "email=late.reader%40example.org&name=Late+Reader";
+    let mut request = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    // Headers and half the body: the request is in flight when the signal comes.
+    request
+        .write_all(
+            format!(
+                "POST /subscriptions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{}",
+                body.len(),
+                &body[..10]
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    service.signal_terminate();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err(),
+        "no new connection is taken once stopping"
+    );
+    request.write_all(body[10..].as_bytes()).await.unwrap();
+    let mut answer = vec![0; 64];
+    let read = tokio::time::timeout(Duration::from_secs(5), request.read(&mut answer))
+        .await
+        .expect("an answer")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(request);
+    let exit = service.wait_for_exit(Duration::from_secs(10)).await;
+    assert!(exit.is_some_and(|exit| exit.success()), "{exit:?}");
+    let readers = workspace
+        .newsletter(&["subscribers", "export"])
+        .await
+        .stdout;
+    assert!(readers.contains("late.reader@example.org"), "{readers}");
+}

@@ -168,6 +168,27 @@ impl Service {
         terminate_child(&mut self.child, limit).await
     }
 
+    /// Sends SIGTERM and returns at once (see [`Service::terminate`] to wait too).
+    pub fn signal_terminate(&self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIGTERM was sent");
+    }
+
+    /// Waits up to `limit` for the process to exit by itself.
+    pub async fn wait_for_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let started = std::time::Instant::now();
+        while started.elapsed() < limit {
+            if let Ok(Some(exit)) = self.child.try_wait() {
+                return Some(exit);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        None
+    }
+
     /// Everything the service has logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
