@@ -318,7 +318,7 @@ async fn a_sigterm_closes_the_listener_but_answers_the_request_in_flight() {
             .is_err(),
         "no new connection is taken once stopping"
     );
-    request.write_all(body[10..].as_bytes()).await.unwrap();
+    request.write_all(&body.as_bytes()[10..]).await.unwrap();
     let mut answer = vec![0; 64];
     let read = tokio::time::timeout(Duration::from_secs(5), request.read(&mut answer))
         .await
