@@ -20,7 +20,7 @@ struct Check {
 #[tokio::test]
 async fn a_backup_taken_while_a_20000_reader_digest_goes_out_is_whole_and_has_every_reader() {
     const READERS: usize = 20_000;
-    let workspace = Workspace::new();
+    let workspace = Workspace::sqlite();
     let smtp = SmtpServer::start().await;
     smtp.set_faults(Faults {
         delay_per_message: Some(Duration::from_millis(2)),

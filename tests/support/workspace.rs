@@ -78,6 +78,16 @@ impl Workspace {
         }
     }
 
+    /// A workspace on an SQLite file whatever the run asks for, for what is about SQLite
+    /// itself (its backups).
+    pub fn sqlite() -> Workspace {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        Workspace {
+            database: Arc::new(TestDatabase::sqlite(dir.path().join("newsletter.db"))),
+            dir,
+        }
+    }
+
     /// The database the workspace's commands use.
     pub fn database(&self) -> &TestDatabase {
         &self.database
