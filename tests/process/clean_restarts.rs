@@ -226,7 +226,7 @@ async fn send_digest_stopped_by_sigterm_hands_its_readers_to_a_worker_at_once_wi
 #[tokio::test]
 async fn a_sigterm_while_the_smtp_server_hangs_still_exits_within_the_grace_and_the_digest_goes_out_later()
  {
-    const GRACE: Duration = Duration::from_secs(3);
+    const GRACE: Duration = Duration::from_secs(6);
     let workspace = Workspace::new();
     let smtp = SmtpServer::start().await;
     // Every message hangs at the end of DATA for longer than the grace.
@@ -241,7 +241,7 @@ async fn a_sigterm_while_the_smtp_server_hangs_still_exits_within_the_grace_and_
     let env = [
         ("SEND_CONCURRENCY", "4"),
         ("DELIVERY_LEASE_SECONDS", "2"),
-        ("SHUTDOWN_GRACE_SECONDS", "3"),
+        ("SHUTDOWN_GRACE_SECONDS", "6"),
     ];
     let service = workspace.serve(&smtp.url(), &env).await;
     service
