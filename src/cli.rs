@@ -8,18 +8,22 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::config::Settings;
-use crate::db::{self, articles, digests};
+use crate::db::{self, articles, deliveries, digests};
 use crate::digest::delivery::{DigestCache, deliver_due};
 use crate::digest::{Composed, compose_digest};
 use crate::domain::EmailAddress;
 use crate::domain::{ArticleInput, NewArticle};
 use crate::feed;
 use crate::mail::{Email, Mailer};
+use crate::shutdown::{StopSignal, StopSignals};
 use crate::state::AppState;
+use tokio::sync::watch;
 
 /// `newsletter send-digest`: composes a digest of everything new, delivers it while
 /// showing progress, and exits non-zero naming the readers it could not reach.
 pub async fn send_digest(state: AppState) -> anyhow::Result<ExitCode> {
+    // Before any work: a SIGTERM from here on stops the send cleanly.
+    let stop = StopWatch::start(&state)?;
     let created = match compose_digest(&state).await? {
         Composed::Created(created) => created,
         Composed::NothingNew => {
@@ -40,7 +44,14 @@ pub async fn send_digest(state: AppState) -> anyhow::Result<ExitCode> {
     let mut cache = DigestCache::default();
     let mut progress_line = ProgressLine::new(created.recipients as u64);
     loop {
-        let handled = deliver_due(&state, &mut cache, None).await?;
+        let handled = tokio::select! {
+            handled = deliver_due(&state, &mut cache, Some(&stop.requested)) => Some(handled?),
+            () = stop.grace_over() => None,
+        };
+        if let Some(signal) = stop.signal() {
+            return stopped_sending(&state, id, signal, handled.is_some()).await;
+        }
+        let handled = handled.unwrap_or(0);
         let progress = state
             .db
             .run(move |conn| digests::progress(conn, id))
@@ -52,7 +63,11 @@ pub async fn send_digest(state: AppState) -> anyhow::Result<ExitCode> {
         }
         if handled == 0 {
             // Only retries remain, each waiting for its time.
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            let mut requested = stop.requested.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                _ = requested.changed() => {}
+            }
         }
     }
     let failures = state
@@ -75,6 +90,95 @@ pub async fn send_digest(state: AppState) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::FAILURE)
+}
+
+/// A stop signal turned into a flag the delivery loop checks, and the grace period
+/// the signal starts.
+struct StopWatch {
+    requested: watch::Receiver<bool>,
+    signal: std::sync::Arc<std::sync::Mutex<Option<StopSignal>>>,
+    grace: Duration,
+}
+
+impl StopWatch {
+    fn start(state: &AppState) -> anyhow::Result<StopWatch> {
+        let mut signals = StopSignals::listen()?;
+        let (request, requested) = watch::channel(false);
+        let signal = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let (seen, shutting_down) = (signal.clone(), state.shutting_down.clone());
+        tokio::spawn(async move {
+            let stop = signals.recv().await;
+            *seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(stop);
+            shutting_down.store(true, std::sync::atomic::Ordering::SeqCst);
+            eprintln!(
+                "{}: stopping; the messages in flight finish, the rest are handed back.",
+                stop.name()
+            );
+            let _ = request.send(true);
+            // Kept open, so the receivers do not see the sender go.
+            std::future::pending::<()>().await;
+        });
+        Ok(StopWatch {
+            requested,
+            signal,
+            grace: crate::shutdown::time_for_work(state.settings.shutdown_grace),
+        })
+    }
+
+    /// The signal that asked to stop, once one has.
+    fn signal(&self) -> Option<StopSignal> {
+        *self
+            .signal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Ends `SHUTDOWN_GRACE_SECONDS` after a stop signal; never without one.
+    async fn grace_over(&self) {
+        let mut requested = self.requested.clone();
+        if requested.wait_for(|stop| *stop).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(self.grace).await;
+    }
+}
+
+/// After a stop signal: hands back the deliveries this process still holds, so the
+/// next `serve` or `worker` (or one running now) sends them at once, and says where the
+/// digest stands. When the messages in flight did not finish within the grace period
+/// (`in_flight_settled` false) they may yet reach their readers: everything then keeps
+/// its lease until it lapses, so that none of them goes twice.
+async fn stopped_sending(
+    state: &AppState,
+    id: i64,
+    signal: StopSignal,
+    in_flight_settled: bool,
+) -> anyhow::Result<ExitCode> {
+    if in_flight_settled {
+        let worker = state.worker_id.clone();
+        state
+            .db
+            .write(move |conn| deliveries::release(conn, &worker))
+            .await?;
+    } else {
+        eprintln!(
+            "The messages in flight did not finish within SHUTDOWN_GRACE_SECONDS; what this process held is taken up again once its lease lapses."
+        );
+    }
+    let progress = state
+        .db
+        .run(move |conn| digests::progress(conn, id))
+        .await?;
+    eprintln!(
+        "Stopped by {}: digest {id} went to {} of {}; the {} left go out with the next `newsletter serve` or `newsletter worker`.",
+        signal.name(),
+        progress.sent,
+        counted(progress.recipients, "reader"),
+        progress.pending
+    );
+    Ok(ExitCode::from(signal.exit_code()))
 }
 
 /// `newsletter add-article`.

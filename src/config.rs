@@ -301,6 +301,12 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub retry: RetryPolicy,
     pub delivery: DeliveryTuning,
+    /// `SHUTDOWN_GRACE_SECONDS`: how long a SIGTERM or Ctrl-C gives the requests and
+    /// messages in flight to finish before the process exits anyway.
+    pub shutdown_grace: Duration,
+    /// `DELIVERY_RETENTION_DAYS`: how long the delivery rows of a finished digest (and
+    /// finished one-off mail) are kept; the digest's counts are kept for ever.
+    pub delivery_retention: Duration,
 }
 
 /// The settings of a `.env` file, from the working folder or the nearest folder above it
@@ -636,6 +642,21 @@ impl Settings {
                 .max(Duration::from_secs(1)),
                 ..DeliveryTuning::default()
             },
+            shutdown_grace: Duration::from_secs(parse_number(
+                get_nonempty("SHUTDOWN_GRACE_SECONDS"),
+                "SHUTDOWN_GRACE_SECONDS",
+                20,
+            )?),
+            delivery_retention: Duration::from_secs(
+                parse_number::<u64>(
+                    get_nonempty("DELIVERY_RETENTION_DAYS"),
+                    "DELIVERY_RETENTION_DAYS",
+                    90,
+                )?
+                .checked_mul(86_400)
+                .filter(|&secs| secs <= 100 * 365 * 86_400)
+                .context("DELIVERY_RETENTION_DAYS must be at most 36500 (a hundred years)")?,
+            ),
         })
     }
 
@@ -973,6 +994,29 @@ mod tests {
             format!("{format:#}"),
             "LOG_FORMAT must be `text` or `json`, not `logfmt`"
         );
+    }
+
+    #[test]
+    fn shutdown_grace_and_retention_have_defaults_and_refuse_what_is_not_a_count() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.shutdown_grace, Duration::from_secs(20));
+        assert_eq!(s.delivery_retention, Duration::from_secs(90 * 86_400));
+        let s = settings(&[
+            ("SHUTDOWN_GRACE_SECONDS", "5"),
+            ("DELIVERY_RETENTION_DAYS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(s.shutdown_grace, Duration::from_secs(5));
+        assert_eq!(s.delivery_retention, Duration::ZERO);
+        for (name, value) in [
+            ("SHUTDOWN_GRACE_SECONDS", "-1"),
+            ("SHUTDOWN_GRACE_SECONDS", "soon"),
+            ("DELIVERY_RETENTION_DAYS", "90d"),
+            ("DELIVERY_RETENTION_DAYS", "99999999999999"),
+        ] {
+            let err = settings(&[(name, value)]).unwrap_err();
+            assert!(format!("{err:#}").contains(name), "{name}={value}: {err:#}");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod limits;
 pub mod mail;
 pub mod metrics;
 pub mod service;
+pub mod shutdown;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use crate::config::Settings;
 use crate::digest::{delivery, schedule};
 use crate::mail::queue;
+use crate::shutdown::{StopSignal, StopSignals};
 use crate::state::AppState;
 use crate::web;
 
@@ -93,6 +94,8 @@ impl Application {
 
     async fn run(self, with_workers: bool) -> anyhow::Result<()> {
         let state = self.state;
+        // Before anything starts: from here a SIGTERM is a request to stop cleanly.
+        let mut signals = StopSignals::listen()?;
         if state.settings.admin_token.is_none() {
             tracing::warn!("ADMIN_TOKEN is not set: the admin API and pages answer 404");
         }
@@ -114,27 +117,64 @@ impl Application {
             false => None,
         };
         let metrics = serve_metrics(&state, self.metrics);
-        let served = self.server.await;
-        // (Set by the SIGTERM handling when it starts stopping; here at the latest.)
+        let handle = self.server.handle();
+        let mut server = std::pin::pin!(self.server);
+        let served = tokio::select! {
+            served = &mut server => served,
+            stop = signals.recv() => {
+                let deadline = begin_stopping(&state, stop);
+                // The listener closes at once; requests in flight get until the
+                // deadline (the server's own shutdown timeout), and so do the workers.
+                // The server future carries out the stop, so it is polled beside it.
+                let web = async {
+                    let ((), served) = tokio::join!(handle.stop(true), &mut server);
+                    served
+                };
+                let background = async {
+                    if let Some(workers) = workers.as_ref() {
+                        workers.stop_by(deadline).await;
+                    }
+                };
+                let (served, ()) = tokio::join!(web, background);
+                served
+            }
+        };
+        // (Set when a signal starts the stopping; here at the latest.)
         state.shutting_down.store(true, Ordering::Relaxed);
         metrics.stop().await;
         if let Some(renaming) = renaming {
             renaming.abort();
         }
         if let Some(workers) = workers {
-            workers.stop().await;
+            // Nothing left to wait for after a signal; the server stopping by itself
+            // (an error) still gets the full grace.
+            let deadline = tokio::time::Instant::now() + state.settings.shutdown_grace;
+            workers.stop_by(deadline).await;
         }
         served.context("the web server stopped with an error")
     }
+}
+
+/// Notes that the process is stopping and says so in the log; returns when the work
+/// in flight must be done by, a little before the grace period ends.
+fn begin_stopping(state: &AppState, stop: StopSignal) -> tokio::time::Instant {
+    state.shutting_down.store(true, Ordering::SeqCst);
+    let grace = state.settings.shutdown_grace;
+    tracing::info!(
+        "{}: stopping; finishing the requests and messages in flight (for up to {} s), handing back the rest",
+        stop.name(),
+        grace.as_secs()
+    );
+    tokio::time::Instant::now() + crate::shutdown::time_for_work(grace)
 }
 
 /// The background side of the service: the mail queue and digest delivery workers and
 /// the schedule. `serve` runs them beside the web server, `worker` on their own.
 pub struct Workers {
     stop: watch::Sender<bool>,
-    mail: tokio::task::JoinHandle<()>,
-    delivery: tokio::task::JoinHandle<()>,
-    scheduler: Option<tokio_cron_scheduler::JobScheduler>,
+    /// The mail queue and delivery workers, until they are stopped.
+    tasks: tokio::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    scheduler: tokio::sync::Mutex<Option<tokio_cron_scheduler::JobScheduler>>,
     /// What the schedule runs and when next.
     pub jobs: Vec<schedule::PlannedJob>,
 }
@@ -170,32 +210,43 @@ impl Workers {
         }
         let (stop, stopped) = watch::channel(false);
         Ok(Workers {
-            mail: supervise("mail queue", state, &stopped, queue::run_worker),
-            delivery: supervise("digest delivery", state, &stopped, delivery::run_worker),
-            scheduler: schedule.scheduler,
+            tasks: tokio::sync::Mutex::new(vec![
+                supervise("mail queue", state, &stopped, queue::run_worker),
+                supervise("digest delivery", state, &stopped, delivery::run_worker),
+            ]),
+            scheduler: tokio::sync::Mutex::new(schedule.scheduler),
             jobs: schedule.jobs,
             stop,
         })
     }
 
-    /// Stops the schedule and lets the workers finish the messages in flight (for up
-    /// to 30 s; what is left stays queued for the next start).
-    pub async fn stop(self) {
+    /// Stops the schedule and lets the workers finish the messages in flight, until
+    /// `deadline` at the latest. A worker that finishes releases the leases of what it
+    /// claimed and did not start, so another process takes those at once. Past the
+    /// deadline the workers are dropped and what they hold keeps its lease until it
+    /// lapses: a message in flight may have gone out. Calling it again after it
+    /// returned does nothing more.
+    pub async fn stop_by(&self, deadline: tokio::time::Instant) {
         let _ = self.stop.send(true);
-        if let Some(mut scheduler) = self.scheduler {
-            let _ = scheduler.shutdown().await;
+        let scheduler = self.scheduler.lock().await.take();
+        if let Some(mut scheduler) = scheduler {
+            let _ = tokio::time::timeout_at(deadline, scheduler.shutdown()).await;
         }
-        let (mail, delivery) = (self.mail, self.delivery);
+        let mut tasks = self.tasks.lock().await;
         let finished = async {
-            let _ = mail.await;
-            let _ = delivery.await;
+            for task in tasks.iter_mut() {
+                let _ = task.await;
+            }
         };
-        if tokio::time::timeout(Duration::from_secs(30), finished)
-            .await
-            .is_err()
-        {
-            tracing::warn!("the workers did not finish in 30 s; unsent mail stays queued");
+        if tokio::time::timeout_at(deadline, finished).await.is_err() {
+            tracing::warn!(
+                "the workers did not finish within SHUTDOWN_GRACE_SECONDS; what they hold is sent again once its lease lapses"
+            );
+            for task in tasks.iter() {
+                task.abort();
+            }
         }
+        tasks.clear();
     }
 }
 
@@ -207,18 +258,13 @@ pub async fn run_workers_until_stopped(state: AppState) -> anyhow::Result<()> {
         state.newsletter_name()
     );
     tracing::info!("data: {}", describe_database(&state.settings.database_url));
+    let mut signals = StopSignals::listen()?;
     let workers = Workers::start(&state).await?;
     let metrics = serve_metrics(&state, bind_metrics(&state)?);
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("could not listen for SIGTERM")?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
-    }
-    tracing::info!("stopping: finishing the messages in flight");
-    state.shutting_down.store(true, Ordering::Relaxed);
+    let stop = signals.recv().await;
+    let deadline = begin_stopping(&state, stop);
+    workers.stop_by(deadline).await;
     metrics.stop().await;
-    workers.stop().await;
     Ok(())
 }
 

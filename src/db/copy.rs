@@ -113,7 +113,7 @@ row!(Delivery, deliveries {
 });
 
 /// Every table, in the order they are copied: parents before what points at them.
-const TABLES: [&str; 8] = [
+pub(crate) const TABLES: [&str; 8] = [
     "app_settings",
     "subscribers",
     "digests",
@@ -125,7 +125,7 @@ const TABLES: [&str; 8] = [
 ];
 
 /// How many rows `table` has.
-fn count(conn: &mut Conn, table: &str) -> QueryResult<i64> {
+pub(crate) fn count(conn: &mut Conn, table: &str) -> QueryResult<i64> {
     Ok(match table {
         "app_settings" => app_settings::table.count().get_result(conn)?,
         "subscribers" => subscribers::table.count().get_result(conn)?,

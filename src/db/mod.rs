@@ -9,11 +9,13 @@
 pub mod admin_sessions;
 pub mod app_settings;
 pub mod articles;
+pub mod backup;
 pub mod copy;
 pub mod deliveries;
 pub mod digests;
 mod group;
 pub mod outgoing_emails;
+pub mod retention;
 pub mod schema;
 pub mod stats;
 pub mod subscribers;

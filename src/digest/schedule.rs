@@ -36,21 +36,34 @@ pub struct Schedule {
 /// A job the settings ask for, kept so that it can be made again.
 #[derive(Clone)]
 enum JobSpec {
-    Digest { cron: String },
-    Feed { url: String, cron: String },
+    Digest {
+        cron: String,
+    },
+    Feed {
+        url: String,
+        cron: String,
+    },
+    /// The daily purge of what `DELIVERY_RETENTION_DAYS` no longer keeps.
+    Purge,
 }
+
+/// When the retention purge runs: daily at 03:30 in `TIMEZONE`, away from the usual
+/// morning digest.
+pub const PURGE_CRON: &str = "0 30 3 * * *";
 
 impl JobSpec {
     fn what(&self) -> &'static str {
         match self {
             JobSpec::Digest { .. } => "digest",
             JobSpec::Feed { .. } => "feed polling",
+            JobSpec::Purge => "retention",
         }
     }
 
     fn cron(&self) -> &str {
         match self {
             JobSpec::Digest { cron } | JobSpec::Feed { cron, .. } => cron,
+            JobSpec::Purge => PURGE_CRON,
         }
     }
 
@@ -69,6 +82,11 @@ impl JobSpec {
                 Box::pin(async move { run_feed_job(&state, &url).await })
             })
             .with_context(|| format!("FEED_CRON `{cron}` does not parse"))?,
+            JobSpec::Purge => Job::new_async_tz(PURGE_CRON, tz, move |_, _| {
+                let state = state.clone();
+                Box::pin(async move { crate::service::retention::run_purge_job(&state).await })
+            })
+            .context("the retention job's schedule does not parse")?,
         };
         Ok(job)
     }
@@ -106,12 +124,8 @@ pub async fn start(state: &AppState) -> anyhow::Result<Schedule> {
     if let Some((url, cron)) = settings.feed_url.clone().zip(settings.feed_cron.clone()) {
         specs.push(JobSpec::Feed { url, cron });
     }
-    if specs.is_empty() {
-        return Ok(Schedule {
-            scheduler: None,
-            jobs: Vec::new(),
-        });
-    }
+    // Always on: a database left to grow is a problem only noticed once the disk is full.
+    specs.push(JobSpec::Purge);
     let mut scheduler = JobScheduler::new()
         .await
         .context("could not create the job scheduler")?;

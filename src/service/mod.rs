@@ -5,4 +5,5 @@
 //! `csv_io` inserts them as such.)
 
 pub mod bounces;
+pub mod retention;
 pub mod subscriptions;

@@ -44,6 +44,7 @@ pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<actix_we
     let admin_gate = web::Data::new(admin_auth::AdminGate::new());
     let state = web::Data::new(state);
     let connections = slow_clients::ConnectionCounter::default();
+    let shutdown_grace = crate::shutdown::time_for_work(state.settings.shutdown_grace).as_secs();
     // The logo of `SITE_LOGO_URL` is the one image from elsewhere that pages show.
     let logo_origin = state
         .settings
@@ -70,7 +71,10 @@ pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<actix_we
     })
     .on_connect(move |connection, data| connections.on_connect(connection, data))
     .listen(listener)?
-    .shutdown_timeout(10)
+    // The app listens for SIGTERM and SIGINT itself (`startup`), to stop the workers
+    // beside the server within one grace period.
+    .disable_signals()
+    .shutdown_timeout(shutdown_grace)
     .run();
     Ok(server)
 }

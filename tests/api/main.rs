@@ -23,6 +23,7 @@ mod mail_samples;
 mod observability;
 mod operations;
 mod pages_and_headers;
+mod retention;
 mod settings;
 mod signup;
 mod site_look;

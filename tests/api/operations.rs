@@ -410,6 +410,11 @@ async fn the_start_up_log_says_where_data_and_mail_go_and_when_jobs_run() {
         log.contains("MAIL_POSTAL_ADDRESS is not set: digests carry no postal address"),
         "{log}"
     );
+    assert!(
+        log.contains("schedule: retention job: `0 30 3 * * *` in Asia/Almaty; next at ")
+            && log.contains(" 03:30 Asia/Almaty ("),
+        "the daily purge is on the schedule: {log}"
+    );
     assert!(!log.contains("Required TLS"), "{log}");
 }
 

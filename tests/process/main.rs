@@ -5,6 +5,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod backup;
+mod clean_restarts;
 mod crash_recovery;
 mod faults;
 mod hardening;

@@ -158,6 +158,37 @@ impl Service {
         self.child.wait().expect("reaped");
     }
 
+    /// SIGTERM, as systemd or Docker stop a service: waits up to `limit` for the process
+    /// to exit and returns how it exited and how long it took (`None`: still running at
+    /// `limit`, then killed).
+    pub async fn terminate(
+        mut self,
+        limit: Duration,
+    ) -> (Option<std::process::ExitStatus>, Duration) {
+        terminate_child(&mut self.child, limit).await
+    }
+
+    /// Sends SIGTERM and returns at once (see [`Service::terminate`] to wait too).
+    pub fn signal_terminate(&self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIGTERM was sent");
+    }
+
+    /// Waits up to `limit` for the process to exit by itself.
+    pub async fn wait_for_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let started = std::time::Instant::now();
+        while started.elapsed() < limit {
+            if let Ok(Some(exit)) = self.child.try_wait() {
+                return Some(exit);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        None
+    }
+
     /// Everything the service has logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -254,4 +285,29 @@ impl Drop for Service {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Sends SIGTERM to `child` and waits up to `limit` for it to exit (killing it past
+/// that); returns its exit status, if it exited by itself, and how long it took. It
+/// waits asynchronously: the SMTP server the process is sending to runs on the test's
+/// own thread, and must go on answering meanwhile.
+pub async fn terminate_child(
+    child: &mut Child,
+    limit: Duration,
+) -> (Option<std::process::ExitStatus>, Duration) {
+    let started = std::time::Instant::now();
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success(), "SIGTERM was sent");
+    while started.elapsed() < limit {
+        if let Ok(Some(exit)) = child.try_wait() {
+            return (Some(exit), started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    (None, started.elapsed())
 }

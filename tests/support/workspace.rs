@@ -47,6 +47,8 @@ pub const SETTINGS: &[&str] = &[
     "METRICS_TOKEN",
     "METRICS_ADDR",
     "LOG_FORMAT",
+    "SHUTDOWN_GRACE_SECONDS",
+    "DELIVERY_RETENTION_DAYS",
 ];
 
 /// A folder for the CLI to run in (it reads `.env` from its working directory), and the
@@ -78,6 +80,16 @@ impl Workspace {
         let dir = tempfile::tempdir().expect("a temporary folder");
         Workspace {
             database: Arc::new(TestDatabase::new(dir.path().join("newsletter.db"))),
+            dir,
+        }
+    }
+
+    /// A workspace on an SQLite file whatever the run asks for, for what is about SQLite
+    /// itself (its backups).
+    pub fn sqlite() -> Workspace {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        Workspace {
+            database: Arc::new(TestDatabase::sqlite(dir.path().join("newsletter.db"))),
             dir,
         }
     }
