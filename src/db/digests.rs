@@ -202,32 +202,40 @@ pub fn editions(conn: &mut Conn, limit: i64) -> anyhow::Result<Vec<DigestSummary
 /// Where digest `id`'s deliveries stand, from its running counts: one row read,
 /// however long the list (so polling it while a digest goes out costs nothing).
 pub fn progress(conn: &mut Conn, id: i64) -> anyhow::Result<Progress> {
-    let counts: Option<(i32, i32, i32, i32)> = digests::table
+    Ok(standing(conn, id)?
+        .map(|(_, progress)| progress)
+        .unwrap_or_default())
+}
+
+/// Digest `id` without its bodies, and where its deliveries stand: one narrow row read,
+/// what a progress poll needs.
+pub fn standing(conn: &mut Conn, id: i64) -> anyhow::Result<Option<(DigestSummary, Progress)>> {
+    let row: Option<(DigestSummary, i32, i32, i32)> = digests::table
         .find(id)
         .select((
-            digests::recipient_count,
+            DigestSummary::as_select(),
             digests::sent_count,
             digests::failed_count,
             digests::skipped_count,
         ))
         .first(conn)
         .optional()?;
-    let Some((recipients, sent, failed, skipped)) = counts else {
-        return Ok(Progress::default());
-    };
-    let (recipients, sent, failed, skipped) = (
-        i64::from(recipients),
-        i64::from(sent),
-        i64::from(failed),
-        i64::from(skipped),
-    );
-    Ok(Progress {
-        recipients,
-        sent,
-        failed,
-        skipped,
-        pending: recipients - sent - failed - skipped,
-    })
+    Ok(row.map(|(digest, sent, failed, skipped)| {
+        let (recipients, sent, failed, skipped) = (
+            i64::from(digest.recipient_count),
+            i64::from(sent),
+            i64::from(failed),
+            i64::from(skipped),
+        );
+        let progress = Progress {
+            recipients,
+            sent,
+            failed,
+            skipped,
+            pending: recipients - sent - failed - skipped,
+        };
+        (digest, progress)
+    }))
 }
 
 /// Changes to a digest's running counts; every change of a delivery's status goes
@@ -351,21 +359,27 @@ pub fn failures(conn: &mut Conn, id: i64) -> anyhow::Result<Vec<Failure>> {
         .load(conn)?)
 }
 
-/// A digest with where its deliveries stand and whom it did not reach.
+/// A digest (without its bodies) with where its deliveries stand and whom it did not
+/// reach.
 pub struct Report {
-    pub digest: Digest,
+    pub digest: DigestSummary,
     pub progress: Progress,
     pub failures: Vec<Failure>,
 }
 
 /// The report on digest `id`, if there is one.
 pub fn report(conn: &mut Conn, id: i64) -> anyhow::Result<Option<Report>> {
-    let Some(digest) = find(conn, id)? else {
+    let Some((digest, progress)) = standing(conn, id)? else {
         return Ok(None);
+    };
+    // The counts say whether there is any failure to list.
+    let failures = match progress.failed {
+        0 => Vec::new(),
+        _ => failures(conn, id)?,
     };
     Ok(Some(Report {
         digest,
-        progress: progress(conn, id)?,
-        failures: failures(conn, id)?,
+        progress,
+        failures,
     }))
 }

@@ -251,9 +251,7 @@ pub async fn progress(
     let found = state
         .db
         .run(move |conn| {
-            Ok(digests::find(conn, id)?
-                .map(|d| d.status)
-                .zip(Some(digests::progress(conn, id)?)))
+            Ok(digests::standing(conn, id)?.map(|(digest, progress)| (digest.status, progress)))
         })
         .await?;
     let Some((status, progress)) = found else {
