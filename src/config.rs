@@ -642,11 +642,15 @@ impl Settings {
                 .max(Duration::from_secs(1)),
                 ..DeliveryTuning::default()
             },
-            shutdown_grace: Duration::from_secs(parse_number(
-                get_nonempty("SHUTDOWN_GRACE_SECONDS"),
-                "SHUTDOWN_GRACE_SECONDS",
-                20,
-            )?),
+            shutdown_grace: Duration::from_secs(
+                Some(parse_number::<u64>(
+                    get_nonempty("SHUTDOWN_GRACE_SECONDS"),
+                    "SHUTDOWN_GRACE_SECONDS",
+                    20,
+                )?)
+                .filter(|&secs| secs <= 3600)
+                .context("SHUTDOWN_GRACE_SECONDS must be at most 3600 (an hour)")?,
+            ),
             delivery_retention: Duration::from_secs(
                 parse_number::<u64>(
                     get_nonempty("DELIVERY_RETENTION_DAYS"),
@@ -1011,6 +1015,7 @@ mod tests {
         for (name, value) in [
             ("SHUTDOWN_GRACE_SECONDS", "-1"),
             ("SHUTDOWN_GRACE_SECONDS", "soon"),
+            ("SHUTDOWN_GRACE_SECONDS", "18446744073709551615"),
             ("DELIVERY_RETENTION_DAYS", "90d"),
             ("DELIVERY_RETENTION_DAYS", "99999999999999"),
         ] {

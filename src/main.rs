@@ -270,7 +270,9 @@ fn backup(settings: &Settings, file: &std::path::Path) -> anyhow::Result<ExitCod
         anyhow::bail!("there is no database at `{url}` to back up");
     }
     let db = if Engine::of(url) == Engine::Sqlite {
-        Db::open(url)?
+        // Not `Db::open`: a backup never migrates the database it copies (a new binary's
+        // timer may fire before the running service has been restarted onto it).
+        Db::connect(url)?
     } else {
         // Nothing to open: the answer is `pg_dump`.
         eprintln!("error: {}", db::backup::BackupError::Postgres);

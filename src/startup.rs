@@ -259,8 +259,10 @@ pub async fn run_workers_until_stopped(state: AppState) -> anyhow::Result<()> {
     );
     tracing::info!("data: {}", describe_database(&state.settings.database_url));
     let mut signals = StopSignals::listen()?;
+    // Bound first: a port that cannot be had stops the start before any mail goes.
+    let metrics = bind_metrics(&state)?;
     let workers = Workers::start(&state).await?;
-    let metrics = serve_metrics(&state, bind_metrics(&state)?);
+    let metrics = serve_metrics(&state, metrics);
     let stop = signals.recv().await;
     let deadline = begin_stopping(&state, stop);
     workers.stop_by(deadline).await;
@@ -315,9 +317,10 @@ fn serve_metrics(state: &AppState, server: Option<(actix_web::dev::Server, u16)>
 }
 
 impl MetricsTasks {
+    /// Stops at once: a scrape in flight is not worth waiting past the grace for.
     async fn stop(self) {
         if let Some((handle, task)) = self.server {
-            handle.stop(true).await;
+            handle.stop(false).await;
             let _ = task.await;
         }
     }
@@ -338,7 +341,10 @@ where
     let (state, stopped) = (state.clone(), stopped.clone());
     tokio::spawn(async move {
         loop {
-            match tokio::spawn(worker(state.clone(), stopped.clone())).await {
+            let running = tokio::spawn(worker(state.clone(), stopped.clone()));
+            // Aborting this task (a stop past its deadline) aborts the worker too.
+            let _abort_with_me = AbortOnDrop(running.abort_handle());
+            match running.await {
                 Err(e) if e.is_panic() && !*stopped.borrow() => {
                     tracing::error!(
                         worker = name,
@@ -350,6 +356,15 @@ where
             }
         }
     })
+}
+
+/// Aborts a task when dropped: a supervisor's worker goes with it.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// How soon pages take up a feed title another process stored (`newsletter

@@ -87,10 +87,12 @@ pub fn insert(
         .get_result(conn)?)
 }
 
-/// The digests a crash left half-queued, oldest first.
-pub fn composing(conn: &mut Conn) -> anyhow::Result<Vec<i64>> {
+/// The digests made before `before` and not yet wholly queued (a crash left them
+/// half-queued, or they are being queued this moment), oldest first.
+pub fn composing(conn: &mut Conn, before: NaiveDateTime) -> anyhow::Result<Vec<i64>> {
     Ok(digests::table
         .filter(digests::queue_end.is_not_null())
+        .filter(digests::created_at.lt(before))
         .order(digests::id.asc())
         .select(digests::id)
         .load(conn)?)

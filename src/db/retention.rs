@@ -25,13 +25,32 @@ pub fn finished_digests(
         .load(conn)?)
 }
 
-/// Deletes up to `limit` delivery rows of digest `digest_id`, found by the primary key.
-/// Its sent, failed and skipped counts are on the digest row, which stays, so the
-/// archive and the admin's figures do not change.
-pub fn delete_deliveries_of(conn: &mut Conn, digest_id: i64, limit: i64) -> anyhow::Result<usize> {
+/// Deletes up to `limit` settled delivery rows of digest `digest_id`, found by the
+/// primary key, while the digest is still finished before `finished_before` (an admin's
+/// "retry failed" may have reopened it since the purge listed it; pending rows are never
+/// deleted). Its sent, failed and skipped counts are on the digest row, which stays, so
+/// the archive and the admin's figures do not change.
+pub fn delete_deliveries_of(
+    conn: &mut Conn,
+    digest_id: i64,
+    finished_before: NaiveDateTime,
+    limit: i64,
+) -> anyhow::Result<usize> {
+    let pending = crate::domain::DeliveryStatus::Pending.as_str();
     write_transaction(conn, |conn| {
+        let still_finished: bool = diesel::select(diesel::dsl::exists(
+            digests::table
+                .find(digest_id)
+                .filter(digests::status.eq("sent"))
+                .filter(digests::completed_at.lt(finished_before)),
+        ))
+        .get_result(conn)?;
+        if !still_finished {
+            return Ok(0);
+        }
         let readers: Vec<i64> = deliveries::table
             .filter(deliveries::digest_id.eq(digest_id))
+            .filter(deliveries::status.ne(pending))
             .select(deliveries::subscriber_id)
             .order(deliveries::subscriber_id.asc())
             .limit(limit)
@@ -42,7 +61,8 @@ pub fn delete_deliveries_of(conn: &mut Conn, digest_id: i64, limit: i64) -> anyh
         Ok(diesel::delete(
             deliveries::table
                 .filter(deliveries::digest_id.eq(digest_id))
-                .filter(deliveries::subscriber_id.eq_any(&readers)),
+                .filter(deliveries::subscriber_id.eq_any(&readers))
+                .filter(deliveries::status.ne(pending)),
         )
         .execute(conn)?)
     })

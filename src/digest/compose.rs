@@ -2,6 +2,8 @@
 //! once, outside any lock, and stored; then one delivery per confirmed reader is queued,
 //! a chunk of readers per transaction.
 
+use std::time::{Duration, Instant};
+
 use chrono::NaiveDateTime;
 use serde::Serialize;
 
@@ -96,20 +98,29 @@ impl Rendered {
     }
 }
 
-/// How many reader ids one queueing transaction covers: short enough that a sign-up
-/// waiting behind it is not kept long (tens of milliseconds), long enough that a list of
-/// a million is queued in about a hundred steps.
-const QUEUE_CHUNK: i64 = 10_000;
+/// How long one queueing transaction should hold the write lock: sign-ups that arrive
+/// meanwhile wait for it, so it bounds their wait, and it is long enough that the fixed
+/// cost of a transaction stays a small part of each. The number of readers a chunk
+/// covers follows from it ([`next_chunk`]): more on an idle machine, fewer on a busy one.
+const QUEUE_STEP: Duration = Duration::from_millis(8);
+
+/// The readers of the first chunk, and the fewest and most of any chunk.
+const FIRST_CHUNK: i64 = 2_000;
+const CHUNK_BOUNDS: (i64, i64) = (250, 100_000);
 
 /// Takes every article not yet in a digest, renders the digest once and queues it for
 /// every confirmed reader. Taking the articles is one short write transaction, so a
 /// scheduled run and a manual send at the same moment cannot both take them; rendering
-/// holds no lock, and the list is queued in chunks ([`QUEUE_CHUNK`]), each in its own
-/// transaction, so sign-ups go on meanwhile. A digest a crash left half-queued is
+/// holds no lock, and the list is queued in chunks of about [`QUEUE_STEP`] each, each in
+/// its own transaction, so sign-ups go on meanwhile. A digest a crash left half-queued is
 /// carried on first ([`resume_composing`]).
 pub async fn compose_digest(state: &AppState) -> anyhow::Result<Composed> {
     compose_digest_titled(state, None).await
 }
+
+/// How long a digest is given to be queued by the process that made it before an idle
+/// worker takes it on (a million readers take a few seconds).
+pub const COMPOSING_STALE_AFTER: Duration = Duration::from_secs(60);
 
 /// [`compose_digest`], under the editor's `subject` when one is given (the template's
 /// otherwise); the editor's subject is stored with the digest.
@@ -117,7 +128,7 @@ pub async fn compose_digest_titled(
     state: &AppState,
     subject: Option<DigestSubject>,
 ) -> anyhow::Result<Composed> {
-    resume_composing(state).await?;
+    resume_composing(state, Duration::ZERO).await?;
     // The name the digest goes out under, as stored now (another process may have
     // imported the site's feed since this one started).
     state.refresh_newsletter_name().await?;
@@ -161,10 +172,16 @@ pub async fn compose_digest_titled(
     Ok(Composed::Created(created))
 }
 
-/// Finishes every digest left `composing` (by a crash, or by another instance that is
-/// on it this moment: the chunks take turns, and none is queued twice).
-pub async fn resume_composing(state: &AppState) -> anyhow::Result<()> {
-    for id in state.db.run(digests::composing).await? {
+/// Finishes every digest made more than `older_than` ago and not yet wholly queued: a
+/// crash left it half-queued (or another instance is on it this moment; the chunks take
+/// turns, and none is queued twice).
+pub async fn resume_composing(state: &AppState, older_than: Duration) -> anyhow::Result<()> {
+    let before = db::now() - chrono::Duration::from_std(older_than)?;
+    for id in state
+        .db
+        .run(move |conn| digests::composing(conn, before))
+        .await?
+    {
         let created = queue_digest(state, id).await?;
         tracing::info!(
             digest = created.id,
@@ -217,15 +234,28 @@ async fn queue_digest(state: &AppState, id: i64) -> anyhow::Result<DigestCreated
             })
             .await?;
     }
-    loop {
-        let queued = state
+    let mut chunk = FIRST_CHUNK;
+    for step in 0.. {
+        let (queued, took) = state
             .db
-            .write(move |conn| crate::db::exclusive(conn, |conn| queue_chunk(conn, id)))
+            .write(move |conn| {
+                let began = Instant::now();
+                let queued = crate::db::exclusive(conn, |conn| queue_chunk(conn, id, chunk))?;
+                let took = began.elapsed();
+                // Fresh statistics once the digest's deliveries are many, and at its end;
+                // outside the chunk's transaction, so nobody waits for them.
+                if step == 0 || queued {
+                    deliveries::analyze(conn)?;
+                }
+                Ok((queued, took))
+            })
             .await?;
+        // Deliveries go out from the first chunk on.
         state.wake_deliveries();
         if queued {
             break;
         }
+        chunk = next_chunk(chunk, took);
     }
     let digest = state
         .db
@@ -240,12 +270,22 @@ async fn queue_digest(state: &AppState, id: i64) -> anyhow::Result<DigestCreated
     })
 }
 
-/// Queues the next chunk of digest `id`'s readers; true once it is wholly queued.
-fn queue_chunk(conn: &mut db::Conn, id: i64) -> anyhow::Result<bool> {
+/// The readers of the next chunk, for a transaction of about [`QUEUE_STEP`] after one
+/// of `chunk` readers took `took`; it changes by at most half or double a step, so one
+/// slow moment does not swing it.
+fn next_chunk(chunk: i64, took: Duration) -> i64 {
+    let ratio = (QUEUE_STEP.as_secs_f64() / took.as_secs_f64().max(1e-6)).clamp(0.5, 2.0);
+    // Saturating float-to-int; the bounds keep it sane.
+    ((chunk as f64 * ratio) as i64).clamp(CHUNK_BOUNDS.0, CHUNK_BOUNDS.1)
+}
+
+/// Queues the next `chunk` readers of digest `id`; true once it is wholly queued.
+fn queue_chunk(conn: &mut db::Conn, id: i64, chunk: i64) -> anyhow::Result<bool> {
     let Some((cursor, end)) = digests::queue_position(conn, id)? else {
         return Ok(true);
     };
-    let through = end.min(cursor.saturating_add(QUEUE_CHUNK));
+    // The chunk is `chunk` readers, whatever gaps their ids have.
+    let through = subscribers::nth_id_after(conn, cursor, chunk)?.map_or(end, |id| id.min(end));
     let now = db::now();
     let queued = deliveries::enqueue_range(conn, id, cursor, through, now)?;
     let change = digests::Settled {
@@ -253,10 +293,6 @@ fn queue_chunk(conn: &mut db::Conn, id: i64) -> anyhow::Result<bool> {
         ..digests::Settled::default()
     };
     digests::count_settled(conn, id, change)?;
-    // Fresh statistics once the digest's deliveries are many, and again at its end.
-    if queued > 0 && (cursor == 0 || through == end) {
-        deliveries::analyze(conn)?;
-    }
     digests::advance_queue(conn, id, through, end)?;
     if through == end {
         // No reader left to queue (all left meanwhile, or all were sent already).

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use tokio::sync::{Notify, watch};
@@ -11,7 +12,7 @@ use tokio::sync::{Notify, watch};
 use crate::db::deliveries::{self, ClaimedDelivery, DeliveryKey};
 use crate::db::digests::{self, Digest};
 use crate::db::{self, Conn, Outcome};
-use crate::digest::compose::unsubscribe_placeholder;
+use crate::digest::compose::{self, unsubscribe_placeholder};
 use crate::mail::message::{Email, mailbox};
 use crate::mail::outbox::{self, Lease, Queue, Recorded};
 use crate::mail::pipeline;
@@ -131,11 +132,21 @@ impl Queue for DigestCache {
         let mut digest_ids: Vec<i64> = claimed.iter().map(|key| key.digest_id).collect();
         digest_ids.sort_unstable();
         digest_ids.dedup();
+        if digest_ids.is_empty() {
+            // Idle: a digest whose queueing stopped half-way (its process crashed or
+            // could not go on) is carried on here, not only at the next start.
+            compose::resume_composing(state, compose::COMPOSING_STALE_AFTER).await?;
+        }
         state
             .db
-            .write(move |conn| match digest_ids.is_empty() {
-                true => digests::finish_all_completed(conn, db::now()),
-                false => digests::finish_completed(conn, &digest_ids, db::now()),
+            // Exclusive, as queueing a digest's last chunk and "retry failed" are: the
+            // check for anything pending and the closing are one step for them, so a
+            // digest is never closed between another process's two.
+            .write(move |conn| {
+                crate::db::exclusive(conn, |conn| match digest_ids.is_empty() {
+                    true => digests::finish_all_completed(conn, db::now()),
+                    false => digests::finish_completed(conn, &digest_ids, db::now()),
+                })
             })
             .await
     }
@@ -148,7 +159,7 @@ impl Queue for DigestCache {
 /// Runs the delivery worker until `shutdown` turns true.
 pub async fn run_worker(state: AppState, shutdown: watch::Receiver<bool>) {
     // A digest a crash left half-queued goes on being queued as this worker starts.
-    if let Err(e) = crate::digest::compose::resume_composing(&state).await {
+    if let Err(e) = crate::digest::compose::resume_composing(&state, Duration::ZERO).await {
         tracing::error!("could not finish queueing a digest: {e:#}");
     }
     outbox::run_worker(DigestCache::default(), state, shutdown).await

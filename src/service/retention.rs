@@ -52,7 +52,7 @@ pub async fn purge(db: &Db, retention: Duration, now: NaiveDateTime) -> anyhow::
     let mut deliveries = 0;
     for digest in finished {
         deliveries += in_batches(db, move |conn| {
-            retention::delete_deliveries_of(conn, digest, BATCH)
+            retention::delete_deliveries_of(conn, digest, finished_before, BATCH)
         })
         .await?;
     }

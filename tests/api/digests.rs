@@ -802,61 +802,54 @@ async fn two_digests_of_one_day_are_told_apart_by_their_lead_story() {
     );
 }
 
-#[tokio::test]
-async fn a_digest_a_crash_left_half_queued_is_finished_at_the_next_start_each_reader_once() {
+/// Leaves on `db` what a crash in the middle of composing leaves: the digest made (at
+/// `made`) and its article taken, the mail not rendered yet, the first reader queued and
+/// even sent already, the others not queued. The last reader's id is far from the
+/// others' (as after a copy, or a sequence that jumped): chunks count readers, not ids.
+fn half_queued_digest(db: &newsletter::db::Db, made: chrono::NaiveDateTime) -> i64 {
     use diesel::RunQueryDsl;
     use newsletter::db::{articles, deliveries, digests, subscribers};
     use newsletter::domain::{EmailAddress, NewArticle};
-    // What a crash in the middle of composing leaves: the digest made and its article
-    // taken, the mail not rendered yet, the first reader queued and even sent already,
-    // the others not queued. The readers' ids are far apart, so the rest of the list
-    // spans several chunks.
-    let dir = tempfile::tempdir().unwrap();
-    let database = std::sync::Arc::new(crate::support::TestDatabase::new(
-        dir.path().join("newsletter.db"),
-    ));
-    let db = database.open();
-    let digest_id = db
-        .run_blocking(|conn| {
-            let now = newsletter::db::now();
-            for email in ["first@example.kz", "second@example.kz", "far@example.kz"] {
-                subscribers::import_confirmed(conn, &EmailAddress::parse(email).unwrap(), None, now)?;
-            }
-            diesel::sql_query("UPDATE subscribers SET id = 45000 WHERE email = 'far@example.kz'")
-                .execute(conn)?;
-            let (article, _) = articles::add(
-                conn,
-                &NewArticle {
-                    title: "Tokayev Signs Law on Kazakhstan’s Unified Payroll Payment".into(),
-                    url: "https://astanatimes.example/payroll".into(),
-                    guid: None,
-                    summary: Some("The “single payment” replaces five separate levies.".into()),
-                    body: None,
-                    author: Some("Aibarshyn Akhmetkali".into()),
-                    published_at: None,
-                    image_url: None,
-                },
-                now,
-            )?;
-            let id = digests::insert(conn, 1, 45_000, now)?;
-            articles::assign_to_digest(conn, &[article], id)?;
-            let first = subscribers::find_by_email(conn, &EmailAddress::parse("first@example.kz").unwrap())?
-                .unwrap()
-                .id;
-            deliveries::enqueue_range(conn, id, 0, first, now)?;
-            diesel::sql_query(format!(
-                "UPDATE deliveries SET status = 'sent', sent_at = next_attempt_at WHERE digest_id = {id}"
-            ))
+    db.run_blocking(|conn| {
+        for email in ["first@example.kz", "second@example.kz", "far@example.kz"] {
+            subscribers::import_confirmed(conn, &EmailAddress::parse(email).unwrap(), None, made)?;
+        }
+        diesel::sql_query("UPDATE subscribers SET id = 45000 WHERE email = 'far@example.kz'")
             .execute(conn)?;
-            let settled = digests::Settled { recipients: 1, sent: 1, ..Default::default() };
-            digests::count_settled(conn, id, settled)?;
-            digests::advance_queue(conn, id, first, 45_000)?;
-            Ok(id)
-        })
-        .unwrap();
-    drop(db);
+        let (article, _) = articles::add(
+            conn,
+            &NewArticle {
+                title: "Tokayev Signs Law on Kazakhstan’s Unified Payroll Payment".into(),
+                url: "https://astanatimes.example/payroll".into(),
+                guid: None,
+                summary: Some("The “single payment” replaces five separate levies.".into()),
+                body: None,
+                author: Some("Aibarshyn Akhmetkali".into()),
+                published_at: None,
+                image_url: None,
+            },
+            made,
+        )?;
+        let id = digests::insert(conn, 1, 45_000, made)?;
+        articles::assign_to_digest(conn, &[article], id)?;
+        let first = subscribers::find_by_email(conn, &EmailAddress::parse("first@example.kz").unwrap())?
+            .unwrap()
+            .id;
+        deliveries::enqueue_range(conn, id, 0, first, made)?;
+        diesel::sql_query(format!(
+            "UPDATE deliveries SET status = 'sent', sent_at = next_attempt_at WHERE digest_id = {id}"
+        ))
+        .execute(conn)?;
+        let settled = digests::Settled { recipients: 1, sent: 1, ..Default::default() };
+        digests::count_settled(conn, id, settled)?;
+        digests::advance_queue(conn, id, first, 45_000)?;
+        Ok(id)
+    })
+    .unwrap()
+}
 
-    let app = crate::support::spawn_app_on_database(database, &[]).await;
+/// The half-queued digest of [`half_queued_digest`] went out whole, each reader once.
+async fn assert_finished_once(app: &crate::support::TestApp, digest_id: i64) {
     let done = app.wait_for_digest(digest_id).await;
     assert_eq!(done["status"], "sent", "{done}");
     assert_eq!(done["recipients"], 3, "{done}");
@@ -875,8 +868,52 @@ async fn a_digest_a_crash_left_half_queued_is_finished_at_the_next_start_each_re
             .body_html(0)
             .unwrap()
             .contains("Unified Payroll Payment"),
-        "rendered at the restart"
+        "rendered when taken up again"
     );
     let archive = app.get("/archive").await.text().await.unwrap();
     assert!(archive.contains("Unified Payroll Payment"), "{archive}");
+}
+
+#[tokio::test]
+async fn a_digest_a_crash_left_half_queued_is_finished_at_the_next_start_each_reader_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = std::sync::Arc::new(crate::support::TestDatabase::new(
+        dir.path().join("newsletter.db"),
+    ));
+    let digest_id = half_queued_digest(&database.open(), newsletter::db::now());
+    let app = crate::support::spawn_app_on_database(database, &[]).await;
+    assert_finished_once(&app, digest_id).await;
+}
+
+#[tokio::test]
+async fn a_running_worker_takes_up_a_digest_left_half_queued_for_a_minute() {
+    // Another process made it and stopped half-way; this one has been running all along
+    // (no start to resume it at): its idle worker carries it on once it is a minute old.
+    let app = crate::support::spawn_app().await;
+    // The app's own start (which takes up every half-queued digest) is over: the web
+    // server answers only after the workers have started, and they resume at once.
+    assert_eq!(app.get("/health").await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let fresh = half_queued_digest(&app.state.db, newsletter::db::now());
+    app.drain_queues().await;
+    let waiting = app.api_get(&format!("/api/digests/{fresh}")).await;
+    let waiting: serde_json::Value = waiting.json().await.unwrap();
+    assert_eq!(
+        waiting["recipients"], 1,
+        "a fresh one is left to its maker: {waiting}"
+    );
+    app.state
+        .db
+        .run(move |conn| {
+            use diesel::prelude::*;
+            use newsletter::db::schema::digests;
+            let a_minute_ago = newsletter::db::now() - chrono::Duration::seconds(61);
+            diesel::update(digests::table.find(fresh))
+                .set(digests::created_at.eq(a_minute_ago))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_finished_once(&app, fresh).await;
 }

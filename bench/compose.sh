@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Benchmark: composing a digest for N readers, alone and while readers sign up.
+# `newsletter serve` runs on a fresh database of N confirmed readers with Postfix's
+# smtp-sink as its SMTP server, three times, each on a fresh copy of the database: first
+# `POST /api/digests` composes a digest with nothing else going on (it answers once every
+# delivery is queued); then wrk drives `POST /subscriptions` alone for a few seconds
+# (fresh addresses, 64 connections); then the digest is composed while wrk drives the
+# sign-ups.
+# Prints both composing times and both sign-up runs' requests a second, p50, p99 and
+# errors.
+#
+#   bench/compose.sh [READERS=1000000] [CONNECTIONS=64] [SECONDS=4]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+readers=${1:-1000000}
+connections=${2:-64}
+seconds=${3:-4}
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+. bench/common.sh
+
+run=$(mktemp -d)
+smtp_port=$(free_port)
+http_port=$(free_port)
+start_sink "$smtp_port"
+trap 'kill "${app_pid:-}" 2>/dev/null; sleep 0.5; kill "$sink_pid" 2>/dev/null || true; rm -rf "$run"' EXIT
+write_readers "$readers" "$run/readers.csv"
+
+export SMTP_URL=smtp://127.0.0.1:$smtp_port \
+  BIND_ADDR=127.0.0.1:$http_port BASE_URL=http://127.0.0.1:$http_port \
+  SIGNUP_RATE_PER_MINUTE=0 CONFIRM_MAILS_PER_ADDRESS_PER_DAY=1000 DIGEST_CRON= FEED_CRON= \
+  ADMIN_TOKEN=bench-admin-token-0123456789 RUST_LOG=warn
+(cd "$run" && DATABASE_URL=$run/readers.db "$bin" subscribers import readers.csv 2>/dev/null)
+
+# Starts `serve` on a fresh copy of the imported readers.
+serve_fresh() {
+  kill "${app_pid:-}" 2>/dev/null && wait "$app_pid" 2>/dev/null || true
+  rm -f "$run"/newsletter.db*
+  cp "$run/readers.db" "$run/newsletter.db"
+  (cd "$run" && DATABASE_URL=$run/newsletter.db exec "$bin" serve 2>"$run/app.log") &
+  app_pid=$!
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$http_port/health" >/dev/null && break
+    sleep 0.1
+  done
+  # The digest's one article.
+  curl -sf -X POST -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
+    -d '{"title": "Astana’s budget debate opens in the Mazhilis", "url": "https://astanatimes.example/budget", "summary": "The Mazhilis took up the 2027 budget."}' \
+    "http://127.0.0.1:$http_port/api/articles" >/dev/null
+}
+
+# Composes the digest; prints the seconds `POST /api/digests` took and its answer.
+compose() {
+  local took
+  took=$(curl -s -o "$run/created" -w '%{time_total}' -X POST \
+    -H "Authorization: Bearer $ADMIN_TOKEN" "http://127.0.0.1:$http_port/api/digests")
+  echo "${took} s ($(cat "$run/created"))"
+}
+
+cat > "$run/signup.lua" <<'LUA'
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+local n = 0
+request = function()
+  n = n + 1
+  local body = "email=" .. prefix .. tid .. "-" .. n .. "%40example.org&name=Reader+" .. n
+  return wrk.format("POST", "/subscriptions",
+    { ["Content-Type"] = "application/x-www-form-urlencoded" }, body)
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "%.0f requests/s, p50 %.1f ms, p99 %.1f ms, errors %d (non-2xx %d)\n",
+    summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    e.connect + e.read + e.write + e.timeout + e.status, e.status))
+end
+LUA
+signups() {
+  sed "1i prefix = \"$1\"" "$run/signup.lua" > "$run/signup-$1.lua"
+  wrk -t 2 -c "$connections" -d "${seconds}s" --latency -s "$run/signup-$1.lua" \
+    "http://127.0.0.1:$http_port" | tail -n 1
+}
+
+serve_fresh
+composed_alone=$(compose)
+serve_fresh
+alone=$(signups alone)
+serve_fresh
+signups during > "$run/during" &
+wrk_pid=$!
+sleep 0.5
+composed_during=$(compose)
+wait "$wrk_pid"
+echo "composing the digest for $readers readers (every delivery queued), alone: $composed_alone"
+echo "composing it while readers sign up: $composed_during"
+echo "sign-ups alone:              $alone"
+echo "sign-ups while it composes:  $(cat "$run/during")"
