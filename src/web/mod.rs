@@ -142,7 +142,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::scope("/webhooks")
-                .app_data(web::PayloadConfig::default().limit(crate::webhooks::WEBHOOK_BYTES))
+                .app_data(web::PayloadConfig::default().limit(limits::WEBHOOK_BYTES))
                 .service(Endpoint::at("/ses").post(webhooks::ses).done())
                 .service(Endpoint::at("/postmark").post(webhooks::postmark).done())
                 .service(Endpoint::at("/mailgun").post(webhooks::mailgun).done())

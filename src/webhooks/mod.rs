@@ -16,10 +16,6 @@ use std::time::{Duration, Instant};
 
 use crate::service::feedback::{Feedback, FeedbackKind, Recipient};
 
-/// The largest webhook body read; larger gets 413. SNS messages are at most 256 KiB;
-/// SendGrid batches its events, up to a few hundred a request.
-pub const WEBHOOK_BYTES: usize = 2 * 1024 * 1024;
-
 /// The most of a provider's words kept with one event.
 pub const DETAIL_CHARS: usize = 500;
 

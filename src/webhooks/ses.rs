@@ -21,8 +21,6 @@ use crate::service::feedback::{Feedback, FeedbackKind};
 pub const MAX_AGE: Duration = Duration::from_secs(60 * 60);
 /// How far ahead of our clock a `Timestamp` may be.
 const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
-/// The largest certificate read.
-const CERT_BYTES: usize = 64 * 1024;
 /// Certificates kept (AWS rotates them rarely; one a region is usual).
 const CACHED_CERTS: usize = 16;
 
@@ -227,8 +225,11 @@ impl SnsClient {
             .context("could not read the SNS signing certificate")?
         {
             pem.extend_from_slice(&chunk);
-            if pem.len() > CERT_BYTES {
-                bail!("the SNS signing certificate is larger than {CERT_BYTES} bytes");
+            if pem.len() > crate::limits::SNS_CERT_BYTES {
+                bail!(
+                    "the SNS signing certificate is larger than {} bytes",
+                    crate::limits::SNS_CERT_BYTES
+                );
             }
         }
         let key = Arc::new(rsa_key_of_certificate(&pem)?);
