@@ -740,7 +740,7 @@ impl Settings {
                 .filter(|&secs| secs <= 100 * 365 * 86_400)
                 .context("DELIVERY_RETENTION_DAYS must be at most 36500 (a hundred years)")?,
             ),
-            webhooks: WebhookSettings::from_lookup(&get_nonempty)?,
+            webhooks: WebhookSettings::from_lookup(get_nonempty)?,
         })
     }
 

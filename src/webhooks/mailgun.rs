@@ -121,7 +121,7 @@ fn feedback_of(event: &EventData) -> Result<Vec<Feedback>, Refusal> {
 }
 
 fn hex_decode(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 || !hex.is_ascii() {
+    if !hex.len().is_multiple_of(2) || !hex.is_ascii() {
         return None;
     }
     (0..hex.len())
