@@ -88,21 +88,35 @@ impl Webhooks {
 /// and only requests whose signature checked out are remembered.
 #[derive(Default)]
 pub struct SeenRecently {
-    seen: Mutex<HashMap<String, Instant>>,
+    seen: Mutex<Seen>,
+}
+
+#[derive(Default)]
+struct Seen {
+    nonces: HashMap<String, Instant>,
+    last_sweep: Option<Instant>,
 }
 
 impl SeenRecently {
     /// `true` the first time `key` is offered within `window`; it is then remembered
-    /// until the window has passed (or [`SeenRecently::forget`]).
+    /// for twice the window (a timestamp may lie ahead of our clock by a window), or
+    /// until [`SeenRecently::forget`].
     pub fn first_time(&self, key: String, window: Duration) -> bool {
         let now = Instant::now();
+        let keep = window * 2;
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        // Keep twice the window: a timestamp may lie ahead of our clock by a window.
-        seen.retain(|_, at| now.duration_since(*at) < window * 2);
-        match seen.entry(key) {
-            std::collections::hash_map::Entry::Occupied(_) => false,
-            std::collections::hash_map::Entry::Vacant(entry) => {
-                entry.insert(now);
+        // Old nonces are swept at most once a second, not on every request.
+        if seen
+            .last_sweep
+            .is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1))
+        {
+            seen.nonces.retain(|_, at| now.duration_since(*at) < keep);
+            seen.last_sweep = Some(now);
+        }
+        match seen.nonces.get(&key) {
+            Some(at) if now.duration_since(*at) < keep => false,
+            _ => {
+                seen.nonces.insert(key, now);
                 true
             }
         }
@@ -114,6 +128,7 @@ impl SeenRecently {
         self.seen
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .nonces
             .remove(key);
     }
 }
@@ -146,6 +161,13 @@ mod tests {
         assert!(seen.first_time("b".into(), window));
         seen.forget("a");
         assert!(seen.first_time("a".into(), window));
+        let short = Duration::from_millis(1);
+        assert!(seen.first_time("c".into(), short));
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(
+            seen.first_time("c".into(), short),
+            "remembered past twice its window"
+        );
     }
 
     #[test]
