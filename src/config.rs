@@ -988,6 +988,51 @@ mod tests {
         Settings::from_map(&map)
     }
 
+    #[test]
+    fn webhooks_are_off_by_default_and_their_secrets_are_checked_at_start() {
+        let off = settings(&[]).unwrap().webhooks;
+        assert!(off.ses_topic_arn.is_none() && off.postmark.is_none());
+        assert!(off.mailgun_signing_key.is_none() && off.sendgrid_public_key.is_none());
+
+        let message = |pairs: &[(&str, &str)]| format!("{:#}", settings(pairs).unwrap_err());
+        assert!(
+            message(&[("SES_WEBHOOK_TOPIC_ARN", "ses-feedback")])
+                .starts_with("SES_WEBHOOK_TOPIC_ARN must be")
+        );
+        assert!(
+            message(&[("SES_SNS_CERT_HOST_OVERRIDE", "127.0.0.1:4000")])
+                .starts_with("SES_SNS_CERT_HOST_OVERRIDE must be")
+        );
+        assert!(
+            message(&[("POSTMARK_WEBHOOK_USER", "pm")])
+                .starts_with("POSTMARK_WEBHOOK_USER and POSTMARK_WEBHOOK_PASSWORD go together")
+        );
+        assert!(
+            message(&[
+                ("POSTMARK_WEBHOOK_USER", "pm"),
+                ("POSTMARK_WEBHOOK_PASSWORD", "short")
+            ])
+            .starts_with("POSTMARK_WEBHOOK_PASSWORD is shorter")
+        );
+
+        let on = settings(&[
+            (
+                "SES_WEBHOOK_TOPIC_ARN",
+                "arn:aws:sns:eu-west-1:123456789012:ses-feedback",
+            ),
+            ("POSTMARK_WEBHOOK_USER", "pm"),
+            ("POSTMARK_WEBHOOK_PASSWORD", "a-long-password-0123"),
+            ("MAILGUN_WEBHOOK_SIGNING_KEY", "key-0123"),
+        ])
+        .unwrap();
+        assert!(on.webhooks.ses_topic_arn.is_some() && on.webhooks.postmark.is_some());
+        assert!(
+            !format!("{on:?}").contains("a-long-password-0123"),
+            "secrets stay out of Debug"
+        );
+        assert!(!format!("{on:?}").contains("key-0123"));
+    }
+
     /// What dotenvy says of `contents`, explained.
     fn explained(contents: &str) -> String {
         match dotenvy::from_read_iter(contents.as_bytes()).find_map(Result::err) {
