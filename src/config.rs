@@ -251,6 +251,86 @@ impl LogFormat {
     }
 }
 
+/// The provider webhooks (issue 13); each is off (404) until its secret is set.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookSettings {
+    /// `SES_WEBHOOK_TOPIC_ARN`: the one SNS topic whose messages `POST /webhooks/ses`
+    /// takes.
+    pub ses_topic_arn: Option<String>,
+    /// `SES_SNS_CERT_HOST_OVERRIDE` (for tests only): an origin such as
+    /// `http://127.0.0.1:4000` that SNS certificate and subscription URLs may name
+    /// instead of `https://sns.<region>.amazonaws.com`.
+    pub ses_cert_host_override: Option<Url>,
+    /// `POSTMARK_WEBHOOK_USER` and `POSTMARK_WEBHOOK_PASSWORD`: the basic auth
+    /// Postmark's webhook URL carries.
+    pub postmark: Option<(String, Secret)>,
+    /// `MAILGUN_WEBHOOK_SIGNING_KEY`: the HMAC key of Mailgun's webhook signatures.
+    pub mailgun_signing_key: Option<Secret>,
+    /// `SENDGRID_WEBHOOK_PUBLIC_KEY`: the uncompressed P-256 point of the public key
+    /// SendGrid shows (base64 DER), checked at start.
+    pub sendgrid_public_key: Option<Vec<u8>>,
+}
+
+impl WebhookSettings {
+    fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<WebhookSettings> {
+        let ses_topic_arn = get("SES_WEBHOOK_TOPIC_ARN");
+        if let Some(arn) = &ses_topic_arn
+            && (!arn.starts_with("arn:aws:sns:") || arn.chars().any(char::is_whitespace))
+        {
+            bail!(
+                "SES_WEBHOOK_TOPIC_ARN must be an SNS topic ARN such as `arn:aws:sns:eu-west-1:123456789012:ses-feedback`, not `{arn}`"
+            );
+        }
+        let ses_cert_host_override = get("SES_SNS_CERT_HOST_OVERRIDE")
+            .map(|raw| {
+                Url::parse(&raw)
+                    .ok()
+                    .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+                    .with_context(|| {
+                        format!(
+                            "SES_SNS_CERT_HOST_OVERRIDE must be an origin such as `http://127.0.0.1:4000`, not `{raw}`"
+                        )
+                    })
+            })
+            .transpose()?;
+        let postmark = match (
+            get("POSTMARK_WEBHOOK_USER"),
+            get("POSTMARK_WEBHOOK_PASSWORD"),
+        ) {
+            (None, None) => None,
+            (Some(user), Some(password)) => {
+                if password.len() < 16 {
+                    bail!(
+                        "POSTMARK_WEBHOOK_PASSWORD is shorter than 16 characters; use a long random secret (e.g. `openssl rand -hex 32`)"
+                    );
+                }
+                if user.contains(':') {
+                    bail!("POSTMARK_WEBHOOK_USER cannot hold a `:` (basic auth splits there)");
+                }
+                Some((user, Secret(password)))
+            }
+            _ => bail!(
+                "POSTMARK_WEBHOOK_USER and POSTMARK_WEBHOOK_PASSWORD go together: set both to take Postmark's webhook, or neither"
+            ),
+        };
+        let mailgun_signing_key = get("MAILGUN_WEBHOOK_SIGNING_KEY").map(Secret);
+        let sendgrid_public_key = get("SENDGRID_WEBHOOK_PUBLIC_KEY")
+            .map(|raw| {
+                crate::webhooks::sendgrid::parse_public_key(&raw).with_context(|| {
+                    "SENDGRID_WEBHOOK_PUBLIC_KEY must be the verification key SendGrid shows (base64 DER of a P-256 public key)"
+                })
+            })
+            .transpose()?;
+        Ok(WebhookSettings {
+            ses_topic_arn,
+            ses_cert_host_override,
+            postmark,
+            mailgun_signing_key,
+            sendgrid_public_key,
+        })
+    }
+}
+
 /// Every setting of the service, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -307,6 +387,9 @@ pub struct Settings {
     /// `DELIVERY_RETENTION_DAYS`: how long the delivery rows of a finished digest (and
     /// finished one-off mail) are kept; the digest's counts are kept for ever.
     pub delivery_retention: Duration,
+    /// The provider webhooks' secrets (`SES_WEBHOOK_TOPIC_ARN`, `POSTMARK_WEBHOOK_*`,
+    /// `MAILGUN_WEBHOOK_SIGNING_KEY`, `SENDGRID_WEBHOOK_PUBLIC_KEY`).
+    pub webhooks: WebhookSettings,
 }
 
 /// The settings of a `.env` file, from the working folder or the nearest folder above it
@@ -661,6 +744,7 @@ impl Settings {
                 .filter(|&secs| secs <= 100 * 365 * 86_400)
                 .context("DELIVERY_RETENTION_DAYS must be at most 36500 (a hundred years)")?,
             ),
+            webhooks: WebhookSettings::from_lookup(get_nonempty)?,
         })
     }
 
@@ -906,6 +990,51 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Settings::from_map(&map)
+    }
+
+    #[test]
+    fn webhooks_are_off_by_default_and_their_secrets_are_checked_at_start() {
+        let off = settings(&[]).unwrap().webhooks;
+        assert!(off.ses_topic_arn.is_none() && off.postmark.is_none());
+        assert!(off.mailgun_signing_key.is_none() && off.sendgrid_public_key.is_none());
+
+        let message = |pairs: &[(&str, &str)]| format!("{:#}", settings(pairs).unwrap_err());
+        assert!(
+            message(&[("SES_WEBHOOK_TOPIC_ARN", "ses-feedback")])
+                .starts_with("SES_WEBHOOK_TOPIC_ARN must be")
+        );
+        assert!(
+            message(&[("SES_SNS_CERT_HOST_OVERRIDE", "127.0.0.1:4000")])
+                .starts_with("SES_SNS_CERT_HOST_OVERRIDE must be")
+        );
+        assert!(
+            message(&[("POSTMARK_WEBHOOK_USER", "pm")])
+                .starts_with("POSTMARK_WEBHOOK_USER and POSTMARK_WEBHOOK_PASSWORD go together")
+        );
+        assert!(
+            message(&[
+                ("POSTMARK_WEBHOOK_USER", "pm"),
+                ("POSTMARK_WEBHOOK_PASSWORD", "short")
+            ])
+            .starts_with("POSTMARK_WEBHOOK_PASSWORD is shorter")
+        );
+
+        let on = settings(&[
+            (
+                "SES_WEBHOOK_TOPIC_ARN",
+                "arn:aws:sns:eu-west-1:123456789012:ses-feedback",
+            ),
+            ("POSTMARK_WEBHOOK_USER", "pm"),
+            ("POSTMARK_WEBHOOK_PASSWORD", "a-long-password-0123"),
+            ("MAILGUN_WEBHOOK_SIGNING_KEY", "key-0123"),
+        ])
+        .unwrap();
+        assert!(on.webhooks.ses_topic_arn.is_some() && on.webhooks.postmark.is_some());
+        assert!(
+            !format!("{on:?}").contains("a-long-password-0123"),
+            "secrets stay out of Debug"
+        );
+        assert!(!format!("{on:?}").contains("key-0123"));
     }
 
     /// What dotenvy says of `contents`, explained.

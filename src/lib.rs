@@ -20,6 +20,7 @@ pub mod state;
 pub mod telemetry;
 pub mod templates;
 pub mod web;
+pub mod webhooks;
 
 pub use config::Settings;
 pub use startup::Application;

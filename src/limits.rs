@@ -13,6 +13,11 @@ use std::time::Duration;
 pub const FORM_BYTES: usize = 16 * 1024;
 /// The largest JSON body the admin API accepts.
 pub const JSON_BYTES: usize = 256 * 1024;
+/// The largest provider webhook body (413 past it). SNS messages are at most 256 KiB;
+/// SendGrid batches its events, a few hundred a request.
+pub const WEBHOOK_BYTES: usize = 2 * 1024 * 1024;
+/// The largest SNS signing certificate read.
+pub const SNS_CERT_BYTES: usize = 64 * 1024;
 /// The largest CSV upload on the admin subscribers page.
 pub const UPLOAD_BYTES: usize = 20 * 1024 * 1024;
 

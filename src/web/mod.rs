@@ -15,6 +15,7 @@ mod pages;
 mod slow_clients;
 mod subscribe;
 mod unsubscribe;
+mod webhooks;
 
 use std::net::IpAddr;
 use std::net::TcpListener;
@@ -42,6 +43,7 @@ pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<actix_we
         state.settings.signup_rate_per_minute,
     ));
     let admin_gate = web::Data::new(admin_auth::AdminGate::new());
+    let webhooks = web::Data::new(crate::webhooks::Webhooks::new()?);
     let state = web::Data::new(state);
     let connections = slow_clients::ConnectionCounter::default();
     let shutdown_grace = crate::shutdown::time_for_work(state.settings.shutdown_grace).as_secs();
@@ -56,6 +58,7 @@ pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<actix_we
             .app_data(state.clone())
             .app_data(signup_limiter.clone())
             .app_data(admin_gate.clone())
+            .app_data(webhooks.clone())
             .app_data(web::PayloadConfig::default().limit(limits::FORM_BYTES))
             .app_data(
                 web::JsonConfig::default()
@@ -136,6 +139,14 @@ fn routes(cfg: &mut web::ServiceConfig) {
                         .done(),
                 )
                 .service(Endpoint::at("/digests/{id}").get(api::get_digest).done()),
+        )
+        .service(
+            web::scope("/webhooks")
+                .app_data(web::PayloadConfig::default().limit(limits::WEBHOOK_BYTES))
+                .service(Endpoint::at("/ses").post(webhooks::ses).done())
+                .service(Endpoint::at("/postmark").post(webhooks::postmark).done())
+                .service(Endpoint::at("/mailgun").post(webhooks::mailgun).done())
+                .service(Endpoint::at("/sendgrid").post(webhooks::sendgrid).done()),
         )
         .configure(admin::routes)
         .default_service(web::to(pages::not_found));

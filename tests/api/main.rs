@@ -29,3 +29,4 @@ mod signup;
 mod site_look;
 mod templates;
 mod unsubscribe;
+mod webhooks;

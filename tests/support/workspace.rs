@@ -49,6 +49,12 @@ pub const SETTINGS: &[&str] = &[
     "LOG_FORMAT",
     "SHUTDOWN_GRACE_SECONDS",
     "DELIVERY_RETENTION_DAYS",
+    "SES_WEBHOOK_TOPIC_ARN",
+    "SES_SNS_CERT_HOST_OVERRIDE",
+    "POSTMARK_WEBHOOK_USER",
+    "POSTMARK_WEBHOOK_PASSWORD",
+    "MAILGUN_WEBHOOK_SIGNING_KEY",
+    "SENDGRID_WEBHOOK_PUBLIC_KEY",
 ];
 
 /// A folder for the CLI to run in (it reads `.env` from its working directory), and the
