@@ -101,6 +101,13 @@ pub fn claim_due(
 ) -> anyhow::Result<Vec<ClaimedDelivery>> {
     let now = lease.now;
     crate::db::write_transaction(conn, |conn| {
+        // While a digest is being queued (a few seconds for a million readers) nothing is
+        // claimed: queueing then has the machine and the write lock to itself, and its
+        // chunks stay short for the sign-ups waiting between them. One left half-queued
+        // by a crash stops holding sending back once it is stale.
+        if digests::being_queued(conn, now)? {
+            return Ok(Vec::new());
+        }
         // One query for both engines; on PostgreSQL it also locks what it finds and
         // passes over rows another instance is claiming this moment (SKIP LOCKED), so
         // instances claiming at once take different deliveries.

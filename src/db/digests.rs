@@ -98,6 +98,23 @@ pub fn composing(conn: &mut Conn, before: NaiveDateTime) -> anyhow::Result<Vec<i
         .load(conn)?)
 }
 
+/// Whether a digest is being queued this moment: one made within
+/// [`QUEUEING_STALE_AFTER`] before `now` and not yet wholly queued.
+pub fn being_queued(conn: &mut Conn, now: NaiveDateTime) -> anyhow::Result<bool> {
+    let since = now - chrono::Duration::from_std(QUEUEING_STALE_AFTER)?;
+    Ok(diesel::select(diesel::dsl::exists(
+        digests::table
+            .filter(digests::queue_end.is_not_null())
+            .filter(digests::created_at.ge(since)),
+    ))
+    .get_result(conn)?)
+}
+
+/// How long a digest is given to be wholly queued by the process that made it (a
+/// million readers take a few seconds): until then the workers send nothing (see
+/// `deliveries::claim_due`); after it, an idle worker takes its queueing up.
+pub const QUEUEING_STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// How far the queueing of a composing digest has come: readers with ids up to the
 /// cursor have their delivery; it goes to those up to the end. `None` once the digest
 /// is queued (or does not exist).

@@ -118,10 +118,6 @@ pub async fn compose_digest(state: &AppState) -> anyhow::Result<Composed> {
     compose_digest_titled(state, None).await
 }
 
-/// How long a digest is given to be queued by the process that made it before an idle
-/// worker takes it on (a million readers take a few seconds).
-pub const COMPOSING_STALE_AFTER: Duration = Duration::from_secs(60);
-
 /// [`compose_digest`], under the editor's `subject` when one is given (the template's
 /// otherwise); the editor's subject is stored with the digest.
 pub async fn compose_digest_titled(
@@ -193,8 +189,8 @@ pub async fn resume_composing(state: &AppState, older_than: Duration) -> anyhow:
 }
 
 /// Renders digest `id` if it is not yet, then queues its readers chunk by chunk from
-/// where its cursor stands. Deliveries go out from the first chunk on; the workers
-/// close the digest only once it is wholly queued (status `sending`).
+/// where its cursor stands. The workers send nothing while a digest is being queued
+/// (`deliveries::claim_due`) and close it only once it is wholly queued.
 async fn queue_digest(state: &AppState, id: i64) -> anyhow::Result<DigestCreated> {
     let digest = state
         .db
@@ -250,9 +246,9 @@ async fn queue_digest(state: &AppState, id: i64) -> anyhow::Result<DigestCreated
                 Ok((queued, took))
             })
             .await?;
-        // Deliveries go out from the first chunk on.
-        state.wake_deliveries();
         if queued {
+            // The workers hold back while a digest is being queued; now they can go.
+            state.wake_deliveries();
             break;
         }
         chunk = next_chunk(chunk, took);

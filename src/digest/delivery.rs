@@ -135,7 +135,7 @@ impl Queue for DigestCache {
         if digest_ids.is_empty() {
             // Idle: a digest whose queueing stopped half-way (its process crashed or
             // could not go on) is carried on here, not only at the next start.
-            compose::resume_composing(state, compose::COMPOSING_STALE_AFTER).await?;
+            compose::resume_composing(state, digests::QUEUEING_STALE_AFTER).await?;
         }
         state
             .db
