@@ -336,6 +336,7 @@ fn check_message(settings: &Settings, to: &EmailAddress) -> anyhow::Result<Email
         html,
         message_id: format!("<check-smtp.{nonce:016x}@{}>", settings.public_host()),
         headers: Vec::new(),
+        return_path: None,
     })
 }
 

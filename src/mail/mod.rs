@@ -7,6 +7,7 @@ pub mod pipeline;
 pub mod queue;
 pub mod retry;
 pub mod transport;
+pub mod verp;
 pub mod wrap;
 
 pub use message::Email;

@@ -5,5 +5,6 @@
 //! `csv_io` inserts them as such.)
 
 pub mod bounces;
+pub mod feedback;
 pub mod retention;
 pub mod subscriptions;

@@ -114,6 +114,7 @@ pub async fn send_test(
         html: next.html,
         message_id: format!("<test-{tag}@{}>", state.settings.public_host()),
         headers: vec![("List-Id", state.list_id())],
+        return_path: None,
     };
     state.mailer.send(&message).await.map_err(|e| {
         pages::message_page(
