@@ -1,6 +1,7 @@
 //! Mail: building messages (headers, MIME), sending them, and the queue of one-off mail.
 
 pub mod dkim;
+pub mod inbound;
 pub mod message;
 pub mod outbox;
 pub mod pipeline;

@@ -135,7 +135,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
                         .get(api::preview_digest)
                         .done(),
                 )
-                .service(Endpoint::at("/digests/{id}").get(api::get_digest).done()),
+                .service(Endpoint::at("/digests/{id}").get(api::get_digest).done())
+                .service(Endpoint::at("/inbound").post(api::inbound_mail).done()),
         )
         .configure(admin::routes)
         .default_service(web::to(pages::not_found));
