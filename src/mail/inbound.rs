@@ -517,14 +517,14 @@ fn nonstandard_dsn(
             failed_header.into_iter().map(Recipient::Address).collect()
         }
         None => {
-            let own_domain = from.rsplit('@').next().unwrap_or("").to_owned();
+            // The first address the server's words name, that is not the server's own.
             addresses_in(text)
                 .into_iter()
                 .find(|a| {
                     let a = a.to_ascii_lowercase();
                     let local = a.split('@').next().unwrap_or("");
                     !["mailer-daemon", "postmaster"].contains(&local)
-                        && !a.ends_with(&format!("@{own_domain}"))
+                        && a != from
                         && bounce.is_none_or(|b| b.tag_of(&a).is_none())
                 })
                 .map(Recipient::Address)
