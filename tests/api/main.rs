@@ -6,6 +6,7 @@ mod support;
 
 mod admin_api;
 mod admin_pages;
+mod bounces;
 mod articles;
 mod bulk_mail_rules;
 mod cli_send_digest;
