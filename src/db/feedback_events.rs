@@ -49,16 +49,18 @@ pub struct ShownEvent {
 /// The events joined with their readers, selected as [`ShownEvent`].
 macro_rules! shown {
     () => {
-        feedback_events::table.inner_join(subscribers::table).select((
-        feedback_events::id,
-        feedback_events::subscriber_id,
-        subscribers::email,
-        feedback_events::digest_id,
-        feedback_events::kind,
-        feedback_events::detail,
-        feedback_events::source,
-        feedback_events::created_at,
-    ))
+        feedback_events::table
+            .inner_join(subscribers::table)
+            .select((
+                feedback_events::id,
+                feedback_events::subscriber_id,
+                subscribers::email,
+                feedback_events::digest_id,
+                feedback_events::kind,
+                feedback_events::detail,
+                feedback_events::source,
+                feedback_events::created_at,
+            ))
     };
 }
 

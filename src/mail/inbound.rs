@@ -249,21 +249,19 @@ fn digest_of_tag(tag: &str) -> Option<i64> {
 
 /// The address-like words of a text: `local@domain`, without brackets or quotes.
 fn addresses_in(text: &str) -> Vec<String> {
-    text.split(|c: char| {
-        c.is_whitespace() || "<>,;:()[]\"'=".contains(c)
-    })
-    .filter(|w| {
-        let Some((local, domain)) = w.rsplit_once('@') else {
-            return false;
-        };
-        !local.is_empty()
-            && domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && w.len() <= 254
-    })
-    .map(|w| w.trim_end_matches('.').to_owned())
-    .collect()
+    text.split(|c: char| c.is_whitespace() || "<>,;:()[]\"'=".contains(c))
+        .filter(|w| {
+            let Some((local, domain)) = w.rsplit_once('@') else {
+                return false;
+            };
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && w.len() <= 254
+        })
+        .map(|w| w.trim_end_matches('.').to_owned())
+        .collect()
 }
 
 /// RFC 3464: the `message/delivery-status` part's per-recipient fields. `None` when the
@@ -345,10 +343,7 @@ fn standard_dsn(
 
 /// `rfc822; reader@example.org` → `reader@example.org`.
 fn strip_type(value: &str) -> &str {
-    value
-        .split_once(';')
-        .map_or(value, |(_, rest)| rest)
-        .trim()
+    value.split_once(';').map_or(value, |(_, rest)| rest).trim()
 }
 
 /// The tag in the `Return-Path` (or `From`-line sender) of the copy of our message a
@@ -411,8 +406,8 @@ fn complaint(message: &Message<'_>, tag: Option<&str>, bounce: Option<&BounceAdd
     let recipient = match tag {
         Some(tag) => Recipient::Tag(tag),
         None => {
-            let from_report = field(&fields, "original-rcpt-to")
-                .and_then(|v| addresses_in(v).into_iter().next());
+            let from_report =
+                field(&fields, "original-rcpt-to").and_then(|v| addresses_in(v).into_iter().next());
             let from_copy = || {
                 message.parts.iter().find_map(|part| {
                     let embedded = embedded_message(part)?;
@@ -555,15 +550,16 @@ fn nonstandard_dsn(
 /// Hard or soft, and the server's words: a delay said in the subject or text is soft;
 /// otherwise the first enhanced status code (5.x.x hard, 4.x.x soft), then the first
 /// SMTP reply code, then words that mean "permanent".
-fn classify(
-    subject: &str,
-    text: &str,
-    lower: &str,
-    failed_header: bool,
-) -> (FeedbackKind, String) {
-    let delayed = ["delay", "warning", "will retry", "will continue to try", "not yet been delivered"]
-        .iter()
-        .any(|w| subject.contains(w) || lower.contains(w));
+fn classify(subject: &str, text: &str, lower: &str, failed_header: bool) -> (FeedbackKind, String) {
+    let delayed = [
+        "delay",
+        "warning",
+        "will retry",
+        "will continue to try",
+        "not yet been delivered",
+    ]
+    .iter()
+    .any(|w| subject.contains(w) || lower.contains(w));
     let line_of = |at: usize| {
         let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
         let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
@@ -708,9 +704,17 @@ fn is_auto_reply(message: &Message<'_>) -> bool {
         return true;
     }
     let subject = message.subject().unwrap_or("").to_ascii_lowercase();
-    ["out of office", "automatic reply", "auto-reply", "autoreply", "vacation", "abwesenheit", "absence"]
-        .iter()
-        .any(|w| subject.contains(w))
+    [
+        "out of office",
+        "automatic reply",
+        "auto-reply",
+        "autoreply",
+        "vacation",
+        "abwesenheit",
+        "absence",
+    ]
+    .iter()
+    .any(|w| subject.contains(w))
 }
 
 /// The fields of a DSN or feedback report, in blocks separated by blank lines, names

@@ -55,15 +55,16 @@ impl Sent {
         let mut chars = head.chars();
         let kind = chars.next()?;
         let digits = chars.as_str();
-        if digits.is_empty() || digits.len() > 18 || !digits.bytes().all(|b| b.is_ascii_digit())
-        {
+        if digits.is_empty() || digits.len() > 18 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         let id: i64 = digits.parse().ok()?;
         if digits != id.to_string() {
             return None;
         }
-        let reader = signer.verify_hex(&format!("verp:{kind}{id}"), signed).ok()?;
+        let reader = signer
+            .verify_hex(&format!("verp:{kind}{id}"), signed)
+            .ok()?;
         match kind {
             'd' => Some(Sent::Digest { digest: id, reader }),
             'm' => Some(Sent::Mail { mail: id, reader }),
@@ -106,13 +107,19 @@ mod tests {
         let mut flipped = tag.clone().into_bytes();
         let last = flipped.len() - 1;
         flipped[last] = if flipped[last] == b'0' { b'1' } else { b'0' };
-        assert_eq!(Sent::verify(&signer, &String::from_utf8(flipped).unwrap()), None);
+        assert_eq!(
+            Sent::verify(&signer, &String::from_utf8(flipped).unwrap()),
+            None
+        );
         for junk in ["", "d", "d-", "d12", "d012-00", "x1-00", &"d1-".repeat(50)] {
             assert_eq!(Sent::verify(&signer, junk), None, "{junk}");
         }
         let bounce = BounceAddress::parse("bounces@news.example.org").unwrap();
         let unsubscribe = unsubscribe_address(&bounce, &signer, sent);
-        assert!(unsubscribe.len() - "@news.example.org".len() <= 64, "{unsubscribe}");
+        assert!(
+            unsubscribe.len() - "@news.example.org".len() <= 64,
+            "{unsubscribe}"
+        );
         assert_eq!(
             bounce.tag_of(&return_path(&bounce, &signer, sent)),
             Some(tag.as_str())

@@ -72,11 +72,7 @@ pub const DETAIL_MAX_CHARS: usize = 500;
 /// A tag is checked with the secret it was signed with, which this function does not
 /// have: it refuses every tag (`UnknownReader`). Mail in, where tags come from, calls
 /// [`apply_with`] with the app's signer.
-pub fn apply(
-    conn: &mut Conn,
-    feedback: &Feedback,
-    now: NaiveDateTime,
-) -> anyhow::Result<Applied> {
+pub fn apply(conn: &mut Conn, feedback: &Feedback, now: NaiveDateTime) -> anyhow::Result<Applied> {
     apply_with(conn, None, feedback, now)
 }
 
@@ -93,7 +89,10 @@ pub fn apply_with(
             let Some(sent) = signer.and_then(|signer| Sent::verify(signer, tag)) else {
                 return Ok(Applied::UnknownReader);
             };
-            (ReaderRef::Id(sent.reader()), sent.digest().or(feedback.digest_id))
+            (
+                ReaderRef::Id(sent.reader()),
+                sent.digest().or(feedback.digest_id),
+            )
         }
         Recipient::Address(address) => {
             let Ok(address) = EmailAddress::parse(address.trim()) else {
@@ -191,7 +190,10 @@ mod tests {
 
     #[test]
     fn details_are_kept_on_one_bounded_line() {
-        assert_eq!(bounded("550 5.1.1\r\n  user\tunknown\u{7}"), "550 5.1.1 user unknown");
+        assert_eq!(
+            bounded("550 5.1.1\r\n  user\tunknown\u{7}"),
+            "550 5.1.1 user unknown"
+        );
         let long = bounded(&"x".repeat(10_000));
         assert_eq!(long.chars().count(), DETAIL_MAX_CHARS);
         assert!(long.ends_with('…'));

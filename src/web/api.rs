@@ -240,7 +240,11 @@ pub async fn inbound_mail(
     let ingested = crate::mail::inbound::ingest(&state, body)
         .await
         .map_err(WebError::Internal)?;
-    tracing::info!(verdict = ingested.kind(), "inbound mail: {}", ingested.describe());
+    tracing::info!(
+        verdict = ingested.kind(),
+        "inbound mail: {}",
+        ingested.describe()
+    );
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "verdict": ingested.kind(),
         "recorded": ingested.recorded,

@@ -54,9 +54,19 @@ fn every_form_of_bounce_and_complaint_is_recognised_with_its_reader_and_verdict(
     let cases: [(&str, FeedbackKind, &dyn Fn(&str) -> Recipient, &str); 12] = [
         ("postfix.eml", HardBounce, &by_tag, "5.1.1"),
         ("postfix_delayed.eml", SoftBounce, &by_tag, "4.4.1"),
-        ("exim.eml", HardBounce, &by_address, "timur.bekov@example.net"),
+        (
+            "exim.eml",
+            HardBounce,
+            &by_address,
+            "timur.bekov@example.net",
+        ),
         ("exim_plain.eml", HardBounce, &by_tag, "permanent error"),
-        ("qmail.eml", HardBounce, &by_address, "bauyrzhan@qmail-host.example"),
+        (
+            "qmail.eml",
+            HardBounce,
+            &by_address,
+            "bauyrzhan@qmail-host.example",
+        ),
         (
             "exchange.eml",
             HardBounce,
@@ -64,13 +74,28 @@ fn every_form_of_bounce_and_complaint_is_recognised_with_its_reader_and_verdict(
             "madina.seitkali@contoso.example",
         ),
         ("gmail.eml", HardBounce, &by_tag, "does not exist"),
-        ("yahoo.eml", HardBounce, &by_address, "saule.zhunusova@yahoo.com"),
+        (
+            "yahoo.eml",
+            HardBounce,
+            &by_address,
+            "saule.zhunusova@yahoo.com",
+        ),
         ("arf.eml", Complaint, &by_tag, "abuse"),
-        ("arf_without_verp.eml", Complaint, &by_address, "gulnara.k@yahoo.com"),
+        (
+            "arf_without_verp.eml",
+            Complaint,
+            &by_address,
+            "gulnara.k@yahoo.com",
+        ),
         ("unsubscribe.eml", Unsubscribe, &by_tag, "by mail"),
         // The same Postfix report with our tag gone from its headers: the recipient
         // comes from Final-Recipient.
-        ("postfix.eml#untagged", HardBounce, &by_address, "aliya.nurpeisova@mail.example.kz"),
+        (
+            "postfix.eml#untagged",
+            HardBounce,
+            &by_address,
+            "aliya.nurpeisova@mail.example.kz",
+        ),
     ];
     for (name, kind, recipient, words) in cases {
         let raw = match name.split_once('#') {
@@ -121,7 +146,10 @@ fn out_of_office_replies_vacation_notices_and_ordinary_mail_are_never_counted() 
     // Without BOUNCE_ADDRESS nothing is taken for a tag, and the same holds.
     for name in ["out_of_office.eml", "plain.eml"] {
         let verdict = recognise(fixture(name).as_bytes(), None);
-        assert!(matches!(verdict, Verdict::Ignored(_)), "{name}: {verdict:?}");
+        assert!(
+            matches!(verdict, Verdict::Ignored(_)),
+            "{name}: {verdict:?}"
+        );
     }
 }
 
@@ -140,7 +168,9 @@ fn a_message_nested_ten_thousand_mime_parts_deep_is_refused_without_a_panic() {
         for i in 0..10_000 {
             raw.push_str(&open.replace("{i}", &i.to_string()));
         }
-        raw.push_str("Content-Type: text/plain\r\n\r\n550 5.1.1 user unknown <victim@example.org>\r\n");
+        raw.push_str(
+            "Content-Type: text/plain\r\n\r\n550 5.1.1 user unknown <victim@example.org>\r\n",
+        );
         for i in (0..10_000).rev() {
             raw.push_str(&close.replace("{i}", &i.to_string()));
         }
@@ -157,8 +187,11 @@ fn a_message_nested_ten_thousand_mime_parts_deep_is_refused_without_a_panic() {
 async fn app_with_a_sent_digest(readers: &[&str]) -> (TestApp, Vec<i64>) {
     let app = spawn_app_with(&[("BOUNCE_ADDRESS", BOUNCE_ADDRESS)]).await;
     let ids = app.import_confirmed(readers).await;
-    app.add_article("Kazakhstan Stresses UN’s Vital Role", "https://astanatimes.example/un")
-        .await;
+    app.add_article(
+        "Kazakhstan Stresses UN’s Vital Role",
+        "https://astanatimes.example/un",
+    )
+    .await;
     let status = app.send_digest_and_wait().await;
     assert_eq!(status["sent"], readers.len(), "{status}");
     (app, ids)
@@ -219,20 +252,29 @@ async fn with_a_bounce_address_each_digest_names_its_delivery_in_the_return_path
     );
     let list_unsubscribe = mail.header("List-Unsubscribe").expect("List-Unsubscribe");
     assert!(
-        list_unsubscribe.contains(&format!("<mailto:bounces+unsubscribe-{tag}@news.astanatimes.test>")),
+        list_unsubscribe.contains(&format!(
+            "<mailto:bounces+unsubscribe-{tag}@news.astanatimes.test>"
+        )),
         "{list_unsubscribe}"
     );
     assert!(list_unsubscribe.starts_with("<http"), "{list_unsubscribe}");
     // The From header is still MAIL_FROM.
-    assert!(mail.header("From").unwrap().contains("newsletter@astanatimes.test"));
+    assert!(
+        mail.header("From")
+            .unwrap()
+            .contains("newsletter@astanatimes.test")
+    );
 }
 
 #[tokio::test]
 async fn without_a_bounce_address_the_envelope_sender_is_mail_from() {
     let app = spawn_app_with(&[]).await;
     app.import_confirmed(&["aliya@example.kz"]).await;
-    app.add_article("Kazakhstan Stresses UN’s Vital Role", "https://astanatimes.example/un")
-        .await;
+    app.add_article(
+        "Kazakhstan Stresses UN’s Vital Role",
+        "https://astanatimes.example/un",
+    )
+    .await;
     app.send_digest_and_wait().await;
     let mail = app.smtp.messages_to("aliya@example.kz").remove(0);
     assert_eq!(mail.from, "newsletter@astanatimes.test");
@@ -251,8 +293,14 @@ async fn a_hard_bounce_marks_the_reader_bounced_and_shows_on_the_admin_pages() {
     .await;
     assert_eq!(answer["verdict"], "hard_bounce", "{answer}");
     assert_eq!(answer["recorded"], 1, "{answer}");
-    assert_eq!(app.subscriber_status("aliya@example.kz").await.as_deref(), Some("bounced"));
-    assert_eq!(app.subscriber_status("dana@example.kz").await.as_deref(), Some("confirmed"));
+    assert_eq!(
+        app.subscriber_status("aliya@example.kz").await.as_deref(),
+        Some("bounced")
+    );
+    assert_eq!(
+        app.subscriber_status("dana@example.kz").await.as_deref(),
+        Some("confirmed")
+    );
 
     let admin = Admin::log_in(&app).await;
     let page = admin.get("/admin/bounces").await;
@@ -261,10 +309,16 @@ async fn a_hard_bounce_marks_the_reader_bounced_and_shows_on_the_admin_pages() {
     assert!(page.contains("aliya@example.kz"), "{page}");
     assert!(page.contains("hard bounce"), "{page}");
     assert!(page.contains("5.1.1"), "{page}");
-    assert!(page.contains("&lt;b&gt;rejected"), "the server's words are escaped: {page}");
+    assert!(
+        page.contains("&lt;b&gt;rejected"),
+        "the server's words are escaped: {page}"
+    );
     assert!(!page.contains("<b>rejected</b>"));
     let digest_page = admin.get("/admin/digests/1").await.text().await.unwrap();
-    assert!(digest_page.contains("Bounces and complaints (1)"), "{digest_page}");
+    assert!(
+        digest_page.contains("Bounces and complaints (1)"),
+        "{digest_page}"
+    );
     assert!(digest_page.contains("aliya@example.kz"));
     // Without a session the page is not shown.
     let anonymous = app.get("/admin/bounces").await;
@@ -287,12 +341,23 @@ async fn a_forged_tag_or_a_reader_of_another_site_changes_nothing() {
     forged_tag[last] = if forged_tag[last] == b'a' { b'b' } else { b'a' };
     let forged = genuine.replace(&tag, std::str::from_utf8(&forged_tag).unwrap());
     let answer = inbound_verdict(&app, forged).await;
-    assert_eq!((answer["recorded"].as_i64(), answer["unknown"].as_i64()), (Some(0), Some(1)), "{answer}");
+    assert_eq!(
+        (answer["recorded"].as_i64(), answer["unknown"].as_i64()),
+        (Some(0), Some(1)),
+        "{answer}"
+    );
     // A report about a reader of another site (no tag of ours, an address we lack).
     let stranger = fixture("exim.eml");
     let answer = inbound_verdict(&app, stranger).await;
-    assert_eq!((answer["recorded"].as_i64(), answer["unknown"].as_i64()), (Some(0), Some(1)), "{answer}");
-    assert_eq!(app.subscriber_status("aliya@example.kz").await.as_deref(), Some("confirmed"));
+    assert_eq!(
+        (answer["recorded"].as_i64(), answer["unknown"].as_i64()),
+        (Some(0), Some(1)),
+        "{answer}"
+    );
+    assert_eq!(
+        app.subscriber_status("aliya@example.kz").await.as_deref(),
+        Some("confirmed")
+    );
     let admin = Admin::log_in(&app).await;
     let page = admin.get("/admin/bounces").await.text().await.unwrap();
     assert!(page.contains("Nothing has come back yet."), "{page}");
@@ -303,8 +368,11 @@ async fn soft_bounces_on_three_digests_in_a_row_mark_the_reader_bounced() {
     let (app, _) = app_with_a_sent_digest(&["yerlan@example.kz"]).await;
     for round in 1..=3 {
         if round > 1 {
-            app.add_article(&format!("Story {round}"), &format!("https://astanatimes.example/{round}"))
-                .await;
+            app.add_article(
+                &format!("Story {round}"),
+                &format!("https://astanatimes.example/{round}"),
+            )
+            .await;
             app.send_digest_and_wait().await;
         }
         let return_path = return_path_of_last_mail_to(&app, "yerlan@example.kz");
@@ -331,8 +399,14 @@ async fn a_complaint_unsubscribes_the_reader_and_is_recorded() {
     let answer = inbound_verdict(&app, fixture("arf.eml").replace("{TAG}", &tag)).await;
     assert_eq!(answer["verdict"], "complaint", "{answer}");
     assert_eq!(answer["recorded"], 1);
-    assert_eq!(app.subscriber_status("gulnara@example.kz").await.as_deref(), Some("unsubscribed"));
-    assert_eq!(app.subscriber_status("dana@example.kz").await.as_deref(), Some("confirmed"));
+    assert_eq!(
+        app.subscriber_status("gulnara@example.kz").await.as_deref(),
+        Some("unsubscribed")
+    );
+    assert_eq!(
+        app.subscriber_status("dana@example.kz").await.as_deref(),
+        Some("confirmed")
+    );
     let admin = Admin::log_in(&app).await;
     let page = admin.get("/admin/bounces").await.text().await.unwrap();
     assert!(page.contains("complaint"), "{page}");
@@ -355,21 +429,38 @@ async fn mail_to_the_unsubscribe_address_unsubscribes_that_reader() {
     );
     let answer = inbound_verdict(&app, request).await;
     assert_eq!(answer["verdict"], "unsubscribe", "{answer}");
-    assert_eq!(app.subscriber_status("aigerim@example.kz").await.as_deref(), Some("unsubscribed"));
-    assert_eq!(app.subscriber_status("dana@example.kz").await.as_deref(), Some("confirmed"));
+    assert_eq!(
+        app.subscriber_status("aigerim@example.kz").await.as_deref(),
+        Some("unsubscribed")
+    );
+    assert_eq!(
+        app.subscriber_status("dana@example.kz").await.as_deref(),
+        Some("confirmed")
+    );
 }
 
 #[tokio::test]
 async fn a_bounced_reader_who_signs_up_again_and_confirms_is_active_again() {
     let (app, _) = app_with_a_sent_digest(&["aliya@example.kz"]).await;
     let return_path = return_path_of_last_mail_to(&app, "aliya@example.kz");
-    inbound_verdict(&app, postfix_bounce_to(&return_path, "aliya@example.kz", "5.1.1")).await;
-    assert_eq!(app.subscriber_status("aliya@example.kz").await.as_deref(), Some("bounced"));
+    inbound_verdict(
+        &app,
+        postfix_bounce_to(&return_path, "aliya@example.kz", "5.1.1"),
+    )
+    .await;
+    assert_eq!(
+        app.subscriber_status("aliya@example.kz").await.as_deref(),
+        Some("bounced")
+    );
     let link = app.sign_up_and_get_link("aliya@example.kz", "Aliya").await;
     let confirmed = app.post_empty(&link).await;
     assert!(confirmed.status().is_success(), "{}", confirmed.status());
-    assert_eq!(app.subscriber_status("aliya@example.kz").await.as_deref(), Some("confirmed"));
-    app.add_article("Story two", "https://astanatimes.example/2").await;
+    assert_eq!(
+        app.subscriber_status("aliya@example.kz").await.as_deref(),
+        Some("confirmed")
+    );
+    app.add_article("Story two", "https://astanatimes.example/2")
+        .await;
     let status = app.send_digest_and_wait().await;
     assert_eq!(status["recipients"], 1, "{status}");
 }
@@ -385,7 +476,10 @@ async fn hostile_inbound_mail_gets_a_clear_answer_and_changes_nothing() {
     let response = post_inbound(&app, huge).await;
     assert_eq!(response.status(), 413);
     let body: serde_json::Value = response.json().await.unwrap();
-    assert!(body["error"].as_str().unwrap().contains("larger than"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("larger than"),
+        "{body}"
+    );
     // Nested 10,000 deep: ignored, and the server still answers.
     let mut nested = String::from(
         "From: MAILER-DAEMON@mx.example.net\r\nSubject: Undelivered Mail\r\nMIME-Version: 1.0\r\n",
@@ -411,7 +505,10 @@ async fn hostile_inbound_mail_gets_a_clear_answer_and_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(anonymous.status(), 401);
-    assert_eq!(app.subscriber_status("aliya@example.kz").await.as_deref(), Some("confirmed"));
+    assert_eq!(
+        app.subscriber_status("aliya@example.kz").await.as_deref(),
+        Some("confirmed")
+    );
     assert_eq!(app.get("/health").await.status(), 200);
 }
 
@@ -445,9 +542,13 @@ async fn a_bounce_returned_by_the_relay_through_ingest_mail_stops_the_next_diges
         &[("BOUNCE_ADDRESS", BOUNCE_ADDRESS)],
     )
     .await;
-    app.import_confirmed(&["aliya@example.kz", "dana@example.kz"]).await;
-    app.add_article("Kazakhstan Stresses UN’s Vital Role", "https://astanatimes.example/un")
+    app.import_confirmed(&["aliya@example.kz", "dana@example.kz"])
         .await;
+    app.add_article(
+        "Kazakhstan Stresses UN’s Vital Role",
+        "https://astanatimes.example/un",
+    )
+    .await;
     let first = app.send_digest_and_wait().await;
     assert_eq!(first["sent"], 2, "{first}");
 
@@ -459,22 +560,36 @@ async fn a_bounce_returned_by_the_relay_through_ingest_mail_stops_the_next_diges
     let env = [("BOUNCE_ADDRESS", BOUNCE_ADDRESS)];
     let run = ingest_mail(&workspace, &env, dsn.into_bytes()).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert!(run.stderr.contains("hard_bounce: 1 recorded"), "{}", run.stderr);
-    assert_eq!(app.subscriber_status("aliya@example.kz").await.as_deref(), Some("bounced"));
+    assert!(
+        run.stderr.contains("hard_bounce: 1 recorded"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        app.subscriber_status("aliya@example.kz").await.as_deref(),
+        Some("bounced")
+    );
 
     // An out-of-office reply and a 20 MB message: understood or ignored, exit 0.
-    let ooo = fixture("out_of_office.eml").replace(
-        "{TAG}",
-        bounce_address().tag_of(&received.from).unwrap(),
-    );
+    let ooo = fixture("out_of_office.eml")
+        .replace("{TAG}", bounce_address().tag_of(&received.from).unwrap());
     let run = ingest_mail(&workspace, &env, ooo.into_bytes()).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert!(run.stderr.contains("ignored: an auto-reply"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("ignored: an auto-reply"),
+        "{}",
+        run.stderr
+    );
     let run = ingest_mail(&workspace, &env, vec![b'x'; 20 * 1024 * 1024]).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert!(run.stderr.contains("ignored: larger than"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("ignored: larger than"),
+        "{}",
+        run.stderr
+    );
 
-    app.add_article("Story two", "https://astanatimes.example/2").await;
+    app.add_article("Story two", "https://astanatimes.example/2")
+        .await;
     let second = app.send_digest_and_wait().await;
     assert_eq!(second["recipients"], 1, "{second}");
     assert_eq!(app.smtp.messages_to("aliya@example.kz").len(), 1);

@@ -6,8 +6,8 @@ mod support;
 
 mod admin_api;
 mod admin_pages;
-mod bounces;
 mod articles;
+mod bounces;
 mod bulk_mail_rules;
 mod cli_send_digest;
 mod confirmation;
