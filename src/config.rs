@@ -1259,4 +1259,34 @@ mod tests {
         assert_eq!(p.delay_after(2), Duration::from_secs(10));
         assert_eq!(p.delay_after(30), Duration::from_secs(600));
     }
+
+    #[test]
+    fn bounce_address_takes_a_plain_mailbox_and_finds_its_tags() {
+        let bounce = settings(&[("BOUNCE_ADDRESS", "Bounces@News.Example.org")])
+            .unwrap()
+            .bounce_address
+            .expect("set");
+        assert_eq!(bounce.with_tag("d1-ab"), "bounces+d1-ab@news.example.org");
+        assert_eq!(
+            bounce.tag_of("BOUNCES+d1-ab@news.example.ORG"),
+            Some("d1-ab")
+        );
+        for other in [
+            "bounces@news.example.org",
+            "bounces+@news.example.org",
+            "other+d1-ab@news.example.org",
+            "bounces+d1-ab@example.org",
+        ] {
+            assert_eq!(bounce.tag_of(other), None, "{other}");
+        }
+        for bad in [
+            "not an address",
+            "bounces+x@news.example.org",
+            "a-very-long-local-part-indeed@news.example.org",
+        ] {
+            let e = settings(&[("BOUNCE_ADDRESS", bad)]).unwrap_err();
+            assert!(format!("{e:#}").contains("BOUNCE_ADDRESS"), "{bad}: {e:#}");
+        }
+        assert!(settings(&[]).unwrap().bounce_address.is_none());
+    }
 }
