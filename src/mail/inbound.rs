@@ -77,15 +77,15 @@ pub fn recognise(raw: &[u8], bounce: Option<&BounceAddress>) -> Verdict {
     if let Some(verdict) = nonstandard_dsn(&message, bounce_tag.as_deref(), bounce) {
         return verdict;
     }
-    if is_auto_reply(&message) {
-        return ignored("an auto-reply");
-    }
+    // Mail to the List-Unsubscribe address is a request even when the mail client that
+    // sent it marks it as generated; only a responder's reply is not.
     if let Some(tag) = tags.iter().find_map(|t| {
         let lower = t.to_ascii_lowercase();
         lower
             .starts_with(UNSUBSCRIBE_PREFIX)
             .then(|| t[UNSUBSCRIBE_PREFIX.len()..].to_owned())
-    }) {
+    }) && !header_is(&message, "auto-submitted", "auto-replied")
+    {
         let digest_id = digest_of_tag(&tag);
         return Verdict::Feedback(vec![Feedback {
             recipient: Recipient::Tag(tag),
@@ -100,6 +100,9 @@ pub fn recognise(raw: &[u8], bounce: Option<&BounceAddress>) -> Verdict {
             ),
             source: "mail",
         }]);
+    }
+    if is_auto_reply(&message) {
+        return ignored("an auto-reply");
     }
     ignored("not a bounce, complaint or unsubscribe request")
 }
@@ -683,6 +686,13 @@ fn message_text(message: &Message<'_>) -> Option<String> {
     Some(text)
 }
 
+/// Whether the message's header `name` is `value` (case-insensitive).
+fn header_is(message: &Message<'_>, name: &str, value: &str) -> bool {
+    message
+        .headers_raw()
+        .any(|(n, v)| n.eq_ignore_ascii_case(name) && v.trim().eq_ignore_ascii_case(value))
+}
+
 /// Whether the message says it is an automatic reply (out of office, vacation).
 fn is_auto_reply(message: &Message<'_>) -> bool {
     let header = |name: &str| {
@@ -694,7 +704,7 @@ fn is_auto_reply(message: &Message<'_>) -> bool {
     if header("auto-submitted").is_some_and(|v| v != "no") {
         return true;
     }
-    if ["x-autoreply", "x-autorespond", "x-auto-response-suppress"]
+    if ["x-autoreply", "x-autorespond"]
         .iter()
         .any(|h| header(h).is_some())
     {

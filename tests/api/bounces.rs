@@ -143,6 +143,22 @@ fn out_of_office_replies_vacation_notices_and_ordinary_mail_are_never_counted() 
             "{name}: {verdict:?}"
         );
     }
+    // A request to the unsubscribe address a mail client generated still counts; a
+    // responder's reply to it does not.
+    let request =
+        fixture("unsubscribe.eml").replace("{TAG}", "d7-0123456789abcdef0123456789abcdef");
+    for (header, counted) in [
+        ("Auto-Submitted: auto-generated", true),
+        ("Auto-Submitted: auto-replied", false),
+    ] {
+        let raw = request.replacen("Subject:", &format!("{header}\nSubject:"), 1);
+        let verdict = recognise(raw.as_bytes(), Some(&bounce_address()));
+        assert_eq!(
+            matches!(&verdict, Verdict::Feedback(items) if items[0].kind == FeedbackKind::Unsubscribe),
+            counted,
+            "{header}: {verdict:?}"
+        );
+    }
     // Without BOUNCE_ADDRESS nothing is taken for a tag, and the same holds.
     for name in ["out_of_office.eml", "plain.eml"] {
         let verdict = recognise(fixture(name).as_bytes(), None);
