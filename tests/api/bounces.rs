@@ -280,6 +280,18 @@ async fn with_a_bounce_address_each_digest_names_its_delivery_in_the_return_path
             .unwrap()
             .contains("newsletter@astanatimes.test")
     );
+
+    // A confirmation mail names its queued mail and its reader the same way.
+    app.sign_up_and_get_link("newcomer@example.kz", "").await;
+    let confirmation = app.smtp.messages_to("newcomer@example.kz").remove(0);
+    let tag = bounce_address()
+        .tag_of(&confirmation.from)
+        .unwrap_or_else(|| panic!("a tagged envelope sender: {}", confirmation.from));
+    let newcomer = app.subscriber_id("newcomer@example.kz").await;
+    assert!(
+        matches!(Sent::verify(&app.state.signer, tag), Some(Sent::Mail { reader, .. }) if reader == newcomer),
+        "{tag}"
+    );
 }
 
 #[tokio::test]
