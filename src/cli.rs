@@ -336,7 +336,62 @@ fn check_message(settings: &Settings, to: &EmailAddress) -> anyhow::Result<Email
         html,
         message_id: format!("<check-smtp.{nonce:016x}@{}>", settings.public_host()),
         headers: Vec::new(),
+        return_path: None,
     })
+}
+
+/// The exit status that tells a mail server to keep a message and try again later
+/// (sysexits' EX_TEMPFAIL): a bounce that could not be stored is not lost.
+pub const EX_TEMPFAIL: u8 = 75;
+
+/// `newsletter ingest-mail`: reads one message on standard input and applies it. Exit 0
+/// for anything understood or ignored (so the mail server does not bounce the bounce),
+/// [`EX_TEMPFAIL`] when it could not be stored.
+pub async fn ingest_mail(settings: Settings) -> anyhow::Result<ExitCode> {
+    let raw = match read_stdin_bounded(crate::mail::inbound::MAX_MESSAGE_BYTES) {
+        Ok(Some(raw)) => raw,
+        Ok(None) => {
+            eprintln!(
+                "ignored: larger than {} MB",
+                crate::mail::inbound::MAX_MESSAGE_BYTES / (1024 * 1024)
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) => {
+            eprintln!("error: could not read the message on standard input: {e}");
+            return Ok(ExitCode::from(EX_TEMPFAIL));
+        }
+    };
+    let stored = async {
+        let state = AppState::build(settings)?;
+        crate::mail::inbound::ingest(&state, raw).await
+    };
+    match stored.await {
+        Ok(ingested) => {
+            eprintln!("{}", ingested.describe());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!(
+                "error: the message could not be stored (the mail server will try again): {e:#}"
+            );
+            Ok(ExitCode::from(EX_TEMPFAIL))
+        }
+    }
+}
+
+/// Standard input, or `None` when it holds more than `limit` bytes (the rest is read
+/// and dropped, so the writer is not cut off).
+fn read_stdin_bounded(limit: usize) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut stdin = std::io::stdin().lock();
+    let mut raw = Vec::new();
+    (&mut stdin).take(limit as u64 + 1).read_to_end(&mut raw)?;
+    if raw.len() > limit {
+        std::io::copy(&mut stdin, &mut std::io::sink())?;
+        return Ok(None);
+    }
+    Ok(Some(raw))
 }
 
 /// `1 subscriber`, `2 subscribers`: a count with its noun, for a person.

@@ -368,6 +368,9 @@ pub struct Settings {
     pub confirm_mails_per_address_per_day: u32,
     pub trusted_proxy: Option<IpAddr>,
     pub dkim: Option<DkimSettings>,
+    /// `BOUNCE_ADDRESS`: the mailbox bounces come back to; with it each message's
+    /// envelope sender is `local+TAG@domain`, naming its delivery (VERP).
+    pub bounce_address: Option<BounceAddress>,
     /// `MAIL_POSTAL_ADDRESS`: the sender's postal address, in the footer of every digest
     /// (CAN-SPAM, and most relays' terms, ask for one in bulk mail).
     pub mail_postal_address: Option<String>,
@@ -642,6 +645,10 @@ impl Settings {
             );
         }
 
+        let bounce_address = get_nonempty("BOUNCE_ADDRESS")
+            .map(|raw| BounceAddress::parse(&raw))
+            .transpose()?;
+
         let metrics_token = get_nonempty("METRICS_TOKEN");
         if let Some(token) = &metrics_token
             && token.len() < 16
@@ -711,6 +718,7 @@ impl Settings {
             confirm_mails_per_address_per_day,
             trusted_proxy,
             dkim,
+            bounce_address,
             mail_postal_address,
             metrics_token: metrics_token.map(Secret),
             metrics_addr,
@@ -842,6 +850,55 @@ fn parse_timezone(raw: Option<String>) -> anyhow::Result<chrono_tz::Tz> {
 }
 
 /// `SITE_URL`: the news site's own address (any path), http or https.
+/// `BOUNCE_ADDRESS`, split where the tag goes: `local+TAG@domain`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BounceAddress {
+    /// The local part, lower-case, without a `+`.
+    pub local: String,
+    /// The domain, lower-case.
+    pub domain: String,
+}
+
+impl BounceAddress {
+    pub fn parse(raw: &str) -> anyhow::Result<BounceAddress> {
+        let address: lettre::Address = raw.parse().map_err(|e| {
+            anyhow::anyhow!(
+                "BOUNCE_ADDRESS `{raw}` is not an address such as `bounces@news.example.org`: {e}"
+            )
+        })?;
+        let local = address.user().to_ascii_lowercase();
+        if local.contains('+') || local.starts_with('"') || !local.is_ascii() {
+            bail!(
+                "BOUNCE_ADDRESS `{raw}`: the local part must be plain ASCII without a `+` (the tag of each message is added after a `+`), e.g. `bounces@news.example.org`"
+            );
+        }
+        if local.len() > 20 {
+            bail!(
+                "BOUNCE_ADDRESS `{raw}`: the local part is longer than 20 characters; with the tag it must fit in 64"
+            );
+        }
+        Ok(BounceAddress {
+            local,
+            domain: address.domain().to_ascii_lowercase(),
+        })
+    }
+
+    /// `local+tag@domain`.
+    pub fn with_tag(&self, tag: &str) -> String {
+        format!("{}+{tag}@{}", self.local, self.domain)
+    }
+
+    /// The tag of an address of the form `local+tag@domain` (case-insensitive).
+    pub fn tag_of<'a>(&self, address: &'a str) -> Option<&'a str> {
+        let (local, domain) = address.trim().rsplit_once('@')?;
+        let (base, tag) = local.split_once('+')?;
+        (base.eq_ignore_ascii_case(&self.local)
+            && domain.eq_ignore_ascii_case(&self.domain)
+            && !tag.is_empty())
+        .then_some(tag)
+    }
+}
+
 fn parse_site_url(raw: &str) -> anyhow::Result<Url> {
     if let Some(suggestion) = suggest_scheme(raw) {
         bail!(
@@ -1335,5 +1392,35 @@ mod tests {
         assert_eq!(p.delay_after(1), Duration::from_secs(5));
         assert_eq!(p.delay_after(2), Duration::from_secs(10));
         assert_eq!(p.delay_after(30), Duration::from_secs(600));
+    }
+
+    #[test]
+    fn bounce_address_takes_a_plain_mailbox_and_finds_its_tags() {
+        let bounce = settings(&[("BOUNCE_ADDRESS", "Bounces@News.Example.org")])
+            .unwrap()
+            .bounce_address
+            .expect("set");
+        assert_eq!(bounce.with_tag("d1-ab"), "bounces+d1-ab@news.example.org");
+        assert_eq!(
+            bounce.tag_of("BOUNCES+d1-ab@news.example.ORG"),
+            Some("d1-ab")
+        );
+        for other in [
+            "bounces@news.example.org",
+            "bounces+@news.example.org",
+            "other+d1-ab@news.example.org",
+            "bounces+d1-ab@example.org",
+        ] {
+            assert_eq!(bounce.tag_of(other), None, "{other}");
+        }
+        for bad in [
+            "not an address",
+            "bounces+x@news.example.org",
+            "a-very-long-local-part-indeed@news.example.org",
+        ] {
+            let e = settings(&[("BOUNCE_ADDRESS", bad)]).unwrap_err();
+            assert!(format!("{e:#}").contains("BOUNCE_ADDRESS"), "{bad}: {e:#}");
+        }
+        assert!(settings(&[]).unwrap().bounce_address.is_none());
     }
 }

@@ -20,6 +20,12 @@ pub const WEBHOOK_BYTES: usize = 2 * 1024 * 1024;
 pub const SNS_CERT_BYTES: usize = 64 * 1024;
 /// The largest CSV upload on the admin subscribers page.
 pub const UPLOAD_BYTES: usize = 20 * 1024 * 1024;
+/// The largest inbound message (`newsletter ingest-mail`, `POST /api/inbound`): bounces
+/// and reports carry at most a copy of one digest. Larger: 413, or ignored by the CLI.
+pub const INBOUND_MAIL_BYTES: usize = 10 * 1024 * 1024;
+/// Multipart boundaries or enclosed messages an inbound message may have before it is
+/// not parsed at all (a report has two or three).
+pub const INBOUND_MIME_PARTS: usize = 64;
 
 /// How long a client may take to send a request body (from the end of its headers); a
 /// slower one gets 408 and the connection is closed.

@@ -91,6 +91,11 @@ enum Command {
     /// daily by itself): old digests' delivery rows (their counts stay), dead
     /// confirmation links, finished one-off mail, expired admin sessions.
     Purge,
+    /// Read one message on standard input (what Postfix's `pipe` transport or a
+    /// `.forward` pipe gives): a bounce, complaint or unsubscribe request is applied,
+    /// anything else ignored. Exit 0 for anything understood or ignored; 75 (EX_TEMPFAIL:
+    /// the mail server keeps it and tries again) when it could not be stored.
+    IngestMail,
     /// Import or export the subscriber list.
     Subscribers {
         #[command(subcommand)]
@@ -134,11 +139,17 @@ fn main() -> ExitCode {
         env_file.get("RUST_LOG"),
         log_format,
     );
+    // A message ingest-mail could not take (bad settings, no database) stays with the
+    // mail server, which tries again, rather than bouncing back to its sender.
+    let failure = match cli.command {
+        Some(Command::IngestMail) => ExitCode::from(cli::EX_TEMPFAIL),
+        _ => ExitCode::FAILURE,
+    };
     match run(cli, &env_file) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            failure
         }
     }
 }
@@ -184,6 +195,7 @@ fn run(cli: Cli, env_file: &EnvFile) -> anyhow::Result<ExitCode> {
             return block_on(cli::import_feed(AppState::build(settings)?, source));
         }
         Command::Backup { file } => return backup(&settings, &file),
+        Command::IngestMail => return block_on(cli::ingest_mail(settings)),
         Command::Purge => {
             let db = Db::open(&settings.database_url)?;
             let retention = settings.delivery_retention;

@@ -140,6 +140,14 @@ impl AppState {
             .public_url(&format!("/unsubscribe?token={token}"))
     }
 
+    /// The envelope sender naming `sent` (VERP), when `BOUNCE_ADDRESS` is set.
+    pub fn return_path(&self, sent: crate::mail::verp::Sent) -> Option<String> {
+        self.settings
+            .bounce_address
+            .as_ref()
+            .map(|bounce| crate::mail::verp::return_path(bounce, &self.signer, sent))
+    }
+
     /// Tells the digest delivery worker a digest is queued.
     pub fn wake_deliveries(&self) {
         self.delivery_wakeup.notify_one();

@@ -128,6 +128,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         "admin/templates.html",
         include_str!("../templates/admin/templates.html"),
     ),
+    (
+        "admin/feedback_table.html",
+        include_str!("../templates/admin/feedback_table.html"),
+    ),
+    (
+        "admin/bounces.html",
+        include_str!("../templates/admin/bounces.html"),
+    ),
 ];
 
 /// The stylesheet every page links to.

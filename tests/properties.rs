@@ -303,3 +303,53 @@ fn every_generated_confirmation_token_parses_and_hashes_to_64_hex_digits() {
         assert!(hash.bytes().all(|b| b.is_ascii_hexdigit()));
     }
 }
+
+/// Inbound mail: report-shaped messages with random fields, statuses and nesting, and
+/// arbitrary bytes.
+fn inbound_mail_input() -> impl Strategy<Value = Vec<u8>> {
+    let field = "[A-Za-z-]{1,20}: [ -~]{0,60}";
+    let report = (
+        prop::collection::vec(field, 0..8),
+        "[245]\\.[0-9]{1,3}\\.[0-9]{1,3}",
+        "(failed|delayed|delivered|[a-z]{0,8})",
+        "[a-z0-9.+-]{0,20}@[a-z0-9.-]{0,20}",
+        0usize..12,
+    )
+        .prop_map(|(fields, status, action, rcpt, depth)| {
+            let mut raw = String::from(
+                "From: MAILER-DAEMON@mx.example.net\r\nTo: bounces+d1-00@news.example.org\r\n\
+                 Subject: Undelivered Mail\r\nMIME-Version: 1.0\r\n",
+            );
+            for i in 0..depth {
+                raw.push_str(&format!(
+                    "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n"
+                ));
+            }
+            raw.push_str("Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x\r\n\r\n");
+            raw.push_str(&format!(
+                "Final-Recipient: rfc822; {rcpt}\r\nAction: {action}\r\nStatus: {status}\r\n"
+            ));
+            for f in fields {
+                raw.push_str(&f);
+                raw.push_str("\r\n");
+            }
+            raw.into_bytes()
+        });
+    prop_oneof![report, prop::collection::vec(any::<u8>(), 0..2000)]
+}
+
+proptest! {
+    #![proptest_config(cases(256))]
+
+    #[test]
+    fn recognising_any_inbound_mail_never_panics_and_names_at_most_twenty_readers(raw in inbound_mail_input()) {
+        use newsletter::mail::inbound::{Verdict, recognise};
+        let bounce = newsletter::config::BounceAddress::parse("bounces@news.example.org").unwrap();
+        if let Verdict::Feedback(items) = recognise(&raw, Some(&bounce)) {
+            prop_assert!(!items.is_empty() && items.len() <= 20);
+            for item in items {
+                prop_assert_eq!(item.source, "mail");
+            }
+        }
+    }
+}

@@ -11,7 +11,7 @@ use diesel::prelude::*;
 
 use super::schema::{
     admin_sessions, app_settings, articles, confirmation_tokens, deliveries, digests,
-    outgoing_emails, subscribers,
+    feedback_events, outgoing_emails, subscribers,
 };
 use super::{AnyConnection, Conn, Db};
 
@@ -111,9 +111,13 @@ row!(Delivery, deliveries {
     locked_until: Option<NaiveDateTime>, last_error: Option<String>,
     sent_at: Option<NaiveDateTime>, failing_since: Option<NaiveDateTime>,
 });
+row!(FeedbackEvent, feedback_events {
+    id: i64, subscriber_id: i64, digest_id: Option<i64>, kind: String, detail: String,
+    source: String, created_at: NaiveDateTime,
+});
 
 /// Every table, in the order they are copied: parents before what points at them.
-pub(crate) const TABLES: [&str; 8] = [
+pub(crate) const TABLES: [&str; 9] = [
     "app_settings",
     "subscribers",
     "digests",
@@ -122,6 +126,7 @@ pub(crate) const TABLES: [&str; 8] = [
     "outgoing_emails",
     "admin_sessions",
     "deliveries",
+    "feedback_events",
 ];
 
 /// How many rows `table` has.
@@ -135,6 +140,7 @@ pub(crate) fn count(conn: &mut Conn, table: &str) -> QueryResult<i64> {
         "outgoing_emails" => outgoing_emails::table.count().get_result(conn)?,
         "deliveries" => deliveries::table.count().get_result(conn)?,
         "admin_sessions" => admin_sessions::table.count().get_result(conn)?,
+        "feedback_events" => feedback_events::table.count().get_result(conn)?,
         other => unreachable!("no table {other}"),
     })
 }
@@ -231,6 +237,7 @@ fn copy_rows(source: &mut Conn, target: &mut Conn) -> anyhow::Result<()> {
         let insert = diesel::insert_into(deliveries::table).values(&rows);
         crate::on_engine!(target, |c| insert.execute(c))?;
     }
+    by_key!(feedback_events, FeedbackEvent, id, 0_i64);
     Ok(())
 }
 
@@ -238,7 +245,13 @@ fn copy_rows(source: &mut Conn, target: &mut Conn) -> anyhow::Result<()> {
 /// collide with a copied reader. (SQLite takes the next id from the rows themselves.)
 fn reset_identities(target: &mut Conn) -> anyhow::Result<()> {
     if let AnyConnection::Pg(pg) = target {
-        for table in ["subscribers", "digests", "articles", "outgoing_emails"] {
+        for table in [
+            "subscribers",
+            "digests",
+            "articles",
+            "outgoing_emails",
+            "feedback_events",
+        ] {
             pg.batch_execute(&format!(
                 "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
                  COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"

@@ -13,6 +13,7 @@ pub mod backup;
 pub mod copy;
 pub mod deliveries;
 pub mod digests;
+pub mod feedback_events;
 mod group;
 pub mod outgoing_emails;
 pub mod retention;

@@ -112,7 +112,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    feedback_events (id) {
+        id -> BigInt,
+        subscriber_id -> BigInt,
+        digest_id -> Nullable<BigInt>,
+        kind -> Text,
+        detail -> Text,
+        source -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(articles -> digests (digest_id));
+diesel::joinable!(feedback_events -> subscribers (subscriber_id));
 diesel::joinable!(deliveries -> digests (digest_id));
 diesel::joinable!(deliveries -> subscribers (subscriber_id));
 diesel::joinable!(confirmation_tokens -> subscribers (subscriber_id));
@@ -126,4 +139,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     articles,
     deliveries,
     admin_sessions,
+    feedback_events,
 );

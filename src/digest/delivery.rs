@@ -226,6 +226,18 @@ fn personalise(
 ) -> anyhow::Result<Email> {
     let digest = &prepared.digest;
     let unsubscribe = state.unsubscribe_url(delivery.subscriber_id);
+    let sent = crate::mail::verp::Sent::Digest {
+        digest: digest.id,
+        reader: delivery.subscriber_id,
+    };
+    // With BOUNCE_ADDRESS, a mail client may also leave by mail (RFC 2369).
+    let list_unsubscribe = match &state.settings.bounce_address {
+        Some(bounce) => format!(
+            "<{unsubscribe}>, <mailto:{}>",
+            crate::mail::verp::unsubscribe_address(bounce, &state.signer, sent)
+        ),
+        None => format!("<{unsubscribe}>"),
+    };
     let email = Email {
         to: mailbox(delivery.name.as_deref(), &delivery.email)?,
         subject: digest.subject.clone(),
@@ -237,7 +249,7 @@ fn personalise(
             .replace(&prepared.placeholder, &escape_html(&unsubscribe)),
         message_id: message_id(state, digest.id, delivery.subscriber_id),
         headers: vec![
-            ("List-Unsubscribe", format!("<{unsubscribe}>")),
+            ("List-Unsubscribe", list_unsubscribe),
             (
                 "List-Unsubscribe-Post",
                 "List-Unsubscribe=One-Click".to_owned(),
@@ -246,6 +258,7 @@ fn personalise(
             ("Feedback-ID", state.feedback_id(digest.id)),
             ("Precedence", "bulk".to_owned()),
         ],
+        return_path: state.return_path(sent),
     };
     Ok(email)
 }

@@ -18,6 +18,9 @@ pub struct Email {
     /// Extra headers such as `List-Unsubscribe`. lettre encodes each value (RFC 2047 for
     /// non-ASCII, CR/LF never pass through as line breaks).
     pub headers: Vec<(&'static str, String)>,
+    /// The envelope sender (SMTP `MAIL FROM`) when it is not the From address: the
+    /// tagged bounce address (VERP, see `mail::verp`).
+    pub return_path: Option<String>,
 }
 
 impl Email {
@@ -56,7 +59,16 @@ impl Email {
             Some(signer) => signer.sign(&formatted, chrono::Utc::now().timestamp())?,
             None => formatted,
         };
-        Ok((message.envelope().clone(), raw))
+        let envelope = match &self.return_path {
+            Some(sender) => Envelope::new(
+                Some(sender.parse().map_err(|e| {
+                    anyhow::anyhow!("the return path `{sender}` is not an address: {e}")
+                })?),
+                message.envelope().to().to_vec(),
+            )?,
+            None => message.envelope().clone(),
+        };
+        Ok((envelope, raw))
     }
 }
 
@@ -103,6 +115,7 @@ mod tests {
             html: "<p>HTML</p>".into(),
             message_id: "<test-1@example.com>".into(),
             headers: vec![("List-Id", "News <news.example.com>".into())],
+            return_path: None,
         };
         let from: Mailbox = "News <news@example.com>".parse().unwrap();
         let (envelope, raw) = email.format(&from, true, None).unwrap();
@@ -130,6 +143,7 @@ mod tests {
             html,
             message_id: "<test-3@example.com>".into(),
             headers: vec![],
+            return_path: None,
         };
         let from: Mailbox = "News <news@example.com>".parse().unwrap();
         let (_, raw) = email.format(&from, true, None).unwrap();
@@ -154,6 +168,7 @@ mod tests {
             html: "<p>Kazakhstan’s news</p>".into(),
             message_id: "<test-4@example.com>".into(),
             headers: vec![],
+            return_path: None,
         };
         let from: Mailbox = "News <news@example.com>".parse().unwrap();
         let (_, raw) = email.format(&from, false, None).unwrap();
@@ -170,6 +185,7 @@ mod tests {
             html: "h".into(),
             message_id: "<test-2@example.com>".into(),
             headers: vec![("List-Id", "x\r\nBcc: victim@example.com".into())],
+            return_path: None,
         };
         let from: Mailbox = "News <news@example.com>".parse().unwrap();
         let (_, raw) = email.format(&from, true, None).unwrap();

@@ -193,6 +193,10 @@ fn render_confirmation(
             .render("email/confirmation.html", &context)?,
         message_id,
         headers: vec![("Auto-Submitted", "auto-generated".into())],
+        return_path: state.return_path(super::verp::Sent::Mail {
+            mail: outgoing_id,
+            reader: subscriber.id,
+        }),
     };
     Ok(email)
 }

@@ -49,9 +49,18 @@ pub fn record_deliveries(
 /// Counts one hard bounce against a reader, and marks them bounced at the limit (which
 /// also ends their open confirmation links); `true` when this marked them.
 fn hard_bounce(conn: &mut Conn, reader: i64, now: NaiveDateTime) -> anyhow::Result<bool> {
-    if subscribers::add_hard_bounce(conn, reader, now)? >= HARD_BOUNCES_BEFORE_BOUNCED
-        && subscribers::mark_bounced(conn, reader)?
-    {
+    if subscribers::add_hard_bounce(conn, reader, now)? >= HARD_BOUNCES_BEFORE_BOUNCED {
+        return mark_bounced(conn, reader, now);
+    }
+    Ok(false)
+}
+
+/// Marks a confirmed reader bounced, no longer mailed, and ends their open confirmation
+/// links; `true` when this marked them (`false`: not confirmed). Run it in the caller's
+/// write transaction. A bounce reported after the mail left (`service::feedback`) comes
+/// here too.
+pub fn mark_bounced(conn: &mut Conn, reader: i64, now: NaiveDateTime) -> anyhow::Result<bool> {
+    if subscribers::mark_bounced(conn, reader)? {
         subscribers::end_open_tokens(conn, reader, now)?;
         return Ok(true);
     }

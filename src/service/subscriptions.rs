@@ -184,21 +184,29 @@ pub fn unsubscribe(
     id: i64,
     now: NaiveDateTime,
 ) -> anyhow::Result<Option<(Subscriber, bool)>> {
-    db::exclusive(conn, |conn| {
-        let Some(subscriber) = subscribers::find(conn, id)? else {
-            return Ok(None);
-        };
-        let leaving = subscriber.status() != SubscriberStatus::Unsubscribed;
-        if leaving {
-            subscribers::mark_unsubscribed(conn, id, now)?;
-            // A confirmation still queued must not go out after the reader left, and
-            // one already mailed must not bring them back (a link ended here is refused
-            // even once the address signs up again; only links mailed after that work).
-            outgoing_emails::cancel_queued_for(conn, id)?;
-            subscribers::end_open_tokens(conn, id, now)?;
-        }
-        Ok(subscribers::find(conn, id)?.map(|subscriber| (subscriber, leaving)))
-    })
+    db::exclusive(conn, |conn| unsubscribe_in(conn, id, now))
+}
+
+/// [`unsubscribe`] inside the caller's exclusive transaction (a complaint, or a request
+/// by mail, applies it among other changes).
+pub fn unsubscribe_in(
+    conn: &mut Conn,
+    id: i64,
+    now: NaiveDateTime,
+) -> anyhow::Result<Option<(Subscriber, bool)>> {
+    let Some(subscriber) = subscribers::find(conn, id)? else {
+        return Ok(None);
+    };
+    let leaving = subscriber.status() != SubscriberStatus::Unsubscribed;
+    if leaving {
+        subscribers::mark_unsubscribed(conn, id, now)?;
+        // A confirmation still queued must not go out after the reader left, and
+        // one already mailed must not bring them back (a link ended here is refused
+        // even once the address signs up again; only links mailed after that work).
+        outgoing_emails::cancel_queued_for(conn, id)?;
+        subscribers::end_open_tokens(conn, id, now)?;
+    }
+    Ok(subscribers::find(conn, id)?.map(|subscriber| (subscriber, leaving)))
 }
 
 /// Queues a fresh confirmation for a pending subscriber (the admin's "resend");

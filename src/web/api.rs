@@ -206,3 +206,49 @@ fn rfc8187(value: &str) -> String {
     }
     out
 }
+
+/// `POST /api/inbound`: one raw message as the body (a relay that posts inbound mail):
+/// a bounce, complaint or unsubscribe request is applied, anything else ignored. 200
+/// `{verdict, recorded, unknown, detail}` for anything understood or ignored; 413 past
+/// the size limit; 500 when it could not be stored (the relay should retry).
+pub async fn inbound_mail(
+    mut payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    use futures_util::StreamExt;
+    let limit = crate::limits::INBOUND_MAIL_BYTES;
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| WebError::api(StatusCode::BAD_REQUEST, e.to_string()))?;
+        if body.len() + chunk.len() > limit {
+            return Err(WebError::api(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the message is larger than {}; bounces and reports are smaller",
+                    crate::limits::human_bytes(limit)
+                ),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if body.is_empty() {
+        return Err(WebError::api(
+            StatusCode::BAD_REQUEST,
+            "the body must be one raw mail message (RFC 5322)",
+        ));
+    }
+    let ingested = crate::mail::inbound::ingest(&state, body)
+        .await
+        .map_err(WebError::Internal)?;
+    tracing::info!(
+        verdict = ingested.kind(),
+        "inbound mail: {}",
+        ingested.describe()
+    );
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "verdict": ingested.kind(),
+        "recorded": ingested.recorded,
+        "unknown": ingested.unknown,
+        "detail": ingested.describe(),
+    })))
+}

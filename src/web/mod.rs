@@ -138,7 +138,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
                         .get(api::preview_digest)
                         .done(),
                 )
-                .service(Endpoint::at("/digests/{id}").get(api::get_digest).done()),
+                .service(Endpoint::at("/digests/{id}").get(api::get_digest).done())
+                .service(Endpoint::at("/inbound").post(api::inbound_mail).done()),
         )
         .service(
             web::scope("/webhooks")

@@ -81,6 +81,21 @@ async fn copy_db_moves_every_row_and_links_mailed_before_the_move_keep_working()
     let unsubscribe_link =
         crate::support::link_in(&digest_mail.text_body(), &old.url("/unsubscribe?token="));
     Admin::log_in(&old).await;
+    // A bounce that came back for the digest (issue 13).
+    let bounce = newsletter::service::feedback::Feedback {
+        recipient: newsletter::service::feedback::Recipient::Address(readers[2].0.into()),
+        kind: newsletter::service::feedback::FeedbackKind::HardBounce,
+        digest_id: digest["id"].as_i64(),
+        detail: "550 5.1.1 user unknown".into(),
+        source: "mail",
+    };
+    let applied = old
+        .state
+        .db
+        .run(move |conn| newsletter::service::feedback::apply(conn, &bounce, newsletter::db::now()))
+        .await
+        .unwrap();
+    assert_eq!(applied, newsletter::service::feedback::Applied::Recorded);
     let before = what_the_site_shows(&old).await;
 
     let target = Arc::new(TestDatabase::new(dir.path().join("new.db")));
@@ -90,6 +105,7 @@ async fn copy_db_moves_every_row_and_links_mailed_before_the_move_keep_working()
     assert!(said.contains("every count matches"), "{said}");
     assert!(said.contains("subscribers: 5 rows"), "{said}");
     assert!(said.contains("admin_sessions: 1 rows"), "{said}");
+    assert!(said.contains("feedback_events: 1 rows"), "{said}");
 
     // Never into a database that has rows.
     let again = copy_db(source.url(), target.url());
@@ -148,4 +164,22 @@ async fn copy_db_moves_every_row_and_links_mailed_before_the_move_keep_working()
         .confirmed_subscriber("newcomer@example.org", "Nurlan")
         .await;
     assert!(newcomer > leaver, "{newcomer} after {leaver}");
+    let complaint = newsletter::service::feedback::Feedback {
+        recipient: newsletter::service::feedback::Recipient::Address("newcomer@example.org".into()),
+        kind: newsletter::service::feedback::FeedbackKind::Complaint,
+        digest_id: None,
+        detail: "abuse".into(),
+        source: "mail",
+    };
+    let events = new
+        .state
+        .db
+        .run(move |conn| {
+            newsletter::service::feedback::apply(conn, &complaint, newsletter::db::now())?;
+            newsletter::db::feedback_events::recent(conn, 10)
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 2, "the copied event and a new one beside it");
+    assert_eq!(events[1].email, readers[2].0);
 }

@@ -381,6 +381,7 @@ fn the_relay_conversion_breaks_a_signature_over_8bit_parts_as_the_issue_found() 
         html: "<p>Kazakhstan Stresses UN’s Vital Role</p>".into(),
         message_id: "<eight-bit@astanatimes.test>".into(),
         headers: vec![],
+        return_path: None,
     };
     let from = "News <news@astanatimes.test>".parse().unwrap();
     let (_, eight_bit) = email.format(&from, true, None).unwrap();

@@ -7,6 +7,7 @@ mod support;
 mod admin_api;
 mod admin_pages;
 mod articles;
+mod bounces;
 mod bulk_mail_rules;
 mod cli_send_digest;
 mod confirmation;

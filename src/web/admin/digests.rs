@@ -114,6 +114,7 @@ pub async fn send_test(
         html: next.html,
         message_id: format!("<test-{tag}@{}>", state.settings.public_host()),
         headers: vec![("List-Id", state.list_id())],
+        return_path: None,
     };
     state.mailer.send(&message).await.map_err(|e| {
         pages::message_page(
@@ -205,6 +206,9 @@ async fn refused_subject(
         .body(html))
 }
 
+/// The bounces and complaints a digest's page lists at most.
+const DIGEST_FEEDBACK_SHOWN: i64 = 200;
+
 pub async fn show(
     state: web::Data<AppState>,
     session: AdminSession,
@@ -217,10 +221,11 @@ pub async fn show(
         .run(move |conn| {
             let report = digests::report(conn, id)?;
             let articles = db::articles::in_digest(conn, id)?;
-            Ok(report.map(|report| (report, articles)))
+            let events = db::feedback_events::for_digest(conn, id, DIGEST_FEEDBACK_SHOWN)?;
+            Ok(report.map(|report| (report, articles, events)))
         })
         .await?;
-    let Some((report, articles)) = found else {
+    let Some((report, articles, events)) = found else {
         return Err(unknown(&state));
     };
     let digests::Report {
@@ -238,6 +243,8 @@ pub async fn show(
     context.insert("progress", &progress);
     context.insert("articles", &articles);
     context.insert("failures", &failures);
+    context.insert("events", &events);
+    context.insert("feedback_limit", &DIGEST_FEEDBACK_SHOWN);
     pages::render(&state, "admin/digest.html", &context)
 }
 

@@ -5,6 +5,7 @@
 
 mod articles;
 mod auth;
+mod bounces;
 mod chart;
 mod dashboard;
 mod digests;
@@ -136,6 +137,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .post(digests::retry_failed)
                     .done(),
             )
+            .service(Endpoint::at("/bounces").get(bounces::index).done())
             .service(Endpoint::at("/templates").get(templates::index).done())
             .service(
                 Endpoint::at("/templates/preview/{mail}")
