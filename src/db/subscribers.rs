@@ -348,13 +348,14 @@ pub fn all(conn: &mut Conn) -> anyhow::Result<Vec<Subscriber>> {
         .load(conn)?)
 }
 
-/// Inserts a confirmed subscriber unless the address exists; `true` when inserted.
+/// Inserts a confirmed subscriber, on the default newsletter, unless the address
+/// exists; its id when inserted.
 pub fn import_confirmed(
     conn: &mut Conn,
     email: &EmailAddress,
     name: Option<&SubscriberName>,
     now: NaiveDateTime,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Option<i64>> {
     let insert = diesel::insert_into(subscribers::table)
         .values((
             subscribers::email.eq(email.as_str()),
@@ -365,9 +366,19 @@ pub fn import_confirmed(
             subscribers::confirmed_at.eq(now),
         ))
         .on_conflict(subscribers::email)
-        .do_nothing();
-    let inserted = crate::on_engine!(conn, |c| insert.execute(c))?;
-    Ok(inserted == 1)
+        .do_nothing()
+        .returning(subscribers::id);
+    let inserted: Option<i64> = crate::on_engine!(conn, |c| insert.get_result(c).optional())?;
+    if let Some(id) = inserted {
+        super::subscriptions::set(
+            conn,
+            id,
+            super::newsletters::DEFAULT_NEWSLETTER_ID,
+            crate::domain::SubscriptionStatus::Confirmed,
+            now,
+        )?;
+    }
+    Ok(inserted)
 }
 
 /// Deletes a subscriber; the foreign keys cascade to their confirmation tokens, queued

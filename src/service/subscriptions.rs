@@ -8,7 +8,7 @@
 use chrono::NaiveDateTime;
 
 use crate::db::subscribers::{self, StoredToken, Subscriber};
-use crate::db::{self, Conn, after, deliveries, outgoing_emails};
+use crate::db::{self, Conn, after, deliveries, newsletters, outgoing_emails, subscriptions};
 use crate::domain::{ConfirmationToken, EmailAddress, SubscriberName, SubscriberStatus};
 
 /// What a sign-up did. The page shown is the same for all but `TooManyMails`, so the
@@ -72,6 +72,8 @@ pub fn sign_up(
             subscriber.id
         }
     };
+    // The newsletter chosen waits for the confirmation, as the reader does.
+    subscriptions::choose(conn, subscriber_id, newsletters::DEFAULT_NEWSLETTER_ID, now)?;
     outgoing_emails::enqueue_confirmation(conn, subscriber_id, email.as_str(), name, now)?;
     Ok(SignupOutcome::ConfirmationQueued)
 }
@@ -136,6 +138,8 @@ pub fn confirm(
         if let TokenLookup::Valid(subscriber) = &lookup {
             let name = typed_name.or_else(|| subscriber.name.clone());
             subscribers::mark_confirmed(conn, subscriber.id, name.as_deref(), now)?;
+            // Confirming turns on every newsletter the reader chose.
+            subscriptions::confirm_pending(conn, subscriber.id, now)?;
             // The other links of this sign-up have done their work.
             subscribers::end_open_tokens(conn, subscriber.id, now)?;
         }
@@ -177,28 +181,39 @@ pub fn mint_confirmation_link(
     }
 }
 
-/// Unsubscribes; idempotent. `None` when there is no such subscriber; otherwise the
-/// subscriber, and whether this call unsubscribed them (`false`: they had left before).
+/// Unsubscribes from everything; idempotent. `None` when there is no such subscriber;
+/// otherwise the subscriber, and whether this call unsubscribed them (`false`: they had
+/// left before).
 pub fn unsubscribe(
     conn: &mut Conn,
     id: i64,
     now: NaiveDateTime,
 ) -> anyhow::Result<Option<(Subscriber, bool)>> {
-    db::exclusive(conn, |conn| {
-        let Some(subscriber) = subscribers::find(conn, id)? else {
-            return Ok(None);
-        };
-        let leaving = subscriber.status() != SubscriberStatus::Unsubscribed;
-        if leaving {
-            subscribers::mark_unsubscribed(conn, id, now)?;
-            // A confirmation still queued must not go out after the reader left, and
-            // one already mailed must not bring them back (a link ended here is refused
-            // even once the address signs up again; only links mailed after that work).
-            outgoing_emails::cancel_queued_for(conn, id)?;
-            subscribers::end_open_tokens(conn, id, now)?;
-        }
-        Ok(subscribers::find(conn, id)?.map(|subscriber| (subscriber, leaving)))
-    })
+    db::exclusive(conn, |conn| unsubscribe_from_everything(conn, id, now))
+}
+
+/// Takes the reader off every newsletter and marks them unsubscribed: the one way out
+/// of everything (the unsubscribe link, the preferences page, complaints). Run it in an
+/// exclusive transaction; [`unsubscribe`] is this in one.
+pub fn unsubscribe_from_everything(
+    conn: &mut Conn,
+    id: i64,
+    now: NaiveDateTime,
+) -> anyhow::Result<Option<(Subscriber, bool)>> {
+    let Some(subscriber) = subscribers::find(conn, id)? else {
+        return Ok(None);
+    };
+    let leaving = subscriber.status() != SubscriberStatus::Unsubscribed;
+    if leaving {
+        subscribers::mark_unsubscribed(conn, id, now)?;
+        subscriptions::leave_all(conn, id, now)?;
+        // A confirmation still queued must not go out after the reader left, and
+        // one already mailed must not bring them back (a link ended here is refused
+        // even once the address signs up again; only links mailed after that work).
+        outgoing_emails::cancel_queued_for(conn, id)?;
+        subscribers::end_open_tokens(conn, id, now)?;
+    }
+    Ok(subscribers::find(conn, id)?.map(|subscriber| (subscriber, leaving)))
 }
 
 /// Queues a fresh confirmation for a pending subscriber (the admin's "resend");

@@ -1,0 +1,206 @@
+//! Several newsletters (issue 11): an installation from before them becomes one, the
+//! default, and loses nothing.
+
+use std::sync::Arc;
+
+use diesel::prelude::*;
+
+use crate::support::app::spawn_app_on_database;
+use crate::support::database::TestDatabase;
+
+/// The readers' subscriptions to newsletter `newsletter_id`: (email, status) by email.
+async fn subscriptions_of(
+    app: &crate::support::app::TestApp,
+    newsletter_id: i64,
+) -> Vec<(String, String)> {
+    app.state
+        .db
+        .run(move |conn| {
+            use newsletter::db::schema::{subscribers, subscriptions};
+            Ok(subscriptions::table
+                .inner_join(subscribers::table)
+                .filter(subscriptions::newsletter_id.eq(newsletter_id))
+                .order(subscribers::email.asc())
+                .select((subscribers::email, subscriptions::status))
+                .load(conn)?)
+        })
+        .await
+        .expect("query")
+}
+
+#[tokio::test]
+async fn an_installation_from_before_newsletters_becomes_the_default_one_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = Arc::new(TestDatabase::new(dir.path().join("newsletter.db")));
+    // The schema of the release before newsletters, with the rows it would hold.
+    let old = newsletter::db::Db::connect(database.url()).unwrap();
+    let first_new = if database.is_postgres() {
+        "2026-11-30-000007"
+    } else {
+        "2026-11-30-000013"
+    };
+    old.migrate_before(first_new).unwrap();
+    old.run_blocking(|conn| {
+        for statement in [
+            "INSERT INTO subscribers (id, email, name, status, created_at, updated_at, confirmed_at) VALUES
+                (1, 'aigerim@example.kz', 'Aigerim', 'confirmed', '2026-10-01 08:00:00', '2026-10-01 08:00:00', '2026-10-01 08:05:00'),
+                (2, 'bolat@example.kz', NULL, 'confirmed', '2026-10-02 08:00:00', '2026-10-02 08:00:00', '2026-10-02 08:05:00'),
+                (3, 'pending@example.kz', NULL, 'pending', '2026-10-03 08:00:00', '2026-10-03 08:00:00', NULL),
+                (4, 'left@example.kz', NULL, 'unsubscribed', '2026-10-04 08:00:00', '2026-10-04 08:00:00', NULL),
+                (5, 'bounced@example.kz', NULL, 'bounced', '2026-10-05 08:00:00', '2026-10-05 08:00:00', '2026-10-05 08:05:00')",
+            "INSERT INTO digests (id, subject, html_body, text_body, status, article_count, recipient_count, created_at, completed_at, sent_count)
+                VALUES (1, 'The Astana Times: Steppe rail line opens', '<p>Steppe rail line opens</p>', 'Steppe rail line opens', 'sent', 1, 3, '2026-10-10 07:00:00', '2026-10-10 07:01:00', 3)",
+            "INSERT INTO articles (id, url, title, created_at, digest_id, published_at)
+                VALUES (1, 'https://astanatimes.test/rail', 'Steppe rail line opens', '2026-10-09 10:00:00', 1, '2026-10-09 10:00:00')",
+            "INSERT INTO deliveries (digest_id, subscriber_id, status, attempts, next_attempt_at, sent_at) VALUES
+                (1, 1, 'sent', 1, '2026-10-10 07:00:00', '2026-10-10 07:00:30'),
+                (1, 2, 'sent', 1, '2026-10-10 07:00:00', '2026-10-10 07:00:30'),
+                (1, 5, 'sent', 1, '2026-10-10 07:00:00', '2026-10-10 07:00:30')",
+        ] {
+            diesel::sql_query(statement).execute(conn)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    drop(old);
+    if database.is_postgres() {
+        // The old release's ids came from the identity; the rows above gave their own.
+        let db = newsletter::db::Db::connect(database.url()).unwrap();
+        db.run_blocking(|conn| {
+            for table in ["subscribers", "digests", "articles"] {
+                diesel::sql_query(format!(
+                    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), 100)"
+                ))
+                .execute(conn)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    // The new release starts on it and migrates.
+    let app = spawn_app_on_database(database.clone(), &[]).await;
+
+    let newsletters = app
+        .state
+        .db
+        .run(newsletter::db::newsletters::all)
+        .await
+        .unwrap();
+    assert_eq!(newsletters.len(), 1, "{newsletters:?}");
+    let default = &newsletters[0];
+    assert_eq!(
+        default.id,
+        newsletter::db::newsletters::DEFAULT_NEWSLETTER_ID
+    );
+    assert_eq!(default.slug, "digest");
+    assert_eq!(default.name, None, "named by NEWSLETTER_NAME");
+    assert_eq!(default.schedule, None, "scheduled by DIGEST_CRON");
+    assert_eq!(default.sections, "", "all sections");
+    assert!(default.public && default.preselected && !default.archived);
+
+    // Every reader is on it as they were on the one list; the bounced stay bounced.
+    let expected = [
+        ("aigerim@example.kz", "confirmed"),
+        ("bolat@example.kz", "confirmed"),
+        ("bounced@example.kz", "confirmed"),
+        ("left@example.kz", "unsubscribed"),
+        ("pending@example.kz", "pending"),
+    ];
+    let on_default = subscriptions_of(&app, 1).await;
+    assert_eq!(
+        on_default,
+        expected.map(|(e, s)| (e.to_owned(), s.to_owned())).to_vec()
+    );
+    assert_eq!(
+        app.subscriber_status("bounced@example.kz").await.as_deref(),
+        Some("bounced")
+    );
+    assert_eq!(app.subscriber_count().await, 5);
+
+    // The past digest belongs to it and is still in the archive, with its counts.
+    let digest_newsletter: i64 = app
+        .state
+        .db
+        .run(|conn| {
+            use newsletter::db::schema::digests;
+            Ok(digests::table
+                .find(1_i64)
+                .select(digests::newsletter_id)
+                .first(conn)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(digest_newsletter, 1);
+    let archive = app.get("/archive/1").await;
+    assert_eq!(archive.status(), 200);
+    assert!(
+        archive
+            .text()
+            .await
+            .unwrap()
+            .contains("Steppe rail line opens")
+    );
+    let status: serde_json::Value = app.api_get("/api/digests/1").await.json().await.unwrap();
+    assert_eq!(status["sent"], 3, "{status}");
+
+    // An unsubscribe link mailed before the upgrade still works, and leaves the default.
+    let link = app.unsubscribe_link(2);
+    assert_eq!(app.post_empty(&link).await.status(), 200);
+    assert_eq!(
+        app.subscriber_status("bolat@example.kz").await.as_deref(),
+        Some("unsubscribed")
+    );
+    assert_eq!(
+        subscriptions_of(&app, 1).await[1],
+        ("bolat@example.kz".to_owned(), "unsubscribed".to_owned())
+    );
+
+    // The next digest goes to the one confirmed reader left, and to nobody else.
+    app.add_article(
+        "Almaty opens a new library",
+        "https://astanatimes.test/library",
+    )
+    .await;
+    let sent = app.send_digest_and_wait().await;
+    assert_eq!(sent["recipients"], 1, "{sent}");
+    assert_eq!(app.wait_for_mail_to("aigerim@example.kz", 1).await.len(), 1);
+    for gone in [
+        "bolat@example.kz",
+        "pending@example.kz",
+        "left@example.kz",
+        "bounced@example.kz",
+    ] {
+        assert!(app.smtp.messages_to(gone).is_empty(), "{gone} got mail");
+    }
+}
+
+#[tokio::test]
+async fn sign_up_confirmation_and_leaving_move_the_readers_default_subscription() {
+    let app = crate::support::spawn_app().await;
+    let link = app.sign_up_and_get_link("dana@example.kz", "Dana").await;
+    assert_eq!(
+        subscriptions_of(&app, 1).await,
+        vec![("dana@example.kz".to_owned(), "pending".to_owned())]
+    );
+    assert_eq!(app.post_empty(&link).await.status(), 200);
+    assert_eq!(
+        subscriptions_of(&app, 1).await,
+        vec![("dana@example.kz".to_owned(), "confirmed".to_owned())]
+    );
+    let id = app.subscriber_id("dana@example.kz").await;
+    assert_eq!(
+        app.post_empty(&app.unsubscribe_link(id)).await.status(),
+        200
+    );
+    assert_eq!(
+        subscriptions_of(&app, 1).await,
+        vec![("dana@example.kz".to_owned(), "unsubscribed".to_owned())]
+    );
+    // Signing up again puts the reader back through the opt-in, the newsletter too.
+    app.sign_up("dana@example.kz", "Dana").await;
+    assert_eq!(
+        subscriptions_of(&app, 1).await,
+        vec![("dana@example.kz".to_owned(), "pending".to_owned())]
+    );
+}
