@@ -51,3 +51,49 @@ pub fn all(conn: &mut Conn) -> anyhow::Result<Vec<Newsletter>> {
         .select(Newsletter::as_select())
         .load(conn)?)
 }
+
+/// The newsletters a reader can sign up for: public and not archived, in id order.
+pub fn offered(conn: &mut Conn) -> anyhow::Result<Vec<Newsletter>> {
+    Ok(newsletters::table
+        .filter(newsletters::public.eq(true))
+        .filter(newsletters::archived.eq(false))
+        .order(newsletters::id.asc())
+        .select(Newsletter::as_select())
+        .load(conn)?)
+}
+
+/// Whether any newsletter but the default is being sent: while none is, the service
+/// looks exactly as it did with one list.
+pub fn several(conn: &mut Conn) -> anyhow::Result<bool> {
+    let other: Option<i64> = newsletters::table
+        .filter(newsletters::archived.eq(false))
+        .filter(newsletters::id.ne(DEFAULT_NEWSLETTER_ID))
+        .select(newsletters::id)
+        .first(conn)
+        .optional()?;
+    Ok(other.is_some())
+}
+
+/// What a new newsletter is made of.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = newsletters)]
+pub struct NewNewsletter {
+    pub slug: String,
+    pub name: Option<String>,
+    pub description: String,
+    pub schedule: Option<String>,
+    pub sections: String,
+    pub public: bool,
+    pub preselected: bool,
+    pub archived: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Inserts a newsletter; returns its id.
+pub fn insert(conn: &mut Conn, new: &NewNewsletter) -> anyhow::Result<i64> {
+    Ok(diesel::insert_into(newsletters::table)
+        .values(new)
+        .returning(newsletters::id)
+        .get_result(conn)?)
+}

@@ -105,3 +105,18 @@ pub fn any_confirmed(conn: &mut Conn, newsletter_id: i64) -> anyhow::Result<bool
         .optional()?;
     Ok(first.is_some())
 }
+
+/// The newsletters the reader has chosen and not yet confirmed: (id, name) in id order.
+pub fn pending_of(
+    conn: &mut Conn,
+    subscriber_id: i64,
+) -> anyhow::Result<Vec<(i64, Option<String>)>> {
+    use super::schema::newsletters;
+    Ok(subscriptions::table
+        .inner_join(newsletters::table)
+        .filter(subscriptions::subscriber_id.eq(subscriber_id))
+        .filter(subscriptions::status.eq(SubscriptionStatus::Pending.as_str()))
+        .order(newsletters::id.asc())
+        .select((newsletters::id, newsletters::name))
+        .load(conn)?)
+}

@@ -204,3 +204,211 @@ async fn sign_up_confirmation_and_leaving_move_the_readers_default_subscription(
         vec![("dana@example.kz".to_owned(), "pending".to_owned())]
     );
 }
+
+/// Adds a newsletter straight to the database; returns its id.
+async fn add_newsletter(
+    app: &crate::support::app::TestApp,
+    slug: &str,
+    name: &str,
+    public: bool,
+    preselected: bool,
+) -> i64 {
+    let new = newsletter::db::newsletters::NewNewsletter {
+        slug: slug.to_owned(),
+        name: Some(name.to_owned()),
+        description: format!("{name}: the stories that matter, in one email."),
+        schedule: Some(String::new()),
+        sections: String::new(),
+        public,
+        preselected,
+        archived: false,
+        created_at: newsletter::db::now(),
+        updated_at: newsletter::db::now(),
+    };
+    app.state
+        .db
+        .run(move |conn| newsletter::db::newsletters::insert(conn, &new))
+        .await
+        .expect("insert a newsletter")
+}
+
+/// A site with three public newsletters (the default, preselected; `business`;
+/// `culture`) and a private one (`staff`).
+async fn three_newsletters() -> (crate::support::app::TestApp, [i64; 3]) {
+    let app = crate::support::spawn_app().await;
+    let business = add_newsletter(&app, "business", "Business Weekly", true, false).await;
+    let culture = add_newsletter(&app, "culture", "Culture & Arts", true, false).await;
+    let staff = add_newsletter(&app, "staff", "Staff Notes", false, false).await;
+    (app, [business, culture, staff])
+}
+
+#[tokio::test]
+async fn the_form_lists_the_public_newsletters_with_the_preselected_ones_ticked() {
+    let (app, _) = three_newsletters().await;
+    let page = app.get("/").await.text().await.unwrap();
+    assert!(
+        page.contains(r#"name="newsletter" value="digest" checked"#),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"name="newsletter" value="business">"#),
+        "{page}"
+    );
+    assert!(
+        page.contains("Culture &amp; Arts"),
+        "names are escaped: {page}"
+    );
+    assert!(
+        !page.contains("staff"),
+        "a private newsletter is not offered"
+    );
+}
+
+#[tokio::test]
+async fn with_one_newsletter_the_form_has_no_list() {
+    let app = crate::support::spawn_app().await;
+    let page = app.get("/").await.text().await.unwrap();
+    assert!(!page.contains(r#"name="newsletter""#), "{page}");
+    // A private newsletter does not make a list either.
+    add_newsletter(&app, "staff", "Staff Notes", false, false).await;
+    let page = app.get("/").await.text().await.unwrap();
+    assert!(!page.contains(r#"name="newsletter""#), "{page}");
+}
+
+#[tokio::test]
+async fn a_reader_who_picks_two_of_three_newsletters_gets_both_on_confirming() {
+    let (app, [business, culture, _]) = three_newsletters().await;
+    let response = app
+        .post_subscriptions(
+            "email=dana%40example.kz&name=Dana&newsletter=digest&newsletter=culture",
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let mails = app.wait_for_mail_to("dana@example.kz", 1).await;
+    assert_eq!(mails.len(), 1);
+    let text = mails[0].text_body();
+    assert!(
+        text.contains("The Astana Times") && text.contains("Culture & Arts"),
+        "{text}"
+    );
+    assert!(!text.contains("Business Weekly"), "{text}");
+    // Nothing is on before the confirmation.
+    assert_eq!(
+        subscriptions_of(&app, culture).await,
+        vec![("dana@example.kz".to_owned(), "pending".to_owned())]
+    );
+    let link = app.confirmation_link(&mails[0]);
+    assert_eq!(app.post_empty(&link).await.status(), 200);
+    for (newsletter, expected) in [
+        (1, vec!["confirmed"]),
+        (culture, vec!["confirmed"]),
+        (business, vec![]),
+    ] {
+        let statuses: Vec<String> = subscriptions_of(&app, newsletter)
+            .await
+            .into_iter()
+            .map(|(_, status)| status)
+            .collect();
+        assert_eq!(statuses, expected, "newsletter {newsletter}");
+    }
+}
+
+#[tokio::test]
+async fn a_sign_up_naming_no_unknown_private_or_archived_newsletter_is_refused_and_changes_nothing()
+{
+    let (app, [business, _, _]) = three_newsletters().await;
+    app.state
+        .db
+        .run(move |conn| {
+            use newsletter::db::schema::newsletters;
+            diesel::update(newsletters::table.find(business))
+                .set(newsletters::archived.eq(true))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    for body in [
+        "email=dana%40example.kz",
+        "email=dana%40example.kz&newsletter=nonesuch",
+        "email=dana%40example.kz&newsletter=digest&newsletter=staff",
+        "email=dana%40example.kz&newsletter=business",
+    ] {
+        let response = app.post_subscriptions(body).await;
+        assert_eq!(response.status(), 400, "{body}");
+        let page = response.text().await.unwrap();
+        assert!(
+            page.contains(r#"id="newsletters-error""#),
+            "the error stands beside the list: {body}: {page}"
+        );
+        // The reader's ticks and address stay on the form.
+        assert!(page.contains(r#"value="dana@example.kz""#), "{page}");
+    }
+    assert_eq!(app.subscriber_count().await, 0);
+    app.drain_queues().await;
+    assert!(app.smtp.messages_to("dana@example.kz").is_empty());
+}
+
+#[tokio::test]
+async fn a_confirmed_reader_adding_a_newsletter_gets_the_same_answer_and_a_mail_and_nothing_changes_until_they_confirm()
+ {
+    let (app, [business, _, _]) = three_newsletters().await;
+    app.post_subscriptions("email=aigerim%40example.kz&newsletter=digest")
+        .await;
+    let first = app.wait_for_mail_to("aigerim@example.kz", 1).await;
+    assert_eq!(
+        app.post_empty(&app.confirmation_link(&first[0]))
+            .await
+            .status(),
+        200
+    );
+    let mails_before = app.smtp.messages_to("aigerim@example.kz").len();
+    let fresh = app
+        .post_subscriptions("email=nobody%40example.kz&newsletter=business")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let known = app
+        .post_subscriptions("email=aigerim%40example.kz&newsletter=business")
+        .await;
+    assert_eq!(known.status(), 200);
+    assert_eq!(
+        known.text().await.unwrap().replace("aigerim", "X"),
+        fresh.replace("nobody", "X"),
+        "no enumeration"
+    );
+    let mails = app
+        .wait_for_mail_to("aigerim@example.kz", mails_before + 1)
+        .await;
+    assert_eq!(mails.len(), mails_before + 1);
+    let text = mails[mails_before].text_body();
+    assert!(text.contains("Business Weekly"), "{text}");
+    assert_eq!(
+        subscriptions_of(&app, business).await[0],
+        ("aigerim@example.kz".to_owned(), "pending".to_owned())
+    );
+    assert_eq!(
+        subscriptions_of(&app, 1).await,
+        vec![("aigerim@example.kz".to_owned(), "confirmed".to_owned())],
+        "what they get meanwhile does not change"
+    );
+    let link = app.confirmation_link(&mails[mails_before]);
+    assert_eq!(app.post_empty(&link).await.status(), 200);
+    assert_eq!(
+        subscriptions_of(&app, business).await[0],
+        ("aigerim@example.kz".to_owned(), "confirmed".to_owned())
+    );
+    assert_eq!(
+        app.subscriber_status("aigerim@example.kz").await.as_deref(),
+        Some("confirmed")
+    );
+    // Asking again for what they have sends nothing.
+    app.post_subscriptions("email=aigerim%40example.kz&newsletter=business")
+        .await;
+    app.drain_queues().await;
+    assert_eq!(
+        app.smtp.messages_to("aigerim@example.kz").len(),
+        mails_before + 1
+    );
+}
