@@ -120,3 +120,20 @@ pub fn pending_of(
         .select((newsletters::id, newsletters::name))
         .load(conn)?)
 }
+
+/// The names of the newsletters the reader receives (confirmed, not archived), in id
+/// order (`None`: NEWSLETTER_NAME).
+pub fn confirmed_names_of(
+    conn: &mut Conn,
+    subscriber_id: i64,
+) -> anyhow::Result<Vec<Option<String>>> {
+    use super::schema::newsletters;
+    Ok(subscriptions::table
+        .inner_join(newsletters::table)
+        .filter(subscriptions::subscriber_id.eq(subscriber_id))
+        .filter(subscriptions::status.eq(SubscriptionStatus::Confirmed.as_str()))
+        .filter(newsletters::archived.eq(false))
+        .order(newsletters::id.asc())
+        .select(newsletters::name)
+        .load(conn)?)
+}

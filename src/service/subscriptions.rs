@@ -338,6 +338,65 @@ pub fn unsubscribe_from_everything(
     Ok(subscribers::find(conn, id)?.map(|subscriber| (subscriber, leaving)))
 }
 
+/// What leaving one newsletter did.
+#[derive(Debug, Clone)]
+pub struct LeftNewsletter {
+    /// The reader as they are now.
+    pub subscriber: Subscriber,
+    /// Whether this call changed anything (`false`: they had left it before).
+    pub left_now: bool,
+    /// The newsletters they still receive (`None`: NEWSLETTER_NAME), in id order.
+    pub still_receiving: Vec<Option<String>>,
+}
+
+/// Takes a reader off one newsletter (an unsubscribe link is per newsletter); leaving
+/// the last one they receive unsubscribes them altogether
+/// ([`unsubscribe_from_everything`]), as a reader of a single list was. `None` when
+/// there is no such subscriber. Idempotent.
+pub fn leave_newsletter(
+    conn: &mut Conn,
+    id: i64,
+    newsletter_id: i64,
+    now: NaiveDateTime,
+) -> anyhow::Result<Option<LeftNewsletter>> {
+    db::exclusive(conn, |conn| {
+        let Some(subscriber) = subscribers::find(conn, id)? else {
+            return Ok(None);
+        };
+        let was_on = subscriptions::of_subscriber(conn, id)?
+            .into_iter()
+            .any(|(n, status)| {
+                n == newsletter_id && status != SubscriptionStatus::Unsubscribed.as_str()
+            });
+        if was_on {
+            subscriptions::set(
+                conn,
+                id,
+                newsletter_id,
+                SubscriptionStatus::Unsubscribed,
+                now,
+            )?;
+        }
+        let still_receiving = subscriptions::confirmed_names_of(conn, id)?;
+        let confirmed = subscriber.status() == SubscriberStatus::Confirmed;
+        if !confirmed || still_receiving.is_empty() {
+            let Some((subscriber, left)) = unsubscribe_from_everything(conn, id, now)? else {
+                return Ok(None);
+            };
+            return Ok(Some(LeftNewsletter {
+                subscriber,
+                left_now: left || was_on,
+                still_receiving: Vec::new(),
+            }));
+        }
+        Ok(Some(LeftNewsletter {
+            subscriber,
+            left_now: was_on,
+            still_receiving,
+        }))
+    })
+}
+
 /// Queues a fresh confirmation for a pending subscriber (the admin's "resend");
 /// `false` when the subscriber is not pending.
 pub fn resend_confirmation(conn: &mut Conn, id: i64, now: NaiveDateTime) -> anyhow::Result<bool> {

@@ -412,3 +412,90 @@ async fn a_confirmed_reader_adding_a_newsletter_gets_the_same_answer_and_a_mail_
         mails_before + 1
     );
 }
+
+#[tokio::test]
+async fn an_unsubscribe_link_leaves_its_newsletter_only_and_the_page_offers_leaving_everything() {
+    let (app, [business, _, _]) = three_newsletters().await;
+    app.post_subscriptions("email=dana%40example.kz&newsletter=digest&newsletter=business")
+        .await;
+    let mail = app.wait_for_mail_to("dana@example.kz", 1).await;
+    assert_eq!(
+        app.post_empty(&app.confirmation_link(&mail[0]))
+            .await
+            .status(),
+        200
+    );
+    let id = app.subscriber_id("dana@example.kz").await;
+    let link = app.unsubscribe_link(id);
+
+    // A tampered "everything" changes nothing.
+    let tampered = format!("{}x&all=1", link);
+    assert_eq!(app.post_empty(&tampered).await.status(), 400);
+
+    let response = app
+        .client
+        .post(&link)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("You still receive"), "{page}");
+    assert!(page.contains("Business Weekly"), "{page}");
+    assert!(page.contains("Unsubscribe from everything"), "{page}");
+    assert_eq!(
+        app.subscriber_status("dana@example.kz").await.as_deref(),
+        Some("confirmed")
+    );
+    assert_eq!(
+        subscriptions_of(&app, 1).await,
+        vec![("dana@example.kz".to_owned(), "unsubscribed".to_owned())]
+    );
+    assert_eq!(
+        subscriptions_of(&app, business).await,
+        vec![("dana@example.kz".to_owned(), "confirmed".to_owned())]
+    );
+    // A digest of the default newsletter no longer goes to them.
+    app.import_confirmed(&["other@example.kz"]).await;
+    app.add_article("Steppe rail line opens", "https://astanatimes.test/rail")
+        .await;
+    let sent = app.send_digest_and_wait().await;
+    assert_eq!(sent["recipients"], 1, "{sent}");
+
+    // The page's button leaves everything.
+    let everything = format!("{link}&all=1");
+    let page = app.post_empty(&everything).await.text().await.unwrap();
+    assert!(!page.contains("You still receive"), "{page}");
+    assert_eq!(
+        app.subscriber_status("dana@example.kz").await.as_deref(),
+        Some("unsubscribed")
+    );
+    assert_eq!(
+        subscriptions_of(&app, business).await,
+        vec![("dana@example.kz".to_owned(), "unsubscribed".to_owned())]
+    );
+}
+
+#[tokio::test]
+async fn leaving_the_last_newsletter_makes_the_reader_unsubscribed() {
+    let (app, [business, _, _]) = three_newsletters().await;
+    app.post_subscriptions("email=dana%40example.kz&newsletter=digest")
+        .await;
+    let mail = app.wait_for_mail_to("dana@example.kz", 1).await;
+    app.post_empty(&app.confirmation_link(&mail[0])).await;
+    let id = app.subscriber_id("dana@example.kz").await;
+    let page = app
+        .post_empty(&app.unsubscribe_link(id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("You still receive"), "{page}");
+    assert_eq!(
+        app.subscriber_status("dana@example.kz").await.as_deref(),
+        Some("unsubscribed")
+    );
+    assert!(subscriptions_of(&app, business).await.is_empty());
+}
