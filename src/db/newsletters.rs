@@ -97,3 +97,12 @@ pub fn insert(conn: &mut Conn, new: &NewNewsletter) -> anyhow::Result<i64> {
         .returning(newsletters::id)
         .get_result(conn)?)
 }
+
+/// The newsletter with `slug`, archived or not.
+pub fn find_by_slug(conn: &mut Conn, slug: &str) -> anyhow::Result<Option<Newsletter>> {
+    Ok(newsletters::table
+        .filter(newsletters::slug.eq(slug))
+        .select(Newsletter::as_select())
+        .first(conn)
+        .optional()?)
+}

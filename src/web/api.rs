@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use super::WebError;
+use crate::db::newsletters::{self, Newsletter};
 use crate::db::subscribers::{self, Subscriber};
 use crate::db::{self, articles, digests};
 use crate::digest::{Composed, compose_digest_titled};
@@ -205,4 +206,74 @@ fn rfc8187(value: &str) -> String {
         }
     }
     out
+}
+
+/// A newsletter as the API shows it: the default newsletter's name and schedule are the
+/// settings it follows (NEWSLETTER_NAME, DIGEST_CRON).
+#[derive(Serialize)]
+struct NewsletterView {
+    slug: String,
+    name: String,
+    description: String,
+    /// A cron string, or `null` for manual sends only.
+    schedule: Option<String>,
+    /// The article sections it takes; empty: every article.
+    sections: Vec<String>,
+    public: bool,
+    preselected: bool,
+    archived: bool,
+    /// The default newsletter: what a request naming none means.
+    default: bool,
+}
+
+impl NewsletterView {
+    fn of(state: &AppState, n: Newsletter) -> NewsletterView {
+        let default = n.id == newsletters::DEFAULT_NEWSLETTER_ID;
+        NewsletterView {
+            name: n.name.unwrap_or_else(|| state.newsletter_name()),
+            schedule: match n.schedule {
+                None => state.settings.digest_cron.clone(),
+                Some(s) if s.is_empty() => None,
+                Some(s) => Some(s),
+            },
+            sections: n
+                .sections
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            slug: n.slug,
+            description: n.description,
+            public: n.public,
+            preselected: n.preselected,
+            archived: n.archived,
+            default,
+        }
+    }
+}
+
+/// `GET /api/newsletters`: every newsletter, archived ones too, oldest first.
+pub async fn list_newsletters(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    let all = state.db.run(newsletters::all).await?;
+    let views: Vec<NewsletterView> = all
+        .into_iter()
+        .map(|n| NewsletterView::of(&state, n))
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "newsletters": views })))
+}
+
+/// `GET /api/newsletters/{slug}`: one newsletter; 404 for an unknown slug.
+pub async fn get_newsletter(
+    slug: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let slug = slug.into_inner();
+    let found = state
+        .db
+        .run(move |conn| newsletters::find_by_slug(conn, &slug))
+        .await?;
+    match found {
+        Some(n) => Ok(HttpResponse::Ok().json(NewsletterView::of(&state, n))),
+        None => Err(WebError::api(StatusCode::NOT_FOUND, "no such newsletter")),
+    }
 }

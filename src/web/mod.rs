@@ -135,7 +135,17 @@ fn routes(cfg: &mut web::ServiceConfig) {
                         .get(api::preview_digest)
                         .done(),
                 )
-                .service(Endpoint::at("/digests/{id}").get(api::get_digest).done()),
+                .service(Endpoint::at("/digests/{id}").get(api::get_digest).done())
+                .service(
+                    Endpoint::at("/newsletters")
+                        .get(api::list_newsletters)
+                        .done(),
+                )
+                .service(
+                    Endpoint::at("/newsletters/{slug}")
+                        .get(api::get_newsletter)
+                        .done(),
+                ),
         )
         .configure(admin::routes)
         .default_service(web::to(pages::not_found));

@@ -499,3 +499,37 @@ async fn leaving_the_last_newsletter_makes_the_reader_unsubscribed() {
     );
     assert!(subscriptions_of(&app, business).await.is_empty());
 }
+
+#[tokio::test]
+async fn the_api_lists_the_newsletters_with_the_defaults_settings_and_needs_the_token() {
+    let app = crate::support::spawn_app().await;
+    let list: serde_json::Value = app.api_get("/api/newsletters").await.json().await.unwrap();
+    let newsletters = list["newsletters"].as_array().expect("a list");
+    assert_eq!(newsletters.len(), 1, "{list}");
+    let default = &newsletters[0];
+    assert_eq!(default["slug"], "digest");
+    assert_eq!(default["name"], "The Astana Times", "NEWSLETTER_NAME");
+    assert_eq!(default["schedule"], "0 0 7 * * *", "DIGEST_CRON");
+    assert_eq!(default["sections"], serde_json::json!([]));
+    assert_eq!(default["default"], true);
+    assert_eq!(default["public"], true);
+    assert_eq!(default["preselected"], true);
+
+    add_newsletter(&app, "business", "Business Weekly", true, false).await;
+    let one = app.api_get("/api/newsletters/business").await;
+    assert_eq!(one.status(), 200);
+    let one: serde_json::Value = one.json().await.unwrap();
+    assert_eq!(one["name"], "Business Weekly");
+    assert_eq!(
+        one["schedule"],
+        serde_json::Value::Null,
+        "manual sends only"
+    );
+    assert_eq!(one["default"], false);
+
+    let unknown = app.api_get("/api/newsletters/nonesuch").await;
+    assert_eq!(unknown.status(), 404);
+    let error: serde_json::Value = unknown.json().await.unwrap();
+    assert!(error["error"].is_string(), "{error}");
+    assert_eq!(app.get("/api/newsletters").await.status(), 401);
+}
