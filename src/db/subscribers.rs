@@ -304,6 +304,19 @@ pub fn search(
     page: i64,
     per_page: i64,
 ) -> anyhow::Result<(Vec<Subscriber>, i64)> {
+    search_on(conn, status, text, None, page, per_page)
+}
+
+/// Like [`search`], keeping only the readers with a subscription (of any status) to
+/// newsletter `newsletter_id`, when one is given.
+pub fn search_on(
+    conn: &mut Conn,
+    status: Option<SubscriberStatus>,
+    text: Option<&str>,
+    newsletter_id: Option<i64>,
+    page: i64,
+    per_page: i64,
+) -> anyhow::Result<(Vec<Subscriber>, i64)> {
     let pattern = text.map(|t| {
         let escaped = t
             .replace('\\', "\\\\")
@@ -315,6 +328,16 @@ pub fn search(
         let mut query = subscribers::table.into_boxed();
         if let Some(status) = status {
             query = query.filter(subscribers::status.eq(status.as_str()));
+        }
+        if let Some(newsletter_id) = newsletter_id {
+            use super::schema::subscriptions;
+            query = query.filter(
+                subscribers::id.eq_any(
+                    subscriptions::table
+                        .filter(subscriptions::newsletter_id.eq(newsletter_id))
+                        .select(subscriptions::subscriber_id),
+                ),
+            );
         }
         if let Some(pattern) = &pattern {
             // Case-insensitive on both engines (SQLite's LIKE is, PostgreSQL's is not);

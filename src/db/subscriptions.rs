@@ -137,3 +137,22 @@ pub fn confirmed_names_of(
         .select(newsletters::name)
         .load(conn)?)
 }
+
+/// The subscriptions of the readers `subscriber_ids`: (reader, newsletter slug, status),
+/// by reader and newsletter.
+pub fn of_subscribers(
+    conn: &mut Conn,
+    subscriber_ids: &[i64],
+) -> anyhow::Result<Vec<(i64, String, String)>> {
+    use super::schema::newsletters;
+    Ok(subscriptions::table
+        .inner_join(newsletters::table)
+        .filter(subscriptions::subscriber_id.eq_any(subscriber_ids))
+        .order((subscriptions::subscriber_id.asc(), newsletters::id.asc()))
+        .select((
+            subscriptions::subscriber_id,
+            newsletters::slug,
+            subscriptions::status,
+        ))
+        .load(conn)?)
+}

@@ -15,13 +15,29 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     status: Option<String>,
+    /// A newsletter's slug: only its readers (any status of theirs on it).
+    newsletter: Option<String>,
     page: Option<i64>,
     per_page: Option<i64>,
 }
 
+/// A reader with where they stand on each newsletter.
+#[derive(Serialize)]
+struct SubscriberView {
+    #[serde(flatten)]
+    subscriber: Subscriber,
+    newsletters: Vec<SubscriptionView>,
+}
+
+#[derive(Serialize)]
+struct SubscriptionView {
+    slug: String,
+    status: String,
+}
+
 #[derive(Serialize)]
 struct SubscriberPage {
-    subscribers: Vec<Subscriber>,
+    subscribers: Vec<SubscriberView>,
     page: i64,
     per_page: i64,
     total: i64,
@@ -50,10 +66,40 @@ pub async fn list_subscribers(
             "per_page must be between 1 and 1000",
         ));
     }
-    let (rows, total) = state
+    let slug = query.newsletter.clone().filter(|s| !s.is_empty());
+    let listed = state
         .db
-        .run(move |conn| subscribers::list(conn, status, page, per_page))
+        .run(move |conn| {
+            let newsletter_id = match slug {
+                Some(slug) => match newsletters::find_by_slug(conn, &slug)? {
+                    Some(n) => Some(n.id),
+                    None => return Ok(None),
+                },
+                None => None,
+            };
+            let (rows, total) =
+                subscribers::search_on(conn, status, None, newsletter_id, page, per_page)?;
+            let ids: Vec<i64> = rows.iter().map(|s| s.id).collect();
+            let mut subscriptions = crate::db::subscriptions::of_subscribers(conn, &ids)?;
+            let views = rows
+                .into_iter()
+                .map(|subscriber| {
+                    let newsletters = subscriptions
+                        .extract_if(.., |(reader, _, _)| *reader == subscriber.id)
+                        .map(|(_, slug, status)| SubscriptionView { slug, status })
+                        .collect();
+                    SubscriberView {
+                        subscriber,
+                        newsletters,
+                    }
+                })
+                .collect::<Vec<_>>();
+            Ok(Some((views, total)))
+        })
         .await?;
+    let Some((rows, total)) = listed else {
+        return Err(WebError::api(StatusCode::BAD_REQUEST, "no such newsletter"));
+    };
     Ok(HttpResponse::Ok().json(SubscriberPage {
         subscribers: rows,
         page,

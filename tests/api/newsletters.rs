@@ -533,3 +533,44 @@ async fn the_api_lists_the_newsletters_with_the_defaults_settings_and_needs_the_
     assert!(error["error"].is_string(), "{error}");
     assert_eq!(app.get("/api/newsletters").await.status(), 401);
 }
+
+#[tokio::test]
+async fn the_subscriber_list_shows_each_readers_newsletters_and_filters_by_one() {
+    let (app, _) = three_newsletters().await;
+    app.import_confirmed(&["only.default@example.kz"]).await;
+    app.post_subscriptions("email=dana%40example.kz&newsletter=digest&newsletter=business")
+        .await;
+    let mail = app.wait_for_mail_to("dana@example.kz", 1).await;
+    app.post_empty(&app.confirmation_link(&mail[0])).await;
+
+    let all: serde_json::Value = app.api_get("/api/subscribers").await.json().await.unwrap();
+    let readers = all["subscribers"].as_array().expect("a list");
+    assert_eq!(readers.len(), 2, "{all}");
+    assert_eq!(readers[0]["email"], "only.default@example.kz");
+    assert_eq!(
+        readers[0]["newsletters"],
+        serde_json::json!([{"slug": "digest", "status": "confirmed"}])
+    );
+    assert_eq!(
+        readers[1]["newsletters"],
+        serde_json::json!([
+            {"slug": "digest", "status": "confirmed"},
+            {"slug": "business", "status": "confirmed"}
+        ])
+    );
+
+    let business: serde_json::Value = app
+        .api_get("/api/subscribers?newsletter=business")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(business["total"], 1, "{business}");
+    assert_eq!(business["subscribers"][0]["email"], "dana@example.kz");
+    assert_eq!(
+        app.api_get("/api/subscribers?newsletter=nonesuch")
+            .await
+            .status(),
+        400
+    );
+}
