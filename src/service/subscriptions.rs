@@ -397,6 +397,87 @@ pub fn leave_newsletter(
     })
 }
 
+/// A newsletter on a reader's preferences page.
+#[derive(Debug, Clone)]
+pub struct Preference {
+    pub newsletter: newsletters::Newsletter,
+    /// The reader receives it.
+    pub on: bool,
+}
+
+/// What the reader's preferences page offers: every public newsletter and every private
+/// one they are on (none archived), each with whether they receive it.
+pub fn preferences(conn: &mut Conn, subscriber_id: i64) -> anyhow::Result<Vec<Preference>> {
+    let theirs = subscriptions::of_subscriber(conn, subscriber_id)?;
+    let status_of = |id: i64| {
+        theirs
+            .iter()
+            .find(|(n, _)| *n == id)
+            .map(|(_, status)| status.as_str())
+    };
+    Ok(newsletters::all(conn)?
+        .into_iter()
+        .filter(|n| !n.archived && (n.public || status_of(n.id).is_some()))
+        .map(|n| {
+            let on = status_of(n.id) == Some(SubscriptionStatus::Confirmed.as_str());
+            Preference { newsletter: n, on }
+        })
+        .collect())
+}
+
+/// What saving the preferences page did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreferencesSaved {
+    Saved,
+    /// Nothing chosen, or a newsletter the page does not offer: nothing changed.
+    Refused(ChoiceError),
+    /// The reader is not confirmed (left, bounced, or never confirmed): the page
+    /// changes nothing for them; signing up again does.
+    NotSubscribed,
+    Unknown,
+}
+
+/// Saves a confirmed reader's choice (`chosen`, slugs, from the page
+/// [`preferences`] offers): those on, the others off. The signed link proves the
+/// mailbox is theirs, so no opt-in mail is needed. Choosing nothing is refused: leaving
+/// everything is [`unsubscribe`].
+pub fn save_preferences(
+    conn: &mut Conn,
+    subscriber_id: i64,
+    chosen: &[String],
+    now: NaiveDateTime,
+) -> anyhow::Result<PreferencesSaved> {
+    db::exclusive(conn, |conn| {
+        let Some(subscriber) = subscribers::find(conn, subscriber_id)? else {
+            return Ok(PreferencesSaved::Unknown);
+        };
+        if subscriber.status() != SubscriberStatus::Confirmed {
+            return Ok(PreferencesSaved::NotSubscribed);
+        }
+        if chosen.is_empty() {
+            return Ok(PreferencesSaved::Refused(ChoiceError::NoneChosen));
+        }
+        let offered = preferences(conn, subscriber_id)?;
+        if chosen
+            .iter()
+            .any(|slug| !offered.iter().any(|p| p.newsletter.slug == *slug))
+        {
+            return Ok(PreferencesSaved::Refused(ChoiceError::NotOffered));
+        }
+        for p in offered {
+            let wanted = chosen.contains(&p.newsletter.slug);
+            if wanted != p.on {
+                let status = match wanted {
+                    true => SubscriptionStatus::Confirmed,
+                    false => SubscriptionStatus::Unsubscribed,
+                };
+                subscriptions::set(conn, subscriber_id, p.newsletter.id, status, now)?;
+            }
+        }
+        Ok(PreferencesSaved::Saved)
+    })
+}
+
 /// Queues a fresh confirmation for a pending subscriber (the admin's "resend");
 /// `false` when the subscriber is not pending.
 pub fn resend_confirmation(conn: &mut Conn, id: i64, now: NaiveDateTime) -> anyhow::Result<bool> {

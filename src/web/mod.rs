@@ -12,6 +12,7 @@ mod form;
 mod health;
 mod metrics;
 mod pages;
+mod preferences;
 mod slow_clients;
 mod subscribe;
 mod unsubscribe;
@@ -91,6 +92,12 @@ fn routes(cfg: &mut web::ServiceConfig) {
             Endpoint::at("/subscriptions/confirm")
                 .get(confirm::confirm_page)
                 .post(confirm::confirm)
+                .done(),
+        )
+        .service(
+            Endpoint::at("/preferences")
+                .get(preferences::preferences_page)
+                .post(preferences::save_preferences)
                 .done(),
         )
         .service(

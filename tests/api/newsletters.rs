@@ -574,3 +574,79 @@ async fn the_subscriber_list_shows_each_readers_newsletters_and_filters_by_one()
         400
     );
 }
+
+#[tokio::test]
+async fn the_preferences_page_shows_the_readers_newsletters_and_saves_a_new_choice() {
+    let (app, [business, culture, _]) = three_newsletters().await;
+    app.post_subscriptions(
+        "email=dana%40example.kz&name=Dana&newsletter=digest&newsletter=business",
+    )
+    .await;
+    let mail = app.wait_for_mail_to("dana@example.kz", 1).await;
+    app.post_empty(&app.confirmation_link(&mail[0])).await;
+    let id = app.subscriber_id("dana@example.kz").await;
+    let url = app.state.preferences_url(id);
+    let link = url
+        .strip_prefix(&app.address)
+        .expect("a link to the app")
+        .to_owned();
+
+    let response = app.get(&url).await;
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Dana"), "the reader's name: {page}");
+    assert!(page.contains(r#"value="digest" checked"#), "{page}");
+    assert!(page.contains(r#"value="business" checked"#), "{page}");
+    assert!(page.contains(r#"value="culture">"#), "{page}");
+    assert!(
+        !page.contains("staff"),
+        "a private newsletter they are not on: {page}"
+    );
+    assert!(page.contains("Unsubscribe from everything"), "{page}");
+
+    let before = (
+        subscriptions_of(&app, 1).await,
+        subscriptions_of(&app, business).await,
+        subscriptions_of(&app, culture).await,
+    );
+    // A tampered link, a choice of nothing and a newsletter not offered change nothing.
+    assert_eq!(
+        app.post_form(&format!("{link}x"), "newsletter=culture", &[])
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(app.get(&format!("{url}x")).await.status(), 400);
+    assert_eq!(app.post_form(&link, "", &[]).await.status(), 400);
+    let refused = app.post_form(&link, "newsletter=staff", &[]).await;
+    assert_eq!(refused.status(), 400);
+    assert_eq!(
+        app.post_form(&link, "newsletter=nonesuch", &[])
+            .await
+            .status(),
+        400
+    );
+    let after = (
+        subscriptions_of(&app, 1).await,
+        subscriptions_of(&app, business).await,
+        subscriptions_of(&app, culture).await,
+    );
+    assert_eq!(before, after);
+
+    let saved = app.post_form(&link, "newsletter=culture", &[]).await;
+    assert_eq!(saved.status(), 200);
+    assert!(
+        saved
+            .text()
+            .await
+            .unwrap()
+            .contains(r#"value="culture" checked"#)
+    );
+    assert_eq!(subscriptions_of(&app, 1).await[0].1, "unsubscribed");
+    assert_eq!(subscriptions_of(&app, business).await[0].1, "unsubscribed");
+    assert_eq!(subscriptions_of(&app, culture).await[0].1, "confirmed");
+    assert_eq!(
+        app.subscriber_status("dana@example.kz").await.as_deref(),
+        Some("confirmed")
+    );
+}
