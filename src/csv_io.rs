@@ -233,7 +233,7 @@ fn store_chunk(
         crate::db::exclusive(conn, |conn| {
             let mut imported = 0;
             for (email, name) in chunk.iter() {
-                if subscribers::import_confirmed(conn, email, name.as_ref(), now)? {
+                if subscribers::import_confirmed(conn, email, name.as_ref(), now)?.is_some() {
                     imported += 1;
                 }
             }

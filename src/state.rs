@@ -15,6 +15,8 @@ use crate::templates::Templates;
 
 /// What signed unsubscribe tokens are for; part of the signature.
 pub const UNSUBSCRIBE_PURPOSE: &str = "unsubscribe";
+/// What a reader's "manage your newsletters" link is signed for.
+pub const PREFERENCES_PURPOSE: &str = "preferences";
 /// The token of the unsubscribe link in previews and test mail, which belong to no
 /// reader: the link leads to a page saying so.
 pub const PREVIEW_UNSUBSCRIBE_TOKEN: &str = "preview";
@@ -146,6 +148,13 @@ impl AppState {
             .bounce_address
             .as_ref()
             .map(|bounce| crate::mail::verp::return_path(bounce, &self.signer, sent))
+    }
+
+    /// The link to the preferences page of subscriber `id`.
+    pub fn preferences_url(&self, id: i64) -> String {
+        let token = self.signer.sign(PREFERENCES_PURPOSE, id);
+        self.settings
+            .public_url(&format!("/preferences?token={token}"))
     }
 
     /// Tells the digest delivery worker a digest is queued.

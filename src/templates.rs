@@ -44,6 +44,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("message.html", include_str!("../templates/message.html")),
     (
+        "preferences.html",
+        include_str!("../templates/preferences.html"),
+    ),
+    (
         "email/confirmation.subject.txt",
         include_str!("../email_templates/confirmation.subject.txt"),
     ),
@@ -471,6 +475,17 @@ fn sample_page_context(base: tera::Context) -> tera::Context {
         &std::collections::HashMap::<String, String>::new(),
     );
     context.insert("token", "sample");
+    // The preferences page's: the reader's newsletters, one ticked.
+    context.insert("reader_name", "Aigerim Seisembayeva");
+    context.insert("unsubscribe_token", "sample");
+    context.insert("saved", &false);
+    context.insert(
+        "newsletters",
+        &serde_json::json!([
+            {"slug": "digest", "name": "The Astana Times", "description": "The day's stories.", "checked": true},
+            {"slug": "business", "name": "Business Weekly", "description": "", "checked": false}
+        ]),
+    );
     context.insert("title", "A sample notice");
     context.insert("message", "What the notice says.");
     // The archive's list as `GET /archive` gives it (the same type, so the same fields),

@@ -11,7 +11,7 @@ use diesel::prelude::*;
 
 use super::schema::{
     admin_sessions, app_settings, articles, confirmation_tokens, deliveries, digests,
-    feedback_events, outgoing_emails, subscribers,
+    feedback_events, newsletters, outgoing_emails, subscribers, subscriptions,
 };
 use super::{AnyConnection, Conn, Db};
 
@@ -88,8 +88,23 @@ row!(Digest, digests {
     article_count: i32, recipient_count: i32, created_at: NaiveDateTime,
     completed_at: Option<NaiveDateTime>, sent_count: i32, failed_count: i32,
     skipped_count: i32, subject_override: Option<String>, queue_cursor: Option<i64>,
-    queue_end: Option<i64>,
+    queue_end: Option<i64>, newsletter_id: i64,
 });
+row!(Newsletter, newsletters {
+    id: i64, slug: String, name: Option<String>, description: String,
+    schedule: Option<String>, sections: String, public: bool, preselected: bool,
+    archived: bool, created_at: NaiveDateTime, updated_at: NaiveDateTime,
+});
+row!(
+    Subscription,
+    subscriptions {
+        newsletter_id: i64,
+        subscriber_id: i64,
+        status: String,
+        created_at: NaiveDateTime,
+        updated_at: NaiveDateTime,
+    }
+);
 row!(Article, articles {
     id: i64, url: String, guid: Option<String>, title: String, summary: Option<String>,
     body: Option<String>, author: Option<String>, published_at: Option<NaiveDateTime>,
@@ -117,9 +132,11 @@ row!(FeedbackEvent, feedback_events {
 });
 
 /// Every table, in the order they are copied: parents before what points at them.
-pub(crate) const TABLES: [&str; 9] = [
+pub(crate) const TABLES: [&str; 11] = [
     "app_settings",
+    "newsletters",
     "subscribers",
+    "subscriptions",
     "digests",
     "articles",
     "confirmation_tokens",
@@ -134,6 +151,8 @@ pub(crate) fn count(conn: &mut Conn, table: &str) -> QueryResult<i64> {
     Ok(match table {
         "app_settings" => app_settings::table.count().get_result(conn)?,
         "subscribers" => subscribers::table.count().get_result(conn)?,
+        "newsletters" => newsletters::table.count().get_result(conn)?,
+        "subscriptions" => subscriptions::table.count().get_result(conn)?,
         "digests" => digests::table.count().get_result(conn)?,
         "articles" => articles::table.count().get_result(conn)?,
         "confirmation_tokens" => confirmation_tokens::table.count().get_result(conn)?,
@@ -154,7 +173,9 @@ pub fn copy(from: &Db, to: &Db) -> Result<CopyReport, CopyError> {
     let mut target = to.pool.get().map_err(anyhow::Error::from)?;
     for table in TABLES {
         let rows = count(&mut target, table)?;
-        if rows > 0 {
+        // The migrations make the default newsletter: a fresh schema has that row.
+        let fresh = if table == "newsletters" { 1 } else { 0 };
+        if rows > fresh {
             return Err(CopyError::TargetNotEmpty { table, rows });
         }
     }
@@ -208,7 +229,33 @@ fn copy_rows(source: &mut Conn, target: &mut Conn) -> anyhow::Result<()> {
         }};
     }
     by_key!(app_settings, AppSetting, name, String::new());
+    // The source's newsletters replace the default the target's migrations made.
+    crate::on_engine!(target, |c| diesel::delete(newsletters::table).execute(c))?;
+    by_key!(newsletters, Newsletter, id, 0_i64);
     by_key!(subscribers, Subscriber, id, 0_i64);
+    // Subscriptions are keyed by (newsletter, reader).
+    let mut last: (i64, i64) = (0, 0);
+    loop {
+        let rows: Vec<Subscription> = subscriptions::table
+            .select(Subscription::as_select())
+            .filter(
+                subscriptions::newsletter_id
+                    .gt(last.0)
+                    .or(subscriptions::newsletter_id
+                        .eq(last.0)
+                        .and(subscriptions::subscriber_id.gt(last.1))),
+            )
+            .order((
+                subscriptions::newsletter_id.asc(),
+                subscriptions::subscriber_id.asc(),
+            ))
+            .limit(CHUNK)
+            .load(source)?;
+        let Some(end) = rows.last() else { break };
+        last = (end.newsletter_id, end.subscriber_id);
+        let insert = diesel::insert_into(subscriptions::table).values(&rows);
+        crate::on_engine!(target, |c| insert.execute(c))?;
+    }
     by_key!(digests, Digest, id, 0_i64);
     by_key!(articles, Article, id, 0_i64);
     by_key!(
@@ -246,6 +293,7 @@ fn copy_rows(source: &mut Conn, target: &mut Conn) -> anyhow::Result<()> {
 fn reset_identities(target: &mut Conn) -> anyhow::Result<()> {
     if let AnyConnection::Pg(pg) = target {
         for table in [
+            "newsletters",
             "subscribers",
             "digests",
             "articles",

@@ -8,9 +8,9 @@ use diesel::prelude::*;
 use std::collections::BTreeMap;
 
 use super::digests::{self, Settled};
-use super::schema::{deliveries, subscribers};
+use super::schema::{deliveries, subscribers, subscriptions};
 use super::{AnyConnection, Conn, Outcome};
-use crate::domain::{DeliveryStatus, SubscriberStatus};
+use crate::domain::{DeliveryStatus, SubscriberStatus, SubscriptionStatus};
 use crate::mail::outbox::Lease;
 
 /// A delivery a worker holds, with what it needs to address the message.
@@ -49,8 +49,9 @@ pub struct DeliveryKey {
     pub bouncing: bool,
 }
 
-/// One delivery per confirmed reader with an id in `after + 1 ..= through` (one chunk of
-/// a digest's list, read in primary-key order); returns how many were queued.
+/// One delivery per confirmed reader of the digest's newsletter with an id in
+/// `after + 1 ..= through` (one chunk of a digest's list, a range scan of the
+/// `subscriptions_queue` index); returns how many were queued.
 pub fn enqueue_range(
     conn: &mut Conn,
     digest_id: i64,
@@ -58,14 +59,21 @@ pub fn enqueue_range(
     through: i64,
     now: NaiveDateTime,
 ) -> anyhow::Result<usize> {
-    let confirmed = subscribers::table
-        .filter(subscribers::id.gt(after))
-        .filter(subscribers::id.le(through))
+    let newsletter_id: i64 = super::schema::digests::table
+        .find(digest_id)
+        .select(super::schema::digests::newsletter_id)
+        .first(conn)?;
+    let confirmed = subscriptions::table
+        .inner_join(subscribers::table)
+        .filter(subscriptions::newsletter_id.eq(newsletter_id))
+        .filter(subscriptions::status.eq(SubscriptionStatus::Confirmed.as_str()))
+        .filter(subscriptions::subscriber_id.gt(after))
+        .filter(subscriptions::subscriber_id.le(through))
         .filter(subscribers::status.eq(SubscriberStatus::Confirmed.as_str()))
         .select((
             diesel::dsl::sql::<diesel::sql_types::BigInt>("")
                 .bind::<diesel::sql_types::BigInt, _>(digest_id),
-            subscribers::id,
+            subscriptions::subscriber_id,
             diesel::dsl::sql::<diesel::sql_types::Text>("'pending'"),
             diesel::dsl::sql::<diesel::sql_types::Timestamp>("")
                 .bind::<diesel::sql_types::Timestamp, _>(now),

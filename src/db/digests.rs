@@ -71,8 +71,26 @@ pub fn insert(
     last_reader: i64,
     now: NaiveDateTime,
 ) -> anyhow::Result<i64> {
+    insert_for(
+        conn,
+        super::newsletters::DEFAULT_NEWSLETTER_ID,
+        article_count,
+        last_reader,
+        now,
+    )
+}
+
+/// [`insert`], for the readers of newsletter `newsletter_id`.
+pub fn insert_for(
+    conn: &mut Conn,
+    newsletter_id: i64,
+    article_count: i32,
+    last_reader: i64,
+    now: NaiveDateTime,
+) -> anyhow::Result<i64> {
     Ok(diesel::insert_into(digests::table)
         .values((
+            digests::newsletter_id.eq(newsletter_id),
             digests::subject.eq(""),
             digests::html_body.eq(""),
             digests::text_body.eq(""),

@@ -15,11 +15,13 @@ pub mod deliveries;
 pub mod digests;
 pub mod feedback_events;
 mod group;
+pub mod newsletters;
 pub mod outgoing_emails;
 pub mod retention;
 pub mod schema;
 pub mod stats;
 pub mod subscribers;
+pub mod subscriptions;
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -387,6 +389,46 @@ impl Db {
             }
         };
         migrated.map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
+        Ok(())
+    }
+
+    /// Runs only the migrations older than `version` (as `2026-11-30-000013`), leaving
+    /// the schema as a release before it made it: for tests of an upgrade.
+    #[doc(hidden)]
+    pub fn migrate_before(&self, version: &str) -> anyhow::Result<()> {
+        let before: String = version.chars().filter(char::is_ascii_digit).collect();
+        let older = |name: String| {
+            name.chars()
+                .filter(char::is_ascii_digit)
+                .take(before.len())
+                .collect::<String>()
+                < before
+        };
+        let mut conn = self
+            .pool
+            .get()
+            .context("could not get a database connection")?;
+        let failed = |e| anyhow::anyhow!("database migration failed: {e}");
+        match &mut *conn {
+            AnyConnection::Sqlite(sqlite) => {
+                let all = sqlite
+                    .pending_migrations(SQLITE_MIGRATIONS)
+                    .map_err(failed)?;
+                for migration in all {
+                    if older(migration.name().to_string()) {
+                        sqlite.run_migration(&*migration).map_err(failed)?;
+                    }
+                }
+            }
+            AnyConnection::Pg(pg) => {
+                let all = pg.pending_migrations(POSTGRES_MIGRATIONS).map_err(failed)?;
+                for migration in all {
+                    if older(migration.name().to_string()) {
+                        pg.run_migration(&*migration).map_err(failed)?;
+                    }
+                }
+            }
+        }
         Ok(())
     }
 

@@ -67,6 +67,33 @@ diesel::table! {
         subject_override -> Nullable<Text>,
         queue_cursor -> Nullable<BigInt>,
         queue_end -> Nullable<BigInt>,
+        newsletter_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    newsletters (id) {
+        id -> BigInt,
+        slug -> Text,
+        name -> Nullable<Text>,
+        description -> Text,
+        schedule -> Nullable<Text>,
+        sections -> Text,
+        public -> Bool,
+        preselected -> Bool,
+        archived -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    subscriptions (newsletter_id, subscriber_id) {
+        newsletter_id -> BigInt,
+        subscriber_id -> BigInt,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 
@@ -130,6 +157,9 @@ diesel::joinable!(deliveries -> digests (digest_id));
 diesel::joinable!(deliveries -> subscribers (subscriber_id));
 diesel::joinable!(confirmation_tokens -> subscribers (subscriber_id));
 diesel::joinable!(outgoing_emails -> subscribers (subscriber_id));
+diesel::joinable!(subscriptions -> subscribers (subscriber_id));
+diesel::joinable!(subscriptions -> newsletters (newsletter_id));
+diesel::joinable!(digests -> newsletters (newsletter_id));
 diesel::allow_tables_to_appear_in_same_query!(
     app_settings,
     subscribers,
@@ -140,4 +170,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     deliveries,
     admin_sessions,
     feedback_events,
+    newsletters,
+    subscriptions,
 );

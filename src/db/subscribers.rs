@@ -316,6 +316,19 @@ pub fn search(
     page: i64,
     per_page: i64,
 ) -> anyhow::Result<(Vec<Subscriber>, i64)> {
+    search_on(conn, status, text, None, page, per_page)
+}
+
+/// Like [`search`], keeping only the readers with a subscription (of any status) to
+/// newsletter `newsletter_id`, when one is given.
+pub fn search_on(
+    conn: &mut Conn,
+    status: Option<SubscriberStatus>,
+    text: Option<&str>,
+    newsletter_id: Option<i64>,
+    page: i64,
+    per_page: i64,
+) -> anyhow::Result<(Vec<Subscriber>, i64)> {
     let pattern = text.map(|t| {
         let escaped = t
             .replace('\\', "\\\\")
@@ -327,6 +340,16 @@ pub fn search(
         let mut query = subscribers::table.into_boxed();
         if let Some(status) = status {
             query = query.filter(subscribers::status.eq(status.as_str()));
+        }
+        if let Some(newsletter_id) = newsletter_id {
+            use super::schema::subscriptions;
+            query = query.filter(
+                subscribers::id.eq_any(
+                    subscriptions::table
+                        .filter(subscriptions::newsletter_id.eq(newsletter_id))
+                        .select(subscriptions::subscriber_id),
+                ),
+            );
         }
         if let Some(pattern) = &pattern {
             // Case-insensitive on both engines (SQLite's LIKE is, PostgreSQL's is not);
@@ -360,13 +383,14 @@ pub fn all(conn: &mut Conn) -> anyhow::Result<Vec<Subscriber>> {
         .load(conn)?)
 }
 
-/// Inserts a confirmed subscriber unless the address exists; `true` when inserted.
+/// Inserts a confirmed subscriber, on the default newsletter, unless the address
+/// exists; its id when inserted.
 pub fn import_confirmed(
     conn: &mut Conn,
     email: &EmailAddress,
     name: Option<&SubscriberName>,
     now: NaiveDateTime,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Option<i64>> {
     let insert = diesel::insert_into(subscribers::table)
         .values((
             subscribers::email.eq(email.as_str()),
@@ -377,9 +401,19 @@ pub fn import_confirmed(
             subscribers::confirmed_at.eq(now),
         ))
         .on_conflict(subscribers::email)
-        .do_nothing();
-    let inserted = crate::on_engine!(conn, |c| insert.execute(c))?;
-    Ok(inserted == 1)
+        .do_nothing()
+        .returning(subscribers::id);
+    let inserted: Option<i64> = crate::on_engine!(conn, |c| insert.get_result(c).optional())?;
+    if let Some(id) = inserted {
+        super::subscriptions::set(
+            conn,
+            id,
+            super::newsletters::DEFAULT_NEWSLETTER_ID,
+            crate::domain::SubscriptionStatus::Confirmed,
+            now,
+        )?;
+    }
+    Ok(inserted)
 }
 
 /// Deletes a subscriber; the foreign keys cascade to their confirmation tokens, queued

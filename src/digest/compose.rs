@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 
 use crate::db::articles::{self, Article};
-use crate::db::{self, deliveries, digests, subscribers};
+use crate::db::{self, deliveries, digests, newsletters, subscribers, subscriptions};
 use crate::domain::DigestSubject;
 use crate::state::AppState;
 use crate::templates::DIGEST_TEMPLATES;
@@ -124,6 +124,7 @@ pub async fn compose_digest_titled(
     state: &AppState,
     subject: Option<DigestSubject>,
 ) -> anyhow::Result<Composed> {
+    let newsletter_id = newsletters::DEFAULT_NEWSLETTER_ID;
     resume_composing(state, Duration::ZERO).await?;
     // The name the digest goes out under, as stored now (another process may have
     // imported the site's feed since this one started).
@@ -137,15 +138,20 @@ pub async fn compose_digest_titled(
                     return Ok(Err(Composed::NothingNew));
                 }
                 let last_reader = match subscribers::last_id(conn)? {
-                    Some(last) if subscribers::any_confirmed(conn)? => last,
+                    Some(last) if subscriptions::any_confirmed(conn, newsletter_id)? => last,
                     _ => {
                         return Ok(Err(Composed::NoReaders {
                             articles: i64::try_from(waiting.len())?,
                         }));
                     }
                 };
-                let id =
-                    digests::insert(conn, i32::try_from(waiting.len())?, last_reader, db::now())?;
+                let id = digests::insert_for(
+                    conn,
+                    newsletter_id,
+                    i32::try_from(waiting.len())?,
+                    last_reader,
+                    db::now(),
+                )?;
                 let given = subject.as_ref().map(DigestSubject::as_str);
                 digests::set_subject_override(conn, id, given)?;
                 let ids: Vec<i64> = waiting.iter().map(|a| a.id).collect();

@@ -11,6 +11,6 @@ mod tokens;
 pub use article::{ArticleInput, NewArticle};
 pub use email::EmailAddress;
 pub use name::SubscriberName;
-pub use status::{DeliveryStatus, MailStatus, SubscriberStatus};
+pub use status::{DeliveryStatus, MailStatus, SubscriberStatus, SubscriptionStatus};
 pub use subject::DigestSubject;
 pub use tokens::{ConfirmationToken, Signer, TokenError};

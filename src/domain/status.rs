@@ -49,6 +49,29 @@ impl FromStr for SubscriberStatus {
     }
 }
 
+/// Where a reader stands with one newsletter (the reader's own [`SubscriberStatus`]
+/// rules over it: a bounced or unsubscribed reader gets nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubscriptionStatus {
+    /// Chosen, waiting for the reader to confirm it.
+    Pending,
+    /// Receives this newsletter's digests.
+    Confirmed,
+    /// Left this newsletter.
+    Unsubscribed,
+}
+
+impl SubscriptionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriptionStatus::Pending => "pending",
+            SubscriptionStatus::Confirmed => "confirmed",
+            SubscriptionStatus::Unsubscribed => "unsubscribed",
+        }
+    }
+}
+
 /// How the `status` column becomes a [`SubscriberStatus`] when a row is read.
 impl TryFrom<String> for SubscriberStatus {
     type Error = String;

@@ -27,7 +27,7 @@ pub struct Claimed {
     email: OutgoingEmail,
     /// The subscriber and a freshly minted token, or `None` when the mail is no longer
     /// wanted (the subscriber confirmed, left or was erased meanwhile).
-    confirmation: Option<(Subscriber, ConfirmationToken)>,
+    confirmation: Option<subscriptions::MintedLink>,
 }
 
 impl Queue for Confirmations {
@@ -119,7 +119,7 @@ async fn send_one(state: &AppState, claimed: Claimed) -> Outcome {
         email,
         confirmation,
     } = claimed;
-    let Some((subscriber, token)) = confirmation else {
+    let Some((subscriber, token, newsletters)) = confirmation else {
         return Outcome::Cancelled;
     };
     // A confirmation's retries are timed from when it was queued: a link that cannot
@@ -127,7 +127,7 @@ async fn send_one(state: &AppState, claimed: Claimed) -> Outcome {
     let outcome = pipeline::attempt(
         &state.mailer,
         &state.metrics,
-        render_confirmation(state, email.id, &subscriber, &token),
+        render_confirmation(state, email.id, &subscriber, &token, &newsletters),
         email.attempts,
         Some(email.created_at),
         &state.settings.retry,
@@ -161,6 +161,7 @@ fn render_confirmation(
     outgoing_id: i64,
     subscriber: &Subscriber,
     token: &ConfirmationToken,
+    newsletters: &[Option<String>],
 ) -> anyhow::Result<Email> {
     let settings = &state.settings;
     // No name here: whoever typed the address also typed the name, so it would carry
@@ -172,6 +173,16 @@ fn render_confirmation(
         &settings.public_url(&format!("/subscriptions/confirm?token={}", token.as_str())),
     );
     context.insert("ttl_hours", &(settings.confirmation_ttl.as_secs() / 3600));
+    // What the link confirms, when the site sends several newsletters (else none: the
+    // mail reads as it did with one list).
+    if !newsletters.is_empty() {
+        let default_name = state.newsletter_name();
+        let names: Vec<String> = newsletters
+            .iter()
+            .map(|name| name.clone().unwrap_or_else(|| default_name.clone()))
+            .collect();
+        context.insert("newsletters", &names);
+    }
     // Derived from the queue row, so a retry carries the same id.
     let message_id = format!(
         "<confirm.{}@{}>",

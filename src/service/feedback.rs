@@ -151,7 +151,7 @@ enum ReaderRef {
 /// A complaint: the reader leaves every list at once.
 fn leave_everything(conn: &mut Conn, reader: i64, now: NaiveDateTime) -> anyhow::Result<()> {
     // One list today; with several newsletters, every one of them.
-    super::subscriptions::unsubscribe_in(conn, reader, now)?;
+    super::subscriptions::unsubscribe_from_everything(conn, reader, now)?;
     Ok(())
 }
 
@@ -163,7 +163,7 @@ fn leave_newsletter(
     _digest: Option<i64>,
     now: NaiveDateTime,
 ) -> anyhow::Result<()> {
-    super::subscriptions::unsubscribe_in(conn, reader, now)?;
+    super::subscriptions::unsubscribe_from_everything(conn, reader, now)?;
     Ok(())
 }
 

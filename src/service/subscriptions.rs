@@ -8,19 +8,24 @@
 use chrono::NaiveDateTime;
 
 use crate::db::subscribers::{self, StoredToken, Subscriber};
-use crate::db::{self, Conn, after, deliveries, outgoing_emails};
-use crate::domain::{ConfirmationToken, EmailAddress, SubscriberName, SubscriberStatus};
+use crate::db::{self, Conn, after, deliveries, newsletters, outgoing_emails, subscriptions};
+use crate::domain::{
+    ConfirmationToken, EmailAddress, SubscriberName, SubscriberStatus, SubscriptionStatus,
+};
 
-/// What a sign-up did. The page shown is the same for all but `TooManyMails`, so the
-/// form never tells whether an address is already subscribed.
+/// What a sign-up did. The page shown is the same for all but `TooManyMails` and
+/// `Refused`, so the form never tells whether an address is already subscribed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignupOutcome {
-    /// A confirmation mail is queued.
+    /// A confirmation mail is queued (for a new reader, or for newsletters a confirmed
+    /// reader adds: nothing changes for them until they confirm).
     ConfirmationQueued,
-    /// Already confirmed: nothing to do.
+    /// Already confirmed for everything chosen: nothing to do.
     AlreadyConfirmed,
     /// This address was asked for as many confirmations today as allowed.
     TooManyMails,
+    /// The newsletters chosen cannot be signed up for; nothing was written.
+    Refused(ChoiceError),
 }
 
 impl SignupOutcome {
@@ -30,13 +35,58 @@ impl SignupOutcome {
             SignupOutcome::ConfirmationQueued => "queued",
             SignupOutcome::AlreadyConfirmed => "already_confirmed",
             SignupOutcome::TooManyMails => "too_many_mails",
+            SignupOutcome::Refused(_) => "invalid",
         }
     }
 }
 
-/// Records a sign-up and queues its confirmation mail. Run it in an exclusive
-/// transaction ([`db::exclusive`], or a group of sign-ups: [`db::Db::write_grouped`]),
-/// so what it reads still holds when it writes.
+/// Why the newsletters a sign-up names cannot be signed up for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChoiceError {
+    /// Several newsletters are offered and none was chosen.
+    NoneChosen,
+    /// A newsletter that is not offered (unknown, private or archived).
+    NotOffered,
+}
+
+impl ChoiceError {
+    /// What the form shows beside the list.
+    pub fn message(self) -> &'static str {
+        match self {
+            ChoiceError::NoneChosen => "Please choose at least one newsletter.",
+            ChoiceError::NotOffered => {
+                "One of the newsletters chosen is not offered here; please choose from the list."
+            }
+        }
+    }
+}
+
+/// The ids of the newsletters `chosen` (slugs, as posted) names, if a reader may sign up
+/// for them: each public and not archived. None chosen means the one offered, when only
+/// one is (the form then shows no list, as before there were several).
+pub fn resolve_choice(
+    conn: &mut Conn,
+    chosen: &[String],
+) -> anyhow::Result<Result<Vec<i64>, ChoiceError>> {
+    let offered = newsletters::offered(conn)?;
+    if chosen.is_empty() {
+        return Ok(match offered.as_slice() {
+            [only] => Ok(vec![only.id]),
+            _ => Err(ChoiceError::NoneChosen),
+        });
+    }
+    let mut ids = Vec::with_capacity(chosen.len());
+    for slug in chosen {
+        match offered.iter().find(|n| n.slug == *slug) {
+            Some(newsletter) if !ids.contains(&newsletter.id) => ids.push(newsletter.id),
+            Some(_) => {}
+            None => return Ok(Err(ChoiceError::NotOffered)),
+        }
+    }
+    Ok(Ok(ids))
+}
+
+/// Records a sign-up for the one newsletter offered (see [`sign_up_for`]).
 pub fn sign_up(
     conn: &mut Conn,
     email: &EmailAddress,
@@ -44,6 +94,24 @@ pub fn sign_up(
     max_mails_per_day: u32,
     now: NaiveDateTime,
 ) -> anyhow::Result<SignupOutcome> {
+    sign_up_for(conn, email, name, &[], max_mails_per_day, now)
+}
+
+/// Records a sign-up for the newsletters `chosen` (slugs) and queues its confirmation
+/// mail. Run it in an exclusive transaction ([`db::exclusive`], or a group of sign-ups:
+/// [`db::Db::write_grouped`]), so what it reads still holds when it writes.
+pub fn sign_up_for(
+    conn: &mut Conn,
+    email: &EmailAddress,
+    name: Option<&SubscriberName>,
+    chosen: &[String],
+    max_mails_per_day: u32,
+    now: NaiveDateTime,
+) -> anyhow::Result<SignupOutcome> {
+    let newsletter_ids = match resolve_choice(conn, chosen)? {
+        Ok(ids) => ids,
+        Err(refused) => return Ok(SignupOutcome::Refused(refused)),
+    };
     // The daily limit applies whatever the address's status, so a 429 tells nobody
     // whether an address is subscribed.
     let day_ago = now - chrono::Duration::days(1);
@@ -53,15 +121,33 @@ pub fn sign_up(
         return Ok(SignupOutcome::TooManyMails);
     }
     let existing = subscribers::find_by_email(conn, email)?;
+    let name = name.map(SubscriberName::as_str);
     if let Some(subscriber) = existing
         .as_ref()
         .filter(|s| s.status() == SubscriberStatus::Confirmed)
     {
-        // Nothing to send, but the request counts towards the limit like any other.
-        outgoing_emails::record_unsent_confirmation(conn, subscriber.id, email.as_str(), now)?;
-        return Ok(SignupOutcome::AlreadyConfirmed);
+        let on: Vec<i64> = subscriptions::of_subscriber(conn, subscriber.id)?
+            .into_iter()
+            .filter(|(_, status)| status == SubscriptionStatus::Confirmed.as_str())
+            .map(|(id, _)| id)
+            .collect();
+        let adding: Vec<i64> = newsletter_ids
+            .into_iter()
+            .filter(|id| !on.contains(id))
+            .collect();
+        if adding.is_empty() {
+            // Nothing to send, but the request counts towards the limit like any other.
+            outgoing_emails::record_unsent_confirmation(conn, subscriber.id, email.as_str(), now)?;
+            return Ok(SignupOutcome::AlreadyConfirmed);
+        }
+        // The additions wait for the reader's confirmation; what they get meanwhile
+        // does not change.
+        for id in adding {
+            subscriptions::choose(conn, subscriber.id, id, now)?;
+        }
+        outgoing_emails::enqueue_confirmation(conn, subscriber.id, email.as_str(), name, now)?;
+        return Ok(SignupOutcome::ConfirmationQueued);
     }
-    let name = name.map(SubscriberName::as_str);
     let subscriber_id = match existing {
         None => subscribers::insert_pending(conn, email, name, now)?,
         Some(subscriber) => {
@@ -72,6 +158,10 @@ pub fn sign_up(
             subscriber.id
         }
     };
+    // The newsletters chosen wait for the confirmation, as the reader does.
+    for id in newsletter_ids {
+        subscriptions::choose(conn, subscriber_id, id, now)?;
+    }
     outgoing_emails::enqueue_confirmation(conn, subscriber_id, email.as_str(), name, now)?;
     Ok(SignupOutcome::ConfirmationQueued)
 }
@@ -89,13 +179,16 @@ pub enum TokenLookup {
 }
 
 impl TokenLookup {
-    /// What a stored token (or none) leads to at `now`.
-    fn of(token: Option<StoredToken>, now: NaiveDateTime) -> TokenLookup {
+    /// What a stored token (or none) leads to at `now`. `adding`: the reader has
+    /// newsletters chosen and not yet confirmed (a confirmed reader's link then
+    /// confirms them).
+    fn of(token: Option<StoredToken>, adding: bool, now: NaiveDateTime) -> TokenLookup {
         let Some(token) = token else {
             return TokenLookup::Unknown;
         };
         let confirmed = token.subscriber.status() == SubscriberStatus::Confirmed;
         match (token.used_at, token.expires_at <= now) {
+            (None, false) if confirmed && adding => TokenLookup::Valid(token.subscriber),
             (Some(_), _) | (None, false) if confirmed => {
                 TokenLookup::AlreadyConfirmed(token.subscriber)
             }
@@ -115,10 +208,9 @@ pub fn lookup_token(
     token_hash: &str,
     now: NaiveDateTime,
 ) -> anyhow::Result<TokenLookup> {
-    Ok(TokenLookup::of(
-        subscribers::find_token(conn, token_hash)?,
-        now,
-    ))
+    let token = subscribers::find_token(conn, token_hash)?;
+    let adding = adding(conn, token.as_ref())?;
+    Ok(TokenLookup::of(token, adding, now))
 }
 
 /// Confirms the subscriber behind a token; idempotent. Returns what the token led to
@@ -132,16 +224,35 @@ pub fn confirm(
         let token = subscribers::find_token(conn, token_hash)?;
         // The name typed with the sign-up this link answers, if one was.
         let typed_name = token.as_ref().and_then(|t| t.subscriber_name.clone());
-        let lookup = TokenLookup::of(token, now);
+        let adding = adding(conn, token.as_ref())?;
+        let lookup = TokenLookup::of(token, adding, now);
         if let TokenLookup::Valid(subscriber) = &lookup {
-            let name = typed_name.or_else(|| subscriber.name.clone());
-            subscribers::mark_confirmed(conn, subscriber.id, name.as_deref(), now)?;
+            if subscriber.status() == SubscriberStatus::Pending {
+                let name = typed_name.or_else(|| subscriber.name.clone());
+                subscribers::mark_confirmed(conn, subscriber.id, name.as_deref(), now)?;
+            }
+            // Confirming turns on every newsletter the reader chose.
+            subscriptions::confirm_pending(conn, subscriber.id, now)?;
             // The other links of this sign-up have done their work.
             subscribers::end_open_tokens(conn, subscriber.id, now)?;
         }
         Ok(lookup)
     })
 }
+
+/// Whether the reader a token belongs to has newsletters chosen and not yet confirmed.
+fn adding(conn: &mut Conn, token: Option<&StoredToken>) -> anyhow::Result<bool> {
+    match token {
+        Some(t) if t.subscriber.status() == SubscriberStatus::Confirmed => {
+            Ok(!subscriptions::pending_of(conn, t.subscriber.id)?.is_empty())
+        }
+        _ => Ok(false),
+    }
+}
+
+/// A confirmation link just minted: the reader, the token, and the names of the
+/// newsletters it confirms when the service sends several (`None`: NEWSLETTER_NAME).
+pub type MintedLink = (Subscriber, ConfirmationToken, Vec<Option<String>>);
 
 /// The subscriber a claimed confirmation mail is for, with a freshly minted token, if
 /// the mail is still wanted (the subscriber is pending). The token is minted at send
@@ -155,41 +266,58 @@ pub fn mint_confirmation_link(
     typed_name: Option<&str>,
     now: NaiveDateTime,
     ttl: std::time::Duration,
-) -> anyhow::Result<Option<(Subscriber, ConfirmationToken)>> {
+) -> anyhow::Result<Option<MintedLink>> {
     let subscriber = match subscriber_id {
         Some(id) => subscribers::find(conn, id)?,
         None => None,
     };
-    match subscriber {
-        Some(s) if s.status() == SubscriberStatus::Pending => {
-            let token = ConfirmationToken::generate();
-            subscribers::insert_confirmation_token(
-                conn,
-                s.id,
-                &token.hash(),
-                typed_name,
-                now,
-                after(now, ttl),
-            )?;
-            Ok(Some((s, token)))
+    let Some(s) = subscriber else {
+        return Ok(None);
+    };
+    let chosen = match s.status() {
+        SubscriberStatus::Pending | SubscriberStatus::Confirmed => {
+            subscriptions::pending_of(conn, s.id)?
         }
-        _ => Ok(None),
+        _ => Vec::new(),
+    };
+    // A confirmed reader's link is wanted only for newsletters they are adding.
+    let wanted = s.status() == SubscriberStatus::Pending
+        || (s.status() == SubscriberStatus::Confirmed && !chosen.is_empty());
+    let names = if newsletters::several(conn)? {
+        chosen.into_iter().map(|(_, name)| name).collect()
+    } else {
+        Vec::new()
+    };
+    if !wanted {
+        return Ok(None);
     }
+    let token = ConfirmationToken::generate();
+    subscribers::insert_confirmation_token(
+        conn,
+        s.id,
+        &token.hash(),
+        typed_name,
+        now,
+        after(now, ttl),
+    )?;
+    Ok(Some((s, token, names)))
 }
 
-/// Unsubscribes; idempotent. `None` when there is no such subscriber; otherwise the
-/// subscriber, and whether this call unsubscribed them (`false`: they had left before).
+/// Unsubscribes from everything; idempotent. `None` when there is no such subscriber;
+/// otherwise the subscriber, and whether this call unsubscribed them (`false`: they had
+/// left before).
 pub fn unsubscribe(
     conn: &mut Conn,
     id: i64,
     now: NaiveDateTime,
 ) -> anyhow::Result<Option<(Subscriber, bool)>> {
-    db::exclusive(conn, |conn| unsubscribe_in(conn, id, now))
+    db::exclusive(conn, |conn| unsubscribe_from_everything(conn, id, now))
 }
 
-/// [`unsubscribe`] inside the caller's exclusive transaction (a complaint, or a request
-/// by mail, applies it among other changes).
-pub fn unsubscribe_in(
+/// Takes the reader off every newsletter and marks them unsubscribed: the one way out
+/// of everything (the unsubscribe link, the preferences page, complaints). Run it in an
+/// exclusive transaction; [`unsubscribe`] is this in one.
+pub fn unsubscribe_from_everything(
     conn: &mut Conn,
     id: i64,
     now: NaiveDateTime,
@@ -200,6 +328,7 @@ pub fn unsubscribe_in(
     let leaving = subscriber.status() != SubscriberStatus::Unsubscribed;
     if leaving {
         subscribers::mark_unsubscribed(conn, id, now)?;
+        subscriptions::leave_all(conn, id, now)?;
         // A confirmation still queued must not go out after the reader left, and
         // one already mailed must not bring them back (a link ended here is refused
         // even once the address signs up again; only links mailed after that work).
@@ -207,6 +336,146 @@ pub fn unsubscribe_in(
         subscribers::end_open_tokens(conn, id, now)?;
     }
     Ok(subscribers::find(conn, id)?.map(|subscriber| (subscriber, leaving)))
+}
+
+/// What leaving one newsletter did.
+#[derive(Debug, Clone)]
+pub struct LeftNewsletter {
+    /// The reader as they are now.
+    pub subscriber: Subscriber,
+    /// Whether this call changed anything (`false`: they had left it before).
+    pub left_now: bool,
+    /// The newsletters they still receive (`None`: NEWSLETTER_NAME), in id order.
+    pub still_receiving: Vec<Option<String>>,
+}
+
+/// Takes a reader off one newsletter (an unsubscribe link is per newsletter); leaving
+/// the last one they receive unsubscribes them altogether
+/// ([`unsubscribe_from_everything`]), as a reader of a single list was. `None` when
+/// there is no such subscriber. Idempotent.
+pub fn leave_newsletter(
+    conn: &mut Conn,
+    id: i64,
+    newsletter_id: i64,
+    now: NaiveDateTime,
+) -> anyhow::Result<Option<LeftNewsletter>> {
+    db::exclusive(conn, |conn| {
+        let Some(subscriber) = subscribers::find(conn, id)? else {
+            return Ok(None);
+        };
+        let was_on = subscriptions::of_subscriber(conn, id)?
+            .into_iter()
+            .any(|(n, status)| {
+                n == newsletter_id && status != SubscriptionStatus::Unsubscribed.as_str()
+            });
+        if was_on {
+            subscriptions::set(
+                conn,
+                id,
+                newsletter_id,
+                SubscriptionStatus::Unsubscribed,
+                now,
+            )?;
+        }
+        let still_receiving = subscriptions::confirmed_names_of(conn, id)?;
+        let confirmed = subscriber.status() == SubscriberStatus::Confirmed;
+        if !confirmed || still_receiving.is_empty() {
+            let Some((subscriber, left)) = unsubscribe_from_everything(conn, id, now)? else {
+                return Ok(None);
+            };
+            return Ok(Some(LeftNewsletter {
+                subscriber,
+                left_now: left || was_on,
+                still_receiving: Vec::new(),
+            }));
+        }
+        Ok(Some(LeftNewsletter {
+            subscriber,
+            left_now: was_on,
+            still_receiving,
+        }))
+    })
+}
+
+/// A newsletter on a reader's preferences page.
+#[derive(Debug, Clone)]
+pub struct Preference {
+    pub newsletter: newsletters::Newsletter,
+    /// The reader receives it.
+    pub on: bool,
+}
+
+/// What the reader's preferences page offers: every public newsletter and every private
+/// one they are on (none archived), each with whether they receive it.
+pub fn preferences(conn: &mut Conn, subscriber_id: i64) -> anyhow::Result<Vec<Preference>> {
+    let theirs = subscriptions::of_subscriber(conn, subscriber_id)?;
+    let status_of = |id: i64| {
+        theirs
+            .iter()
+            .find(|(n, _)| *n == id)
+            .map(|(_, status)| status.as_str())
+    };
+    Ok(newsletters::all(conn)?
+        .into_iter()
+        .filter(|n| !n.archived && (n.public || status_of(n.id).is_some()))
+        .map(|n| {
+            let on = status_of(n.id) == Some(SubscriptionStatus::Confirmed.as_str());
+            Preference { newsletter: n, on }
+        })
+        .collect())
+}
+
+/// What saving the preferences page did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreferencesSaved {
+    Saved,
+    /// Nothing chosen, or a newsletter the page does not offer: nothing changed.
+    Refused(ChoiceError),
+    /// The reader is not confirmed (left, bounced, or never confirmed): the page
+    /// changes nothing for them; signing up again does.
+    NotSubscribed,
+    Unknown,
+}
+
+/// Saves a confirmed reader's choice (`chosen`, slugs, from the page
+/// [`preferences`] offers): those on, the others off. The signed link proves the
+/// mailbox is theirs, so no opt-in mail is needed. Choosing nothing is refused: leaving
+/// everything is [`unsubscribe`].
+pub fn save_preferences(
+    conn: &mut Conn,
+    subscriber_id: i64,
+    chosen: &[String],
+    now: NaiveDateTime,
+) -> anyhow::Result<PreferencesSaved> {
+    db::exclusive(conn, |conn| {
+        let Some(subscriber) = subscribers::find(conn, subscriber_id)? else {
+            return Ok(PreferencesSaved::Unknown);
+        };
+        if subscriber.status() != SubscriberStatus::Confirmed {
+            return Ok(PreferencesSaved::NotSubscribed);
+        }
+        if chosen.is_empty() {
+            return Ok(PreferencesSaved::Refused(ChoiceError::NoneChosen));
+        }
+        let offered = preferences(conn, subscriber_id)?;
+        if chosen
+            .iter()
+            .any(|slug| !offered.iter().any(|p| p.newsletter.slug == *slug))
+        {
+            return Ok(PreferencesSaved::Refused(ChoiceError::NotOffered));
+        }
+        for p in offered {
+            let wanted = chosen.contains(&p.newsletter.slug);
+            if wanted != p.on {
+                let status = match wanted {
+                    true => SubscriptionStatus::Confirmed,
+                    false => SubscriptionStatus::Unsubscribed,
+                };
+                subscriptions::set(conn, subscriber_id, p.newsletter.id, status, now)?;
+            }
+        }
+        Ok(PreferencesSaved::Saved)
+    })
 }
 
 /// Queues a fresh confirmation for a pending subscriber (the admin's "resend");
@@ -265,7 +534,7 @@ mod tests {
     }
 
     fn lookup(status: SubscriberStatus, used: bool, expires_in_hours: i64) -> &'static str {
-        match TokenLookup::of(Some(token(status, used, expires_in_hours)), at(12)) {
+        match TokenLookup::of(Some(token(status, used, expires_in_hours)), false, at(12)) {
             TokenLookup::Valid(_) => "valid",
             TokenLookup::AlreadyConfirmed(_) => "already confirmed",
             TokenLookup::Expired => "expired",
@@ -277,7 +546,7 @@ mod tests {
     fn a_token_leads_where_its_state_and_its_readers_status_say() {
         use SubscriberStatus::*;
         assert!(matches!(
-            TokenLookup::of(None, at(12)),
+            TokenLookup::of(None, false, at(12)),
             TokenLookup::Unknown
         ));
         // A fresh, unused link of a pending reader is the only one that confirms.

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use super::WebError;
+use crate::db::newsletters::{self, Newsletter};
 use crate::db::subscribers::{self, Subscriber};
 use crate::db::{self, articles, digests};
 use crate::digest::{Composed, compose_digest_titled};
@@ -14,13 +15,29 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     status: Option<String>,
+    /// A newsletter's slug: only its readers (any status of theirs on it).
+    newsletter: Option<String>,
     page: Option<i64>,
     per_page: Option<i64>,
 }
 
+/// A reader with where they stand on each newsletter.
+#[derive(Serialize)]
+struct SubscriberView {
+    #[serde(flatten)]
+    subscriber: Subscriber,
+    newsletters: Vec<SubscriptionView>,
+}
+
+#[derive(Serialize)]
+struct SubscriptionView {
+    slug: String,
+    status: String,
+}
+
 #[derive(Serialize)]
 struct SubscriberPage {
-    subscribers: Vec<Subscriber>,
+    subscribers: Vec<SubscriberView>,
     page: i64,
     per_page: i64,
     total: i64,
@@ -49,10 +66,40 @@ pub async fn list_subscribers(
             "per_page must be between 1 and 1000",
         ));
     }
-    let (rows, total) = state
+    let slug = query.newsletter.clone().filter(|s| !s.is_empty());
+    let listed = state
         .db
-        .run(move |conn| subscribers::list(conn, status, page, per_page))
+        .run(move |conn| {
+            let newsletter_id = match slug {
+                Some(slug) => match newsletters::find_by_slug(conn, &slug)? {
+                    Some(n) => Some(n.id),
+                    None => return Ok(None),
+                },
+                None => None,
+            };
+            let (rows, total) =
+                subscribers::search_on(conn, status, None, newsletter_id, page, per_page)?;
+            let ids: Vec<i64> = rows.iter().map(|s| s.id).collect();
+            let mut subscriptions = crate::db::subscriptions::of_subscribers(conn, &ids)?;
+            let views = rows
+                .into_iter()
+                .map(|subscriber| {
+                    let newsletters = subscriptions
+                        .extract_if(.., |(reader, _, _)| *reader == subscriber.id)
+                        .map(|(_, slug, status)| SubscriptionView { slug, status })
+                        .collect();
+                    SubscriberView {
+                        subscriber,
+                        newsletters,
+                    }
+                })
+                .collect::<Vec<_>>();
+            Ok(Some((views, total)))
+        })
         .await?;
+    let Some((rows, total)) = listed else {
+        return Err(WebError::api(StatusCode::BAD_REQUEST, "no such newsletter"));
+    };
     Ok(HttpResponse::Ok().json(SubscriberPage {
         subscribers: rows,
         page,
@@ -251,4 +298,74 @@ pub async fn inbound_mail(
         "unknown": ingested.unknown,
         "detail": ingested.describe(),
     })))
+}
+
+/// A newsletter as the API shows it: the default newsletter's name and schedule are the
+/// settings it follows (NEWSLETTER_NAME, DIGEST_CRON).
+#[derive(Serialize)]
+struct NewsletterView {
+    slug: String,
+    name: String,
+    description: String,
+    /// A cron string, or `null` for manual sends only.
+    schedule: Option<String>,
+    /// The article sections it takes; empty: every article.
+    sections: Vec<String>,
+    public: bool,
+    preselected: bool,
+    archived: bool,
+    /// The default newsletter: what a request naming none means.
+    default: bool,
+}
+
+impl NewsletterView {
+    fn of(state: &AppState, n: Newsletter) -> NewsletterView {
+        let default = n.id == newsletters::DEFAULT_NEWSLETTER_ID;
+        NewsletterView {
+            name: n.name.unwrap_or_else(|| state.newsletter_name()),
+            schedule: match n.schedule {
+                None => state.settings.digest_cron.clone(),
+                Some(s) if s.is_empty() => None,
+                Some(s) => Some(s),
+            },
+            sections: n
+                .sections
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            slug: n.slug,
+            description: n.description,
+            public: n.public,
+            preselected: n.preselected,
+            archived: n.archived,
+            default,
+        }
+    }
+}
+
+/// `GET /api/newsletters`: every newsletter, archived ones too, oldest first.
+pub async fn list_newsletters(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    let all = state.db.run(newsletters::all).await?;
+    let views: Vec<NewsletterView> = all
+        .into_iter()
+        .map(|n| NewsletterView::of(&state, n))
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "newsletters": views })))
+}
+
+/// `GET /api/newsletters/{slug}`: one newsletter; 404 for an unknown slug.
+pub async fn get_newsletter(
+    slug: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let slug = slug.into_inner();
+    let found = state
+        .db
+        .run(move |conn| newsletters::find_by_slug(conn, &slug))
+        .await?;
+    match found {
+        Some(n) => Ok(HttpResponse::Ok().json(NewsletterView::of(&state, n))),
+        None => Err(WebError::api(StatusCode::NOT_FOUND, "no such newsletter")),
+    }
 }

@@ -12,6 +12,7 @@ mod form;
 mod health;
 mod metrics;
 mod pages;
+mod preferences;
 mod slow_clients;
 mod subscribe;
 mod unsubscribe;
@@ -97,6 +98,12 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .done(),
         )
         .service(
+            Endpoint::at("/preferences")
+                .get(preferences::preferences_page)
+                .post(preferences::save_preferences)
+                .done(),
+        )
+        .service(
             Endpoint::at("/unsubscribe")
                 .get(unsubscribe::unsubscribe_page)
                 .post(unsubscribe::unsubscribe)
@@ -139,7 +146,17 @@ fn routes(cfg: &mut web::ServiceConfig) {
                         .done(),
                 )
                 .service(Endpoint::at("/digests/{id}").get(api::get_digest).done())
-                .service(Endpoint::at("/inbound").post(api::inbound_mail).done()),
+                .service(Endpoint::at("/inbound").post(api::inbound_mail).done())
+                .service(
+                    Endpoint::at("/newsletters")
+                        .get(api::list_newsletters)
+                        .done(),
+                )
+                .service(
+                    Endpoint::at("/newsletters/{slug}")
+                        .get(api::get_newsletter)
+                        .done(),
+                ),
         )
         .service(
             web::scope("/webhooks")

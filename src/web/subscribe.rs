@@ -8,9 +8,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::client::{RateLimiter, client_ip};
 use super::{WebError, form, pages};
 use crate::db;
+use crate::db::newsletters::{self, Newsletter};
 use crate::domain::{EmailAddress, SubscriberName};
 use crate::service::subscriptions::{self, SignupOutcome};
 use crate::state::AppState;
+use serde::Serialize;
 
 /// The sign-up form as posted; a missing field is empty, so it gets a field error rather
 /// than an opaque 400.
@@ -18,6 +20,11 @@ use crate::state::AppState;
 pub struct SignupForm {
     email: String,
     name: String,
+    /// The slugs of the newsletters ticked (`newsletter=SLUG`, repeated).
+    newsletters: Vec<String>,
+    /// Whether this is a posted form (its ticks stand) or a fresh one (the preselected
+    /// newsletters are ticked).
+    posted: bool,
 }
 
 impl SignupForm {
@@ -45,6 +52,12 @@ impl SignupForm {
         Ok(SignupForm {
             email: field("email"),
             name: field("name"),
+            newsletters: pairs
+                .iter()
+                .filter(|(n, _)| n == "newsletter")
+                .map(|(_, v)| v.clone())
+                .collect(),
+            posted: true,
         })
     }
 }
@@ -75,15 +88,26 @@ impl TryFrom<&SignupForm> for Signup {
 }
 
 pub async fn signup_page(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    let offered = state.db.run(newsletters::offered).await?;
     pages::render(
         &state,
         "signup.html",
-        &form_context(&state, &SignupForm::default(), &BTreeMap::new()),
+        &form_context(&state, &offered, &SignupForm::default(), &BTreeMap::new()),
     )
+}
+
+/// A newsletter as the form offers it.
+#[derive(Serialize)]
+struct NewsletterChoice<'a> {
+    slug: &'a str,
+    name: String,
+    description: &'a str,
+    checked: bool,
 }
 
 fn form_context(
     state: &AppState,
+    offered: &[Newsletter],
     form: &SignupForm,
     errors: &BTreeMap<&'static str, String>,
 ) -> tera::Context {
@@ -91,7 +115,44 @@ fn form_context(
     context.insert("email", &form.email);
     context.insert("name", &form.name);
     context.insert("errors", errors);
+    // With one newsletter offered the form has no list, as before there were several.
+    if offered.len() > 1 {
+        let default_name = state.newsletter_name();
+        let choices: Vec<NewsletterChoice> = offered
+            .iter()
+            .map(|n| NewsletterChoice {
+                slug: &n.slug,
+                name: n.name.clone().unwrap_or_else(|| default_name.clone()),
+                description: &n.description,
+                checked: if form.posted {
+                    form.newsletters.contains(&n.slug)
+                } else {
+                    n.preselected
+                },
+            })
+            .collect();
+        context.insert("newsletters", &choices);
+    }
     context
+}
+
+/// The form's page again with `errors`, under `status`.
+async fn form_again(
+    state: &AppState,
+    status: StatusCode,
+    form: &SignupForm,
+    errors: &BTreeMap<&'static str, String>,
+) -> WebError {
+    let offered = match state.db.run(newsletters::offered).await {
+        Ok(offered) => offered,
+        Err(e) => return e.into(),
+    };
+    pages::error_page(
+        state,
+        status,
+        "signup.html",
+        &form_context(state, &offered, form, errors),
+    )
 }
 
 /// Records the sign-up and queues the confirmation; answers the same for new, pending
@@ -108,48 +169,35 @@ pub async fn subscribe(
             state.metrics.signup("invalid");
             let mut errors = BTreeMap::new();
             errors.insert("form", message);
-            return Err(pages::error_page(
-                &state,
-                status,
-                "signup.html",
-                &form_context(&state, &SignupForm::default(), &errors),
-            ));
+            return Err(form_again(&state, status, &SignupForm::default(), &errors).await);
         }
     };
     if !limiter.allow(client_ip(&req, state.settings.trusted_proxy)) {
         state.metrics.signup("rate_limited");
         let mut errors = BTreeMap::new();
         errors.insert("form", "Too many sign-ups from your network in the last minute. Please wait a minute and try again.".to_owned());
-        return Err(pages::error_page(
-            &state,
-            StatusCode::TOO_MANY_REQUESTS,
-            "signup.html",
-            &form_context(&state, &form, &errors),
-        ));
+        return Err(form_again(&state, StatusCode::TOO_MANY_REQUESTS, &form, &errors).await);
     }
     let signup = match Signup::try_from(&form) {
         Ok(signup) => signup,
         Err(errors) => {
             state.metrics.signup("invalid");
-            return Err(pages::error_page(
-                &state,
-                StatusCode::BAD_REQUEST,
-                "signup.html",
-                &form_context(&state, &form, &errors),
-            ));
+            return Err(form_again(&state, StatusCode::BAD_REQUEST, &form, &errors).await);
         }
     };
     let max_mails = state.settings.confirm_mails_per_address_per_day;
     let email = signup.email.clone();
+    let chosen = form.newsletters.clone();
     // Sign-ups that arrive together commit together (group commit): one transaction,
     // not one each, so a flood of them is not a queue of single writes.
     let outcome = state
         .db
         .write_grouped(move |conn| {
-            subscriptions::sign_up(
+            subscriptions::sign_up_for(
                 conn,
                 &signup.email,
                 signup.name.as_ref(),
+                &chosen,
                 max_mails,
                 db::now(),
             )
@@ -160,12 +208,12 @@ pub async fn subscribe(
         SignupOutcome::TooManyMails => {
             let mut errors = BTreeMap::new();
             errors.insert("form", "We have already sent several confirmation links to this address today. Please look for them in your inbox (and spam folder), or try again tomorrow.".to_owned());
-            return Err(pages::error_page(
-                &state,
-                StatusCode::TOO_MANY_REQUESTS,
-                "signup.html",
-                &form_context(&state, &form, &errors),
-            ));
+            return Err(form_again(&state, StatusCode::TOO_MANY_REQUESTS, &form, &errors).await);
+        }
+        SignupOutcome::Refused(refused) => {
+            let mut errors = BTreeMap::new();
+            errors.insert("newsletters", refused.message().to_owned());
+            return Err(form_again(&state, StatusCode::BAD_REQUEST, &form, &errors).await);
         }
         SignupOutcome::ConfirmationQueued => state.wake_mail_queue(),
         SignupOutcome::AlreadyConfirmed => {}

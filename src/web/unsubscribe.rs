@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
 use super::{LinkToken, WebError, pages};
+use crate::db::newsletters::DEFAULT_NEWSLETTER_ID;
 use crate::db::{self, subscribers};
 use crate::metrics::UnsubscribePath;
 use crate::service::subscriptions;
@@ -31,8 +32,18 @@ pub async fn unsubscribe_page(
     pages::render(&state, "unsubscribe.html", &context)
 }
 
+/// The query of an unsubscribe link: its token, and `all=1` from the page's
+/// "Unsubscribe from everything" button.
+#[derive(Debug, serde::Deserialize)]
+pub struct UnsubscribeQuery {
+    pub token: Option<String>,
+    pub all: Option<String>,
+}
+
+/// Leaves the link's newsletter (every link so far is the default newsletter's, the
+/// one an installation from before newsletters had), or everything with `all=1`.
 pub async fn unsubscribe(
-    query: web::Query<LinkToken>,
+    query: web::Query<UnsubscribeQuery>,
     state: web::Data<AppState>,
     // Only to tell RFC 8058 one-click from the page's button in the metrics: a body
     // that cannot be read changes nothing else.
@@ -42,19 +53,41 @@ pub async fn unsubscribe(
         return preview_link(&state);
     }
     let id = verify(&state, query.token.as_deref())?;
+    let everything = query.all.as_deref() == Some("1");
     let done = state
         .db
-        .write(move |conn| subscriptions::unsubscribe(conn, id, db::now()))
+        .write(move |conn| {
+            if everything {
+                return Ok(subscriptions::unsubscribe(conn, id, db::now())?.map(
+                    |(subscriber, left_now)| subscriptions::LeftNewsletter {
+                        subscriber,
+                        left_now,
+                        still_receiving: Vec::new(),
+                    },
+                ));
+            }
+            subscriptions::leave_newsletter(conn, id, DEFAULT_NEWSLETTER_ID, db::now())
+        })
         .await?;
-    let Some((subscriber, left_now)) = done else {
+    let Some(left) = done else {
         return Err(unknown_subscriber(&state));
     };
-    tracing::info!(subscriber = subscriber.id, "unsubscribed");
-    if left_now {
+    tracing::info!(subscriber = left.subscriber.id, "unsubscribed");
+    if left.left_now {
         state.metrics.unsubscribe(unsubscribe_path(body.as_deref()));
     }
     let mut context = state.base_context();
-    context.insert("email", &subscriber.email);
+    context.insert("email", &left.subscriber.email);
+    if !left.still_receiving.is_empty() {
+        let default_name = state.newsletter_name();
+        let names: Vec<String> = left
+            .still_receiving
+            .into_iter()
+            .map(|name| name.unwrap_or_else(|| default_name.clone()))
+            .collect();
+        context.insert("still_receiving", &names);
+        context.insert("token", query.token.as_deref().unwrap_or_default());
+    }
     pages::render(&state, "unsubscribed.html", &context)
 }
 

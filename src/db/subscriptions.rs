@@ -1,0 +1,158 @@
+//! The `subscriptions` table: which reader is on which newsletter, each with its own
+//! status. The rules that change them are in `service::subscriptions`.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::Conn;
+use super::schema::{subscribers, subscriptions};
+use crate::domain::{SubscriberStatus, SubscriptionStatus};
+
+/// Puts the reader on `newsletter_id` as pending (chosen, not yet confirmed), whatever
+/// their subscription was.
+pub fn choose(
+    conn: &mut Conn,
+    subscriber_id: i64,
+    newsletter_id: i64,
+    now: NaiveDateTime,
+) -> anyhow::Result<()> {
+    set(
+        conn,
+        subscriber_id,
+        newsletter_id,
+        SubscriptionStatus::Pending,
+        now,
+    )
+}
+
+/// Sets the reader's subscription to `newsletter_id` to `status`, creating it if needed.
+pub fn set(
+    conn: &mut Conn,
+    subscriber_id: i64,
+    newsletter_id: i64,
+    status: SubscriptionStatus,
+    now: NaiveDateTime,
+) -> anyhow::Result<()> {
+    let insert = diesel::insert_into(subscriptions::table)
+        .values((
+            subscriptions::newsletter_id.eq(newsletter_id),
+            subscriptions::subscriber_id.eq(subscriber_id),
+            subscriptions::status.eq(status.as_str()),
+            subscriptions::created_at.eq(now),
+            subscriptions::updated_at.eq(now),
+        ))
+        .on_conflict((subscriptions::newsletter_id, subscriptions::subscriber_id))
+        .do_update()
+        .set((
+            subscriptions::status.eq(status.as_str()),
+            subscriptions::updated_at.eq(now),
+        ));
+    crate::on_engine!(conn, |c| insert.execute(c))?;
+    Ok(())
+}
+
+/// Turns every pending subscription of the reader on (their confirmation).
+pub fn confirm_pending(
+    conn: &mut Conn,
+    subscriber_id: i64,
+    now: NaiveDateTime,
+) -> anyhow::Result<usize> {
+    Ok(diesel::update(
+        subscriptions::table
+            .filter(subscriptions::subscriber_id.eq(subscriber_id))
+            .filter(subscriptions::status.eq(SubscriptionStatus::Pending.as_str())),
+    )
+    .set((
+        subscriptions::status.eq(SubscriptionStatus::Confirmed.as_str()),
+        subscriptions::updated_at.eq(now),
+    ))
+    .execute(conn)?)
+}
+
+/// Ends every subscription of the reader.
+pub fn leave_all(conn: &mut Conn, subscriber_id: i64, now: NaiveDateTime) -> anyhow::Result<()> {
+    diesel::update(
+        subscriptions::table
+            .filter(subscriptions::subscriber_id.eq(subscriber_id))
+            .filter(subscriptions::status.ne(SubscriptionStatus::Unsubscribed.as_str())),
+    )
+    .set((
+        subscriptions::status.eq(SubscriptionStatus::Unsubscribed.as_str()),
+        subscriptions::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// The reader's subscriptions: (newsletter id, status), in newsletter order.
+pub fn of_subscriber(conn: &mut Conn, subscriber_id: i64) -> anyhow::Result<Vec<(i64, String)>> {
+    Ok(subscriptions::table
+        .filter(subscriptions::subscriber_id.eq(subscriber_id))
+        .order(subscriptions::newsletter_id.asc())
+        .select((subscriptions::newsletter_id, subscriptions::status))
+        .load(conn)?)
+}
+
+/// Whether any confirmed reader is on `newsletter_id` (an indexed probe, not a count).
+pub fn any_confirmed(conn: &mut Conn, newsletter_id: i64) -> anyhow::Result<bool> {
+    let first: Option<i64> = subscriptions::table
+        .inner_join(subscribers::table)
+        .filter(subscriptions::newsletter_id.eq(newsletter_id))
+        .filter(subscriptions::status.eq(SubscriptionStatus::Confirmed.as_str()))
+        .filter(subscribers::status.eq(SubscriberStatus::Confirmed.as_str()))
+        .select(subscriptions::subscriber_id)
+        .first(conn)
+        .optional()?;
+    Ok(first.is_some())
+}
+
+/// The newsletters the reader has chosen and not yet confirmed: (id, name) in id order.
+pub fn pending_of(
+    conn: &mut Conn,
+    subscriber_id: i64,
+) -> anyhow::Result<Vec<(i64, Option<String>)>> {
+    use super::schema::newsletters;
+    Ok(subscriptions::table
+        .inner_join(newsletters::table)
+        .filter(subscriptions::subscriber_id.eq(subscriber_id))
+        .filter(subscriptions::status.eq(SubscriptionStatus::Pending.as_str()))
+        .order(newsletters::id.asc())
+        .select((newsletters::id, newsletters::name))
+        .load(conn)?)
+}
+
+/// The names of the newsletters the reader receives (confirmed, not archived), in id
+/// order (`None`: NEWSLETTER_NAME).
+pub fn confirmed_names_of(
+    conn: &mut Conn,
+    subscriber_id: i64,
+) -> anyhow::Result<Vec<Option<String>>> {
+    use super::schema::newsletters;
+    Ok(subscriptions::table
+        .inner_join(newsletters::table)
+        .filter(subscriptions::subscriber_id.eq(subscriber_id))
+        .filter(subscriptions::status.eq(SubscriptionStatus::Confirmed.as_str()))
+        .filter(newsletters::archived.eq(false))
+        .order(newsletters::id.asc())
+        .select(newsletters::name)
+        .load(conn)?)
+}
+
+/// The subscriptions of the readers `subscriber_ids`: (reader, newsletter slug, status),
+/// by reader and newsletter.
+pub fn of_subscribers(
+    conn: &mut Conn,
+    subscriber_ids: &[i64],
+) -> anyhow::Result<Vec<(i64, String, String)>> {
+    use super::schema::newsletters;
+    Ok(subscriptions::table
+        .inner_join(newsletters::table)
+        .filter(subscriptions::subscriber_id.eq_any(subscriber_ids))
+        .order((subscriptions::subscriber_id.asc(), newsletters::id.asc()))
+        .select((
+            subscriptions::subscriber_id,
+            newsletters::slug,
+            subscriptions::status,
+        ))
+        .load(conn)?)
+}
