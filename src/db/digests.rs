@@ -80,6 +80,15 @@ pub fn insert(
     )
 }
 
+/// The newsletter digest `id` went out for; `None` for no such digest.
+pub fn newsletter_of(conn: &mut Conn, id: i64) -> anyhow::Result<Option<i64>> {
+    Ok(digests::table
+        .find(id)
+        .select(digests::newsletter_id)
+        .first(conn)
+        .optional()?)
+}
+
 /// [`insert`], for the readers of newsletter `newsletter_id`.
 pub fn insert_for(
     conn: &mut Conn,

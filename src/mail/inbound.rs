@@ -160,20 +160,26 @@ pub async fn ingest(state: &AppState, raw: Vec<u8>) -> anyhow::Result<Ingested> 
     };
     let signer = state.signer.clone();
     let items = items.clone();
-    let (recorded, unknown) = state
+    let (recorded, unknown, complaints) = state
         .db
         .run(move |conn| {
             let now = crate::db::now();
-            let (mut recorded, mut unknown) = (0, 0);
+            let (mut recorded, mut unknown, mut complaints) = (0, 0, 0);
             for item in &items {
                 match feedback::apply_with(conn, Some(&signer), item, now)? {
-                    Applied::Recorded => recorded += 1,
+                    Applied::Recorded => {
+                        recorded += 1;
+                        complaints += u64::from(item.kind == feedback::FeedbackKind::Complaint);
+                    }
                     Applied::UnknownReader => unknown += 1,
                 }
             }
-            Ok((recorded, unknown))
+            Ok((recorded, unknown, complaints))
         })
         .await?;
+    state
+        .metrics
+        .unsubscribes(crate::metrics::UnsubscribePath::Complaint, complaints);
     Ok(Ingested {
         verdict,
         recorded,

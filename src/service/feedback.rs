@@ -150,20 +150,26 @@ enum ReaderRef {
 
 /// A complaint: the reader leaves every list at once.
 fn leave_everything(conn: &mut Conn, reader: i64, now: NaiveDateTime) -> anyhow::Result<()> {
-    // One list today; with several newsletters, every one of them.
+    // Every newsletter at once.
     super::subscriptions::unsubscribe_from_everything(conn, reader, now)?;
     Ok(())
 }
 
 /// An unsubscribe request by mail: the reader leaves the newsletter the message came
-/// from (`digest`'s; one list today).
+/// from (`digest`'s; the default one when the request names no digest), and only that
+/// one, as with the unsubscribe link.
 fn leave_newsletter(
     conn: &mut Conn,
     reader: i64,
-    _digest: Option<i64>,
+    digest: Option<i64>,
     now: NaiveDateTime,
 ) -> anyhow::Result<()> {
-    super::subscriptions::unsubscribe_from_everything(conn, reader, now)?;
+    let newsletter = match digest {
+        Some(id) => crate::db::digests::newsletter_of(conn, id)?,
+        None => None,
+    }
+    .unwrap_or(crate::db::newsletters::DEFAULT_NEWSLETTER_ID);
+    super::subscriptions::leave_newsletter_in(conn, reader, newsletter, now)?;
     Ok(())
 }
 

@@ -360,41 +360,52 @@ pub fn leave_newsletter(
     now: NaiveDateTime,
 ) -> anyhow::Result<Option<LeftNewsletter>> {
     db::exclusive(conn, |conn| {
-        let Some(subscriber) = subscribers::find(conn, id)? else {
+        leave_newsletter_in(conn, id, newsletter_id, now)
+    })
+}
+
+/// [`leave_newsletter`] inside the caller's exclusive transaction (an unsubscribe
+/// request by mail applies it among other changes).
+pub fn leave_newsletter_in(
+    conn: &mut Conn,
+    id: i64,
+    newsletter_id: i64,
+    now: NaiveDateTime,
+) -> anyhow::Result<Option<LeftNewsletter>> {
+    let Some(subscriber) = subscribers::find(conn, id)? else {
+        return Ok(None);
+    };
+    let was_on = subscriptions::of_subscriber(conn, id)?
+        .into_iter()
+        .any(|(n, status)| {
+            n == newsletter_id && status != SubscriptionStatus::Unsubscribed.as_str()
+        });
+    if was_on {
+        subscriptions::set(
+            conn,
+            id,
+            newsletter_id,
+            SubscriptionStatus::Unsubscribed,
+            now,
+        )?;
+    }
+    let still_receiving = subscriptions::confirmed_names_of(conn, id)?;
+    let confirmed = subscriber.status() == SubscriberStatus::Confirmed;
+    if !confirmed || still_receiving.is_empty() {
+        let Some((subscriber, left)) = unsubscribe_from_everything(conn, id, now)? else {
             return Ok(None);
         };
-        let was_on = subscriptions::of_subscriber(conn, id)?
-            .into_iter()
-            .any(|(n, status)| {
-                n == newsletter_id && status != SubscriptionStatus::Unsubscribed.as_str()
-            });
-        if was_on {
-            subscriptions::set(
-                conn,
-                id,
-                newsletter_id,
-                SubscriptionStatus::Unsubscribed,
-                now,
-            )?;
-        }
-        let still_receiving = subscriptions::confirmed_names_of(conn, id)?;
-        let confirmed = subscriber.status() == SubscriberStatus::Confirmed;
-        if !confirmed || still_receiving.is_empty() {
-            let Some((subscriber, left)) = unsubscribe_from_everything(conn, id, now)? else {
-                return Ok(None);
-            };
-            return Ok(Some(LeftNewsletter {
-                subscriber,
-                left_now: left || was_on,
-                still_receiving: Vec::new(),
-            }));
-        }
-        Ok(Some(LeftNewsletter {
+        return Ok(Some(LeftNewsletter {
             subscriber,
-            left_now: was_on,
-            still_receiving,
-        }))
-    })
+            left_now: left || was_on,
+            still_receiving: Vec::new(),
+        }));
+    }
+    Ok(Some(LeftNewsletter {
+        subscriber,
+        left_now: was_on,
+        still_receiving,
+    }))
 }
 
 /// A newsletter on a reader's preferences page.

@@ -161,16 +161,21 @@ async fn apply_all(state: &AppState, found: Vec<Feedback>) -> Result<HttpRespons
         .db
         .write(move |conn| {
             let now = db::now();
-            let mut known = 0;
+            let (mut known, mut complaints) = (0, 0);
             for item in &found {
                 if feedback::apply(conn, item, now)? == Applied::Recorded {
                     known += 1;
+                    complaints += u64::from(item.kind == feedback::FeedbackKind::Complaint);
                 }
                 tracing::info!(source = item.source, kind = ?item.kind, "provider feedback");
             }
-            Ok(known)
+            Ok((known, complaints))
         })
         .await?;
+    let (known, complaints) = known;
+    state
+        .metrics
+        .unsubscribes(crate::metrics::UnsubscribePath::Complaint, complaints);
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "received": total,
         "recorded": known,

@@ -201,7 +201,11 @@ fn a_message_nested_ten_thousand_mime_parts_deep_is_refused_without_a_panic() {
 /// An app with `BOUNCE_ADDRESS` set, readers, and one digest sent to them; the digest
 /// each reader received (its envelope sender carries their tag).
 async fn app_with_a_sent_digest(readers: &[&str]) -> (TestApp, Vec<i64>) {
-    let app = spawn_app_with(&[("BOUNCE_ADDRESS", BOUNCE_ADDRESS)]).await;
+    let app = spawn_app_with(&[
+        ("BOUNCE_ADDRESS", BOUNCE_ADDRESS),
+        ("METRICS_TOKEN", METRICS_TOKEN),
+    ])
+    .await;
     let ids = app.import_confirmed(readers).await;
     app.add_article(
         "Kazakhstan Stresses UN’s Vital Role",
@@ -439,7 +443,24 @@ async fn a_complaint_unsubscribes_the_reader_and_is_recorded() {
     let page = admin.get("/admin/bounces").await.text().await.unwrap();
     assert!(page.contains("complaint"), "{page}");
     assert!(page.contains("gulnara@example.kz"), "{page}");
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("newsletter_unsubscribes_total{path=\"complaint\"} 1"),
+        "{metrics}"
+    );
 }
+
+/// Opens `/metrics` on the public port for these tests.
+const METRICS_TOKEN: &str = "bounces-metrics-token-0123456789";
 
 #[tokio::test]
 async fn mail_to_the_unsubscribe_address_unsubscribes_that_reader() {
@@ -654,5 +675,74 @@ async fn ingest_mail_that_cannot_store_exits_with_a_temporary_failure() {
         Some(75),
         "{}",
         String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn mail_to_the_unsubscribe_address_leaves_that_newsletter_only() {
+    // A reader of the default newsletter and of another: an unsubscribe request by mail
+    // for a digest of the default one leaves that one, as the link does.
+    let (app, _) = app_with_a_sent_digest(&["aigerim@example.kz"]).await;
+    let reader = app.subscriber_id("aigerim@example.kz").await;
+    let now = newsletter::db::now();
+    let culture = newsletter::db::newsletters::NewNewsletter {
+        slug: "culture".to_owned(),
+        name: Some("Culture & Arts".to_owned()),
+        description: "Culture & Arts: exhibitions, premieres and books.".to_owned(),
+        schedule: Some(String::new()),
+        sections: String::new(),
+        public: true,
+        preselected: false,
+        archived: false,
+        created_at: now,
+        updated_at: now,
+    };
+    let culture = app
+        .state
+        .db
+        .run(move |conn| {
+            let id = newsletter::db::newsletters::insert(conn, &culture)?;
+            newsletter::db::subscriptions::set(
+                conn,
+                reader,
+                id,
+                newsletter::domain::SubscriptionStatus::Confirmed,
+                now,
+            )?;
+            Ok(id)
+        })
+        .await
+        .unwrap();
+    let mail = app.smtp.messages_to("aigerim@example.kz").remove(0);
+    let list_unsubscribe = mail.header("List-Unsubscribe").unwrap();
+    let mailto = list_unsubscribe
+        .split("<mailto:")
+        .nth(1)
+        .and_then(|rest| rest.split('>').next())
+        .expect("a mailto address")
+        .to_owned();
+    let request = format!(
+        "From: Aigerim <aigerim@example.kz>\r\nTo: {mailto}\r\nSubject: unsubscribe\r\nDate: Mon, 30 Nov 2026 08:00:00 +0000\r\nMessage-ID: <u2@example.kz>\r\n\r\nunsubscribe\r\n"
+    );
+    let answer = inbound_verdict(&app, request).await;
+    assert_eq!(answer["verdict"], "unsubscribe", "{answer}");
+    let on: Vec<(i64, String)> = app
+        .state
+        .db
+        .run(move |conn| newsletter::db::subscriptions::of_subscriber(conn, reader))
+        .await
+        .unwrap();
+    assert!(
+        on.contains(&(
+            newsletter::db::newsletters::DEFAULT_NEWSLETTER_ID,
+            "unsubscribed".to_owned()
+        )),
+        "{on:?}"
+    );
+    assert!(on.contains(&(culture, "confirmed".to_owned())), "{on:?}");
+    assert_eq!(
+        app.subscriber_status("aigerim@example.kz").await.as_deref(),
+        Some("confirmed"),
+        "still a reader of the other newsletter"
     );
 }
