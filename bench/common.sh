@@ -39,3 +39,31 @@ for n in range(int(sys.argv[1])):
     print(f"reader{n}@example.org,Reader {n} Rakhmetullin")
 PY
 }
+
+# Writes FILE, a wrk script that posts sign-ups of fresh addresses (PREFIX<thread>-<n>
+# @example.org) and prints "N requests/s, p50 …, p99 …, errors …" when done.
+write_signup_script() {
+  cat > "$1" <<LUA
+local prefix = "$2"
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+local n = 0
+request = function()
+  n = n + 1
+  local body = "email=" .. prefix .. tid .. "-" .. n .. "%40example.org&name=Reader+" .. n
+  return wrk.format("POST", "/subscriptions",
+    { ["Content-Type"] = "application/x-www-form-urlencoded" }, body)
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "%.0f requests/s, p50 %.1f ms, p99 %.1f ms, errors %d (non-2xx %d)\\n",
+    summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    e.connect + e.read + e.write + e.timeout + e.status, e.status))
+end
+LUA
+}

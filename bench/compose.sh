@@ -56,30 +56,8 @@ compose() {
   echo "${took} s ($(cat "$run/created"))"
 }
 
-cat > "$run/signup.lua" <<'LUA'
-local threads = 0
-function setup(thread)
-  thread:set("tid", threads)
-  threads = threads + 1
-end
-local n = 0
-request = function()
-  n = n + 1
-  local body = "email=" .. prefix .. tid .. "-" .. n .. "%40example.org&name=Reader+" .. n
-  return wrk.format("POST", "/subscriptions",
-    { ["Content-Type"] = "application/x-www-form-urlencoded" }, body)
-end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    "%.0f requests/s, p50 %.1f ms, p99 %.1f ms, errors %d (non-2xx %d)\n",
-    summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    e.connect + e.read + e.write + e.timeout + e.status, e.status))
-end
-LUA
 signups() {
-  sed "1i prefix = \"$1\"" "$run/signup.lua" > "$run/signup-$1.lua"
+  write_signup_script "$run/signup-$1.lua" "$1"
   wrk -t 2 -c "$connections" -d "${seconds}s" --latency -s "$run/signup-$1.lua" \
     "http://127.0.0.1:$http_port" | tail -n 1
 }
