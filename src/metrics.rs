@@ -280,6 +280,10 @@ impl Metrics {
                 ] {
                     gauge!("newsletter_subscribers", "status" => status).set(n as f64);
                 }
+                for (newsletter, status, n) in counts.by_newsletter {
+                    gauge!("newsletter_subscriptions", "newsletter" => newsletter, "status" => status)
+                        .set(n as f64);
+                }
             }
         });
         Some(handle.render())
@@ -341,6 +345,10 @@ fn describe_all() {
     );
     describe_gauge!("newsletter_digests_in_progress", "Digests being sent.");
     describe_gauge!("newsletter_subscribers", "Subscribers by status.");
+    describe_gauge!(
+        "newsletter_subscriptions",
+        "Readers' subscriptions by newsletter and status."
+    );
     describe_histogram!(
         "newsletter_http_request_duration_seconds",
         Unit::Seconds,

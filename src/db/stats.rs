@@ -14,6 +14,8 @@ pub struct StatusCounts {
     pub confirmed: i64,
     pub unsubscribed: i64,
     pub bounced: i64,
+    /// Subscriptions by newsletter (slug) and the subscription's status.
+    pub by_newsletter: Vec<(String, String, i64)>,
 }
 
 pub fn status_counts(conn: &mut Conn) -> anyhow::Result<StatusCounts> {
@@ -31,6 +33,24 @@ pub fn status_counts(conn: &mut Conn) -> anyhow::Result<StatusCounts> {
             _ => {}
         }
     }
+    use super::schema::{newsletters, subscriptions};
+    let slugs: std::collections::HashMap<i64, String> = newsletters::table
+        .select((newsletters::id, newsletters::slug))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    let rows: Vec<(i64, String, i64)> = subscriptions::table
+        .group_by((subscriptions::newsletter_id, subscriptions::status))
+        .select((
+            subscriptions::newsletter_id,
+            subscriptions::status,
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)?;
+    counts.by_newsletter = rows
+        .into_iter()
+        .filter_map(|(id, status, n)| Some((slugs.get(&id)?.clone(), status, n)))
+        .collect();
     Ok(counts)
 }
 

@@ -439,7 +439,10 @@ pub fn preferences(conn: &mut Conn, subscriber_id: i64) -> anyhow::Result<Vec<Pr
 /// What saving the preferences page did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PreferencesSaved {
-    Saved,
+    Saved {
+        /// How many newsletters the reader left with this save.
+        left: u64,
+    },
     /// Nothing chosen, or a newsletter the page does not offer: nothing changed.
     Refused(ChoiceError),
     /// The reader is not confirmed (left, bounced, or never confirmed): the page
@@ -475,8 +478,10 @@ pub fn save_preferences(
         {
             return Ok(PreferencesSaved::Refused(ChoiceError::NotOffered));
         }
+        let mut left = 0;
         for p in offered {
             let wanted = chosen.contains(&p.newsletter.slug);
+            left += u64::from(p.on && !wanted);
             if wanted != p.on {
                 let status = match wanted {
                     true => SubscriptionStatus::Confirmed,
@@ -485,7 +490,7 @@ pub fn save_preferences(
                 subscriptions::set(conn, subscriber_id, p.newsletter.id, status, now)?;
             }
         }
-        Ok(PreferencesSaved::Saved)
+        Ok(PreferencesSaved::Saved { left })
     })
 }
 

@@ -62,7 +62,12 @@ pub async fn save_preferences(
         .write(move |conn| subscriptions::save_preferences(conn, id, &for_save, db::now()))
         .await?;
     match saved {
-        PreferencesSaved::Saved => page(&state, id, None, &[], true).await,
+        PreferencesSaved::Saved { left } => {
+            state
+                .metrics
+                .unsubscribes(crate::metrics::UnsubscribePath::Preferences, left);
+            page(&state, id, None, &[], true).await
+        }
         PreferencesSaved::Refused(refused) => {
             page(&state, id, Some(refused.message()), &chosen, false).await
         }

@@ -650,3 +650,44 @@ async fn the_preferences_page_shows_the_readers_newsletters_and_saves_a_new_choi
         Some("confirmed")
     );
 }
+
+#[tokio::test]
+async fn leaving_through_the_preferences_page_counts_and_the_metrics_show_each_newsletters_readers()
+{
+    const TOKEN: &str = "newsletters-metrics-token-0123456789";
+    let app = crate::support::spawn_app_with(&[("METRICS_TOKEN", TOKEN)]).await;
+    add_newsletter(&app, "business", "Business Weekly", true, false).await;
+    app.post_subscriptions(
+        "email=dana%40example.kz&name=Dana&newsletter=digest&newsletter=business",
+    )
+    .await;
+    let mail = app.wait_for_mail_to("dana@example.kz", 1).await;
+    app.post_empty(&app.confirmation_link(&mail[0])).await;
+    let id = app.subscriber_id("dana@example.kz").await;
+    let url = app.state.preferences_url(id);
+    let link = url.strip_prefix(&app.address).unwrap().to_owned();
+    // Keeps the business edition, leaves the default one.
+    assert_eq!(
+        app.post_form(&link, "newsletter=business", &[])
+            .await
+            .status(),
+        200
+    );
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        r#"newsletter_unsubscribes_total{path="preferences"} 1"#,
+        r#"newsletter_subscriptions{newsletter="business",status="confirmed"} 1"#,
+        r#"newsletter_subscriptions{newsletter="digest",status="unsubscribed"} 1"#,
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
+    }
+}
