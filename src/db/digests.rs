@@ -228,21 +228,28 @@ pub fn find_summary(conn: &mut Conn, id: i64) -> anyhow::Result<Option<DigestSum
 
 /// The newest digests first.
 pub fn recent(conn: &mut Conn, limit: i64) -> anyhow::Result<Vec<DigestSummary>> {
-    Ok(digests::table
-        .order(digests::id.desc())
-        .limit(limit)
-        .select(DigestSummary::as_select())
-        .load(conn)?)
+    newest(conn, limit, false)
 }
 
 /// The newest digests first, as the archive lists them: not those still being composed.
 pub fn editions(conn: &mut Conn, limit: i64) -> anyhow::Result<Vec<DigestSummary>> {
-    Ok(digests::table
-        .filter(digests::queue_end.is_null())
+    newest(conn, limit, true)
+}
+
+fn newest(
+    conn: &mut Conn,
+    limit: i64,
+    wholly_queued_only: bool,
+) -> anyhow::Result<Vec<DigestSummary>> {
+    let mut query = digests::table
         .order(digests::id.desc())
         .limit(limit)
         .select(DigestSummary::as_select())
-        .load(conn)?)
+        .into_boxed();
+    if wholly_queued_only {
+        query = query.filter(digests::queue_end.is_null());
+    }
+    Ok(query.load(conn)?)
 }
 
 /// Where digest `id`'s deliveries stand, from its running counts: one row read,

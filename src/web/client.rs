@@ -17,7 +17,7 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 /// used, so a forged header cannot dodge a limit.
 pub fn client_ip(req: &HttpRequest, trusted_proxy: Option<IpAddr>) -> Option<IpAddr> {
     let peer = req.peer_addr().map(|addr| addr.ip());
-    if trusted_proxy.is_some() && peer == trusted_proxy {
+    if from_trusted_proxy(peer, trusted_proxy) {
         let forwarded = req
             .headers()
             .get_all("x-forwarded-for")
@@ -30,6 +30,12 @@ pub fn client_ip(req: &HttpRequest, trusted_proxy: Option<IpAddr>) -> Option<IpA
         }
     }
     peer
+}
+
+/// Whether a connection from `peer` is the `TRUSTED_PROXY`'s, so its forwarding headers
+/// (`X-Forwarded-For`, `X-Request-Id`) are believed.
+pub fn from_trusted_proxy(peer: Option<IpAddr>, trusted_proxy: Option<IpAddr>) -> bool {
+    trusted_proxy.is_some() && peer == trusted_proxy
 }
 
 /// What a client is limited as: an IPv4 address as it is, an IPv6 address by its /64

@@ -316,7 +316,7 @@ const MAX_REQUEST_ID: usize = 128;
 /// through every hop; otherwise a new random one. Nobody else chooses what our logs say.
 fn request_id(req: &ServiceRequest, trusted_proxy: Option<IpAddr>) -> String {
     let from_proxy =
-        trusted_proxy.is_some() && req.peer_addr().map(|addr| addr.ip()) == trusted_proxy;
+        client::from_trusted_proxy(req.peer_addr().map(|addr| addr.ip()), trusted_proxy);
     let given = req
         .headers()
         .get(&REQUEST_ID)
