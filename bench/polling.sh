@@ -36,15 +36,21 @@ send_watched_by() {
     server_pid=$!
     for _ in $(seq 100); do curl -sf "http://127.0.0.1:$web/health" >/dev/null && break; sleep 0.1; done
     python3 - "$web" "$readers" "$1" <<'PY'
-import json, sys, threading, time, urllib.request
-base, n, watchers = f"http://127.0.0.1:{sys.argv[1]}", int(sys.argv[2]), int(sys.argv[3])
+import http.client, json, sys, threading, time
+port, n, watchers = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 auth = {"Authorization": "Bearer bench-admin-token-0123456789", "Content-Type": "application/json"}
+local = threading.local()
 
+# Each thread keeps one connection open, as a browser's dashboard does.
 def call(method, path, body=None):
-    request = urllib.request.Request(base + path, method=method, headers=auth,
-                                     data=json.dumps(body).encode() if body is not None else None)
-    with urllib.request.urlopen(request) as response:
-        return json.load(response)
+    if not hasattr(local, "connection"):
+        local.connection = http.client.HTTPConnection("127.0.0.1", port)
+    local.connection.request(method, path, headers=auth,
+                             body=json.dumps(body).encode() if body is not None else None)
+    response = local.connection.getresponse()
+    if response.status >= 300:
+        sys.exit(f"{method} {path}: {response.status} {response.read()!r}")
+    return json.load(response)
 
 call("POST", "/api/articles", {"title": "Astana’s budget debate opens in the Mazhilis",
                                "url": "https://astanatimes.example/budget",
