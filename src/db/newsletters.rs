@@ -106,3 +106,60 @@ pub fn find_by_slug(conn: &mut Conn, slug: &str) -> anyhow::Result<Option<Newsle
         .first(conn)
         .optional()?)
 }
+
+/// Sets the fields of newsletter `id` that `changes` names; `false` when there is no
+/// such newsletter.
+pub fn update(
+    conn: &mut Conn,
+    id: i64,
+    changes: &crate::domain::newsletter::NewsletterChanges,
+    now: NaiveDateTime,
+) -> anyhow::Result<bool> {
+    let changed = diesel::update(newsletters::table.find(id))
+        .set(Changeset {
+            slug: changes.slug.clone(),
+            name: changes.name.clone().map(Some),
+            description: changes.description.clone(),
+            schedule: changes.schedule.clone().map(Some),
+            sections: changes.sections.clone(),
+            public: changes.public,
+            preselected: changes.preselected,
+            updated_at: now,
+        })
+        .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// The columns [`update`] may set; `None` leaves one as it is.
+#[derive(AsChangeset)]
+#[diesel(table_name = newsletters)]
+struct Changeset {
+    slug: Option<String>,
+    name: Option<Option<String>>,
+    description: Option<String>,
+    schedule: Option<Option<String>>,
+    sections: Option<String>,
+    public: Option<bool>,
+    preselected: Option<bool>,
+    updated_at: NaiveDateTime,
+}
+
+/// Archives newsletter `id`: no longer offered or sent; its subscriptions and digests
+/// stay.
+pub fn archive(conn: &mut Conn, id: i64, now: NaiveDateTime) -> anyhow::Result<()> {
+    diesel::update(newsletters::table.find(id))
+        .set((
+            newsletters::archived.eq(true),
+            newsletters::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// How many newsletters are not archived.
+pub fn live_count(conn: &mut Conn) -> anyhow::Result<i64> {
+    Ok(newsletters::table
+        .filter(newsletters::archived.eq(false))
+        .count()
+        .get_result(conn)?)
+}

@@ -165,3 +165,39 @@ pub fn queue_figures(conn: &mut Conn, now: NaiveDateTime) -> anyhow::Result<Queu
         digests_sending: i64::try_from(sending.len())?,
     })
 }
+
+/// A newsletter's readers: those who receive it, and those who chose it and have not
+/// confirmed yet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct NewsletterCounts {
+    pub confirmed: i64,
+    pub pending: i64,
+}
+
+/// Each newsletter's readers, by newsletter id. A reader counts as confirmed when both
+/// they and their subscription are (a bounced or unsubscribed reader receives nothing),
+/// as pending when their subscription waits for a confirmation they can still give.
+pub fn newsletter_counts(
+    conn: &mut Conn,
+) -> anyhow::Result<std::collections::HashMap<i64, NewsletterCounts>> {
+    use super::schema::subscriptions;
+    let mut count = |subscription: &str, readers: &[&str]| -> anyhow::Result<Vec<(i64, i64)>> {
+        Ok(subscriptions::table
+            .inner_join(subscribers::table)
+            .filter(subscriptions::status.eq(subscription))
+            .filter(subscribers::status.eq_any(readers))
+            .group_by(subscriptions::newsletter_id)
+            .select((subscriptions::newsletter_id, diesel::dsl::count_star()))
+            .load(conn)?)
+    };
+    let confirmed = count("confirmed", &["confirmed"])?;
+    let pending = count("pending", &["confirmed", "pending"])?;
+    let mut counts: std::collections::HashMap<i64, NewsletterCounts> = Default::default();
+    for (newsletter, n) in confirmed {
+        counts.entry(newsletter).or_default().confirmed = n;
+    }
+    for (newsletter, n) in pending {
+        counts.entry(newsletter).or_default().pending = n;
+    }
+    Ok(counts)
+}
