@@ -48,18 +48,39 @@ pub async fn dashboard(
 ) -> Result<HttpResponse, WebError> {
     let today = db::now().date();
     let since = today - Duration::days(89);
-    let (counts, growth) = state
+    let (counts, growth, newsletters, mut by_newsletter) = state
         .db
         .run(move |conn| {
             Ok((
                 stats::status_counts(conn)?,
                 stats::growth(conn, since, today)?,
+                crate::db::newsletters::all(conn)?,
+                stats::newsletter_counts(conn)?,
             ))
         })
         .await?;
+    // Each newsletter's readers, once there are several (with one, the page looks as
+    // it did: the counts above are its readers).
+    let live: Vec<_> = newsletters.into_iter().filter(|n| !n.archived).collect();
+    let per_newsletter: Vec<serde_json::Value> = if live.len() > 1 {
+        live.into_iter()
+            .map(|n| {
+                let counts = by_newsletter.remove(&n.id).unwrap_or_default();
+                serde_json::json!({
+                    "slug": n.slug,
+                    "name": n.name.unwrap_or_else(|| state.newsletter_name()),
+                    "confirmed": counts.confirmed,
+                    "pending": counts.pending,
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let recent = recent_digests(&state, 5).await?;
     let mut context = admin_context(&state, &session, "dashboard");
     context.insert("counts", &counts);
+    context.insert("per_newsletter", &per_newsletter);
     context.insert("chart", &chart::growth_svg(&growth));
     context.insert(
         "sending",

@@ -9,6 +9,7 @@ mod bounces;
 mod chart;
 mod dashboard;
 mod digests;
+mod newsletters;
 mod subscribers;
 mod templates;
 
@@ -84,6 +85,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 Endpoint::at("/subscribers/{id}/delete")
                     .get(subscribers::confirm_delete)
                     .post(subscribers::delete)
+                    .done(),
+            )
+            .service(
+                Endpoint::at("/newsletters")
+                    .get(newsletters::index)
+                    .post(newsletters::create)
+                    .done(),
+            )
+            .service(
+                Endpoint::at("/newsletters/{slug}")
+                    .get(newsletters::edit)
+                    .post(newsletters::update)
+                    .done(),
+            )
+            .service(
+                Endpoint::at("/newsletters/{slug}/archive")
+                    .post(newsletters::archive)
                     .done(),
             )
             .service(
