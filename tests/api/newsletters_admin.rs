@@ -575,3 +575,194 @@ async fn an_import_puts_new_readers_on_the_newsletters_it_names_and_refuses_an_u
         export.stdout
     );
 }
+
+#[tokio::test]
+async fn the_admin_newsletters_page_lists_creates_edits_and_archives_with_errors_beside_fields() {
+    let app = crate::support::spawn_app().await;
+    app.import_confirmed(&["reader@example.kz"]).await;
+    let admin = crate::admin_pages::Admin::log_in(&app).await;
+    let dashboard = admin.get("/admin").await.text().await.unwrap();
+    assert!(
+        dashboard.contains(r#"href="/admin/newsletters""#),
+        "linked from the nav"
+    );
+    assert!(
+        !dashboard.contains("by-newsletter"),
+        "with one newsletter the dashboard looks as before"
+    );
+
+    let page = admin.get("/admin/newsletters").await;
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains(r#"id="newsletter-digest""#), "{page}");
+    assert!(
+        page.contains(r#"<span class="confirmed-count">1</span>"#),
+        "{page}"
+    );
+    assert!(page.contains("<code>0 0 7 * * *</code>"), "DIGEST_CRON");
+    assert!(page.contains("next: "), "its next run");
+
+    // Without the CSRF token: refused, nothing made.
+    let forged = admin
+        .post_raw(
+            "/admin/newsletters",
+            &[("slug", "forged"), ("name", "Forged")],
+        )
+        .await;
+    assert_eq!(forged.status(), 403);
+
+    // Bad fields: 400, the form again with each error beside its field and the input kept.
+    let refused = admin
+        .post(
+            "/admin/newsletters",
+            &[
+                ("slug", "Bad Slug"),
+                ("name", "<b>Culture</b>"),
+                ("schedule", "daily"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), 400);
+    let refused = refused.text().await.unwrap();
+    assert!(refused.contains(r#"id="slug-error""#), "{refused}");
+    assert!(refused.contains(r#"id="schedule-error""#), "{refused}");
+    assert!(!refused.contains(r#"id="name-error""#), "{refused}");
+    assert!(
+        refused.contains(r#"value="&lt;b&gt;Culture&lt;/b&gt;""#),
+        "kept, escaped: {refused}"
+    );
+    assert_eq!(newsletters(&app).await.len(), 1);
+
+    let created = admin
+        .post(
+            "/admin/newsletters",
+            &[
+                ("slug", "culture"),
+                ("name", "Culture & Arts"),
+                ("description", "Theatre, film and books."),
+                ("schedule", "0 0 18 * * Fri"),
+                ("sections", "Culture, Books"),
+                ("public", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), 303);
+    let culture: Value = app
+        .api_get("/api/newsletters/culture")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(culture["name"], "Culture & Arts");
+    assert_eq!(culture["sections"], json!(["culture", "books"]));
+    assert_eq!(culture["public"], true);
+    assert_eq!(culture["preselected"], false, "unticked");
+    let taken = admin
+        .post(
+            "/admin/newsletters",
+            &[("slug", "culture"), ("name", "Again")],
+        )
+        .await;
+    assert_eq!(taken.status(), 409);
+    assert!(taken.text().await.unwrap().contains(r#"id="slug-error""#));
+
+    // With two newsletters the dashboard shows each one's readers.
+    let dashboard = admin.get("/admin").await.text().await.unwrap();
+    assert!(dashboard.contains(r#"id="by-newsletter""#), "{dashboard}");
+    assert!(dashboard.contains("Culture &amp; Arts"), "{dashboard}");
+
+    // Editing the default keeps it following NEWSLETTER_NAME and DIGEST_CRON when left
+    // as shown.
+    let edit = admin
+        .get("/admin/newsletters/digest")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(edit.contains(r#"value="The Astana Times""#), "{edit}");
+    assert!(
+        edit.contains("readonly"),
+        "the default's slug is fixed: {edit}"
+    );
+    let saved = admin
+        .post(
+            "/admin/newsletters/digest",
+            &[
+                ("slug", "digest"),
+                ("name", "The Astana Times"),
+                ("description", "Every morning."),
+                ("schedule", "0 0 7 * * *"),
+                ("sections", ""),
+                ("public", "on"),
+                ("preselected", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
+    let stored = app
+        .state
+        .db
+        .run(|conn| newsletter::db::newsletters::find(conn, 1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.description, "Every morning.");
+    assert_eq!(stored.name, None, "still NEWSLETTER_NAME");
+    assert_eq!(stored.schedule, None, "still DIGEST_CRON");
+    let bad_edit = admin
+        .post(
+            "/admin/newsletters/culture",
+            &[("slug", "culture"), ("name", ""), ("schedule", "")],
+        )
+        .await;
+    assert_eq!(bad_edit.status(), 400);
+    assert!(
+        bad_edit
+            .text()
+            .await
+            .unwrap()
+            .contains(r#"id="name-error""#)
+    );
+
+    // Archiving: not offered any more; the last one still sent stays.
+    let archived = admin.post("/admin/newsletters/culture/archive", &[]).await;
+    assert_eq!(archived.status(), 303);
+    let page = admin.get("/admin/newsletters").await.text().await.unwrap();
+    assert!(page.contains("archived"), "{page}");
+    let last = admin.post("/admin/newsletters/digest/archive", &[]).await;
+    assert_eq!(last.status(), 409);
+    assert!(
+        last.text()
+            .await
+            .unwrap()
+            .contains("only newsletter still sent")
+    );
+    assert_eq!(admin.get("/admin/newsletters/nonesuch").await.status(), 404);
+}
+
+#[tokio::test]
+async fn the_admin_subscribers_page_filters_by_newsletter_and_shows_each_readers() {
+    let app = crate::support::spawn_app().await;
+    create(&app, json!({"slug": "business", "name": "Business Weekly"})).await;
+    app.import_confirmed(&["only.default@example.kz"]).await;
+    app.post_subscriptions("email=dana%40example.kz&newsletter=digest&newsletter=business")
+        .await;
+    let mail = app.wait_for_mail_to("dana@example.kz", 1).await;
+    app.post_empty(&app.confirmation_link(&mail[0])).await;
+    let admin = crate::admin_pages::Admin::log_in(&app).await;
+
+    let all = admin.get("/admin/subscribers").await.text().await.unwrap();
+    assert!(all.contains("only.default@example.kz") && all.contains("dana@example.kz"));
+    assert!(all.contains(r#"<option value="business""#), "{all}");
+    let business = admin
+        .get("/admin/subscribers?newsletter=business")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(business.contains("dana@example.kz"), "{business}");
+    assert!(!business.contains("only.default@example.kz"), "{business}");
+    assert!(business.contains(r#"<option value="business" selected>"#));
+    assert!(business.contains(r#"class="reader-newsletters""#));
+    assert!(business.contains(">business</span>"), "{business}");
+}
