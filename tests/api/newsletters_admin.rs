@@ -766,3 +766,74 @@ async fn the_admin_subscribers_page_filters_by_newsletter_and_shows_each_readers
     assert!(business.contains(r#"class="reader-newsletters""#));
     assert!(business.contains(">business</span>"), "{business}");
 }
+
+#[tokio::test]
+async fn the_queued_and_sent_one_off_mail_survives_the_migration_that_adds_preferences_links() {
+    use diesel::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let database = std::sync::Arc::new(crate::support::database::TestDatabase::new(
+        dir.path().join("newsletter.db"),
+    ));
+    let old = newsletter::db::Db::connect(database.url()).unwrap();
+    old.migrate_before(if database.is_postgres() {
+        "2026-11-30-000009"
+    } else {
+        "2026-11-30-000015"
+    })
+    .unwrap();
+    old.run_blocking(|conn| {
+        for statement in [
+            "INSERT INTO subscribers (id, email, name, status, created_at, updated_at, confirmed_at) VALUES
+                (1, 'aigerim@example.kz', 'Aigerim', 'confirmed', '2026-10-01 08:00:00', '2026-10-01 08:00:00', '2026-10-01 08:05:00'),
+                (2, 'pending@example.kz', NULL, 'pending', '2026-10-03 08:00:00', '2026-10-03 08:00:00', NULL)",
+            "INSERT INTO outgoing_emails (id, kind, subscriber_id, recipient, status, attempts, next_attempt_at, created_at, sent_at, subscriber_name) VALUES
+                (7, 'confirmation', 1, 'aigerim@example.kz', 'sent', 1, '2026-10-01 08:00:00', '2026-10-01 08:00:00', '2026-10-01 08:00:05', 'Aigerim'),
+                (8, 'confirmation', 2, 'pending@example.kz', 'queued', 0, '2026-10-03 08:00:00', '2026-10-03 08:00:00', NULL, NULL)",
+        ] {
+            diesel::sql_query(statement).execute(conn)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    if database.is_postgres() {
+        old.run_blocking(|conn| {
+            for table in ["subscribers", "outgoing_emails"] {
+                diesel::sql_query(format!(
+                    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), 100)"
+                ))
+                .execute(conn)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+    drop(old);
+
+    let app = crate::support::app::spawn_app_on_database(database.clone(), &[]).await;
+    let rows = || async {
+        app.state
+            .db
+            .run(|conn| {
+                use newsletter::db::schema::outgoing_emails as o;
+                Ok(o::table
+                    .order(o::id.asc())
+                    .select((o::id, o::kind, o::recipient, o::status, o::subscriber_name))
+                    .load::<(i64, String, String, String, Option<String>)>(conn)?)
+            })
+            .await
+            .unwrap()
+    };
+    let before = rows().await;
+    assert_eq!(before.len(), 2, "{before:?}");
+    assert_eq!(before[0].0, 7);
+    assert_eq!(before[0].4.as_deref(), Some("Aigerim"));
+    // The queued confirmation still goes out; a link by mail can now be asked for.
+    let pending = app.wait_for_mail_to("pending@example.kz", 1).await;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(ask_for_link(&app, "aigerim@example.kz").await.status(), 200);
+    assert_eq!(app.wait_for_mail_to("aigerim@example.kz", 1).await.len(), 1);
+    let after = rows().await;
+    assert_eq!(after.len(), 3, "{after:?}");
+    assert!(after[2].0 > 8, "ids go on after the old ones: {after:?}");
+    assert_eq!(after[2].1, "preferences");
+}
