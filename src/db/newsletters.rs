@@ -35,6 +35,27 @@ pub struct Newsletter {
     pub updated_at: NaiveDateTime,
 }
 
+impl Newsletter {
+    /// The article sections it takes, as a list; empty: every article.
+    pub fn section_list(&self) -> Vec<String> {
+        self.sections
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The cron string it runs on, `default_cron` (DIGEST_CRON) for one that follows
+    /// the setting; `None` for manual sends only.
+    pub fn cron<'a>(&'a self, default_cron: Option<&'a str>) -> Option<&'a str> {
+        match self.schedule.as_deref() {
+            None => default_cron,
+            Some("") => None,
+            Some(s) => Some(s),
+        }
+    }
+}
+
 /// The newsletter with `id`, if there is one.
 pub fn find(conn: &mut Conn, id: i64) -> anyhow::Result<Option<Newsletter>> {
     Ok(newsletters::table

@@ -321,18 +321,11 @@ impl NewsletterView {
     fn of(state: &AppState, n: Newsletter) -> NewsletterView {
         let default = n.id == newsletters::DEFAULT_NEWSLETTER_ID;
         NewsletterView {
+            schedule: n
+                .cron(state.settings.digest_cron.as_deref())
+                .map(str::to_owned),
+            sections: n.section_list(),
             name: n.name.unwrap_or_else(|| state.newsletter_name()),
-            schedule: match n.schedule {
-                None => state.settings.digest_cron.clone(),
-                Some(s) if s.is_empty() => None,
-                Some(s) => Some(s),
-            },
-            sections: n
-                .sections
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
             slug: n.slug,
             description: n.description,
             public: n.public,

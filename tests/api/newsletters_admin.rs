@@ -647,6 +647,11 @@ async fn the_admin_newsletters_page_lists_creates_edits_and_archives_with_errors
         )
         .await;
     assert_eq!(created.status(), 303);
+    let location = created.headers()["location"].to_str().unwrap().to_owned();
+    let after = admin.get(&location).await.text().await.unwrap();
+    assert!(after.contains("The newsletter was created."), "{after}");
+    assert!(after.contains(r#"id="newsletter-culture""#));
+    assert!(after.contains("books"), "its sections");
     let culture: Value = app
         .api_get("/api/newsletters/culture")
         .await

@@ -393,6 +393,9 @@ fn notice_text(notice: &Notice) -> Option<&'static str> {
             "No reader has confirmed yet: no digest was sent, and the articles wait for the first one."
         }
         "retrying" => "The failed deliveries are queued again.",
+        "newsletter-created" => "The newsletter was created.",
+        "newsletter-saved" => "The newsletter was saved.",
+        "newsletter-archived" => "The newsletter was archived: it is no longer offered or sent.",
         _ => return None,
     })
 }

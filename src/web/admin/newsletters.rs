@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
-use super::{AdminForm, AdminSession, NoFields, Notice, admin_context, see_other};
+use super::{AdminForm, AdminSession, NoFields, Notice, admin_context, notice_text, see_other};
 use crate::db::newsletters::{self, DEFAULT_NEWSLETTER_ID, Newsletter};
 use crate::db::{self, stats};
 use crate::domain::newsletter::{NewsletterChanges, NewsletterInput};
@@ -38,10 +38,10 @@ struct NewsletterRow {
 impl NewsletterRow {
     fn of(state: &AppState, n: Newsletter, counts: stats::NewsletterCounts) -> NewsletterRow {
         let settings = &state.settings;
-        let schedule = match &n.schedule {
-            None => settings.digest_cron.clone().unwrap_or_default(),
-            Some(s) => s.clone(),
-        };
+        let schedule = n
+            .cron(settings.digest_cron.as_deref())
+            .unwrap_or_default()
+            .to_owned();
         let next_run = if schedule.is_empty() || n.archived {
             String::new()
         } else {
@@ -57,12 +57,7 @@ impl NewsletterRow {
         };
         NewsletterRow {
             name: n.name.clone().unwrap_or_else(|| state.newsletter_name()),
-            sections: n
-                .sections
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            sections: n.section_list(),
             default: n.id == DEFAULT_NEWSLETTER_ID,
             slug: n.slug,
             description: n.description,
@@ -212,16 +207,6 @@ pub async fn index(
     .await
 }
 
-/// Notices of this page's redirects; known ones only.
-fn notice_text(notice: &Notice) -> Option<&'static str> {
-    Some(match notice.notice.as_deref()? {
-        "created" => "The newsletter was created.",
-        "saved" => "The newsletter was saved.",
-        "archived" => "The newsletter was archived: it is no longer offered or sent.",
-        _ => return None,
-    })
-}
-
 /// A refusal as errors beside the fields (or above the form).
 fn refusal_errors(refusal: Refusal) -> BTreeMap<&'static str, String> {
     let (field, message) = refusal.explain();
@@ -252,7 +237,7 @@ pub async fn create(
         .write(move |conn| crate::service::newsletters::create(conn, &fields, db::now()))
         .await?;
     match created {
-        Ok(_) => Ok(see_other("/admin/newsletters?notice=created")),
+        Ok(_) => Ok(see_other("/admin/newsletters?notice=newsletter-created")),
         Err(refusal) => {
             let status = match refusal {
                 Refusal::SlugTaken => StatusCode::CONFLICT,
@@ -356,7 +341,7 @@ pub async fn update(
         .write(move |conn| crate::service::newsletters::update(conn, &slug, &changes, db::now()))
         .await?;
     match updated {
-        Ok(_) => Ok(see_other("/admin/newsletters?notice=saved")),
+        Ok(_) => Ok(see_other("/admin/newsletters?notice=newsletter-saved")),
         Err(refusal) => {
             let status = match refusal {
                 Refusal::SlugTaken => StatusCode::CONFLICT,
@@ -388,7 +373,7 @@ pub async fn archive(
         .write(move |conn| crate::service::newsletters::archive(conn, &slug, db::now()))
         .await?;
     match archived {
-        Ok(_) => Ok(see_other("/admin/newsletters?notice=archived")),
+        Ok(_) => Ok(see_other("/admin/newsletters?notice=newsletter-archived")),
         Err(refusal) => {
             edit_page(
                 &state,
