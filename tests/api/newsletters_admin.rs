@@ -842,3 +842,39 @@ async fn the_queued_and_sent_one_off_mail_survives_the_migration_that_adds_prefe
     assert!(after[2].0 > 8, "ids go on after the old ones: {after:?}");
     assert_eq!(after[2].1, "preferences");
 }
+
+#[tokio::test]
+async fn an_admin_upload_reads_the_newsletters_column_and_an_unknown_slug_imports_nothing() {
+    let app = crate::support::spawn_app().await;
+    create(&app, json!({"slug": "business", "name": "Business Weekly"})).await;
+    let admin = crate::admin_pages::Admin::log_in(&app).await;
+    let refused = admin
+        .upload_csv(
+            admin.csrf(),
+            "email,name,newsletters\r\nfirst@example.kz,First,business\r\nsecond@example.kz,Second,sport\r\n",
+        )
+        .await;
+    assert_eq!(refused.status(), 400);
+    let refused = refused.text().await.unwrap();
+    assert!(refused.contains("no newsletter `sport`"), "{refused}");
+    assert_eq!(app.subscriber_count().await, 0);
+
+    let imported = admin
+        .upload_csv(
+            admin.csrf(),
+            "email,name,newsletters\r\nfirst@example.kz,First,business\r\n",
+        )
+        .await;
+    assert_eq!(imported.status(), 200);
+    let readers: Value = app
+        .api_get("/api/subscribers?newsletter=business")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(readers["total"], 1, "{readers}");
+    assert_eq!(
+        readers["subscribers"][0]["newsletters"],
+        json!([{"slug": "business", "status": "confirmed"}])
+    );
+}
