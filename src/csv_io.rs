@@ -123,8 +123,12 @@ pub fn import_checked(
             .position(|h| h.eq_ignore_ascii_case("newsletters"))
         {
             for record in reader.records().take(limits::CSV_ROWS) {
-                // Unreadable rows are the import's to report.
-                let Ok(record) = record else { continue };
+                // Unreadable rows are the import's to report; where it stops, so does this.
+                let record = match record {
+                    Ok(record) => record,
+                    Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => break,
+                    Err(_) => continue,
+                };
                 let cell = from_spreadsheet_safe(record.get(col).unwrap_or_default());
                 if let Err(e) = resolve_slugs(&known, cell_slugs(cell)) {
                     let line = record.position().map(|p| p.line()).unwrap_or_default();
