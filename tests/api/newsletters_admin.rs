@@ -878,3 +878,50 @@ async fn an_admin_upload_reads_the_newsletters_column_and_an_unknown_slug_import
         json!([{"slug": "business", "status": "confirmed"}])
     );
 }
+
+#[tokio::test]
+async fn the_dashboard_charts_one_newsletters_readers_when_asked() {
+    let app = crate::support::spawn_app().await;
+    create(&app, json!({"slug": "business", "name": "Business Weekly"})).await;
+    app.import_confirmed(&["a@example.kz", "b@example.kz", "c@example.kz"])
+        .await;
+    app.post_subscriptions("email=dana%40example.kz&newsletter=business")
+        .await;
+    let mail = app.wait_for_mail_to("dana@example.kz", 1).await;
+    app.post_empty(&app.confirmation_link(&mail[0])).await;
+    let admin = crate::admin_pages::Admin::log_in(&app).await;
+
+    let everyone = admin.get("/admin").await.text().await.unwrap();
+    assert!(
+        everyone.contains("Last 90 days: 4 sign-ups, 4 confirmations, 0 unsubscribes"),
+        "{everyone}"
+    );
+    assert!(everyone.contains(r#"href="/admin?newsletter=business""#));
+    let business = admin
+        .get("/admin?newsletter=business")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        business.contains("The last 90 days: Business Weekly"),
+        "{business}"
+    );
+    assert!(
+        business.contains("Last 90 days: 1 sign-ups, 1 confirmations, 0 unsubscribes"),
+        "{business}"
+    );
+    let id = app.subscriber_id("dana@example.kz").await;
+    let everything = format!("{}&all=1", app.unsubscribe_link(id));
+    assert_eq!(app.post_empty(&everything).await.status(), 200);
+    let after = admin
+        .get("/admin?newsletter=business")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        after.contains("Last 90 days: 1 sign-ups, 0 confirmations, 1 unsubscribes"),
+        "{after}"
+    );
+}

@@ -42,20 +42,34 @@ pub async fn recent_digests(state: &AppState, limit: i64) -> anyhow::Result<Vec<
         .await
 }
 
+/// `?newsletter=SLUG`: the chart of that newsletter's readers.
+#[derive(Debug, serde::Deserialize)]
+pub struct Query {
+    newsletter: Option<String>,
+}
+
 pub async fn dashboard(
     state: web::Data<AppState>,
     session: AdminSession,
+    query: web::Query<Query>,
 ) -> Result<HttpResponse, WebError> {
     let today = db::now().date();
     let since = today - Duration::days(89);
-    let (counts, growth, newsletters, mut by_newsletter) = state
+    let chosen = query.newsletter.clone().filter(|s| !s.is_empty());
+    let (counts, growth, newsletters, mut by_newsletter, charted) = state
         .db
         .run(move |conn| {
+            let newsletters = crate::db::newsletters::all(conn)?;
+            // An unknown slug charts every reader, as without one.
+            let charted = chosen.and_then(|slug| newsletters.iter().find(|n| n.slug == slug));
+            let growth = stats::growth_on(conn, charted.map(|n| n.id), since, today)?;
+            let charted = charted.map(|n| (n.slug.clone(), n.name.clone()));
             Ok((
                 stats::status_counts(conn)?,
-                stats::growth(conn, since, today)?,
-                crate::db::newsletters::all(conn)?,
+                growth,
+                newsletters,
                 stats::newsletter_counts(conn)?,
+                charted,
             ))
         })
         .await?;
@@ -81,6 +95,13 @@ pub async fn dashboard(
     let mut context = admin_context(&state, &session, "dashboard");
     context.insert("counts", &counts);
     context.insert("per_newsletter", &per_newsletter);
+    if let Some((slug, name)) = charted {
+        context.insert("charted_slug", &slug);
+        context.insert(
+            "charted_name",
+            &name.unwrap_or_else(|| state.newsletter_name()),
+        );
+    }
     context.insert("chart", &chart::growth_svg(&growth));
     context.insert(
         "sending",
