@@ -1028,7 +1028,8 @@ fn optional_cron(raw: Option<String>, default: &str, name: &str) -> anyhow::Resu
     Ok(Some(expr))
 }
 
-fn validate_cron(expr: &str) -> anyhow::Result<()> {
+/// Whether `expr` is a cron string in the DIGEST_CRON format (six fields, seconds first).
+pub(crate) fn validate_cron(expr: &str) -> anyhow::Result<()> {
     if expr.split_whitespace().count() < 6 {
         bail!("it needs six fields: second minute hour day-of-month month day-of-week");
     }
@@ -1037,9 +1038,39 @@ fn validate_cron(expr: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// When the cron string `expr` (the DIGEST_CRON format) runs next after `after`, in
+/// `tz`, parsed as the scheduler parses it; `None` when it does not parse or never runs.
+pub fn next_cron_run(
+    expr: &str,
+    tz: chrono_tz::Tz,
+    after: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::DateTime<chrono_tz::Tz>> {
+    let cron = croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(expr)
+        .ok()?;
+    cron.find_next_occurrence(&after.with_timezone(&tz), false)
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_run_of_a_cron_string_is_in_the_zone_it_is_asked_for() {
+        use chrono::TimeZone;
+        let almaty: chrono_tz::Tz = "Asia/Almaty".parse().unwrap();
+        let after = chrono::Utc.with_ymd_and_hms(2026, 11, 30, 0, 0, 0).unwrap();
+        let next = next_cron_run("0 0 7 * * *", almaty, after).expect("a next run");
+        assert_eq!(
+            next.format("%Y-%m-%d %H:%M").to_string(),
+            "2026-11-30 07:00"
+        );
+        assert_eq!(next_cron_run("not cron", almaty, after), None);
+    }
 
     fn settings(pairs: &[(&str, &str)]) -> anyhow::Result<Settings> {
         let map = pairs

@@ -1,10 +1,13 @@
-//! Subscriber lists as CSV: export everyone, import `email,name` rows as confirmed.
+//! Subscriber lists as CSV: export everyone, import `email,name` rows as confirmed,
+//! on the default newsletter or on those named (`--newsletter`, or a `newsletters`
+//! column of slugs separated by `;`).
 
-use std::io::{Read, Write};
+use std::collections::HashMap;
+use std::io::{Read, Seek, Write};
 
 use anyhow::Context;
 
-use crate::db::{self, Db, subscribers};
+use crate::db::{self, Db, newsletters, subscribers};
 use crate::domain::{EmailAddress, SubscriberName};
 use crate::limits;
 
@@ -54,6 +57,98 @@ const CHUNK_ROWS: usize = 1000;
 /// (good and bad), a record may not exceed [`limits::CSV_RECORD_BYTES`], and only the
 /// first rejected rows are kept for the report.
 pub fn import(db: &Db, input: impl Read) -> anyhow::Result<ImportReport> {
+    import_into(db, input, &[])
+}
+
+/// The newsletters an import may put readers on: slug → id, archived ones left out.
+fn importable_newsletters(db: &Db) -> anyhow::Result<HashMap<String, i64>> {
+    Ok(db
+        .run_blocking(newsletters::all)?
+        .into_iter()
+        .filter(|n| !n.archived)
+        .map(|n| (n.slug, n.id))
+        .collect())
+}
+
+/// The ids of the newsletters `slugs` name, or a sentence naming the first unknown or
+/// archived one.
+fn resolve_slugs<'a>(
+    known: &HashMap<String, i64>,
+    slugs: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<i64>, String> {
+    let mut ids = Vec::new();
+    for slug in slugs {
+        let Some(id) = known.get(slug) else {
+            let mut names: Vec<&str> = known.keys().map(String::as_str).collect();
+            names.sort_unstable();
+            return Err(format!(
+                "there is no newsletter `{}` (newsletters: {})",
+                shown_cell(slug),
+                names.join(", ")
+            ));
+        };
+        if !ids.contains(id) {
+            ids.push(*id);
+        }
+    }
+    Ok(ids)
+}
+
+/// A `newsletters` cell's slugs: separated by `;`, trimmed, empty ones skipped.
+fn cell_slugs(cell: &str) -> impl Iterator<Item = &str> {
+    cell.split(';').map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// [`import_into`], but first the whole file is read for the newsletters it names: when
+/// `into` or any row's `newsletters` cell names an unknown or archived newsletter, the
+/// import is refused before anything is stored, with the line that names it.
+pub fn import_checked(
+    db: &Db,
+    mut input: impl Read + Seek,
+    into: &[String],
+) -> anyhow::Result<ImportReport> {
+    let known = importable_newsletters(db)?;
+    resolve_slugs(&known, into.iter().map(String::as_str)).map_err(|e| anyhow::anyhow!(e))?;
+    {
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(RecordCapped::new(&mut input, limits::CSV_RECORD_BYTES));
+        let headers = reader
+            .headers()
+            .context("the CSV file has no header row")?
+            .clone();
+        if let Some(col) = headers
+            .iter()
+            .position(|h| h.eq_ignore_ascii_case("newsletters"))
+        {
+            for record in reader.records().take(limits::CSV_ROWS) {
+                // Unreadable rows are the import's to report; where it stops, so does this.
+                let record = match record {
+                    Ok(record) => record,
+                    Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => break,
+                    Err(_) => continue,
+                };
+                let cell = from_spreadsheet_safe(record.get(col).unwrap_or_default());
+                if let Err(e) = resolve_slugs(&known, cell_slugs(cell)) {
+                    let line = record.position().map(|p| p.line()).unwrap_or_default();
+                    anyhow::bail!("line {line}: {e}; nothing was imported");
+                }
+            }
+        }
+    }
+    input.rewind()?;
+    import_into(db, input, into)
+}
+
+/// [`import`], each new reader confirmed on the newsletters `into` (slugs) names and
+/// those of their row's `newsletters` cell; on the default newsletter when neither
+/// names one. An unknown or archived newsletter in `into` refuses the import; in a
+/// row, it rejects that row.
+pub fn import_into(db: &Db, input: impl Read, into: &[String]) -> anyhow::Result<ImportReport> {
+    let known = importable_newsletters(db)?;
+    let into_ids =
+        resolve_slugs(&known, into.iter().map(String::as_str)).map_err(|e| anyhow::anyhow!(e))?;
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
@@ -65,6 +160,7 @@ pub fn import(db: &Db, input: impl Read) -> anyhow::Result<ImportReport> {
     let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
     let email_col = column("email").context("the CSV header row has no `email` column")?;
     let name_col = column("name");
+    let newsletters_col = column("newsletters");
 
     let now = db::now();
     let mut report = ImportReport::default();
@@ -102,9 +198,26 @@ pub fn import(db: &Db, input: impl Read) -> anyhow::Result<ImportReport> {
         };
         let email = parse_email_cell(record.get(email_col).unwrap_or_default());
         let name = parse_name_cell(name_col.and_then(|c| record.get(c)).unwrap_or_default());
-        match (email, name) {
-            (Ok(email), Ok(name)) => chunk.push((email, name)),
-            (Err(e), _) | (_, Err(e)) => report.reject(line, e),
+        let cell = from_spreadsheet_safe(
+            newsletters_col
+                .and_then(|c| record.get(c))
+                .unwrap_or_default(),
+        );
+        let on = resolve_slugs(&known, cell_slugs(cell)).map(|mut ids| {
+            ids.extend(
+                into_ids
+                    .iter()
+                    .filter(|id| !ids.contains(id))
+                    .collect::<Vec<_>>(),
+            );
+            if ids.is_empty() {
+                ids.push(newsletters::DEFAULT_NEWSLETTER_ID);
+            }
+            ids
+        });
+        match (email, name, on) {
+            (Ok(email), Ok(name), Ok(on)) => chunk.push((email, name, on)),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => report.reject(line, e),
         }
         if chunk.len() == CHUNK_ROWS {
             store_chunk(db, &mut chunk, now, &mut report)?;
@@ -222,7 +335,7 @@ impl<R: Read> Read for RecordCapped<R> {
 /// Stores a chunk of parsed rows in one transaction and empties it.
 fn store_chunk(
     db: &Db,
-    chunk: &mut Vec<(EmailAddress, Option<SubscriberName>)>,
+    chunk: &mut Vec<(EmailAddress, Option<SubscriberName>, Vec<i64>)>,
     now: chrono::NaiveDateTime,
     report: &mut ImportReport,
 ) -> anyhow::Result<()> {
@@ -232,8 +345,10 @@ fn store_chunk(
     let imported = db.write_blocking(|conn| {
         crate::db::exclusive(conn, |conn| {
             let mut imported = 0;
-            for (email, name) in chunk.iter() {
-                if subscribers::import_confirmed(conn, email, name.as_ref(), now)?.is_some() {
+            for (email, name, on) in chunk.iter() {
+                if subscribers::import_confirmed_into(conn, email, name.as_ref(), on, now)?
+                    .is_some()
+                {
                     imported += 1;
                 }
             }
@@ -246,9 +361,16 @@ fn store_chunk(
     Ok(())
 }
 
-/// Writes every subscriber as CSV: `email,name,status,created_at,confirmed_at,unsubscribed_at`.
+/// Writes every subscriber as CSV:
+/// `email,name,status,created_at,confirmed_at,unsubscribed_at,newsletters`, the last
+/// the slugs of the newsletters the reader is on (confirmed or pending), separated by
+/// `;`, as an import reads them.
 pub fn export(db: &Db, output: impl Write) -> anyhow::Result<usize> {
-    let rows = db.run_blocking(subscribers::all)?;
+    let (rows, on) = db.run_blocking(|conn| {
+        let rows = subscribers::all(conn)?;
+        let on = crate::db::subscriptions::slugs_on(conn)?;
+        Ok((rows, on))
+    })?;
     let mut writer = csv::Writer::from_writer(output);
     writer.write_record([
         "email",
@@ -257,6 +379,7 @@ pub fn export(db: &Db, output: impl Write) -> anyhow::Result<usize> {
         "created_at",
         "confirmed_at",
         "unsubscribed_at",
+        "newsletters",
     ])?;
     let time = |t: Option<chrono::NaiveDateTime>| t.map(db::utc::format).unwrap_or_default();
     for s in &rows {
@@ -267,6 +390,9 @@ pub fn export(db: &Db, output: impl Write) -> anyhow::Result<usize> {
             &time(Some(s.created_at)),
             &time(s.confirmed_at),
             &time(s.unsubscribed_at),
+            &on.get(&s.id)
+                .map(|slugs| slugs.join(";"))
+                .unwrap_or_default(),
         ])?;
     }
     writer.flush()?;

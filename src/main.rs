@@ -107,8 +107,15 @@ enum Command {
 enum SubscribersCommand {
     /// Write every subscriber as CSV to standard output.
     Export,
-    /// Add the `email,name` rows of a CSV file as confirmed subscribers.
-    Import { file: PathBuf },
+    /// Add the `email,name` rows of a CSV file as confirmed subscribers: on the default
+    /// newsletter, or on those `--newsletter` and a `newsletters` column (slugs
+    /// separated by `;`) name.
+    Import {
+        file: PathBuf,
+        /// A newsletter's slug to put every new reader on (repeatable).
+        #[arg(long = "newsletter", value_name = "SLUG")]
+        newsletters: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -221,11 +228,12 @@ fn run(cli: Cli, env_file: &EnvFile) -> anyhow::Result<ExitCode> {
                     let count = csv_io::export(&db, std::io::stdout().lock())?;
                     eprintln!("exported {}", cli::counted(count, "subscriber"));
                 }
-                SubscribersCommand::Import { file } => {
+                SubscribersCommand::Import { file, newsletters } => {
                     let input = std::fs::File::open(&file)
                         .with_context(|| format!("could not open {}", file.display()))?;
-                    let report = csv_io::import(&db, std::io::BufReader::new(input))
-                        .with_context(|| format!("could not import {}", file.display()))?;
+                    let report =
+                        csv_io::import_checked(&db, std::io::BufReader::new(input), &newsletters)
+                            .with_context(|| format!("could not import {}", file.display()))?;
                     for (line, reason) in &report.first_rejections {
                         eprintln!("{}:{line}: {reason}", file.display());
                     }

@@ -60,6 +60,22 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../email_templates/confirmation.html"),
     ),
     (
+        "preferences_request.html",
+        include_str!("../templates/preferences_request.html"),
+    ),
+    (
+        "email/preferences.subject.txt",
+        include_str!("../email_templates/preferences.subject.txt"),
+    ),
+    (
+        "email/preferences.txt",
+        include_str!("../email_templates/preferences.txt"),
+    ),
+    (
+        "email/preferences.html",
+        include_str!("../email_templates/preferences.html"),
+    ),
+    (
         "email/digest.subject.txt",
         include_str!("../email_templates/digest.subject.txt"),
     ),
@@ -99,6 +115,18 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "admin/subscribers.html",
         include_str!("../templates/admin/subscribers.html"),
+    ),
+    (
+        "admin/newsletter_fields.html",
+        include_str!("../templates/admin/newsletter_fields.html"),
+    ),
+    (
+        "admin/newsletters.html",
+        include_str!("../templates/admin/newsletters.html"),
+    ),
+    (
+        "admin/newsletter.html",
+        include_str!("../templates/admin/newsletter.html"),
     ),
     (
         "admin/subscriber_delete.html",
@@ -168,6 +196,14 @@ pub const MAILS: &[(&str, [&str; 3])] = &[
             "email/confirmation.subject.txt",
             "email/confirmation.txt",
             "email/confirmation.html",
+        ],
+    ),
+    (
+        "preferences",
+        [
+            "email/preferences.subject.txt",
+            "email/preferences.txt",
+            "email/preferences.html",
         ],
     ),
 ];
@@ -460,6 +496,12 @@ pub fn sample_context(mail: &str, base: tera::Context) -> tera::Context {
             );
             context.insert("ttl_hours", &48);
         }
+        "preferences" => {
+            context.insert(
+                "preferences_url",
+                &format!("{site}/preferences?token=sample"),
+            );
+        }
         _ => {}
     }
     context
@@ -602,6 +644,18 @@ fn missing_from_mail(
                     missing.push((
                         part,
                         "has no `{{ confirm_url }}`: the reader could not confirm".to_owned(),
+                    ));
+                }
+            }
+        }
+        "preferences" => {
+            let link = given("preferences_url");
+            for (part, body) in [(1, &rendered.text), (2, &rendered.html)] {
+                if !body.contains(&link) {
+                    missing.push((
+                        part,
+                        "has no `{{ preferences_url }}`: the reader could not open their preferences"
+                            .to_owned(),
                     ));
                 }
             }

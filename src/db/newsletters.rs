@@ -35,6 +35,27 @@ pub struct Newsletter {
     pub updated_at: NaiveDateTime,
 }
 
+impl Newsletter {
+    /// The article sections it takes, as a list; empty: every article.
+    pub fn section_list(&self) -> Vec<String> {
+        self.sections
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The cron string it runs on, `default_cron` (DIGEST_CRON) for one that follows
+    /// the setting; `None` for manual sends only.
+    pub fn cron<'a>(&'a self, default_cron: Option<&'a str>) -> Option<&'a str> {
+        match self.schedule.as_deref() {
+            None => default_cron,
+            Some("") => None,
+            Some(s) => Some(s),
+        }
+    }
+}
+
 /// The newsletter with `id`, if there is one.
 pub fn find(conn: &mut Conn, id: i64) -> anyhow::Result<Option<Newsletter>> {
     Ok(newsletters::table
@@ -105,4 +126,61 @@ pub fn find_by_slug(conn: &mut Conn, slug: &str) -> anyhow::Result<Option<Newsle
         .select(Newsletter::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// Sets the fields of newsletter `id` that `changes` names; `false` when there is no
+/// such newsletter.
+pub fn update(
+    conn: &mut Conn,
+    id: i64,
+    changes: &crate::domain::newsletter::NewsletterChanges,
+    now: NaiveDateTime,
+) -> anyhow::Result<bool> {
+    let changed = diesel::update(newsletters::table.find(id))
+        .set(Changeset {
+            slug: changes.slug.clone(),
+            name: changes.name.clone().map(Some),
+            description: changes.description.clone(),
+            schedule: changes.schedule.clone().map(Some),
+            sections: changes.sections.clone(),
+            public: changes.public,
+            preselected: changes.preselected,
+            updated_at: now,
+        })
+        .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// The columns [`update`] may set; `None` leaves one as it is.
+#[derive(AsChangeset)]
+#[diesel(table_name = newsletters)]
+struct Changeset {
+    slug: Option<String>,
+    name: Option<Option<String>>,
+    description: Option<String>,
+    schedule: Option<Option<String>>,
+    sections: Option<String>,
+    public: Option<bool>,
+    preselected: Option<bool>,
+    updated_at: NaiveDateTime,
+}
+
+/// Archives newsletter `id`: no longer offered or sent; its subscriptions and digests
+/// stay.
+pub fn archive(conn: &mut Conn, id: i64, now: NaiveDateTime) -> anyhow::Result<()> {
+    diesel::update(newsletters::table.find(id))
+        .set((
+            newsletters::archived.eq(true),
+            newsletters::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// How many newsletters are not archived.
+pub fn live_count(conn: &mut Conn) -> anyhow::Result<i64> {
+    Ok(newsletters::table
+        .filter(newsletters::archived.eq(false))
+        .count()
+        .get_result(conn)?)
 }

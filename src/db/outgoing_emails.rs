@@ -13,6 +13,8 @@ use crate::domain::MailStatus;
 use crate::mail::outbox::Lease;
 
 pub const KIND_CONFIRMATION: &str = "confirmation";
+/// A link to the reader's preferences page, asked for on `GET /preferences`.
+pub const KIND_PREFERENCES: &str = "preferences";
 
 /// A queued message as claimed by a worker.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -47,6 +49,24 @@ pub fn enqueue_confirmation(
     )
 }
 
+/// Queues a mail with a link to the preferences page of reader `subscriber_id`.
+pub fn enqueue_preferences_link(
+    conn: &mut Conn,
+    subscriber_id: i64,
+    recipient: &str,
+    now: NaiveDateTime,
+) -> anyhow::Result<()> {
+    insert_mail(
+        conn,
+        KIND_PREFERENCES,
+        subscriber_id,
+        recipient,
+        None,
+        MailStatus::Queued,
+        now,
+    )
+}
+
 fn insert_confirmation(
     conn: &mut Conn,
     subscriber_id: i64,
@@ -55,9 +75,29 @@ fn insert_confirmation(
     status: MailStatus,
     now: NaiveDateTime,
 ) -> anyhow::Result<()> {
+    insert_mail(
+        conn,
+        KIND_CONFIRMATION,
+        subscriber_id,
+        recipient,
+        name,
+        status,
+        now,
+    )
+}
+
+fn insert_mail(
+    conn: &mut Conn,
+    kind: &str,
+    subscriber_id: i64,
+    recipient: &str,
+    name: Option<&str>,
+    status: MailStatus,
+    now: NaiveDateTime,
+) -> anyhow::Result<()> {
     diesel::insert_into(outgoing_emails::table)
         .values((
-            outgoing_emails::kind.eq(KIND_CONFIRMATION),
+            outgoing_emails::kind.eq(kind),
             outgoing_emails::subscriber_id.eq(subscriber_id),
             outgoing_emails::recipient.eq(recipient),
             outgoing_emails::subscriber_name.eq(name),
@@ -69,8 +109,9 @@ fn insert_confirmation(
     Ok(())
 }
 
-/// How many confirmations were asked for `recipient` since `since`: queued, sent,
-/// failed, or not sent at all (already confirmed, or unsubscribed before sending).
+/// How many confirmations and preference links were asked for `recipient` since
+/// `since`: queued, sent, failed, or not sent at all (already confirmed, or
+/// unsubscribed before sending). CONFIRM_MAILS_PER_ADDRESS_PER_DAY caps them together.
 pub fn confirmation_requests_since(
     conn: &mut Conn,
     recipient: &str,
@@ -78,7 +119,7 @@ pub fn confirmation_requests_since(
 ) -> anyhow::Result<i64> {
     Ok(outgoing_emails::table
         .filter(outgoing_emails::recipient.eq(recipient))
-        .filter(outgoing_emails::kind.eq(KIND_CONFIRMATION))
+        .filter(outgoing_emails::kind.eq_any([KIND_CONFIRMATION, KIND_PREFERENCES]))
         .filter(outgoing_emails::created_at.gt(since))
         .count()
         .get_result(conn)?)

@@ -72,20 +72,43 @@ struct DayCount {
 }
 
 pub fn growth(conn: &mut Conn, since: NaiveDate, today: NaiveDate) -> anyhow::Result<Growth> {
+    growth_on(conn, None, since, today)
+}
+
+/// [`growth`], or with `newsletter_id` that newsletter's: the days its readers chose it,
+/// confirmed it and left it (a subscription's last change dates the latter two, as a
+/// reader's `confirmed_at` and `unsubscribed_at` do theirs).
+pub fn growth_on(
+    conn: &mut Conn,
+    newsletter_id: Option<i64>,
+    since: NaiveDate,
+    today: NaiveDate,
+) -> anyhow::Result<Growth> {
     let days: Vec<NaiveDate> = since.iter_days().take_while(|d| *d <= today).collect();
     // Raw SQL passes its placeholders through as written: each engine has its own.
-    let placeholder = match conn {
-        super::AnyConnection::Sqlite(_) => "?",
-        super::AnyConnection::Pg(_) => "$1",
+    let (first, second) = match conn {
+        super::AnyConnection::Sqlite(_) => ("?", "?"),
+        super::AnyConnection::Pg(_) => ("$1", "$2"),
     };
-    let mut per_column = |column: &str| -> anyhow::Result<Vec<i64>> {
-        // `column` is one of three fixed names below, never input.
-        let rows: Vec<DayCount> = diesel::sql_query(format!(
-            "SELECT CAST(date({column}) AS TEXT) AS day, COUNT(*) AS count FROM subscribers \
-             WHERE {column} >= {placeholder} GROUP BY day"
-        ))
-        .bind::<Timestamp, _>(since.and_time(chrono::NaiveTime::MIN))
-        .load(conn)?;
+    let mut per_day = |column: &str, filter: &str| -> anyhow::Result<Vec<i64>> {
+        // `column` and `filter` are fixed text below, never input; the newsletter's id
+        // is bound.
+        let since = since.and_time(chrono::NaiveTime::MIN);
+        let rows: Vec<DayCount> = match newsletter_id {
+            None => diesel::sql_query(format!(
+                "SELECT CAST(date({column}) AS TEXT) AS day, COUNT(*) AS count FROM subscribers \
+                 WHERE {column} >= {first} GROUP BY day"
+            ))
+            .bind::<Timestamp, _>(since)
+            .load(conn)?,
+            Some(id) => diesel::sql_query(format!(
+                "SELECT CAST(date({column}) AS TEXT) AS day, COUNT(*) AS count FROM subscriptions \
+                 WHERE {column} >= {first} AND newsletter_id = {second}{filter} GROUP BY day"
+            ))
+            .bind::<Timestamp, _>(since)
+            .bind::<BigInt, _>(id)
+            .load(conn)?,
+        };
         let by_day: std::collections::HashMap<String, i64> =
             rows.into_iter().map(|r| (r.day, r.count)).collect();
         Ok(days
@@ -93,12 +116,21 @@ pub fn growth(conn: &mut Conn, since: NaiveDate, today: NaiveDate) -> anyhow::Re
             .map(|d| by_day.get(&d.to_string()).copied().unwrap_or(0))
             .collect())
     };
-    Ok(Growth {
-        signups: per_column("created_at")?,
-        confirmations: per_column("confirmed_at")?,
-        unsubscribes: per_column("unsubscribed_at")?,
-        days,
-    })
+    let growth = match newsletter_id {
+        None => Growth {
+            signups: per_day("created_at", "")?,
+            confirmations: per_day("confirmed_at", "")?,
+            unsubscribes: per_day("unsubscribed_at", "")?,
+            days,
+        },
+        Some(_) => Growth {
+            signups: per_day("created_at", "")?,
+            confirmations: per_day("updated_at", " AND status = 'confirmed'")?,
+            unsubscribes: per_day("updated_at", " AND status = 'unsubscribed'")?,
+            days,
+        },
+    };
+    Ok(growth)
 }
 
 /// The queues at one moment, for the metrics' gauges. Each figure is an indexed lookup
@@ -164,4 +196,40 @@ pub fn queue_figures(conn: &mut Conn, now: NaiveDateTime) -> anyhow::Result<Queu
         delivery_oldest_due_seconds: waited(oldest_delivery),
         digests_sending: i64::try_from(sending.len())?,
     })
+}
+
+/// A newsletter's readers: those who receive it, and those who chose it and have not
+/// confirmed yet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct NewsletterCounts {
+    pub confirmed: i64,
+    pub pending: i64,
+}
+
+/// Each newsletter's readers, by newsletter id. A reader counts as confirmed when both
+/// they and their subscription are (a bounced or unsubscribed reader receives nothing),
+/// as pending when their subscription waits for a confirmation they can still give.
+pub fn newsletter_counts(
+    conn: &mut Conn,
+) -> anyhow::Result<std::collections::HashMap<i64, NewsletterCounts>> {
+    use super::schema::subscriptions;
+    let mut count = |subscription: &str, readers: &[&str]| -> anyhow::Result<Vec<(i64, i64)>> {
+        Ok(subscriptions::table
+            .inner_join(subscribers::table)
+            .filter(subscriptions::status.eq(subscription))
+            .filter(subscribers::status.eq_any(readers))
+            .group_by(subscriptions::newsletter_id)
+            .select((subscriptions::newsletter_id, diesel::dsl::count_star()))
+            .load(conn)?)
+    };
+    let confirmed = count("confirmed", &["confirmed"])?;
+    let pending = count("pending", &["confirmed", "pending"])?;
+    let mut counts: std::collections::HashMap<i64, NewsletterCounts> = Default::default();
+    for (newsletter, n) in confirmed {
+        counts.entry(newsletter).or_default().confirmed = n;
+    }
+    for (newsletter, n) in pending {
+        counts.entry(newsletter).or_default().pending = n;
+    }
+    Ok(counts)
 }

@@ -391,6 +391,24 @@ pub fn import_confirmed(
     name: Option<&SubscriberName>,
     now: NaiveDateTime,
 ) -> anyhow::Result<Option<i64>> {
+    import_confirmed_into(
+        conn,
+        email,
+        name,
+        &[super::newsletters::DEFAULT_NEWSLETTER_ID],
+        now,
+    )
+}
+
+/// [`import_confirmed`], the new reader confirmed on the newsletters `newsletter_ids`
+/// (an address already present is left as it is, its newsletters too).
+pub fn import_confirmed_into(
+    conn: &mut Conn,
+    email: &EmailAddress,
+    name: Option<&SubscriberName>,
+    newsletter_ids: &[i64],
+    now: NaiveDateTime,
+) -> anyhow::Result<Option<i64>> {
     let insert = diesel::insert_into(subscribers::table)
         .values((
             subscribers::email.eq(email.as_str()),
@@ -405,13 +423,15 @@ pub fn import_confirmed(
         .returning(subscribers::id);
     let inserted: Option<i64> = crate::on_engine!(conn, |c| insert.get_result(c).optional())?;
     if let Some(id) = inserted {
-        super::subscriptions::set(
-            conn,
-            id,
-            super::newsletters::DEFAULT_NEWSLETTER_ID,
-            crate::domain::SubscriptionStatus::Confirmed,
-            now,
-        )?;
+        for newsletter_id in newsletter_ids {
+            super::subscriptions::set(
+                conn,
+                id,
+                *newsletter_id,
+                crate::domain::SubscriptionStatus::Confirmed,
+                now,
+            )?;
+        }
     }
     Ok(inserted)
 }

@@ -156,3 +156,43 @@ pub fn of_subscribers(
         ))
         .load(conn)?)
 }
+
+/// Every reader's newsletters (confirmed or pending): reader → slugs in newsletter
+/// order, for the export.
+pub fn slugs_on(conn: &mut Conn) -> anyhow::Result<std::collections::HashMap<i64, Vec<String>>> {
+    use super::schema::newsletters;
+    let rows: Vec<(i64, String)> = subscriptions::table
+        .inner_join(newsletters::table)
+        .filter(subscriptions::status.ne(SubscriptionStatus::Unsubscribed.as_str()))
+        .order((subscriptions::subscriber_id.asc(), newsletters::id.asc()))
+        .select((subscriptions::subscriber_id, newsletters::slug))
+        .load(conn)?;
+    let mut on: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
+    for (reader, slug) in rows {
+        on.entry(reader).or_default().push(slug);
+    }
+    Ok(on)
+}
+
+/// A reader's subscription as the subscriber lists show it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReaderNewsletter {
+    pub slug: String,
+    pub status: String,
+}
+
+/// The subscriptions of the readers `subscriber_ids`, by reader, in newsletter order.
+pub fn newsletters_of(
+    conn: &mut Conn,
+    subscriber_ids: &[i64],
+) -> anyhow::Result<std::collections::HashMap<i64, Vec<ReaderNewsletter>>> {
+    let mut by_reader: std::collections::HashMap<i64, Vec<ReaderNewsletter>> =
+        std::collections::HashMap::new();
+    for (reader, slug, status) in of_subscribers(conn, subscriber_ids)? {
+        by_reader
+            .entry(reader)
+            .or_default()
+            .push(ReaderNewsletter { slug, status });
+    }
+    Ok(by_reader)
+}

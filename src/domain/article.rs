@@ -155,7 +155,7 @@ fn optional(raw: Option<&str>) -> Option<&str> {
     raw.map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn single_line(raw: &str, max_chars: usize) -> Result<String, String> {
+pub(crate) fn single_line(raw: &str, max_chars: usize) -> Result<String, String> {
     if raw.chars().any(char::is_control) {
         return Err("must be a single line without control characters".into());
     }

@@ -3,6 +3,7 @@
 pub mod article;
 mod email;
 mod name;
+pub mod newsletter;
 mod status;
 mod subject;
 mod text;

@@ -25,9 +25,17 @@ pub struct Confirmations;
 /// A claimed message with what it needs to be rendered.
 pub struct Claimed {
     email: OutgoingEmail,
-    /// The subscriber and a freshly minted token, or `None` when the mail is no longer
-    /// wanted (the subscriber confirmed, left or was erased meanwhile).
-    confirmation: Option<subscriptions::MintedLink>,
+    /// What the mail carries, or `None` when it is no longer wanted (the subscriber
+    /// confirmed, left or was erased meanwhile).
+    wanted: Option<Wanted>,
+}
+
+/// A one-off mail still wanted, by kind.
+enum Wanted {
+    /// The subscriber and a freshly minted token.
+    Confirmation(subscriptions::MintedLink),
+    /// A link to the preferences page of this confirmed reader.
+    Preferences(Subscriber),
 }
 
 impl Queue for Confirmations {
@@ -52,17 +60,20 @@ impl Queue for Confirmations {
                     let due = outgoing_emails::claim_due(conn, &lease, limit)?;
                     due.into_iter()
                         .map(|email| {
-                            let confirmation = subscriptions::mint_confirmation_link(
-                                conn,
-                                email.subscriber_id,
-                                email.subscriber_name.as_deref(),
-                                lease.now,
-                                ttl,
-                            )?;
-                            Ok(Claimed {
-                                email,
-                                confirmation,
-                            })
+                            let wanted = if email.kind == outgoing_emails::KIND_PREFERENCES {
+                                subscriptions::preferences_link_wanted(conn, email.subscriber_id)?
+                                    .map(Wanted::Preferences)
+                            } else {
+                                subscriptions::mint_confirmation_link(
+                                    conn,
+                                    email.subscriber_id,
+                                    email.subscriber_name.as_deref(),
+                                    lease.now,
+                                    ttl,
+                                )?
+                                .map(Wanted::Confirmation)
+                            };
+                            Ok(Claimed { email, wanted })
                         })
                         .collect()
                 })
@@ -115,26 +126,32 @@ pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
 }
 
 async fn send_one(state: &AppState, claimed: Claimed) -> Outcome {
-    let Claimed {
-        email,
-        confirmation,
-    } = claimed;
-    let Some((subscriber, token, newsletters)) = confirmation else {
-        return Outcome::Cancelled;
+    let Claimed { email, wanted } = claimed;
+    let rendered = match wanted {
+        None => return Outcome::Cancelled,
+        Some(Wanted::Confirmation((subscriber, token, newsletters))) => {
+            render_confirmation(state, email.id, &subscriber, &token, &newsletters)
+        }
+        Some(Wanted::Preferences(subscriber)) => render_preferences(state, email.id, &subscriber),
     };
-    // A confirmation's retries are timed from when it was queued: a link that cannot
-    // be delivered for a day is better asked for again.
+    // A mail's retries are timed from when it was queued: a link that cannot be
+    // delivered for a day is better asked for again.
     let outcome = pipeline::attempt(
         &state.mailer,
         &state.metrics,
-        render_confirmation(state, email.id, &subscriber, &token, &newsletters),
+        rendered,
         email.attempts,
         Some(email.created_at),
         &state.settings.retry,
     )
     .await;
     match &outcome {
-        Outcome::Sent => tracing::info!(outgoing_email = email.id, "confirmation mail sent"),
+        Outcome::Sent => tracing::info!(
+            outgoing_email = email.id,
+            kind = email.kind,
+            "{} mail sent",
+            email.kind
+        ),
         Outcome::RetryAt(_, reason) => tracing::warn!(
             outgoing_email = email.id,
             reason,
@@ -210,4 +227,39 @@ fn render_confirmation(
         }),
     };
     Ok(email)
+}
+
+/// Renders the mail with a link to the reader's preferences page. Like a confirmation,
+/// it carries no name: anyone can ask for it for any address.
+fn render_preferences(
+    state: &AppState,
+    outgoing_id: i64,
+    subscriber: &Subscriber,
+) -> anyhow::Result<Email> {
+    let mut context = state.base_context();
+    context.insert("preferences_url", &state.preferences_url(subscriber.id));
+    // Derived from the queue row, so a retry carries the same id.
+    let message_id = format!(
+        "<preferences.{}@{}>",
+        state
+            .signer
+            .tag("message-id:preferences", &outgoing_id.to_string()),
+        state.settings.public_host()
+    );
+    Ok(Email {
+        to: mailbox(None, &subscriber.email)?,
+        subject: state
+            .templates
+            .render("email/preferences.subject.txt", &context)?
+            .trim()
+            .to_owned(),
+        text: super::wrap::wrap_text(&state.templates.render("email/preferences.txt", &context)?),
+        html: state.templates.render("email/preferences.html", &context)?,
+        message_id,
+        headers: vec![("Auto-Submitted", "auto-generated".into())],
+        return_path: state.return_path(super::verp::Sent::Mail {
+            mail: outgoing_id,
+            reader: subscriber.id,
+        }),
+    })
 }

@@ -6,5 +6,6 @@
 
 pub mod bounces;
 pub mod feedback;
+pub mod newsletters;
 pub mod retention;
 pub mod subscriptions;

@@ -494,6 +494,48 @@ pub fn save_preferences(
     })
 }
 
+/// Queues a mail with a link to the preferences page of the reader at `email`, when
+/// there is a confirmed one and the address has not had its day's mails
+/// (CONFIRM_MAILS_PER_ADDRESS_PER_DAY, shared with confirmations). Whether a mail was
+/// queued is for the caller's logs and tests only: the page answers the same either
+/// way, so it tells nobody whether an address subscribes.
+pub fn request_preferences_link(
+    conn: &mut Conn,
+    email: &EmailAddress,
+    max_mails_per_day: u32,
+    now: NaiveDateTime,
+) -> anyhow::Result<bool> {
+    db::exclusive(conn, |conn| {
+        let day_ago = now - chrono::Duration::days(1);
+        if outgoing_emails::confirmation_requests_since(conn, email.as_str(), day_ago)?
+            >= i64::from(max_mails_per_day)
+        {
+            return Ok(false);
+        }
+        let Some(subscriber) = subscribers::find_by_email(conn, email)? else {
+            return Ok(false);
+        };
+        if subscriber.status() != SubscriberStatus::Confirmed {
+            return Ok(false);
+        }
+        outgoing_emails::enqueue_preferences_link(conn, subscriber.id, email.as_str(), now)?;
+        Ok(true)
+    })
+}
+
+/// The reader a claimed preferences-link mail is for, if it is still wanted (they are
+/// still confirmed).
+pub fn preferences_link_wanted(
+    conn: &mut Conn,
+    subscriber_id: Option<i64>,
+) -> anyhow::Result<Option<Subscriber>> {
+    let subscriber = match subscriber_id {
+        Some(id) => subscribers::find(conn, id)?,
+        None => None,
+    };
+    Ok(subscriber.filter(|s| s.status() == SubscriberStatus::Confirmed))
+}
+
 /// Queues a fresh confirmation for a pending subscriber (the admin's "resend");
 /// `false` when the subscriber is not pending.
 pub fn resend_confirmation(conn: &mut Conn, id: i64, now: NaiveDateTime) -> anyhow::Result<bool> {

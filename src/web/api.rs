@@ -9,7 +9,9 @@ use crate::db::newsletters::{self, Newsletter};
 use crate::db::subscribers::{self, Subscriber};
 use crate::db::{self, articles, digests};
 use crate::digest::{Composed, compose_digest_titled};
+use crate::domain::newsletter::{NewsletterChanges, NewsletterInput};
 use crate::domain::{ArticleInput, DigestSubject, NewArticle, SubscriberStatus};
+use crate::service::newsletters::Refusal;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -23,16 +25,28 @@ pub struct ListQuery {
 
 /// A reader with where they stand on each newsletter.
 #[derive(Serialize)]
-struct SubscriberView {
+pub struct SubscriberView {
     #[serde(flatten)]
-    subscriber: Subscriber,
-    newsletters: Vec<SubscriptionView>,
+    pub subscriber: Subscriber,
+    pub newsletters: Vec<crate::db::subscriptions::ReaderNewsletter>,
 }
 
-#[derive(Serialize)]
-struct SubscriptionView {
-    slug: String,
-    status: String,
+impl SubscriberView {
+    /// `rows` with their newsletters.
+    pub fn of_all(
+        conn: &mut crate::db::Conn,
+        rows: Vec<Subscriber>,
+    ) -> anyhow::Result<Vec<SubscriberView>> {
+        let ids: Vec<i64> = rows.iter().map(|s| s.id).collect();
+        let mut on = crate::db::subscriptions::newsletters_of(conn, &ids)?;
+        Ok(rows
+            .into_iter()
+            .map(|subscriber| SubscriberView {
+                newsletters: on.remove(&subscriber.id).unwrap_or_default(),
+                subscriber,
+            })
+            .collect())
+    }
 }
 
 #[derive(Serialize)]
@@ -79,22 +93,7 @@ pub async fn list_subscribers(
             };
             let (rows, total) =
                 subscribers::search_on(conn, status, None, newsletter_id, page, per_page)?;
-            let ids: Vec<i64> = rows.iter().map(|s| s.id).collect();
-            let mut subscriptions = crate::db::subscriptions::of_subscribers(conn, &ids)?;
-            let views = rows
-                .into_iter()
-                .map(|subscriber| {
-                    let newsletters = subscriptions
-                        .extract_if(.., |(reader, _, _)| *reader == subscriber.id)
-                        .map(|(_, slug, status)| SubscriptionView { slug, status })
-                        .collect();
-                    SubscriberView {
-                        subscriber,
-                        newsletters,
-                    }
-                })
-                .collect::<Vec<_>>();
-            Ok(Some((views, total)))
+            Ok(Some((SubscriberView::of_all(conn, rows)?, total)))
         })
         .await?;
     let Some((rows, total)) = listed else {
@@ -322,18 +321,11 @@ impl NewsletterView {
     fn of(state: &AppState, n: Newsletter) -> NewsletterView {
         let default = n.id == newsletters::DEFAULT_NEWSLETTER_ID;
         NewsletterView {
+            schedule: n
+                .cron(state.settings.digest_cron.as_deref())
+                .map(str::to_owned),
+            sections: n.section_list(),
             name: n.name.unwrap_or_else(|| state.newsletter_name()),
-            schedule: match n.schedule {
-                None => state.settings.digest_cron.clone(),
-                Some(s) if s.is_empty() => None,
-                Some(s) => Some(s),
-            },
-            sections: n
-                .sections
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
             slug: n.slug,
             description: n.description,
             public: n.public,
@@ -367,5 +359,82 @@ pub async fn get_newsletter(
     match found {
         Some(n) => Ok(HttpResponse::Ok().json(NewsletterView::of(&state, n))),
         None => Err(WebError::api(StatusCode::NOT_FOUND, "no such newsletter")),
+    }
+}
+
+/// `POST /api/newsletters`: 201 with the new newsletter; 400 naming the bad fields; 409
+/// when the slug is taken (archived newsletters keep theirs).
+pub async fn create_newsletter(
+    input: web::Json<NewsletterInput>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let fields = NewsletterChanges::parse(&input, true).map_err(|fields| WebError::Fields {
+        message: "the newsletter has invalid fields".into(),
+        fields,
+    })?;
+    let created = state
+        .db
+        .write(move |conn| crate::service::newsletters::create(conn, &fields, crate::db::now()))
+        .await?;
+    match created {
+        Ok(n) => Ok(HttpResponse::Created()
+            .insert_header((header::LOCATION, format!("/api/newsletters/{}", n.slug)))
+            .json(NewsletterView::of(&state, n))),
+        Err(refusal) => Err(refused(refusal)),
+    }
+}
+
+/// `PATCH /api/newsletters/{slug}`: changes the fields given, checked as on creation;
+/// 404 for an unknown slug.
+pub async fn update_newsletter(
+    slug: web::Path<String>,
+    input: web::Json<NewsletterInput>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let changes = NewsletterChanges::parse(&input, false).map_err(|fields| WebError::Fields {
+        message: "the newsletter has invalid fields".into(),
+        fields,
+    })?;
+    let slug = slug.into_inner();
+    let updated = state
+        .db
+        .write(move |conn| {
+            crate::service::newsletters::update(conn, &slug, &changes, crate::db::now())
+        })
+        .await?;
+    match updated {
+        Ok(n) => Ok(HttpResponse::Ok().json(NewsletterView::of(&state, n))),
+        Err(refusal) => Err(refused(refusal)),
+    }
+}
+
+/// `DELETE /api/newsletters/{slug}`: archives it (no longer offered or sent; its
+/// history kept) and answers with it; 409 for the last newsletter still sent.
+pub async fn archive_newsletter(
+    slug: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let slug = slug.into_inner();
+    let archived = state
+        .db
+        .write(move |conn| crate::service::newsletters::archive(conn, &slug, crate::db::now()))
+        .await?;
+    match archived {
+        Ok(n) => Ok(HttpResponse::Ok().json(NewsletterView::of(&state, n))),
+        Err(refusal) => Err(refused(refusal)),
+    }
+}
+
+/// A refused change as the API answers it: 404 unknown, 400 for a field, 409 else.
+fn refused(refusal: Refusal) -> WebError {
+    let (field, message) = refusal.explain();
+    match refusal {
+        Refusal::Unknown => WebError::api(StatusCode::NOT_FOUND, message),
+        Refusal::DefaultSlugFixed => WebError::Fields {
+            message: "the newsletter has invalid fields".into(),
+            fields: field.map(|f| (f, message.to_owned())).into_iter().collect(),
+        },
+        Refusal::SlugTaken => WebError::api(StatusCode::CONFLICT, message),
+        Refusal::LastOne | Refusal::AlreadyArchived => WebError::api(StatusCode::CONFLICT, message),
     }
 }

@@ -150,11 +150,14 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .service(
                     Endpoint::at("/newsletters")
                         .get(api::list_newsletters)
+                        .post(api::create_newsletter)
                         .done(),
                 )
                 .service(
                     Endpoint::at("/newsletters/{slug}")
                         .get(api::get_newsletter)
+                        .patch(api::update_newsletter)
+                        .delete(api::archive_newsletter)
                         .done(),
                 ),
         )
@@ -209,6 +212,28 @@ impl Endpoint {
     {
         self.allow.push("POST");
         self.resource = self.resource.route(web::post().to(handler));
+        self
+    }
+
+    fn patch<F, Args>(mut self, handler: F) -> Endpoint
+    where
+        F: Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.allow.push("PATCH");
+        self.resource = self.resource.route(web::patch().to(handler));
+        self
+    }
+
+    fn delete<F, Args>(mut self, handler: F) -> Endpoint
+    where
+        F: Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.allow.push("DELETE");
+        self.resource = self.resource.route(web::delete().to(handler));
         self
     }
 

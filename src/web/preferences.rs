@@ -1,5 +1,7 @@
 //! The reader's preferences page: `GET /preferences?token=T` shows their newsletters and
 //! changes nothing; `POST` saves. The signed link is the key: no cookie, no login.
+//! Without a token, `GET /preferences` asks for an address and `POST` mails that
+//! address its link, answering the same whether the address is known or not.
 
 use std::collections::BTreeMap;
 
@@ -7,8 +9,10 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 
+use super::client::{RateLimiter, client_ip};
 use super::{LinkToken, WebError, form, pages};
 use crate::db::{self, subscribers};
+use crate::domain::EmailAddress;
 use crate::service::subscriptions::{self, Preference, PreferencesSaved};
 use crate::state::{AppState, PREFERENCES_PURPOSE, UNSUBSCRIBE_PURPOSE};
 
@@ -24,6 +28,9 @@ pub async fn preferences_page(
     query: web::Query<LinkToken>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
+    if query.token.is_none() {
+        return link_form(&state, StatusCode::OK, "", &BTreeMap::new());
+    }
     let id = verify(&state, query.token.as_deref())?;
     page(&state, id, None, &[], false).await
 }
@@ -33,7 +40,11 @@ pub async fn save_preferences(
     query: web::Query<LinkToken>,
     body: web::Bytes,
     state: web::Data<AppState>,
+    limiter: web::Data<RateLimiter>,
 ) -> Result<HttpResponse, WebError> {
+    if query.token.is_none() {
+        return request_link(&req, &body, &state, &limiter).await;
+    }
     let id = verify(&state, query.token.as_deref())?;
     if !form::is_form(&req) {
         return Err(pages::message_page(
@@ -161,4 +172,99 @@ fn unknown_subscriber(state: &AppState) -> WebError {
         "No subscription here",
         "This address is no longer on our list.",
     )
+}
+
+/// The form that asks for an address to mail its preferences link to: 200, or with
+/// `errors` under their status.
+fn link_form(
+    state: &AppState,
+    status: StatusCode,
+    email: &str,
+    errors: &BTreeMap<&'static str, String>,
+) -> Result<HttpResponse, WebError> {
+    let mut context = state.base_context();
+    context.insert("email", email);
+    context.insert("errors", errors);
+    if status == StatusCode::OK {
+        pages::render(state, "preferences_request.html", &context)
+    } else {
+        Err(pages::error_page(
+            state,
+            status,
+            "preferences_request.html",
+            &context,
+        ))
+    }
+}
+
+/// `POST /preferences` without a token: mails the address its preferences link if it
+/// belongs to a confirmed reader, and answers the same page in every case (no
+/// enumeration). Rate-limited by the sign-up form's limiter; the mail counts toward
+/// the address's CONFIRM_MAILS_PER_ADDRESS_PER_DAY.
+async fn request_link(
+    req: &HttpRequest,
+    body: &[u8],
+    state: &AppState,
+    limiter: &RateLimiter,
+) -> Result<HttpResponse, WebError> {
+    let form_error = |status, message: String| {
+        let errors = BTreeMap::from([("form", message)]);
+        link_form(state, status, "", &errors)
+    };
+    if !form::is_form(req) {
+        return form_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "The form must be sent as application/x-www-form-urlencoded.".into(),
+        );
+    }
+    let pairs = match form::decode(body) {
+        Ok(pairs) => pairs,
+        Err(e) => {
+            return form_error(
+                StatusCode::BAD_REQUEST,
+                format!("The form could not be read: {e}."),
+            );
+        }
+    };
+    let typed = pairs
+        .into_iter()
+        .find(|(n, _)| n == "email")
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    if !limiter.allow(client_ip(req, state.settings.trusted_proxy)) {
+        let errors = BTreeMap::from([(
+            "form",
+            "Too many requests from your network in the last minute. Please wait a minute and try again."
+                .to_owned(),
+        )]);
+        return link_form(state, StatusCode::TOO_MANY_REQUESTS, &typed, &errors);
+    }
+    let email = match EmailAddress::parse(&typed) {
+        Ok(email) => email,
+        Err(e) => {
+            let errors = BTreeMap::from([("email", e)]);
+            return link_form(state, StatusCode::BAD_REQUEST, &typed, &errors);
+        }
+    };
+    let max_mails = state.settings.confirm_mails_per_address_per_day;
+    let for_request = email.clone();
+    let queued = state
+        .db
+        .write(move |conn| {
+            subscriptions::request_preferences_link(conn, &for_request, max_mails, db::now())
+        })
+        .await?;
+    if queued {
+        state.wake_mail_queue();
+    }
+    let mut context = state.base_context();
+    context.insert("title", "Check your inbox");
+    context.insert(
+        "message",
+        &format!(
+            "If {} receives our newsletters, a link to manage them is on its way. It may take a few minutes; look in your spam folder too.",
+            email.to_unicode()
+        ),
+    );
+    pages::render(state, "message.html", &context)
 }

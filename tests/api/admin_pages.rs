@@ -49,7 +49,7 @@ impl<'a> Admin<'a> {
         self.post_raw(path, &all).await
     }
 
-    async fn post_raw(&self, path: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
+    pub(crate) async fn post_raw(&self, path: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
         self.app
             .client
             .post(self.app.url(path))

@@ -22,6 +22,7 @@ mod hostile_input;
 mod mail_look;
 mod mail_samples;
 mod newsletters;
+mod newsletters_admin;
 mod observability;
 mod operations;
 mod pages_and_headers;

@@ -406,6 +406,27 @@ impl TestApp {
             .expect("update");
     }
 
+    /// `PATCH /api/...` with the admin token and a JSON body.
+    pub async fn api_patch(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .patch(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(body)
+            .send()
+            .await
+            .expect("API PATCH")
+    }
+
+    /// `DELETE /api/...` with the admin token.
+    pub async fn api_delete(&self, path: &str) -> reqwest::Response {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("API DELETE")
+    }
+
     /// `GET /api/...` with the admin token.
     pub async fn api_get(&self, path: &str) -> reqwest::Response {
         self.client

@@ -9,6 +9,7 @@ mod bounces;
 mod chart;
 mod dashboard;
 mod digests;
+mod newsletters;
 mod subscribers;
 mod templates;
 
@@ -84,6 +85,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 Endpoint::at("/subscribers/{id}/delete")
                     .get(subscribers::confirm_delete)
                     .post(subscribers::delete)
+                    .done(),
+            )
+            .service(
+                Endpoint::at("/newsletters")
+                    .get(newsletters::index)
+                    .post(newsletters::create)
+                    .done(),
+            )
+            .service(
+                Endpoint::at("/newsletters/{slug}")
+                    .get(newsletters::edit)
+                    .post(newsletters::update)
+                    .done(),
+            )
+            .service(
+                Endpoint::at("/newsletters/{slug}/archive")
+                    .post(newsletters::archive)
                     .done(),
             )
             .service(
@@ -375,6 +393,9 @@ fn notice_text(notice: &Notice) -> Option<&'static str> {
             "No reader has confirmed yet: no digest was sent, and the articles wait for the first one."
         }
         "retrying" => "The failed deliveries are queued again.",
+        "newsletter-created" => "The newsletter was created.",
+        "newsletter-saved" => "The newsletter was saved.",
+        "newsletter-archived" => "The newsletter was archived: it is no longer offered or sent.",
         _ => return None,
     })
 }

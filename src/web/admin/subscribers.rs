@@ -23,6 +23,8 @@ const PER_PAGE: i64 = 50;
 pub struct Query {
     q: Option<String>,
     status: Option<String>,
+    /// A newsletter's slug: only its readers.
+    newsletter: Option<String>,
     page: Option<i64>,
     #[serde(flatten)]
     notice: Notice,
@@ -46,12 +48,43 @@ pub async fn index(
         .map(str::to_owned);
     let page = query.page.unwrap_or(1).max(1);
     let search = text.clone();
-    let (rows, total) = state
+    let slug = query.newsletter.clone().filter(|s| !s.is_empty());
+    let chosen = slug.clone();
+    let (rows, total, all_newsletters, slug) = state
         .db
-        .run(move |conn| subscribers::search(conn, status, search.as_deref(), page, PER_PAGE))
+        .run(move |conn| {
+            let all = crate::db::newsletters::all(conn)?;
+            // An unknown slug filters nothing out rather than hiding everyone.
+            let newsletter = chosen.and_then(|slug| all.iter().find(|n| n.slug == slug));
+            let (rows, total) = subscribers::search_on(
+                conn,
+                status,
+                search.as_deref(),
+                newsletter.map(|n| n.id),
+                page,
+                PER_PAGE,
+            )?;
+            let slug = newsletter.map(|n| n.slug.clone());
+            let rows = crate::web::api::SubscriberView::of_all(conn, rows)?;
+            Ok((rows, total, all, slug))
+        })
         .await?;
     let mut context = admin_context(&state, &session, "subscribers");
     context.insert("subscribers", &rows);
+    // With one newsletter the page looks as it did: no filter, no column.
+    if all_newsletters.len() > 1 {
+        let choices: Vec<(String, String)> = all_newsletters
+            .iter()
+            .map(|n| {
+                (
+                    n.slug.clone(),
+                    n.name.clone().unwrap_or_else(|| state.newsletter_name()),
+                )
+            })
+            .collect();
+        context.insert("newsletters", &choices);
+    }
+    context.insert("newsletter", &slug.clone().unwrap_or_default());
     context.insert("total", &total);
     let filter_query = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("q", text.as_deref().unwrap_or_default())
@@ -59,6 +92,7 @@ pub async fn index(
             "status",
             status.map(SubscriberStatus::as_str).unwrap_or_default(),
         )
+        .append_pair("newsletter", slug.as_deref().unwrap_or_default())
         .finish();
     context.insert("filter_query", &filter_query);
     context.insert("q", &text.unwrap_or_default());
@@ -145,7 +179,7 @@ pub async fn import(
         return Err(bad_upload(&state, "choose a CSV file to import"));
     };
     let db = state.db.clone();
-    let report = web::block(move || csv_io::import(&db, file.as_slice()))
+    let report = web::block(move || csv_io::import_checked(&db, std::io::Cursor::new(file), &[]))
         .await
         .map_err(|e| WebError::Internal(anyhow::anyhow!("import panicked: {e}")))?;
     let mut context = admin_context(&state, &session, "subscribers");
