@@ -6,5 +6,6 @@
 
 pub mod bounces;
 pub mod feedback;
+pub mod feeds;
 pub mod retention;
 pub mod subscriptions;

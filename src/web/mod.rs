@@ -156,7 +156,14 @@ fn routes(cfg: &mut web::ServiceConfig) {
                     Endpoint::at("/newsletters/{slug}")
                         .get(api::get_newsletter)
                         .done(),
-                ),
+                )
+                .service(
+                    Endpoint::at("/feeds")
+                        .get(api::list_feeds)
+                        .post(api::create_feed)
+                        .done(),
+                )
+                .service(Endpoint::at("/feeds/{id}").delete(api::delete_feed).done()),
         )
         .service(
             web::scope("/webhooks")
@@ -209,6 +216,17 @@ impl Endpoint {
     {
         self.allow.push("POST");
         self.resource = self.resource.route(web::post().to(handler));
+        self
+    }
+
+    fn delete<F, Args>(mut self, handler: F) -> Endpoint
+    where
+        F: Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.allow.push("DELETE");
+        self.resource = self.resource.route(web::delete().to(handler));
         self
     }
 

@@ -102,6 +102,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .post(articles::import_feed)
                     .done(),
             )
+            .service(Endpoint::at("/feeds").post(articles::add_feed).done())
+            .service(
+                Endpoint::at("/feeds/{id}/remove")
+                    .post(articles::remove_feed)
+                    .done(),
+            )
             .service(
                 Endpoint::at("/articles/{id}/move")
                     .post(articles::reorder)
@@ -375,6 +381,8 @@ fn notice_text(notice: &Notice) -> Option<&'static str> {
             "No reader has confirmed yet: no digest was sent, and the articles wait for the first one."
         }
         "retrying" => "The failed deliveries are queued again.",
+        "feed-added" => "The feed was added; it is read on its schedule (FEED_CRON) from now on.",
+        "feed-removed" => "The feed was removed; the articles it brought stay.",
         _ => return None,
     })
 }
