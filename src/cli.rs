@@ -199,7 +199,12 @@ pub async fn add_article(state: AppState, input: ArticleInput) -> anyhow::Result
         Ok(article) => article,
         Err(errors) => {
             for (field, error) in errors {
-                eprintln!("--{}: {error}", field.replace('_', "-"));
+                // The option is repeated once per section.
+                let option = match field {
+                    "sections" => "section".to_owned(),
+                    other => other.replace('_', "-"),
+                };
+                eprintln!("--{option}: {error}");
             }
             return Ok(ExitCode::from(2));
         }

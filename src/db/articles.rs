@@ -81,6 +81,15 @@ pub fn insert_if_new(
     Ok((id, true))
 }
 
+/// Article `id`, if there is one.
+pub fn find(conn: &mut Conn, id: i64) -> anyhow::Result<Option<Article>> {
+    Ok(articles::table
+        .find(id)
+        .select(Article::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 fn find_existing(conn: &mut Conn, article: &NewArticle) -> anyhow::Result<Option<i64>> {
     let mut query = articles::table
         .select(articles::id)

@@ -109,7 +109,8 @@ pub async fn list_subscribers(
     }))
 }
 
-/// `POST /api/articles`: 201 `{id}` for a new article, 200 `{id}` for a known url.
+/// `POST /api/articles`: 201 with the article (`id`, `sections`, …) for a new one, 200
+/// with the stored one for a known url.
 pub async fn create_article(
     input: web::Json<ArticleInput>,
     state: web::Data<AppState>,
@@ -126,12 +127,18 @@ pub async fn create_article(
         .db
         .write(move |conn| articles::add(conn, &article, db::now()))
         .await?;
+    let stored = state
+        .db
+        .run(move |conn| articles::find(conn, id))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("article {id} vanished"))?;
     let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok(HttpResponse::build(status).json(serde_json::json!({ "id": id })))
+    // The stored article (a known URL's as it was first stored), its sections included.
+    Ok(HttpResponse::build(status).json(stored))
 }
 
 /// What `POST /api/digests` may carry: nothing (an empty body), or `{"subject": …}`
