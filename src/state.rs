@@ -183,12 +183,9 @@ impl AppState {
         if newsletter_id == db::newsletters::DEFAULT_NEWSLETTER_ID {
             return self.unsubscribe_url(id);
         }
-        let token = self
-            .signer
-            .sign(&unsubscribe_purpose(newsletter_id), id);
-        self.settings.public_url(&format!(
-            "/unsubscribe?token={token}&list={newsletter_id}"
-        ))
+        let token = self.signer.sign(&unsubscribe_purpose(newsletter_id), id);
+        self.settings
+            .public_url(&format!("/unsubscribe?token={token}&list={newsletter_id}"))
     }
 
     /// Tells the digest delivery worker a digest is queued.

@@ -228,10 +228,10 @@ pub fn put_back(conn: &mut Conn, digest_id: i64, ids: &[i64]) -> anyhow::Result<
     .execute(conn)?;
     Ok(of_another
         + diesel::update(
-        articles::table
-            .filter(articles::digest_id.eq(digest_id))
-            .filter(articles::id.eq_any(ids)),
-    )
+            articles::table
+                .filter(articles::digest_id.eq(digest_id))
+                .filter(articles::id.eq_any(ids)),
+        )
         .set(articles::digest_id.eq(None::<i64>))
         .execute(conn)?)
 }

@@ -11,7 +11,8 @@ use diesel::prelude::*;
 
 use super::schema::{
     admin_sessions, app_settings, articles, confirmation_tokens, deliveries, digests,
-    feedback_events, feeds, newsletter_articles, newsletters, outgoing_emails, subscribers, subscriptions,
+    feedback_events, feeds, newsletter_articles, newsletters, outgoing_emails, subscribers,
+    subscriptions,
 };
 use super::{AnyConnection, Conn, Db};
 
@@ -279,11 +280,11 @@ fn copy_rows(source: &mut Conn, target: &mut Conn) -> anyhow::Result<()> {
         let rows: Vec<NewsletterArticle> = newsletter_articles::table
             .select(NewsletterArticle::as_select())
             .filter(
-                newsletter_articles::newsletter_id
-                    .gt(last.0)
-                    .or(newsletter_articles::newsletter_id
+                newsletter_articles::newsletter_id.gt(last.0).or(
+                    newsletter_articles::newsletter_id
                         .eq(last.0)
-                        .and(newsletter_articles::article_id.gt(last.1))),
+                        .and(newsletter_articles::article_id.gt(last.1)),
+                ),
             )
             .order((
                 newsletter_articles::newsletter_id.asc(),

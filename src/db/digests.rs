@@ -260,8 +260,6 @@ pub fn editions(
     Ok(query.load(conn)?)
 }
 
-
-
 /// Where digest `id`'s deliveries stand, from its running counts: one row read,
 /// however long the list (so polling it while a digest goes out costs nothing).
 pub fn progress(conn: &mut Conn, id: i64) -> anyhow::Result<Progress> {

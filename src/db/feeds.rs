@@ -81,5 +81,8 @@ pub fn delete(conn: &mut Conn, id: i64) -> anyhow::Result<bool> {
 
 /// Where the `ETag` and the `Last-Modified` of the last poll of `url` are kept.
 pub fn conditional_get_keys(url: &str) -> [String; 2] {
-    [format!("feed:{url}:etag"), format!("feed:{url}:last-modified")]
+    [
+        format!("feed:{url}:etag"),
+        format!("feed:{url}:last-modified"),
+    ]
 }

@@ -29,6 +29,10 @@ pub const DIGEST_HTML_BUDGET: usize = GMAIL_CLIP_BYTES - 2 * 1024;
 /// [`unsubscribe_placeholder`]).
 pub(crate) const UNSUBSCRIBE_PLACEHOLDER_PREFIX: &str = "NEWSLETTER-UNSUBSCRIBE-";
 
+/// How the placeholder for the reader's "Manage your newsletters" link starts (see
+/// [`preferences_placeholder`]).
+pub(crate) const PREFERENCES_PLACEHOLDER_PREFIX: &str = "NEWSLETTER-PREFERENCES-";
+
 /// The most characters of the hidden preheader (the line an inbox shows after the
 /// subject) that name the stories after the lead.
 const PREHEADER_CHARS: usize = 140;
@@ -376,7 +380,7 @@ pub fn unsubscribe_placeholder(state: &AppState, digest_id: i64) -> String {
 /// stored digest (see [`unsubscribe_placeholder`]).
 pub fn preferences_placeholder(state: &AppState, digest_id: i64) -> String {
     format!(
-        "NEWSLETTER-PREFERENCES-{}",
+        "{PREFERENCES_PLACEHOLDER_PREFIX}{}",
         state
             .signer
             .tag("digest-preferences-placeholder", &digest_id.to_string())
@@ -415,7 +419,9 @@ fn render(
 ) -> anyhow::Result<Rendered> {
     let n = articles.len();
     let attempt = |full: usize, listed: usize| {
-        render_parts(state, newsletter, articles, full, listed, digest_id, now, subject)
+        render_parts(
+            state, newsletter, articles, full, listed, digest_id, now, subject,
+        )
     };
     let fits = |rendered: &Rendered| travelling_size(&rendered.html) <= DIGEST_HTML_BUDGET;
     // The usual case, one render: every story in full.

@@ -274,7 +274,10 @@ fn personalise(
                 "List-Unsubscribe=One-Click".to_owned(),
             ),
             ("List-Id", prepared.list_id.clone()),
-            ("Feedback-ID", state.feedback_id(digest.id, &prepared.list_id)),
+            (
+                "Feedback-ID",
+                state.feedback_id(digest.id, &prepared.list_id),
+            ),
             ("Precedence", "bulk".to_owned()),
         ],
         return_path: state.return_path(sent),

@@ -41,15 +41,9 @@ pub struct Schedule {
 #[derive(Clone)]
 enum JobSpec {
     /// Newsletter `newsletter_id`'s digest.
-    Digest {
-        newsletter_id: i64,
-        cron: String,
-    },
+    Digest { newsletter_id: i64, cron: String },
     /// FEED_URL and every feed added since.
-    Feed {
-        url: Option<String>,
-        cron: String,
-    },
+    Feed { url: Option<String>, cron: String },
     /// The daily purge of what `DELIVERY_RETENTION_DAYS` no longer keeps.
     Purge,
 }
@@ -86,7 +80,9 @@ impl JobSpec {
                 Box::pin(async move { run_digest_job(&state, newsletter_id).await })
             })
             .with_context(|| match newsletter_id {
-                newsletters::DEFAULT_NEWSLETTER_ID => format!("DIGEST_CRON `{cron}` does not parse"),
+                newsletters::DEFAULT_NEWSLETTER_ID => {
+                    format!("DIGEST_CRON `{cron}` does not parse")
+                }
                 _ => format!("the schedule `{cron}` of newsletter {newsletter_id} does not parse"),
             })?,
             JobSpec::Feed { url, cron } => Job::new_async_tz(cron.as_str(), tz, move |_, _| {
@@ -305,13 +301,20 @@ async fn follow_schedules(
                 continue;
             }
         };
-        let id = scheduler.add(job).await.context("could not schedule a digest job")?;
+        let id = scheduler
+            .add(job)
+            .await
+            .context("could not schedule a digest job")?;
         if let JobSpec::Digest {
             newsletter_id,
             cron,
         } = &spec
         {
-            tracing::info!(newsletter = newsletter_id, cron, "schedule: digest job planned");
+            tracing::info!(
+                newsletter = newsletter_id,
+                cron,
+                "schedule: digest job planned"
+            );
         }
         plan.jobs.push((spec, id));
     }

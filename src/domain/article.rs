@@ -179,7 +179,9 @@ pub fn section_name(raw: &str) -> Result<Option<String>, String> {
         return Err("a section name must be a single line without control characters".into());
     }
     if name.chars().count() > SECTION_CHARS {
-        return Err(format!("a section name must be at most {SECTION_CHARS} characters"));
+        return Err(format!(
+            "a section name must be at most {SECTION_CHARS} characters"
+        ));
     }
     Ok(Some(name))
 }
@@ -205,9 +207,11 @@ pub fn section_names(raw: &[String]) -> Result<Vec<String>, String> {
 pub fn sections_match(wanted: &str, article: &str) -> bool {
     let wanted: Vec<&str> = wanted.split(',').filter(|s| !s.is_empty()).collect();
     wanted.is_empty()
-        || article
-            .split(',')
-            .any(|section| wanted.iter().any(|w| w.eq_ignore_ascii_case(section.trim())))
+        || article.split(',').any(|section| {
+            wanted
+                .iter()
+                .any(|w| w.eq_ignore_ascii_case(section.trim()))
+        })
 }
 
 fn optional(raw: Option<&str>) -> Option<&str> {

@@ -425,8 +425,12 @@ pub async fn create_feed(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let FeedRequest { url, section } = body.into_inner();
-    match crate::service::feeds::add(&state, url.as_deref().unwrap_or_default(), section.as_deref())
-        .await
+    match crate::service::feeds::add(
+        &state,
+        url.as_deref().unwrap_or_default(),
+        section.as_deref(),
+    )
+    .await
     {
         Ok(feed) => Ok(HttpResponse::Created().json(feed)),
         Err(AddFeedError::Invalid(field, error)) => Err(WebError::Fields {

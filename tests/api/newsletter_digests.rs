@@ -233,11 +233,20 @@ async fn feeds_are_added_listed_and_removed_through_the_api_and_bad_ones_refused
     let app = spawn_app().await;
     for (body, what) in [
         (json!({}), "no address"),
-        (json!({ "url": "ftp://astanatimes.example/feed" }), "not http"),
+        (
+            json!({ "url": "ftp://astanatimes.example/feed" }),
+            "not http",
+        ),
         (json!({ "url": "astanatimes.example/feed" }), "no scheme"),
-        (json!({ "url": "http://127.0.0.1/feed" }), "a loopback address"),
+        (
+            json!({ "url": "http://127.0.0.1/feed" }),
+            "a loopback address",
+        ),
         (json!({ "url": "http://[::1]/feed" }), "a loopback address"),
-        (json!({ "url": "http://10.0.0.7/feed" }), "a private address"),
+        (
+            json!({ "url": "http://10.0.0.7/feed" }),
+            "a private address",
+        ),
         (
             json!({ "url": "https://astanatimes.example/feed", "section": "x".repeat(101) }),
             "a section too long",
@@ -292,7 +301,11 @@ async fn feeds_are_added_listed_and_removed_through_the_api_and_bad_ones_refused
     };
     assert_eq!(delete(feed["id"].to_string()).await.unwrap().status(), 204);
     assert_eq!(delete(feed["id"].to_string()).await.unwrap().status(), 404);
-    assert_eq!(delete("nine".into()).await.unwrap().status(), 400, "not an id");
+    assert_eq!(
+        delete("nine".into()).await.unwrap().status(),
+        400,
+        "not an id"
+    );
     let listed: Value = app.api_get("/api/feeds").await.json().await.unwrap();
     assert_eq!(listed["feeds"], json!([]));
 }
@@ -345,7 +358,10 @@ async fn the_feed_job_polls_every_feed_with_its_own_conditional_get_and_section(
     assert_eq!(
         got,
         [
-            ("https://astanatimes.example/business/1", "kazakhstan,business"),
+            (
+                "https://astanatimes.example/business/1",
+                "kazakhstan,business"
+            ),
             ("https://astanatimes.example/culture/1", "kazakhstan"),
         ]
     );
@@ -371,32 +387,78 @@ async fn each_newsletter_sends_the_articles_of_its_sections_that_it_has_not_sent
     else {
         unreachable!()
     };
-    put_on(&app, &[both, weekly_only], business, SubscriptionStatus::Confirmed).await;
+    put_on(
+        &app,
+        &[both, weekly_only],
+        business,
+        SubscriptionStatus::Confirmed,
+    )
+    .await;
     put_on(&app, &[weekly_only], 1, SubscriptionStatus::Unsubscribed).await;
-    add_article_in(&app, "Tenge Steadies", "https://astanatimes.example/tenge", &["Business"]).await;
-    add_article_in(&app, "Opera Season Opens", "https://astanatimes.example/opera", &["culture"]).await;
+    add_article_in(
+        &app,
+        "Tenge Steadies",
+        "https://astanatimes.example/tenge",
+        &["Business"],
+    )
+    .await;
+    add_article_in(
+        &app,
+        "Opera Season Opens",
+        "https://astanatimes.example/opera",
+        &["culture"],
+    )
+    .await;
 
     let weekly = send_and_wait(&app, "business").await;
-    assert_eq!((weekly["articles"].as_i64(), weekly["sent"].as_i64()), (Some(1), Some(2)), "{weekly}");
+    assert_eq!(
+        (weekly["articles"].as_i64(), weekly["sent"].as_i64()),
+        (Some(1), Some(2)),
+        "{weekly}"
+    );
     let mail = &app.wait_for_mail_to("weekly@example.kz", 1).await[0];
-    assert!(subject_of(&mail).contains("Business Weekly"), "{}", subject_of(&mail));
+    assert!(
+        subject_of(&mail).contains("Business Weekly"),
+        "{}",
+        subject_of(&mail)
+    );
     assert!(mail.html_body().contains("Tenge Steadies"));
-    assert!(!mail.html_body().contains("Opera Season Opens"), "not in its sections");
+    assert!(
+        !mail.html_body().contains("Opera Season Opens"),
+        "not in its sections"
+    );
 
     // The daily (the default newsletter) takes every article, the one the weekly sent too.
     let daily = send_and_wait(&app, "digest").await;
-    assert_eq!((daily["articles"].as_i64(), daily["sent"].as_i64()), (Some(2), Some(1)), "{daily}");
-    assert_eq!(app.send_digest_now().await.status(), 409, "nothing new for the daily");
+    assert_eq!(
+        (daily["articles"].as_i64(), daily["sent"].as_i64()),
+        (Some(2), Some(1)),
+        "{daily}"
+    );
+    assert_eq!(
+        app.send_digest_now().await.status(),
+        409,
+        "nothing new for the daily"
+    );
 
     // Nothing new for the weekly either; then one more business story is.
     assert_eq!(send(&app, "business").await.status(), 409);
-    add_article_in(&app, "Oil Output Rises", "https://astanatimes.example/oil", &["business"]).await;
+    add_article_in(
+        &app,
+        "Oil Output Rises",
+        "https://astanatimes.example/oil",
+        &["business"],
+    )
+    .await;
     let again = send_and_wait(&app, "business").await;
     assert_eq!(again["articles"].as_i64(), Some(1), "{again}");
     let mails = app.wait_for_mail_to("both@example.kz", 3).await;
     assert_eq!(mails.len(), 3, "two weeklies and one daily");
     assert!(mails[2].html_body().contains("Oil Output Rises"));
-    assert!(!mails[2].html_body().contains("Tenge Steadies"), "sent once per newsletter");
+    assert!(
+        !mails[2].html_body().contains("Tenge Steadies"),
+        "sent once per newsletter"
+    );
 }
 
 #[tokio::test]
@@ -408,7 +470,11 @@ async fn a_first_digest_reaches_back_seven_days_and_a_later_one_to_its_previous(
     let days_ago = |days: i64| (chrono::Utc::now() - chrono::Duration::days(days)).to_rfc3339();
     for (title, url, published) in [
         ("Old Story", "https://astanatimes.example/old", days_ago(10)),
-        ("Fresh Story", "https://astanatimes.example/fresh", days_ago(3)),
+        (
+            "Fresh Story",
+            "https://astanatimes.example/fresh",
+            days_ago(3),
+        ),
     ] {
         let response = app
             .api_post(
@@ -423,9 +489,11 @@ async fn a_first_digest_reaches_back_seven_days_and_a_later_one_to_its_previous(
         .db
         .run(|conn| {
             use newsletter::db::schema::articles;
-            diesel::update(articles::table.filter(articles::url.eq("https://astanatimes.example/old")))
-                .set(articles::created_at.eq(newsletter::db::now() - chrono::Duration::days(10)))
-                .execute(conn)?;
+            diesel::update(
+                articles::table.filter(articles::url.eq("https://astanatimes.example/old")),
+            )
+            .set(articles::created_at.eq(newsletter::db::now() - chrono::Duration::days(10)))
+            .execute(conn)?;
             Ok(())
         })
         .await
@@ -460,8 +528,20 @@ async fn a_digest_for_an_unknown_or_archived_newsletter_is_refused_and_nothing_i
     let ids = app.import_confirmed(&["reader@example.kz"]).await;
     put_on(&app, &ids, business, SubscriptionStatus::Confirmed).await;
     put_on(&app, &ids, old, SubscriptionStatus::Confirmed).await;
-    add_article_in(&app, "Tenge Steadies", "https://astanatimes.example/tenge", &["business"]).await;
-    add_article_in(&app, "Opera Season Opens", "https://astanatimes.example/opera", &["culture"]).await;
+    add_article_in(
+        &app,
+        "Tenge Steadies",
+        "https://astanatimes.example/tenge",
+        &["business"],
+    )
+    .await;
+    add_article_in(
+        &app,
+        "Opera Season Opens",
+        "https://astanatimes.example/opera",
+        &["culture"],
+    )
+    .await;
 
     for body in [
         json!({ "newsletter": "nope" }),
@@ -481,16 +561,29 @@ async fn a_digest_for_an_unknown_or_archived_newsletter_is_refused_and_nothing_i
     assert!(digests_of(&app, business).await.is_empty());
     assert!(digests_of(&app, old).await.is_empty());
 
-    let preview = app.api_get("/api/digests/preview?newsletter=business").await;
+    let preview = app
+        .api_get("/api/digests/preview?newsletter=business")
+        .await;
     assert_eq!(preview.status(), 200);
-    let subject = preview.headers()["x-digest-subject"].to_str().unwrap().to_owned();
+    let subject = preview.headers()["x-digest-subject"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(subject.contains("Business%20Weekly"), "{subject}");
     let html = preview.text().await.unwrap();
     assert!(html.contains("Tenge Steadies") && !html.contains("Opera Season Opens"));
     // The default newsletter's preview, as before, takes both.
-    let html = app.api_get("/api/digests/preview").await.text().await.unwrap();
+    let html = app
+        .api_get("/api/digests/preview")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("Tenge Steadies") && html.contains("Opera Season Opens"));
-    assert!(digests_of(&app, business).await.is_empty(), "a preview sends nothing");
+    assert!(
+        digests_of(&app, business).await.is_empty(),
+        "a preview sends nothing"
+    );
 }
 
 #[tokio::test]
@@ -499,7 +592,13 @@ async fn a_newsletters_digest_carries_its_list_id_its_own_unsubscribe_and_a_mana
     let business = add_newsletter(&app, "business", "Business Weekly", "", true, "").await;
     let ids = app.import_confirmed(&["dana@example.kz"]).await;
     put_on(&app, &ids, business, SubscriptionStatus::Confirmed).await;
-    add_article_in(&app, "Tenge Steadies", "https://astanatimes.example/tenge", &[]).await;
+    add_article_in(
+        &app,
+        "Tenge Steadies",
+        "https://astanatimes.example/tenge",
+        &[],
+    )
+    .await;
     send_and_wait(&app, "business").await;
     let mail = app.wait_for_mail_to("dana@example.kz", 1).await.remove(0);
     let host = app.state.settings.public_host();
@@ -509,7 +608,10 @@ async fn a_newsletters_digest_carries_its_list_id_its_own_unsubscribe_and_a_mana
         Some(format!("Business Weekly <business.{host}>").as_str())
     );
     let feedback_id = mail.header("Feedback-ID").unwrap();
-    assert!(feedback_id.contains(&format!(":business.{host}:")), "{feedback_id}");
+    assert!(
+        feedback_id.contains(&format!(":business.{host}:")),
+        "{feedback_id}"
+    );
     let manage_prefix = app.url("/preferences?token=");
     let in_text = link_in(&mail.text_body(), &manage_prefix);
     let in_html = link_in(&mail.html_body(), &manage_prefix);
@@ -517,7 +619,11 @@ async fn a_newsletters_digest_carries_its_list_id_its_own_unsubscribe_and_a_mana
     assert!(mail.text_body().contains("Manage your newsletters"));
     assert!(mail.html_body().contains("Manage your newsletters"));
     let page = app.get(&in_text).await;
-    assert_eq!(page.status(), 200, "the manage link opens the preferences page");
+    assert_eq!(
+        page.status(),
+        200,
+        "the manage link opens the preferences page"
+    );
     assert!(page.text().await.unwrap().contains("Business Weekly"));
 
     let list_unsubscribe = mail.header("List-Unsubscribe").unwrap();
@@ -527,7 +633,10 @@ async fn a_newsletters_digest_carries_its_list_id_its_own_unsubscribe_and_a_mana
         .next()
         .unwrap()
         .to_owned();
-    assert!(unsubscribe.ends_with(&format!("&list={business}")), "{unsubscribe}");
+    assert!(
+        unsubscribe.ends_with(&format!("&list={business}")),
+        "{unsubscribe}"
+    );
     // The token is signed for its newsletter: pointed at another, it is refused.
     let tampered = unsubscribe.replace(&format!("&list={business}"), "&list=1");
     let refused = app
@@ -561,7 +670,10 @@ async fn a_newsletters_digest_carries_its_list_id_its_own_unsubscribe_and_a_mana
     assert!(page.contains("/preferences?token="), "{page}");
     assert_eq!(subscription(&app, ids[0], business).await, "unsubscribed");
     assert_eq!(subscription(&app, ids[0], 1).await, "confirmed");
-    assert_eq!(app.subscriber_status("dana@example.kz").await.as_deref(), Some("confirmed"));
+    assert_eq!(
+        app.subscriber_status("dana@example.kz").await.as_deref(),
+        Some("confirmed")
+    );
 }
 
 #[tokio::test]
@@ -572,24 +684,53 @@ async fn the_archive_shows_a_public_newsletters_digests_and_hides_a_private_ones
     let ids = app.import_confirmed(&["reader@example.kz"]).await;
     put_on(&app, &ids, business, SubscriptionStatus::Confirmed).await;
     put_on(&app, &ids, staff, SubscriptionStatus::Confirmed).await;
-    add_article_in(&app, "Tenge Steadies", "https://astanatimes.example/tenge", &["business"]).await;
-    add_article_in(&app, "Office Moves Floors", "https://astanatimes.example/office", &["staff"]).await;
+    add_article_in(
+        &app,
+        "Tenge Steadies",
+        "https://astanatimes.example/tenge",
+        &["business"],
+    )
+    .await;
+    add_article_in(
+        &app,
+        "Office Moves Floors",
+        "https://astanatimes.example/office",
+        &["staff"],
+    )
+    .await;
     let weekly = send_and_wait(&app, "business").await;
     let notes = send_and_wait(&app, "staff").await;
 
     let page = app.get("/archive?newsletter=business").await;
     assert_eq!(page.status(), 200);
     let page = page.text().await.unwrap();
-    assert!(page.contains("Tenge Steadies") && !page.contains("Office Moves Floors"), "{page}");
-    assert!(page.contains("Business Weekly"), "the page names the newsletter: {page}");
+    assert!(
+        page.contains("Tenge Steadies") && !page.contains("Office Moves Floors"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Business Weekly"),
+        "the page names the newsletter: {page}"
+    );
     for slug in ["staff", "nope"] {
         let page = app.get(&format!("/archive?newsletter={slug}")).await;
         assert_eq!(page.status(), 404, "{slug}");
     }
     let all = app.get("/archive").await.text().await.unwrap();
-    assert!(all.contains("Tenge Steadies") && !all.contains("Office Moves Floors"), "{all}");
-    assert_eq!(app.get(&format!("/archive/{}", weekly["id"])).await.status(), 200);
-    assert_eq!(app.get(&format!("/archive/{}", notes["id"])).await.status(), 404);
+    assert!(
+        all.contains("Tenge Steadies") && !all.contains("Office Moves Floors"),
+        "{all}"
+    );
+    assert_eq!(
+        app.get(&format!("/archive/{}", weekly["id"]))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.get(&format!("/archive/{}", notes["id"])).await.status(),
+        404
+    );
 }
 
 #[tokio::test]
@@ -597,7 +738,9 @@ async fn three_newsletters_sending_at_once_to_2000_overlapping_readers_send_one_
     let app = spawn_app().await;
     let business = add_newsletter(&app, "business", "Business Weekly", "business", true, "").await;
     let culture = add_newsletter(&app, "culture", "Culture & Arts", "culture", true, "").await;
-    let emails: Vec<String> = (0..2000).map(|n| format!("reader{n:04}@example.kz")).collect();
+    let emails: Vec<String> = (0..2000)
+        .map(|n| format!("reader{n:04}@example.kz"))
+        .collect();
     let refs: Vec<&str> = emails.iter().map(String::as_str).collect();
     let ids = app.import_confirmed(&refs).await;
     // Overlapping lists: every second reader takes the business letter, every third the
@@ -614,7 +757,11 @@ async fn three_newsletters_sending_at_once_to_2000_overlapping_readers_send_one_
     )
     .await;
 
-    let (a, b, c) = tokio::join!(send(&app, "digest"), send(&app, "business"), send(&app, "culture"));
+    let (a, b, c) = tokio::join!(
+        send(&app, "digest"),
+        send(&app, "business"),
+        send(&app, "culture")
+    );
     let mut created = Vec::new();
     for response in [a, b, c] {
         assert_eq!(response.status(), 202);
@@ -632,10 +779,15 @@ async fn three_newsletters_sending_at_once_to_2000_overlapping_readers_send_one_
     for mail in app.smtp.messages() {
         let list = mail.header("List-Id").expect("a List-Id");
         for to in &mail.to {
-            *per_reader_and_list.entry((to.clone(), list.clone())).or_insert(0) += 1;
+            *per_reader_and_list
+                .entry((to.clone(), list.clone()))
+                .or_insert(0) += 1;
         }
     }
-    let twice: Vec<_> = per_reader_and_list.iter().filter(|(_, n)| **n > 1).collect();
+    let twice: Vec<_> = per_reader_and_list
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .collect();
     assert!(twice.is_empty(), "sent twice: {twice:?}");
     let count = |suffix: String| {
         per_reader_and_list
@@ -652,7 +804,15 @@ async fn three_newsletters_sending_at_once_to_2000_overlapping_readers_send_one_
         let mut lists: Vec<String> = per_reader_and_list
             .keys()
             .filter(|(to, _)| *to == emails[n])
-            .map(|(_, list)| list.rsplit_once('<').unwrap().1.split('.').next().unwrap().to_owned())
+            .map(|(_, list)| {
+                list.rsplit_once('<')
+                    .unwrap()
+                    .1
+                    .split('.')
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
             .collect();
         lists.sort();
         lists
@@ -668,9 +828,17 @@ async fn two_nodes_running_one_newsletters_tick_compose_its_digest_once() {
     let one = spawn_app_on_database(database.clone(), &[]).await;
     let two = spawn_app_on_database(database, &[]).await;
     let business = add_newsletter(&one, "business", "Business Weekly", "", true, "").await;
-    let ids = one.import_confirmed(&["a@example.kz", "b@example.kz"]).await;
+    let ids = one
+        .import_confirmed(&["a@example.kz", "b@example.kz"])
+        .await;
     put_on(&one, &ids, business, SubscriptionStatus::Confirmed).await;
-    add_article_in(&one, "Tenge Steadies", "https://astanatimes.example/tenge", &[]).await;
+    add_article_in(
+        &one,
+        "Tenge Steadies",
+        "https://astanatimes.example/tenge",
+        &[],
+    )
+    .await;
 
     tokio::join!(
         newsletter::digest::schedule::run_digest_job(&one.state, business),
@@ -691,11 +859,20 @@ async fn the_scheduler_follows_a_newsletters_schedule_changed_after_it_started()
     let flash = add_newsletter(&app, "flash", "Flash", "", true, "").await;
     let ids = app.import_confirmed(&["reader@example.kz"]).await;
     put_on(&app, &ids, flash, SubscriptionStatus::Confirmed).await;
-    add_article_in(&app, "Tenge Steadies", "https://astanatimes.example/tenge", &[]).await;
+    add_article_in(
+        &app,
+        "Tenge Steadies",
+        "https://astanatimes.example/tenge",
+        &[],
+    )
+    .await;
     let mut schedule = newsletter::digest::schedule::start(&app.state)
         .await
         .expect("the schedule starts");
-    assert!(digests_of(&app, flash).await.is_empty(), "sent by hand only");
+    assert!(
+        digests_of(&app, flash).await.is_empty(),
+        "sent by hand only"
+    );
 
     // Any writer may change it: here straight in the database.
     app.state
@@ -729,9 +906,17 @@ async fn send_digest_sends_the_newsletter_it_names_and_refuses_an_unknown_one() 
     let smtp = crate::support::SmtpServer::start().await;
     let app = workspace.spawn_app().await;
     let business = add_newsletter(&app, "business", "Business Weekly", "", true, "").await;
-    let ids = app.import_confirmed(&["reader@example.kz", "other@example.kz"]).await;
+    let ids = app
+        .import_confirmed(&["reader@example.kz", "other@example.kz"])
+        .await;
     put_on(&app, &ids[..1], business, SubscriptionStatus::Confirmed).await;
-    add_article_in(&app, "Tenge Steadies", "https://astanatimes.example/tenge", &[]).await;
+    add_article_in(
+        &app,
+        "Tenge Steadies",
+        "https://astanatimes.example/tenge",
+        &[],
+    )
+    .await;
     let smtp_url = smtp.url();
     let settings = [("SMTP_URL", smtp_url.as_str())];
 
@@ -739,18 +924,31 @@ async fn send_digest_sends_the_newsletter_it_names_and_refuses_an_unknown_one() 
         .newsletter_with(&settings, &["send-digest", "--newsletter", "nope"])
         .await;
     assert_eq!(unknown.code, Some(2), "{}", unknown.stderr);
-    assert!(unknown.stderr.contains("no newsletter `nope`"), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("no newsletter `nope`"),
+        "{}",
+        unknown.stderr
+    );
     assert!(digests_of(&app, business).await.is_empty());
 
     let run = workspace
         .newsletter_with(&settings, &["send-digest", "--newsletter", "business"])
         .await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert!(run.stderr.contains("1 article to 1 reader"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("1 article to 1 reader"),
+        "{}",
+        run.stderr
+    );
     let messages = smtp.messages();
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].to, ["reader@example.kz"]);
-    assert!(messages[0].header("List-Id").unwrap().contains("<business."));
+    assert!(
+        messages[0]
+            .header("List-Id")
+            .unwrap()
+            .contains("<business.")
+    );
     assert_eq!(digests_of(&app, business).await.len(), 1);
 }
 
@@ -758,45 +956,103 @@ async fn send_digest_sends_the_newsletter_it_names_and_refuses_an_unknown_one() 
 async fn the_admin_digests_page_previews_tests_and_sends_each_newsletter() {
     let app = spawn_app().await;
     let admin = Admin::log_in(&app).await;
-    add_article_in(&app, "Opera Season Opens", "https://astanatimes.example/opera", &["culture"]).await;
+    add_article_in(
+        &app,
+        "Opera Season Opens",
+        "https://astanatimes.example/opera",
+        &["culture"],
+    )
+    .await;
     let page = admin.get("/admin/digests").await.text().await.unwrap();
-    assert!(!page.contains("newsletter-choice"), "one newsletter: as it always was");
+    assert!(
+        !page.contains("newsletter-choice"),
+        "one newsletter: as it always was"
+    );
 
     let business = add_newsletter(&app, "business", "Business Weekly", "business", true, "").await;
     let ids = app.import_confirmed(&["reader@example.kz"]).await;
     put_on(&app, &ids, business, SubscriptionStatus::Confirmed).await;
-    add_article_in(&app, "Tenge Steadies", "https://astanatimes.example/tenge", &["business"]).await;
+    add_article_in(
+        &app,
+        "Tenge Steadies",
+        "https://astanatimes.example/tenge",
+        &["business"],
+    )
+    .await;
     let page = admin.get("/admin/digests").await.text().await.unwrap();
     assert!(page.contains("newsletter-choice"), "{page}");
-    assert!(page.contains(r#"href="/admin/digests?newsletter=business""#), "{page}");
+    assert!(
+        page.contains(r#"href="/admin/digests?newsletter=business""#),
+        "{page}"
+    );
 
     let page = admin.get("/admin/digests?newsletter=business").await;
     assert_eq!(page.status(), 200);
     let page = page.text().await.unwrap();
-    assert!(page.contains("Tenge Steadies") && !page.contains("Opera Season Opens"), "{page}");
-    assert!(page.contains(r#"href="/admin/digests/send?newsletter=business""#), "{page}");
-    let preview = admin.get("/admin/digests/preview/mail?newsletter=business").await;
+    assert!(
+        page.contains("Tenge Steadies") && !page.contains("Opera Season Opens"),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"href="/admin/digests/send?newsletter=business""#),
+        "{page}"
+    );
+    let preview = admin
+        .get("/admin/digests/preview/mail?newsletter=business")
+        .await;
     assert_eq!(preview.status(), 200);
     assert!(preview.text().await.unwrap().contains("Tenge Steadies"));
-    assert_eq!(admin.get("/admin/digests?newsletter=nope").await.status(), 404);
+    assert_eq!(
+        admin.get("/admin/digests?newsletter=nope").await.status(),
+        404
+    );
 
     let test = admin
-        .post("/admin/digests/test?newsletter=business", &[("email", "editor@example.kz")])
+        .post(
+            "/admin/digests/test?newsletter=business",
+            &[("email", "editor@example.kz")],
+        )
         .await;
     assert_eq!(test.status(), 303);
     let mails = app.wait_for_mail_to("editor@example.kz", 1).await;
-    assert!(subject_of(&mails[0]).starts_with("[Test] "), "{}", subject_of(&mails[0]));
+    assert!(
+        subject_of(&mails[0]).starts_with("[Test] "),
+        "{}",
+        subject_of(&mails[0])
+    );
     assert!(mails[0].header("List-Id").unwrap().contains("<business."));
-    assert!(digests_of(&app, business).await.is_empty(), "a test stores nothing");
+    assert!(
+        digests_of(&app, business).await.is_empty(),
+        "a test stores nothing"
+    );
 
-    let confirm = admin.get("/admin/digests/send?newsletter=business").await.text().await.unwrap();
-    assert!(confirm.contains("<strong>1</strong> confirmed reader"), "{confirm}");
-    let sent = admin.post("/admin/digests/send?newsletter=business", &[("subject", "")]).await;
+    let confirm = admin
+        .get("/admin/digests/send?newsletter=business")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        confirm.contains("<strong>1</strong> confirmed reader"),
+        "{confirm}"
+    );
+    let sent = admin
+        .post(
+            "/admin/digests/send?newsletter=business",
+            &[("subject", "")],
+        )
+        .await;
     assert_eq!(sent.status(), 303);
     let made = digests_of(&app, business).await;
     assert_eq!(made.len(), 1);
-    assert_eq!(sent.headers()["location"], format!("/admin/digests/{}", made[0]));
-    assert!(digests_of(&app, 1).await.is_empty(), "the default newsletter sent nothing");
+    assert_eq!(
+        sent.headers()["location"],
+        format!("/admin/digests/{}", made[0])
+    );
+    assert!(
+        digests_of(&app, 1).await.is_empty(),
+        "the default newsletter sent nothing"
+    );
 }
 
 #[tokio::test]
@@ -809,14 +1065,23 @@ async fn the_admin_adds_and_removes_feeds_on_the_articles_page() {
         .await;
     assert_eq!(added.status(), 303);
     let page = admin.get("/admin/articles").await.text().await.unwrap();
-    assert!(page.contains(url) && page.contains("<td>business</td>"), "{page}");
+    assert!(
+        page.contains(url) && page.contains("<td>business</td>"),
+        "{page}"
+    );
 
     let taken = admin.post("/admin/feeds", &[("url", url)]).await;
     assert_eq!(taken.status(), 409);
     for bad in ["/etc/passwd", "http://127.0.0.1/feed", ""] {
         let refused = admin.post("/admin/feeds", &[("url", bad)]).await;
         assert_eq!(refused.status(), 400, "{bad}");
-        assert!(refused.text().await.unwrap().contains(r#"id="feed-add-error""#));
+        assert!(
+            refused
+                .text()
+                .await
+                .unwrap()
+                .contains(r#"id="feed-add-error""#)
+        );
     }
     let listed: Value = app.api_get("/api/feeds").await.json().await.unwrap();
     let feeds = listed["feeds"].as_array().unwrap();
@@ -832,4 +1097,64 @@ async fn the_admin_adds_and_removes_feeds_on_the_articles_page() {
         .post(&format!("/admin/feeds/{}/remove", feeds[0]["id"]), &[])
         .await;
     assert_eq!(again.status(), 404);
+}
+
+#[tokio::test]
+async fn a_newsletters_digest_a_crash_left_unqueued_goes_to_its_own_readers_once() {
+    let app = spawn_app().await;
+    let business = add_newsletter(&app, "business", "Business Weekly", "", true, "").await;
+    let ids = app
+        .import_confirmed(&["both@example.kz", "weekly@example.kz", "daily@example.kz"])
+        .await;
+    put_on(&app, &ids[..2], business, SubscriptionStatus::Confirmed).await;
+    put_on(&app, &ids[1..2], 1, SubscriptionStatus::Unsubscribed).await;
+    let article = add_article_in(
+        &app,
+        "Tenge Steadies",
+        "https://astanatimes.example/tenge",
+        &[],
+    )
+    .await;
+    let article = article["id"].as_i64().unwrap();
+    // What a crash right after taking the articles leaves: the digest made and its
+    // article taken, nothing rendered, no reader queued.
+    let last = *ids.last().unwrap();
+    let made = app
+        .state
+        .db
+        .run(move |conn| {
+            use newsletter::db::{articles, digests};
+            let id = digests::insert_for(conn, business, 1, last, newsletter::db::now())?;
+            articles::assign_for(conn, business, &[article], id)?;
+            Ok(id)
+        })
+        .await
+        .unwrap();
+
+    // The next send carries it on first, then finds nothing new for the newsletter.
+    assert_eq!(send(&app, "business").await.status(), 409);
+    let done = app.wait_for_digest(made).await;
+    assert_eq!(
+        (done["recipients"].as_i64(), done["sent"].as_i64()),
+        (Some(2), Some(2)),
+        "{done}"
+    );
+    let received = crate::support::mails_per_recipient(&app.smtp);
+    assert_eq!(received.get("both@example.kz"), Some(&1));
+    assert_eq!(received.get("weekly@example.kz"), Some(&1));
+    assert_eq!(
+        received.get("daily@example.kz"),
+        None,
+        "not on the newsletter"
+    );
+    let mail = &app.smtp.messages_to("weekly@example.kz")[0];
+    assert!(
+        subject_of(mail).contains("Business Weekly"),
+        "{}",
+        subject_of(mail)
+    );
+    assert!(mail.html_body().contains("Tenge Steadies"));
+    // The default newsletter has not sent it: it is still waiting there.
+    let daily = send_and_wait(&app, "digest").await;
+    assert_eq!(daily["articles"].as_i64(), Some(1), "{daily}");
 }

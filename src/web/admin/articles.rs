@@ -7,10 +7,10 @@ use serde::Deserialize;
 
 use super::{AdminForm, AdminSession, NoFields, Notice, admin_context, notice_text, see_other};
 use crate::db::{self, articles, feeds};
-use crate::service::feeds::AddFeedError;
 use crate::domain::article::web_address;
 use crate::domain::{ArticleInput, NewArticle};
 use crate::feed;
+use crate::service::feeds::AddFeedError;
 use crate::state::AppState;
 use crate::web::{WebError, pages};
 
