@@ -418,9 +418,9 @@ async fn each_newsletter_sends_the_articles_of_its_sections_that_it_has_not_sent
     );
     let mail = &app.wait_for_mail_to("weekly@example.kz", 1).await[0];
     assert!(
-        subject_of(&mail).contains("Business Weekly"),
+        subject_of(mail).contains("Business Weekly"),
         "{}",
-        subject_of(&mail)
+        subject_of(mail)
     );
     assert!(mail.html_body().contains("Tenge Steadies"));
     assert!(
