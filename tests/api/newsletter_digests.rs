@@ -45,6 +45,21 @@ async fn add_newsletter(
         .expect("insert a newsletter")
 }
 
+/// A public newsletter sent by hand, with confirmed readers `emails` on it (and on the
+/// default one); returns its id and theirs.
+async fn with_readers(
+    app: &TestApp,
+    slug: &str,
+    name: &str,
+    sections: &str,
+    emails: &[&str],
+) -> (i64, Vec<i64>) {
+    let id = add_newsletter(app, slug, name, sections, true, "").await;
+    let ids = app.import_confirmed(emails).await;
+    put_on(app, &ids, id, SubscriptionStatus::Confirmed).await;
+    (id, ids)
+}
+
 /// Sets the subscriptions of readers `ids` to `newsletter_id`, in one transaction.
 async fn put_on(app: &TestApp, ids: &[i64], newsletter_id: i64, status: SubscriptionStatus) {
     let ids = ids.to_vec();
@@ -464,9 +479,14 @@ async fn each_newsletter_sends_the_articles_of_its_sections_that_it_has_not_sent
 #[tokio::test]
 async fn a_first_digest_reaches_back_seven_days_and_a_later_one_to_its_previous() {
     let app = spawn_app().await;
-    let business = add_newsletter(&app, "business", "Business Weekly", "", true, "").await;
-    let ids = app.import_confirmed(&["reader@example.kz"]).await;
-    put_on(&app, &ids, business, SubscriptionStatus::Confirmed).await;
+    let (business, ids) = with_readers(
+        &app,
+        "business",
+        "Business Weekly",
+        "",
+        &["reader@example.kz"],
+    )
+    .await;
     let days_ago = |days: i64| (chrono::Utc::now() - chrono::Duration::days(days)).to_rfc3339();
     for (title, url, published) in [
         ("Old Story", "https://astanatimes.example/old", days_ago(10)),
@@ -589,9 +609,14 @@ async fn a_digest_for_an_unknown_or_archived_newsletter_is_refused_and_nothing_i
 #[tokio::test]
 async fn a_newsletters_digest_carries_its_list_id_its_own_unsubscribe_and_a_manage_link() {
     let app = spawn_app().await;
-    let business = add_newsletter(&app, "business", "Business Weekly", "", true, "").await;
-    let ids = app.import_confirmed(&["dana@example.kz"]).await;
-    put_on(&app, &ids, business, SubscriptionStatus::Confirmed).await;
+    let (business, ids) = with_readers(
+        &app,
+        "business",
+        "Business Weekly",
+        "",
+        &["dana@example.kz"],
+    )
+    .await;
     add_article_in(
         &app,
         "Tenge Steadies",
@@ -856,9 +881,7 @@ async fn two_nodes_running_one_newsletters_tick_compose_its_digest_once() {
 #[tokio::test]
 async fn the_scheduler_follows_a_newsletters_schedule_changed_after_it_started() {
     let app = spawn_app().await;
-    let flash = add_newsletter(&app, "flash", "Flash", "", true, "").await;
-    let ids = app.import_confirmed(&["reader@example.kz"]).await;
-    put_on(&app, &ids, flash, SubscriptionStatus::Confirmed).await;
+    let (flash, ids) = with_readers(&app, "flash", "Flash", "", &["reader@example.kz"]).await;
     add_article_in(
         &app,
         "Tenge Steadies",
@@ -969,9 +992,14 @@ async fn the_admin_digests_page_previews_tests_and_sends_each_newsletter() {
         "one newsletter: as it always was"
     );
 
-    let business = add_newsletter(&app, "business", "Business Weekly", "business", true, "").await;
-    let ids = app.import_confirmed(&["reader@example.kz"]).await;
-    put_on(&app, &ids, business, SubscriptionStatus::Confirmed).await;
+    let (business, ids) = with_readers(
+        &app,
+        "business",
+        "Business Weekly",
+        "business",
+        &["reader@example.kz"],
+    )
+    .await;
     add_article_in(
         &app,
         "Tenge Steadies",
