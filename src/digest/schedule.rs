@@ -24,8 +24,8 @@ use crate::state::AppState;
 /// A scheduled job as the start-up summary tells it.
 #[derive(Debug, Clone)]
 pub struct PlannedJob {
-    /// What it does, e.g. `digest`.
-    pub what: &'static str,
+    /// What it does, e.g. `digest` (the default newsletter's), `digest of weekly`.
+    pub what: String,
     pub cron: String,
     /// When the scheduler will run it next, as the scheduler itself computed it.
     pub next_run: Option<DateTime<Utc>>,
@@ -41,7 +41,12 @@ pub struct Schedule {
 #[derive(Clone)]
 enum JobSpec {
     /// Newsletter `newsletter_id`'s digest.
-    Digest { newsletter_id: i64, cron: String },
+    Digest {
+        newsletter_id: i64,
+        /// For the log only.
+        slug: String,
+        cron: String,
+    },
     /// FEED_URL and every feed added since.
     Feed { url: Option<String>, cron: String },
     /// The daily purge of what `DELIVERY_RETENTION_DAYS` no longer keeps.
@@ -53,11 +58,16 @@ enum JobSpec {
 pub const PURGE_CRON: &str = "0 30 3 * * *";
 
 impl JobSpec {
-    fn what(&self) -> &'static str {
+    fn what(&self) -> String {
         match self {
-            JobSpec::Digest { .. } => "digest",
-            JobSpec::Feed { .. } => "feed polling",
-            JobSpec::Purge => "retention",
+            JobSpec::Digest { newsletter_id, .. }
+                if *newsletter_id == newsletters::DEFAULT_NEWSLETTER_ID =>
+            {
+                "digest".to_owned()
+            }
+            JobSpec::Digest { slug, .. } => format!("digest of {slug}"),
+            JobSpec::Feed { .. } => "feed polling".to_owned(),
+            JobSpec::Purge => "retention".to_owned(),
         }
     }
 
@@ -75,6 +85,7 @@ impl JobSpec {
             JobSpec::Digest {
                 newsletter_id,
                 cron,
+                ..
             } => Job::new_async_tz(cron.as_str(), tz, move |_, _| {
                 let state = state.clone();
                 Box::pin(async move { run_digest_job(&state, newsletter_id).await })
@@ -131,6 +142,7 @@ async fn digest_specs(state: &AppState) -> anyhow::Result<Vec<JobSpec>> {
         .filter_map(|n| {
             cron_of(&state.settings, n).map(|cron| JobSpec::Digest {
                 newsletter_id: n.id,
+                slug: n.slug.clone(),
                 cron,
             })
         })
@@ -250,10 +262,12 @@ impl JobSpec {
                 JobSpec::Digest {
                     newsletter_id: a,
                     cron: a_cron,
+                    ..
                 },
                 JobSpec::Digest {
                     newsletter_id: b,
                     cron: b_cron,
+                    ..
                 },
             ) => a == b && a_cron == b_cron,
             _ => false,
@@ -281,9 +295,7 @@ async fn follow_schedules(
             if let Err(e) = scheduler.remove(&id).await {
                 tracing::warn!("could not remove the {} job: {e}", spec.what());
             }
-            if let JobSpec::Digest { newsletter_id, .. } = spec {
-                tracing::info!(newsletter = newsletter_id, "schedule: digest job removed");
-            }
+            tracing::info!("schedule: the {} job is removed", spec.what());
         }
     }
     plan.jobs = kept;
@@ -305,17 +317,11 @@ async fn follow_schedules(
             .add(job)
             .await
             .context("could not schedule a digest job")?;
-        if let JobSpec::Digest {
-            newsletter_id,
-            cron,
-        } = &spec
-        {
-            tracing::info!(
-                newsletter = newsletter_id,
-                cron,
-                "schedule: digest job planned"
-            );
-        }
+        tracing::info!(
+            "schedule: the {} job runs on `{}` from now on",
+            spec.what(),
+            spec.cron()
+        );
         plan.jobs.push((spec, id));
     }
     Ok(())
@@ -575,6 +581,7 @@ mod tests {
             jobs: vec![(
                 JobSpec::Digest {
                     newsletter_id: newsletters::DEFAULT_NEWSLETTER_ID,
+                    slug: newsletters::DEFAULT_SLUG.into(),
                     cron: "0 0 7 * * *".into(),
                 },
                 stale_id,

@@ -479,7 +479,7 @@ async fn each_newsletter_sends_the_articles_of_its_sections_that_it_has_not_sent
 #[tokio::test]
 async fn a_first_digest_reaches_back_seven_days_and_a_later_one_to_its_previous() {
     let app = spawn_app().await;
-    let (business, ids) = with_readers(
+    let _ = with_readers(
         &app,
         "business",
         "Business Weekly",
@@ -881,7 +881,7 @@ async fn two_nodes_running_one_newsletters_tick_compose_its_digest_once() {
 #[tokio::test]
 async fn the_scheduler_follows_a_newsletters_schedule_changed_after_it_started() {
     let app = spawn_app().await;
-    let (flash, ids) = with_readers(&app, "flash", "Flash", "", &["reader@example.kz"]).await;
+    let (flash, _) = with_readers(&app, "flash", "Flash", "", &["reader@example.kz"]).await;
     add_article_in(
         &app,
         "Tenge Steadies",
@@ -992,7 +992,7 @@ async fn the_admin_digests_page_previews_tests_and_sends_each_newsletter() {
         "one newsletter: as it always was"
     );
 
-    let (business, ids) = with_readers(
+    let (business, _) = with_readers(
         &app,
         "business",
         "Business Weekly",
