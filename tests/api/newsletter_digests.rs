@@ -1186,3 +1186,72 @@ async fn a_newsletters_digest_a_crash_left_unqueued_goes_to_its_own_readers_once
     let daily = send_and_wait(&app, "digest").await;
     assert_eq!(daily["articles"].as_i64(), Some(1), "{daily}");
 }
+
+#[tokio::test]
+async fn copy_db_carries_the_feeds_the_sections_and_what_each_newsletter_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = Arc::new(TestDatabase::sqlite(dir.path().join("old.db")));
+    let old = spawn_app_on_database(source.clone(), &[]).await;
+    with_readers(
+        &old,
+        "business",
+        "Business Weekly",
+        "business",
+        &["reader@example.kz"],
+    )
+    .await;
+    let feed = json!({ "url": "https://astanatimes.example/category/business/feed", "section": "business" });
+    assert_eq!(old.api_post("/api/feeds", &feed).await.status(), 201);
+    add_article_in(
+        &old,
+        "Tenge Steadies",
+        "https://astanatimes.example/tenge",
+        &["business"],
+    )
+    .await;
+    send_and_wait(&old, "business").await;
+
+    let target = Arc::new(TestDatabase::new(dir.path().join("new.db")));
+    let copied = std::process::Command::new(env!("CARGO_BIN_EXE_newsletter"))
+        .args(["copy-db", "--from", source.url(), "--to", target.url()])
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the binary runs");
+    assert!(
+        copied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copied.stderr)
+    );
+    let new = spawn_app_on_database(target, &[]).await;
+
+    let listed: Value = new.api_get("/api/feeds").await.json().await.unwrap();
+    assert_eq!(listed["feeds"][0]["url"], feed["url"]);
+    assert_eq!(listed["feeds"][0]["section"], "business");
+    let waiting = crate::articles::waiting_articles(&new).await;
+    assert_eq!(waiting.len(), 1, "the default newsletter has not sent it");
+    assert_eq!(waiting[0].sections, "business");
+    // What the business letter sent before the move is known after it.
+    let sent: Vec<(i64, i64)> = new
+        .state
+        .db
+        .run(|conn| {
+            use newsletter::db::schema::newsletter_articles;
+            Ok(newsletter_articles::table
+                .select((
+                    newsletter_articles::article_id,
+                    newsletter_articles::digest_id,
+                ))
+                .load(conn)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(sent, [(waiting[0].id, 1)]);
+    assert_eq!(send(&new, "business").await.status(), 409);
+    let archive = new
+        .get("/archive?newsletter=business")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(archive.contains("Tenge Steadies"), "{archive}");
+}
