@@ -8,9 +8,9 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::config::Settings;
-use crate::db::{self, articles, deliveries, digests};
+use crate::db::{self, articles, deliveries, digests, newsletters};
 use crate::digest::delivery::{DigestCache, deliver_due};
-use crate::digest::{Composed, compose_digest};
+use crate::digest::{Composed, compose_for};
 use crate::domain::EmailAddress;
 use crate::domain::{ArticleInput, NewArticle};
 use crate::feed;
@@ -21,10 +21,22 @@ use tokio::sync::watch;
 
 /// `newsletter send-digest`: composes a digest of everything new, delivers it while
 /// showing progress, and exits non-zero naming the readers it could not reach.
-pub async fn send_digest(state: AppState) -> anyhow::Result<ExitCode> {
+pub async fn send_digest(state: AppState, newsletter: Option<String>) -> anyhow::Result<ExitCode> {
+    let slug = newsletter.clone();
+    let Some(newsletter) = state
+        .db
+        .run(move |conn| newsletters::sendable(conn, slug.as_deref()))
+        .await?
+    else {
+        eprintln!(
+            "--newsletter: there is no newsletter `{}` to send (or it is archived); `GET /api/newsletters` lists them.",
+            newsletter.unwrap_or_default()
+        );
+        return Ok(ExitCode::from(2));
+    };
     // Before any work: a SIGTERM from here on stops the send cleanly.
     let stop = StopWatch::start(&state)?;
-    let created = match compose_digest(&state).await? {
+    let created = match compose_for(&state, newsletter.id, None).await? {
         Composed::Created(created) => created,
         Composed::NothingNew => {
             eprintln!("No new articles since the last digest: nothing to send.");
@@ -187,7 +199,12 @@ pub async fn add_article(state: AppState, input: ArticleInput) -> anyhow::Result
         Ok(article) => article,
         Err(errors) => {
             for (field, error) in errors {
-                eprintln!("--{}: {error}", field.replace('_', "-"));
+                // The option is repeated once per section.
+                let option = match field {
+                    "sections" => "section".to_owned(),
+                    other => other.replace('_', "-"),
+                };
+                eprintln!("--{option}: {error}");
             }
             return Ok(ExitCode::from(2));
         }

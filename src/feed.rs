@@ -13,7 +13,8 @@ use url::{Host, Url};
 
 use crate::db::{self, app_settings, articles};
 use crate::domain::article::{
-    ArticleInput, HtmlBudget, NewArticle, collapse_whitespace, html_to_text_within, image_address,
+    ArticleInput, HtmlBudget, MAX_SECTIONS, NewArticle, collapse_whitespace, html_to_text_within,
+    image_address, section_name,
 };
 use crate::limits::{self, FEED_BYTES, human_bytes};
 use crate::state::AppState;
@@ -36,11 +37,28 @@ pub struct FeedReport {
 
 /// Reads the feed at `source` (an http(s) URL or a file path) and stores its new entries.
 pub async fn import_feed(state: &AppState, source: &str) -> anyhow::Result<FeedReport> {
+    import_feed_in(state, source, None).await
+}
+
+/// [`import_feed`], adding `section` to the sections of every article stored (a
+/// section's feed, see `db::feeds`).
+pub async fn import_feed_in(
+    state: &AppState,
+    source: &str,
+    section: Option<&str>,
+) -> anyhow::Result<FeedReport> {
+    let section = section.map(str::to_owned);
     // By what the address parses as, not by its spelling: `HTTPS://…` is a web address.
     if let Ok(url) = Url::parse(source)
         && matches!(url.scheme(), "http" | "https")
     {
-        return import_feed_url(state, &url).await;
+        return match fetch(state, url.as_str()).await? {
+            Some(bytes) => store(state, url.as_str(), bytes, section).await,
+            None => Ok(FeedReport {
+                not_modified: true,
+                ..FeedReport::default()
+            }),
+        };
     }
     if let Some(suggestion) = crate::config::suggest_scheme(source)
         && !std::path::Path::new(source).exists()
@@ -50,19 +68,13 @@ pub async fn import_feed(state: &AppState, source: &str) -> anyhow::Result<FeedR
         );
     }
     let bytes = read_file(source).await?;
-    store(state, source, bytes).await
+    store(state, source, bytes, section).await
 }
 
 /// Fetches the feed at `url` (an http or https address; never a file) and stores its
 /// new entries: what the admin pages use.
 pub async fn import_feed_url(state: &AppState, url: &Url) -> anyhow::Result<FeedReport> {
-    match fetch(state, url.as_str()).await? {
-        Some(bytes) => store(state, url.as_str(), bytes).await,
-        None => Ok(FeedReport {
-            not_modified: true,
-            ..FeedReport::default()
-        }),
-    }
+    import_feed_in(state, url.as_str(), None).await
 }
 
 /// Whether an import failed because of the feed itself (not a feed, or an address the
@@ -85,14 +97,26 @@ impl std::fmt::Display for BadFeed {
 }
 
 /// Parses `bytes` read from `source` and stores the new entries.
-async fn store(state: &AppState, source: &str, bytes: Vec<u8>) -> anyhow::Result<FeedReport> {
+async fn store(
+    state: &AppState,
+    source: &str,
+    bytes: Vec<u8>,
+    section: Option<String>,
+) -> anyhow::Result<FeedReport> {
     // Parsing and sanitising are CPU work on untrusted input: keep them off the async
     // threads.
-    let (title, entries, skipped) =
+    let (title, mut entries, skipped) =
         tokio::task::spawn_blocking(move || parse_feed_with_title(&bytes))
             .await
             .context("the feed parser panicked")?
             .with_context(|| BadFeed(format!("could not read the feed {}", redacted(source))))?;
+    if let Some(section) = section {
+        for entry in &mut entries {
+            if !entry.sections.contains(&section) {
+                entry.sections.push(section.clone());
+            }
+        }
+    }
     let now = db::now();
     // The site's feed names the newsletter (unless NEWSLETTER_NAME does): FEED_URL's,
     // or else the first one imported. Another feed imported later (a partner's, a
@@ -163,8 +187,7 @@ async fn read_file(path: &str) -> anyhow::Result<Vec<u8>> {
 async fn fetch(state: &AppState, url: &str) -> anyhow::Result<Option<Vec<u8>>> {
     // Errors name the feed without any password in its URL.
     let shown = redacted(url);
-    let etag_key = format!("feed:{url}:etag");
-    let modified_key = format!("feed:{url}:last-modified");
+    let [etag_key, modified_key] = db::feeds::conditional_get_keys(url);
     let (etag, modified) = {
         let (etag_key, modified_key) = (etag_key.clone(), modified_key.clone());
         state
@@ -297,6 +320,16 @@ fn check_redirect(url: &Url, allow_private: bool) -> Result<(), NotAllowed> {
         return Ok(());
     }
     check_host(url, "the redirect to")
+}
+
+/// Whether a feed at `url` may be added: refused, with why, when its host is an address
+/// the fetcher may not connect to (unless `allow_private`). A host name is checked
+/// again, once resolved, at every poll.
+pub fn check_address(url: &Url, allow_private: bool) -> Result<(), String> {
+    if allow_private {
+        return Ok(());
+    }
+    check_host(url, "the feed's address").map_err(|e| e.to_string())
 }
 
 /// Refuses `url` if its host is an address the fetcher may not connect to.
@@ -491,6 +524,13 @@ pub fn parse_feed_with_title(
                 .map(collapse_whitespace),
             published_at: None,
             image_url: None,
+            // A feed's odd category (too long, too many) is dropped, not its entry.
+            sections: entry
+                .categories
+                .iter()
+                .filter_map(|c| section_name(&c.term).ok().flatten())
+                .take(MAX_SECTIONS)
+                .collect(),
         };
         let image = lead_image(&entry.media).or_else(|| {
             thumbnails

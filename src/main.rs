@@ -47,7 +47,11 @@ enum Command {
     Migrate,
     /// Send a digest of every article not yet in one, now; waits and shows progress,
     /// exits 0 when every reader got it.
-    SendDigest,
+    SendDigest {
+        /// The newsletter to send (its slug); the default newsletter without it.
+        #[arg(long, value_name = "SLUG")]
+        newsletter: Option<String>,
+    },
     /// Add an article for the next digest.
     AddArticle {
         #[arg(long)]
@@ -65,6 +69,9 @@ enum Command {
         /// RFC 3339, e.g. 2026-06-19T09:30:00Z.
         #[arg(long)]
         published_at: Option<String>,
+        /// A section the article is in (repeat for several), e.g. `--section business`.
+        #[arg(long = "section", value_name = "SECTION")]
+        sections: Vec<String>,
     },
     /// Import the new entries of an RSS or Atom feed (a URL or a file).
     ImportFeed {
@@ -177,7 +184,9 @@ fn run(cli: Cli, env_file: &EnvFile) -> anyhow::Result<ExitCode> {
             )?))?
         }
         Command::CopyDb { .. } => unreachable!("handled above"),
-        Command::SendDigest => return block_on(cli::send_digest(AppState::build(settings)?)),
+        Command::SendDigest { newsletter } => {
+            return block_on(cli::send_digest(AppState::build(settings)?, newsletter));
+        }
         Command::AddArticle {
             title,
             url,
@@ -185,6 +194,7 @@ fn run(cli: Cli, env_file: &EnvFile) -> anyhow::Result<ExitCode> {
             body,
             author,
             published_at,
+            sections,
         } => {
             let input = ArticleInput {
                 title: Some(title),
@@ -194,6 +204,7 @@ fn run(cli: Cli, env_file: &EnvFile) -> anyhow::Result<ExitCode> {
                 author,
                 published_at,
                 image_url: None,
+                sections,
             };
             return block_on(cli::add_article(AppState::build(settings)?, input));
         }

@@ -17,6 +17,15 @@ use crate::templates::Templates;
 pub const UNSUBSCRIBE_PURPOSE: &str = "unsubscribe";
 /// What a reader's "manage your newsletters" link is signed for.
 pub const PREFERENCES_PURPOSE: &str = "preferences";
+
+/// What the unsubscribe tokens of newsletter `newsletter_id` are signed for: the default
+/// newsletter's are [`UNSUBSCRIBE_PURPOSE`]'s (every link mailed before newsletters).
+pub fn unsubscribe_purpose(newsletter_id: i64) -> String {
+    match newsletter_id {
+        db::newsletters::DEFAULT_NEWSLETTER_ID => UNSUBSCRIBE_PURPOSE.to_owned(),
+        other => format!("{UNSUBSCRIBE_PURPOSE}:{other}"),
+    }
+}
 /// The token of the unsubscribe link in previews and test mail, which belong to no
 /// reader: the link leads to a page saying so.
 pub const PREVIEW_UNSUBSCRIBE_TOKEN: &str = "preview";
@@ -157,9 +166,45 @@ impl AppState {
             .public_url(&format!("/preferences?token={token}"))
     }
 
+    /// The name `newsletter` goes out under: its own, or (the default newsletter's)
+    /// NEWSLETTER_NAME or the feed's title.
+    pub fn name_of(&self, newsletter: &db::newsletters::Newsletter) -> String {
+        newsletter
+            .name
+            .clone()
+            .unwrap_or_else(|| self.newsletter_name())
+    }
+
+    /// The unsubscribe link of subscriber `id` for newsletter `newsletter_id`: the
+    /// default newsletter's is [`AppState::unsubscribe_url`] as ever; another's names the
+    /// newsletter (`list=ID`), and its token is signed for that newsletter, so changing
+    /// the number breaks it.
+    pub fn unsubscribe_url_for(&self, id: i64, newsletter_id: i64) -> String {
+        if newsletter_id == db::newsletters::DEFAULT_NEWSLETTER_ID {
+            return self.unsubscribe_url(id);
+        }
+        let token = self.signer.sign(&unsubscribe_purpose(newsletter_id), id);
+        self.settings
+            .public_url(&format!("/unsubscribe?token={token}&list={newsletter_id}"))
+    }
+
     /// Tells the digest delivery worker a digest is queued.
     pub fn wake_deliveries(&self) {
         self.delivery_wakeup.notify_one();
+    }
+
+    /// The `List-Id` of `newsletter`'s digests: the default newsletter's is
+    /// [`AppState::list_id`] as ever; another's is its name and `<slug.host>`.
+    pub fn list_id_of(&self, newsletter: &db::newsletters::Newsletter) -> String {
+        if newsletter.id == db::newsletters::DEFAULT_NEWSLETTER_ID {
+            return self.list_id();
+        }
+        format!(
+            "{} <{}.{}>",
+            list_phrase(&self.name_of(newsletter)),
+            newsletter.slug,
+            self.settings.public_host()
+        )
     }
 
     /// The `List-Id` of our mail: the newsletter's name and an id under our host.
@@ -194,11 +239,10 @@ impl AppState {
     /// `digest-ID:digest:LIST:SENDER`, the list being the identifier of `List-Id` and the
     /// sender the domain of `MAIL_FROM`, the one field that stays the same for every
     /// mail we send. Colons are the separator, so none appears inside a field.
-    pub fn feedback_id(&self, digest_id: i64) -> String {
-        let list_id = self.list_id();
+    pub fn feedback_id(&self, digest_id: i64, list_id: &str) -> String {
         let list = list_id
             .rsplit_once('<')
-            .map_or(list_id.as_str(), |(_, rest)| rest.trim_end_matches('>'));
+            .map_or(list_id, |(_, rest)| rest.trim_end_matches('>'));
         let sender = self.settings.mail_from.email.domain();
         format!("digest-{digest_id}:digest:{list}:{sender}").replace(
             |c: char| !(c.is_ascii_alphanumeric() || ".-_:".contains(c)),

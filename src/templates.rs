@@ -487,6 +487,7 @@ pub fn sample_context(mail: &str, base: tera::Context) -> tera::Context {
                 "unsubscribe_url",
                 &format!("{site}/unsubscribe?token=preview"),
             );
+            context.insert("preferences_url", &format!("{site}/preferences"));
             context.insert("archive_url", &format!("{site}/archive"));
         }
         "confirmation" => {

@@ -6,8 +6,10 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::Conn;
-use super::schema::articles;
+use super::newsletters::{DEFAULT_NEWSLETTER_ID, Newsletter};
+use super::schema::{articles, digests, newsletter_articles};
 use crate::domain::NewArticle;
+use crate::domain::article::sections_match;
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = articles)]
@@ -33,6 +35,13 @@ pub struct Article {
     pub story_order: Option<i32>,
     /// The lead image, an https URL (see `domain::article::image_address`).
     pub image_url: Option<String>,
+    /// Its sections, lower-case, separated by `,` (a list in JSON).
+    #[serde(serialize_with = "serialize_sections")]
+    pub sections: String,
+}
+
+fn serialize_sections<S: serde::Serializer>(sections: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(sections.split(',').filter(|name| !name.is_empty()))
 }
 
 /// Stores one article unless one with the same URL (or feed guid) exists, in its own
@@ -64,11 +73,21 @@ pub fn insert_if_new(
             articles::author.eq(&article.author),
             articles::published_at.eq(article.published_at),
             articles::image_url.eq(&article.image_url),
+            articles::sections.eq(article.sections.join(",")),
             articles::created_at.eq(now),
         ))
         .returning(articles::id)
         .get_result(conn)?;
     Ok((id, true))
+}
+
+/// Article `id`, if there is one.
+pub fn find(conn: &mut Conn, id: i64) -> anyhow::Result<Option<Article>> {
+    Ok(articles::table
+        .find(id)
+        .select(Article::as_select())
+        .first(conn)
+        .optional()?)
 }
 
 fn find_existing(conn: &mut Conn, article: &NewArticle) -> anyhow::Result<Option<i64>> {
@@ -115,25 +134,106 @@ pub fn waiting(conn: &mut Conn) -> anyhow::Result<Vec<Article>> {
         .load(conn)?)
 }
 
-/// The articles a digest carried.
+/// How far back the first digest of a newsletter reaches.
+pub const FIRST_DIGEST_REACH: chrono::Duration = chrono::Duration::days(7);
+
+/// Articles for `newsletter`'s next digest, in the order it lists them: those in its
+/// sections (every one when it names none) that are not left out and that it has not
+/// sent. The default newsletter takes every such article, as the one list always did;
+/// another takes those published (or added) since its previous digest, or in the
+/// [`FIRST_DIGEST_REACH`] before `now` for its first.
+pub fn waiting_for(
+    conn: &mut Conn,
+    newsletter: &Newsletter,
+    now: NaiveDateTime,
+) -> anyhow::Result<Vec<Article>> {
+    let candidates = if newsletter.id == DEFAULT_NEWSLETTER_ID {
+        waiting(conn)?
+    } else {
+        let previous: Option<NaiveDateTime> = digests::table
+            .filter(digests::newsletter_id.eq(newsletter.id))
+            .select(diesel::dsl::max(digests::created_at))
+            .first(conn)?;
+        let since = previous.unwrap_or(now - FIRST_DIGEST_REACH);
+        let sent = newsletter_articles::table
+            .filter(newsletter_articles::newsletter_id.eq(newsletter.id))
+            .select(newsletter_articles::article_id);
+        articles::table
+            .filter(articles::excluded_at.is_null())
+            .filter(articles::id.ne_all(sent))
+            .filter(
+                articles::published_at
+                    .ge(since)
+                    .or(articles::created_at.ge(since)),
+            )
+            .order(digest_order())
+            .select(Article::as_select())
+            .load(conn)?
+    };
+    Ok(candidates
+        .into_iter()
+        .filter(|a| sections_match(&newsletter.sections, &a.sections))
+        .collect())
+}
+
+/// The articles a digest carried (of the default newsletter, or of another).
 pub fn in_digest(conn: &mut Conn, digest_id: i64) -> anyhow::Result<Vec<Article>> {
+    let of_another = newsletter_articles::table
+        .filter(newsletter_articles::digest_id.eq(digest_id))
+        .select(newsletter_articles::article_id);
     Ok(articles::table
-        .filter(articles::digest_id.eq(digest_id))
+        .filter(
+            articles::digest_id
+                .eq(digest_id)
+                .or(articles::id.eq_any(of_another)),
+        )
         .order(digest_order())
         .select(Article::as_select())
         .load(conn)?)
 }
 
+/// Marks `ids` as sent by `newsletter_id` in `digest_id`; returns how many were taken.
+/// The caller's transaction read them as waiting for that newsletter.
+pub fn assign_for(
+    conn: &mut Conn,
+    newsletter_id: i64,
+    ids: &[i64],
+    digest_id: i64,
+) -> anyhow::Result<usize> {
+    if newsletter_id == DEFAULT_NEWSLETTER_ID {
+        return assign_to_digest(conn, ids, digest_id);
+    }
+    let rows: Vec<_> = ids
+        .iter()
+        .map(|&id| {
+            (
+                newsletter_articles::newsletter_id.eq(newsletter_id),
+                newsletter_articles::article_id.eq(id),
+                newsletter_articles::digest_id.eq(digest_id),
+            )
+        })
+        .collect();
+    let insert = diesel::insert_into(newsletter_articles::table).values(&rows);
+    Ok(crate::on_engine!(conn, |c| insert.execute(c))?)
+}
+
 /// Puts `ids` back among the waiting articles, out of `digest_id` (what its render left
 /// for the next digest); they keep their place in the editor's order.
 pub fn put_back(conn: &mut Conn, digest_id: i64, ids: &[i64]) -> anyhow::Result<usize> {
-    Ok(diesel::update(
-        articles::table
-            .filter(articles::digest_id.eq(digest_id))
-            .filter(articles::id.eq_any(ids)),
+    let of_another = diesel::delete(
+        newsletter_articles::table
+            .filter(newsletter_articles::digest_id.eq(digest_id))
+            .filter(newsletter_articles::article_id.eq_any(ids)),
     )
-    .set(articles::digest_id.eq(None::<i64>))
-    .execute(conn)?)
+    .execute(conn)?;
+    Ok(of_another
+        + diesel::update(
+            articles::table
+                .filter(articles::digest_id.eq(digest_id))
+                .filter(articles::id.eq_any(ids)),
+        )
+        .set(articles::digest_id.eq(None::<i64>))
+        .execute(conn)?)
 }
 
 /// Marks `ids` as sent in `digest_id`; only those still waiting, so two digests can

@@ -11,7 +11,8 @@ use diesel::prelude::*;
 
 use super::schema::{
     admin_sessions, app_settings, articles, confirmation_tokens, deliveries, digests,
-    feedback_events, newsletters, outgoing_emails, subscribers, subscriptions,
+    feedback_events, feeds, newsletter_articles, newsletters, outgoing_emails, subscribers,
+    subscriptions,
 };
 use super::{AnyConnection, Conn, Db};
 
@@ -109,8 +110,19 @@ row!(Article, articles {
     id: i64, url: String, guid: Option<String>, title: String, summary: Option<String>,
     body: Option<String>, author: Option<String>, published_at: Option<NaiveDateTime>,
     created_at: NaiveDateTime, digest_id: Option<i64>, excluded_at: Option<NaiveDateTime>,
-    story_order: Option<i32>, image_url: Option<String>,
+    story_order: Option<i32>, image_url: Option<String>, sections: String,
 });
+row!(Feed, feeds {
+    id: i64, url: String, section: Option<String>, created_at: NaiveDateTime,
+});
+row!(
+    NewsletterArticle,
+    newsletter_articles {
+        newsletter_id: i64,
+        article_id: i64,
+        digest_id: i64,
+    }
+);
 row!(
     AdminSession,
     admin_sessions {
@@ -132,13 +144,15 @@ row!(FeedbackEvent, feedback_events {
 });
 
 /// Every table, in the order they are copied: parents before what points at them.
-pub(crate) const TABLES: [&str; 11] = [
+pub(crate) const TABLES: [&str; 13] = [
     "app_settings",
     "newsletters",
     "subscribers",
     "subscriptions",
     "digests",
     "articles",
+    "newsletter_articles",
+    "feeds",
     "confirmation_tokens",
     "outgoing_emails",
     "admin_sessions",
@@ -160,6 +174,8 @@ pub(crate) fn count(conn: &mut Conn, table: &str) -> QueryResult<i64> {
         "deliveries" => deliveries::table.count().get_result(conn)?,
         "admin_sessions" => admin_sessions::table.count().get_result(conn)?,
         "feedback_events" => feedback_events::table.count().get_result(conn)?,
+        "feeds" => feeds::table.count().get_result(conn)?,
+        "newsletter_articles" => newsletter_articles::table.count().get_result(conn)?,
         other => unreachable!("no table {other}"),
     })
 }
@@ -258,6 +274,30 @@ fn copy_rows(source: &mut Conn, target: &mut Conn) -> anyhow::Result<()> {
     }
     by_key!(digests, Digest, id, 0_i64);
     by_key!(articles, Article, id, 0_i64);
+    // What each newsletter sent is keyed by (newsletter, article).
+    let mut last: (i64, i64) = (0, 0);
+    loop {
+        let rows: Vec<NewsletterArticle> = newsletter_articles::table
+            .select(NewsletterArticle::as_select())
+            .filter(
+                newsletter_articles::newsletter_id.gt(last.0).or(
+                    newsletter_articles::newsletter_id
+                        .eq(last.0)
+                        .and(newsletter_articles::article_id.gt(last.1)),
+                ),
+            )
+            .order((
+                newsletter_articles::newsletter_id.asc(),
+                newsletter_articles::article_id.asc(),
+            ))
+            .limit(CHUNK)
+            .load(source)?;
+        let Some(end) = rows.last() else { break };
+        last = (end.newsletter_id, end.article_id);
+        let insert = diesel::insert_into(newsletter_articles::table).values(&rows);
+        crate::on_engine!(target, |c| insert.execute(c))?;
+    }
+    by_key!(feeds, Feed, id, 0_i64);
     by_key!(
         confirmation_tokens,
         ConfirmationToken,
@@ -297,6 +337,7 @@ fn reset_identities(target: &mut Conn) -> anyhow::Result<()> {
             "subscribers",
             "digests",
             "articles",
+            "feeds",
             "outgoing_emails",
             "feedback_events",
         ] {

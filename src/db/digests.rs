@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::Conn;
-use super::schema::{deliveries, digests};
+use super::schema::{deliveries, digests, newsletters};
 use crate::domain::DeliveryStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -22,6 +22,8 @@ pub struct Digest {
     pub completed_at: Option<NaiveDateTime>,
     /// The subject the editor gave it, if any (the template's otherwise).
     pub subject_override: Option<String>,
+    /// The newsletter it went out for.
+    pub newsletter_id: i64,
 }
 
 /// A digest without its bodies, for lists.
@@ -228,26 +230,32 @@ pub fn find_summary(conn: &mut Conn, id: i64) -> anyhow::Result<Option<DigestSum
 
 /// The newest digests first.
 pub fn recent(conn: &mut Conn, limit: i64) -> anyhow::Result<Vec<DigestSummary>> {
-    newest(conn, limit, false)
+    Ok(digests::table
+        .order(digests::id.desc())
+        .limit(limit)
+        .select(DigestSummary::as_select())
+        .load(conn)?)
 }
 
-/// The newest digests first, as the archive lists them: not those still being composed.
-pub fn editions(conn: &mut Conn, limit: i64) -> anyhow::Result<Vec<DigestSummary>> {
-    newest(conn, limit, true)
-}
-
-fn newest(
+/// The newest digests first, as the archive lists them: those of public newsletters
+/// (of `newsletter_id` only, when given), not those still being composed.
+pub fn editions(
     conn: &mut Conn,
     limit: i64,
-    wholly_queued_only: bool,
+    newsletter_id: Option<i64>,
 ) -> anyhow::Result<Vec<DigestSummary>> {
+    let public = newsletters::table
+        .filter(newsletters::public.eq(true))
+        .select(newsletters::id);
     let mut query = digests::table
+        .filter(digests::queue_end.is_null())
+        .filter(digests::newsletter_id.eq_any(public))
         .order(digests::id.desc())
         .limit(limit)
         .select(DigestSummary::as_select())
         .into_boxed();
-    if wholly_queued_only {
-        query = query.filter(digests::queue_end.is_null());
+    if let Some(id) = newsletter_id {
+        query = query.filter(digests::newsletter_id.eq(id));
     }
     Ok(query.load(conn)?)
 }

@@ -14,6 +14,7 @@ pub mod copy;
 pub mod deliveries;
 pub mod digests;
 pub mod feedback_events;
+pub mod feeds;
 mod group;
 pub mod newsletters;
 pub mod outgoing_emails;

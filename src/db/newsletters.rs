@@ -184,3 +184,22 @@ pub fn live_count(conn: &mut Conn) -> anyhow::Result<i64> {
         .count()
         .get_result(conn)?)
 }
+
+/// The newsletter a digest may be sent (or previewed) for: the one with `slug`, or the
+/// default one when none is named; `None` for an unknown or archived one.
+pub fn sendable(conn: &mut Conn, slug: Option<&str>) -> anyhow::Result<Option<Newsletter>> {
+    let found = match slug {
+        Some(slug) => find_by_slug(conn, slug)?,
+        None => find(conn, DEFAULT_NEWSLETTER_ID)?,
+    };
+    Ok(found.filter(|n| !n.archived))
+}
+
+/// Every newsletter that is not archived, in id order.
+pub fn active(conn: &mut Conn) -> anyhow::Result<Vec<Newsletter>> {
+    Ok(newsletters::table
+        .filter(newsletters::archived.eq(false))
+        .order(newsletters::id.asc())
+        .select(Newsletter::as_select())
+        .load(conn)?)
+}

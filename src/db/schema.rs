@@ -112,6 +112,24 @@ diesel::table! {
         excluded_at -> Nullable<Timestamp>,
         story_order -> Nullable<Integer>,
         image_url -> Nullable<Text>,
+        sections -> Text,
+    }
+}
+
+diesel::table! {
+    feeds (id) {
+        id -> BigInt,
+        url -> Text,
+        section -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    newsletter_articles (newsletter_id, article_id) {
+        newsletter_id -> BigInt,
+        article_id -> BigInt,
+        digest_id -> BigInt,
     }
 }
 
@@ -160,6 +178,8 @@ diesel::joinable!(outgoing_emails -> subscribers (subscriber_id));
 diesel::joinable!(subscriptions -> subscribers (subscriber_id));
 diesel::joinable!(subscriptions -> newsletters (newsletter_id));
 diesel::joinable!(digests -> newsletters (newsletter_id));
+diesel::joinable!(newsletter_articles -> articles (article_id));
+diesel::joinable!(newsletter_articles -> newsletters (newsletter_id));
 diesel::allow_tables_to_appear_in_same_query!(
     app_settings,
     subscribers,
@@ -172,4 +192,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     feedback_events,
     newsletters,
     subscriptions,
+    feeds,
+    newsletter_articles,
 );

@@ -106,6 +106,17 @@ pub fn any_confirmed(conn: &mut Conn, newsletter_id: i64) -> anyhow::Result<bool
     Ok(first.is_some())
 }
 
+/// How many confirmed readers `newsletter_id` goes to (what the send page shows).
+pub fn confirmed_count(conn: &mut Conn, newsletter_id: i64) -> anyhow::Result<i64> {
+    Ok(subscriptions::table
+        .inner_join(subscribers::table)
+        .filter(subscriptions::newsletter_id.eq(newsletter_id))
+        .filter(subscriptions::status.eq(SubscriptionStatus::Confirmed.as_str()))
+        .filter(subscribers::status.eq(SubscriberStatus::Confirmed.as_str()))
+        .count()
+        .get_result(conn)?)
+}
+
 /// The newsletters the reader has chosen and not yet confirmed: (id, name) in id order.
 pub fn pending_of(
     conn: &mut Conn,

@@ -8,6 +8,7 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 
 use crate::db::articles::{self, Article};
+use crate::db::newsletters::Newsletter;
 use crate::db::{self, deliveries, digests, newsletters, subscribers, subscriptions};
 use crate::domain::DigestSubject;
 use crate::state::AppState;
@@ -27,6 +28,10 @@ pub const DIGEST_HTML_BUDGET: usize = GMAIL_CLIP_BYTES - 2 * 1024;
 /// How the placeholder for the reader's unsubscribe link starts (see
 /// [`unsubscribe_placeholder`]).
 pub(crate) const UNSUBSCRIBE_PLACEHOLDER_PREFIX: &str = "NEWSLETTER-UNSUBSCRIBE-";
+
+/// How the placeholder for the reader's "Manage your newsletters" link starts (see
+/// [`preferences_placeholder`]).
+pub(crate) const PREFERENCES_PLACEHOLDER_PREFIX: &str = "NEWSLETTER-PREFERENCES-";
 
 /// The most characters of the hidden preheader (the line an inbox shows after the
 /// subject) that name the stories after the lead.
@@ -124,7 +129,17 @@ pub async fn compose_digest_titled(
     state: &AppState,
     subject: Option<DigestSubject>,
 ) -> anyhow::Result<Composed> {
-    let newsletter_id = newsletters::DEFAULT_NEWSLETTER_ID;
+    compose_for(state, newsletters::DEFAULT_NEWSLETTER_ID, subject).await
+}
+
+/// [`compose_digest_titled`] for newsletter `newsletter_id`: the articles waiting for
+/// it ([`articles::waiting_for`]) go to its confirmed readers. An archived newsletter
+/// or one that does not exist is an error (the callers check first).
+pub async fn compose_for(
+    state: &AppState,
+    newsletter_id: i64,
+    subject: Option<DigestSubject>,
+) -> anyhow::Result<Composed> {
     resume_composing(state, Duration::ZERO).await?;
     // The name the digest goes out under, as stored now (another process may have
     // imported the site's feed since this one started).
@@ -133,7 +148,10 @@ pub async fn compose_digest_titled(
         .db
         .write(move |conn| {
             crate::db::exclusive(conn, |conn| {
-                let waiting = articles::waiting(conn)?;
+                let newsletter = newsletters::find(conn, newsletter_id)?
+                    .filter(|n| !n.archived)
+                    .ok_or_else(|| anyhow::anyhow!("no newsletter {newsletter_id} to send"))?;
+                let waiting = articles::waiting_for(conn, &newsletter, db::now())?;
                 if waiting.is_empty() {
                     return Ok(Err(Composed::NothingNew));
                 }
@@ -155,7 +173,7 @@ pub async fn compose_digest_titled(
                 let given = subject.as_ref().map(DigestSubject::as_str);
                 digests::set_subject_override(conn, id, given)?;
                 let ids: Vec<i64> = waiting.iter().map(|a| a.id).collect();
-                articles::assign_to_digest(conn, &ids, id)?;
+                articles::assign_for(conn, newsletter_id, &ids, id)?;
                 Ok(Ok(id))
             })
         })
@@ -205,12 +223,25 @@ async fn queue_digest(state: &AppState, id: i64) -> anyhow::Result<DigestCreated
         .ok_or_else(|| anyhow::anyhow!("digest {id} vanished while being composed"))?;
     if digest.html_body.is_empty() {
         let for_render = state.clone();
+        let newsletter_id = digest.newsletter_id;
         let (rendered, left) = tokio::task::spawn_blocking(move || {
-            let articles = for_render
-                .db
-                .run_blocking(|conn| articles::in_digest(conn, id))?;
+            let (articles, newsletter) = for_render.db.run_blocking(|conn| {
+                anyhow::Ok((
+                    articles::in_digest(conn, id)?,
+                    newsletters::find(conn, newsletter_id)?,
+                ))
+            })?;
+            let newsletter = newsletter
+                .ok_or_else(|| anyhow::anyhow!("digest {id}'s newsletter does not exist"))?;
             let subject = digest.subject_override.as_deref();
-            let rendered = render(&for_render, &articles, Some(id), digest.created_at, subject)?;
+            let rendered = render(
+                &for_render,
+                &newsletter,
+                &articles,
+                Some(id),
+                digest.created_at,
+                subject,
+            )?;
             // What did not fit even as a link waits for the next digest.
             let left: Vec<i64> = articles[rendered.taken..].iter().map(|a| a.id).collect();
             anyhow::Ok((rendered, left))
@@ -306,16 +337,25 @@ fn queue_chunk(conn: &mut db::Conn, id: i64, chunk: i64) -> anyhow::Result<bool>
 /// The next digest as it would be sent, without storing or sending anything; `None`
 /// when no article is waiting.
 pub async fn preview_digest(state: &AppState) -> anyhow::Result<Option<Rendered>> {
+    preview_for(state, newsletters::DEFAULT_NEWSLETTER_ID).await
+}
+
+/// [`preview_digest`] of newsletter `newsletter_id`.
+pub async fn preview_for(state: &AppState, newsletter_id: i64) -> anyhow::Result<Option<Rendered>> {
     let state_for_render = state.clone();
     state
         .db
         .run(move |conn| {
-            let waiting = articles::waiting(conn)?;
+            let Some(newsletter) = newsletters::find(conn, newsletter_id)? else {
+                return Ok(None);
+            };
+            let waiting = articles::waiting_for(conn, &newsletter, db::now())?;
             if waiting.is_empty() {
                 return Ok(None);
             }
             Ok(Some(render(
                 &state_for_render,
+                &newsletter,
                 &waiting,
                 None,
                 db::now(),
@@ -333,6 +373,17 @@ pub fn unsubscribe_placeholder(state: &AppState, digest_id: i64) -> String {
         state
             .signer
             .tag("digest-placeholder", &digest_id.to_string())
+    )
+}
+
+/// The placeholder the reader's "Manage your newsletters" link stands behind in a
+/// stored digest (see [`unsubscribe_placeholder`]).
+pub fn preferences_placeholder(state: &AppState, digest_id: i64) -> String {
+    format!(
+        "{PREFERENCES_PLACEHOLDER_PREFIX}{}",
+        state
+            .signer
+            .tag("digest-preferences-placeholder", &digest_id.to_string())
     )
 }
 
@@ -360,6 +411,7 @@ struct LinkView<'a> {
 /// [`Rendered::taken`]). `subject` is the editor's, if any.
 fn render(
     state: &AppState,
+    newsletter: &Newsletter,
     articles: &[Article],
     digest_id: Option<i64>,
     now: NaiveDateTime,
@@ -367,7 +419,9 @@ fn render(
 ) -> anyhow::Result<Rendered> {
     let n = articles.len();
     let attempt = |full: usize, listed: usize| {
-        render_parts(state, articles, full, listed, digest_id, now, subject)
+        render_parts(
+            state, newsletter, articles, full, listed, digest_id, now, subject,
+        )
     };
     let fits = |rendered: &Rendered| travelling_size(&rendered.html) <= DIGEST_HTML_BUDGET;
     // The usual case, one render: every story in full.
@@ -411,8 +465,10 @@ fn render(
 }
 
 /// The digest of `articles[..full]` in full and `articles[full..full + listed]` as links.
+#[allow(clippy::too_many_arguments)]
 fn render_parts(
     state: &AppState,
+    newsletter: &Newsletter,
     articles: &[Article],
     full: usize,
     listed: usize,
@@ -423,6 +479,8 @@ fn render_parts(
     let settings = &state.settings;
     let taken = &articles[..full + listed];
     let mut context = state.base_context();
+    // The subject and masthead name the newsletter.
+    context.insert("newsletter_name", &state.name_of(newsletter));
     let views: Vec<ArticleView> = taken[..full]
         .iter()
         .map(|a| ArticleView {
@@ -460,9 +518,10 @@ fn render_parts(
     }
     context.insert("more", &taken.len().saturating_sub(1));
     context.insert("preheader", &preheader(taken));
-    let (unsubscribe_url, archive_url) = match digest_id {
+    let (unsubscribe_url, preferences_url, archive_url) = match digest_id {
         Some(id) => (
             unsubscribe_placeholder(state, id),
+            preferences_placeholder(state, id),
             settings.public_url(&format!("/archive/{id}")),
         ),
         // A preview has no reader and no archive page yet.
@@ -471,10 +530,12 @@ fn render_parts(
                 "/unsubscribe?token={}",
                 crate::state::PREVIEW_UNSUBSCRIBE_TOKEN
             )),
+            settings.public_url("/preferences"),
             settings.public_url("/archive"),
         ),
     };
     context.insert("unsubscribe_url", &unsubscribe_url);
+    context.insert("preferences_url", &preferences_url);
     context.insert("archive_url", &archive_url);
     // The one rendering the start-up check makes too, so what passed it renders here.
     let mail = state

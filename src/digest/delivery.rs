@@ -11,8 +11,8 @@ use tokio::sync::{Notify, watch};
 
 use crate::db::deliveries::{self, ClaimedDelivery, DeliveryKey};
 use crate::db::digests::{self, Digest};
-use crate::db::{self, Conn, Outcome};
-use crate::digest::compose::{self, unsubscribe_placeholder};
+use crate::db::{self, Conn, Outcome, newsletters};
+use crate::digest::compose::{self, preferences_placeholder, unsubscribe_placeholder};
 use crate::mail::message::{Email, mailbox};
 use crate::mail::outbox::{self, Lease, Queue, Recorded};
 use crate::mail::pipeline;
@@ -32,6 +32,10 @@ pub struct DigestCache {
 struct Prepared {
     digest: Digest,
     placeholder: String,
+    /// Where the reader's "Manage your newsletters" link goes.
+    preferences_placeholder: String,
+    /// The `List-Id` of its newsletter.
+    list_id: String,
 }
 
 impl DigestCache {
@@ -48,11 +52,20 @@ impl DigestCache {
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("digest {id} has deliveries but does not exist"))?;
             let placeholder = unsubscribe_placeholder(state, id);
+            let preferences_placeholder = preferences_placeholder(state, id);
+            let newsletter_id = digest.newsletter_id;
+            let newsletter = state
+                .db
+                .run(move |conn| newsletters::find(conn, newsletter_id))
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("digest {id}'s newsletter does not exist"))?;
             self.digests.insert(
                 id,
                 Arc::new(Prepared {
                     digest,
                     placeholder,
+                    preferences_placeholder,
+                    list_id: state.list_id_of(&newsletter),
                 }),
             );
         }
@@ -225,7 +238,8 @@ fn personalise(
     delivery: &ClaimedDelivery,
 ) -> anyhow::Result<Email> {
     let digest = &prepared.digest;
-    let unsubscribe = state.unsubscribe_url(delivery.subscriber_id);
+    let unsubscribe = state.unsubscribe_url_for(delivery.subscriber_id, digest.newsletter_id);
+    let preferences = state.preferences_url(delivery.subscriber_id);
     let sent = crate::mail::verp::Sent::Digest {
         digest: digest.id,
         reader: delivery.subscriber_id,
@@ -243,10 +257,15 @@ fn personalise(
         subject: digest.subject.clone(),
         text: digest
             .text_body
-            .replace(&prepared.placeholder, &unsubscribe),
+            .replace(&prepared.placeholder, &unsubscribe)
+            .replace(&prepared.preferences_placeholder, &preferences),
         html: digest
             .html_body
-            .replace(&prepared.placeholder, &escape_html(&unsubscribe)),
+            .replace(&prepared.placeholder, &escape_html(&unsubscribe))
+            .replace(
+                &prepared.preferences_placeholder,
+                &escape_html(&preferences),
+            ),
         message_id: message_id(state, digest.id, delivery.subscriber_id),
         headers: vec![
             ("List-Unsubscribe", list_unsubscribe),
@@ -254,8 +273,11 @@ fn personalise(
                 "List-Unsubscribe-Post",
                 "List-Unsubscribe=One-Click".to_owned(),
             ),
-            ("List-Id", state.list_id()),
-            ("Feedback-ID", state.feedback_id(digest.id)),
+            ("List-Id", prepared.list_id.clone()),
+            (
+                "Feedback-ID",
+                state.feedback_id(digest.id, &prepared.list_id),
+            ),
             ("Precedence", "bulk".to_owned()),
         ],
         return_path: state.return_path(sent),

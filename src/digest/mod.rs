@@ -6,5 +6,6 @@ pub mod delivery;
 pub mod schedule;
 
 pub use compose::{
-    Composed, Rendered, compose_digest, compose_digest_titled, no_readers, preview_digest,
+    Composed, Rendered, compose_digest, compose_digest_titled, compose_for, no_readers,
+    preview_digest, preview_for,
 };

@@ -1,6 +1,9 @@
-//! The schedule: `DIGEST_CRON` composes a digest, `FEED_CRON` polls `FEED_URL`, both in
-//! `TIMEZONE`. The jobs are the same plain async functions the API, the CLI and the
-//! tests call.
+//! The schedule: each newsletter's schedule composes its digest (the default
+//! newsletter's is `DIGEST_CRON`), `FEED_CRON` polls `FEED_URL` and the feeds added
+//! since, all in `TIMEZONE`. The newsletters' schedules are read again every few
+//! seconds, so a change made by anyone (API, admin pages, another node) is followed
+//! without a restart. The jobs are the same plain async functions the API, the CLI and
+//! the tests call.
 
 use std::sync::Arc;
 use tracing::Instrument;
@@ -13,15 +16,16 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 use uuid::Uuid;
 
 use crate::config::Settings;
-use crate::digest::{Composed, compose_digest};
+use crate::db::newsletters::{self, Newsletter};
+use crate::digest::{Composed, compose_for};
 use crate::feed;
 use crate::state::AppState;
 
 /// A scheduled job as the start-up summary tells it.
 #[derive(Debug, Clone)]
 pub struct PlannedJob {
-    /// What it does, e.g. `digest`.
-    pub what: &'static str,
+    /// What it does, e.g. `digest` (the default newsletter's), `digest of weekly`.
+    pub what: String,
     pub cron: String,
     /// When the scheduler will run it next, as the scheduler itself computed it.
     pub next_run: Option<DateTime<Utc>>,
@@ -36,13 +40,15 @@ pub struct Schedule {
 /// A job the settings ask for, kept so that it can be made again.
 #[derive(Clone)]
 enum JobSpec {
+    /// Newsletter `newsletter_id`'s digest.
     Digest {
+        newsletter_id: i64,
+        /// For the log only.
+        slug: String,
         cron: String,
     },
-    Feed {
-        url: String,
-        cron: String,
-    },
+    /// FEED_URL and every feed added since.
+    Feed { url: Option<String>, cron: String },
     /// The daily purge of what `DELIVERY_RETENTION_DAYS` no longer keeps.
     Purge,
 }
@@ -52,17 +58,22 @@ enum JobSpec {
 pub const PURGE_CRON: &str = "0 30 3 * * *";
 
 impl JobSpec {
-    fn what(&self) -> &'static str {
+    fn what(&self) -> String {
         match self {
-            JobSpec::Digest { .. } => "digest",
-            JobSpec::Feed { .. } => "feed polling",
-            JobSpec::Purge => "retention",
+            JobSpec::Digest { newsletter_id, .. }
+                if *newsletter_id == newsletters::DEFAULT_NEWSLETTER_ID =>
+            {
+                "digest".to_owned()
+            }
+            JobSpec::Digest { slug, .. } => format!("digest of {slug}"),
+            JobSpec::Feed { .. } => "feed polling".to_owned(),
+            JobSpec::Purge => "retention".to_owned(),
         }
     }
 
     fn cron(&self) -> &str {
         match self {
-            JobSpec::Digest { cron } | JobSpec::Feed { cron, .. } => cron,
+            JobSpec::Digest { cron, .. } | JobSpec::Feed { cron, .. } => cron,
             JobSpec::Purge => PURGE_CRON,
         }
     }
@@ -71,15 +82,24 @@ impl JobSpec {
     fn build(&self, state: &AppState, tz: Tz) -> anyhow::Result<Job> {
         let state = state.clone();
         let job = match self.clone() {
-            JobSpec::Digest { cron } => Job::new_async_tz(cron.as_str(), tz, move |_, _| {
+            JobSpec::Digest {
+                newsletter_id,
+                cron,
+                ..
+            } => Job::new_async_tz(cron.as_str(), tz, move |_, _| {
                 let state = state.clone();
-                Box::pin(async move { run_digest_job(&state).await })
+                Box::pin(async move { run_digest_job(&state, newsletter_id).await })
             })
-            .with_context(|| format!("DIGEST_CRON `{cron}` does not parse"))?,
+            .with_context(|| match newsletter_id {
+                newsletters::DEFAULT_NEWSLETTER_ID => {
+                    format!("DIGEST_CRON `{cron}` does not parse")
+                }
+                _ => format!("the schedule `{cron}` of newsletter {newsletter_id} does not parse"),
+            })?,
             JobSpec::Feed { url, cron } => Job::new_async_tz(cron.as_str(), tz, move |_, _| {
                 let state = state.clone();
                 let url = url.clone();
-                Box::pin(async move { run_feed_job(&state, &url).await })
+                Box::pin(async move { run_feeds_job(&state, url.as_deref()).await })
             })
             .with_context(|| format!("FEED_CRON `{cron}` does not parse"))?,
             JobSpec::Purge => Job::new_async_tz(PURGE_CRON, tz, move |_, _| {
@@ -101,6 +121,34 @@ struct Plan {
 /// How often the zone's offset is compared with the one the jobs were made with.
 const OFFSET_WATCH_CRON: &str = "30 */15 * * * *";
 
+/// How often the newsletters' schedules are read again.
+const SCHEDULES_WATCH_CRON: &str = "*/5 * * * * *";
+
+/// The cron string `newsletter`'s digest runs on, if any: its schedule, or (none given,
+/// the default newsletter's) DIGEST_CRON; an empty one sends by hand only.
+pub fn cron_of(settings: &Settings, newsletter: &Newsletter) -> Option<String> {
+    match &newsletter.schedule {
+        None => settings.digest_cron.clone(),
+        Some(cron) if cron.trim().is_empty() => None,
+        Some(cron) => Some(cron.trim().to_owned()),
+    }
+}
+
+/// The digest job each newsletter that is not archived asks for, in id order.
+async fn digest_specs(state: &AppState) -> anyhow::Result<Vec<JobSpec>> {
+    let active = state.db.run(newsletters::active).await?;
+    Ok(active
+        .iter()
+        .filter_map(|n| {
+            cron_of(&state.settings, n).map(|cron| JobSpec::Digest {
+                newsletter_id: n.id,
+                slug: n.slug.clone(),
+                cron,
+            })
+        })
+        .collect())
+}
+
 /// The zone's offset from UTC now, in seconds.
 fn offset_now(tz: Tz) -> i32 {
     tz.offset_from_utc_datetime(&Utc::now().naive_utc())
@@ -117,12 +165,12 @@ fn offset_now(tz: Tz) -> i32 {
 pub async fn start(state: &AppState) -> anyhow::Result<Schedule> {
     let settings = &state.settings;
     let tz = settings.timezone;
-    let mut specs = Vec::new();
-    if let Some(cron) = &settings.digest_cron {
-        specs.push(JobSpec::Digest { cron: cron.clone() });
-    }
-    if let Some((url, cron)) = settings.feed_url.clone().zip(settings.feed_cron.clone()) {
-        specs.push(JobSpec::Feed { url, cron });
+    let mut specs = digest_specs(state).await?;
+    if let Some(cron) = settings.feed_cron.clone() {
+        specs.push(JobSpec::Feed {
+            url: settings.feed_url.clone(),
+            cron,
+        });
     }
     // Always on: a database left to grow is a problem only noticed once the disk is full.
     specs.push(JobSpec::Purge);
@@ -134,8 +182,18 @@ pub async fn start(state: &AppState) -> anyhow::Result<Schedule> {
         jobs: Vec::new(),
     };
     for spec in specs {
+        let job = match spec.build(state, tz) {
+            Ok(job) => job,
+            // Another newsletter's schedule, stored by some writer: its own job is
+            // off, the rest of the schedule is not.
+            Err(e) if !spec.is_default_digest() => {
+                tracing::error!("schedule: {e:#}; that newsletter is not sent on its own");
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let id = scheduler
-            .add(spec.build(state, tz)?)
+            .add(job)
             .await
             .with_context(|| format!("could not schedule the {} job", spec.what()))?;
         plan.jobs.push((spec, id));
@@ -150,8 +208,25 @@ pub async fn start(state: &AppState) -> anyhow::Result<Schedule> {
             })?,
         });
     }
+    let plan = Arc::new(Mutex::new(plan));
+    {
+        let (plan, state) = (plan.clone(), state.clone());
+        let watch = Job::new_async(SCHEDULES_WATCH_CRON, move |_, mut scheduler| {
+            let (plan, state) = (plan.clone(), state.clone());
+            Box::pin(async move {
+                let mut plan = plan.lock().await;
+                if let Err(e) = follow_schedules(&mut scheduler, &mut plan, &state, tz).await {
+                    tracing::error!("schedule: could not follow the newsletters' schedules: {e:#}");
+                }
+            })
+        })
+        .context("could not make the newsletters' schedule watch")?;
+        scheduler
+            .add(watch)
+            .await
+            .context("could not schedule the newsletters' schedule watch")?;
+    }
     if tz != chrono_tz::UTC {
-        let plan = Arc::new(Mutex::new(plan));
         let state = state.clone();
         let watch = Job::new_async(OFFSET_WATCH_CRON, move |_, mut scheduler| {
             let (plan, state) = (plan.clone(), state.clone());
@@ -174,6 +249,82 @@ pub async fn start(state: &AppState) -> anyhow::Result<Schedule> {
         scheduler: Some(scheduler),
         jobs,
     })
+}
+
+impl JobSpec {
+    fn is_default_digest(&self) -> bool {
+        matches!(self, JobSpec::Digest { newsletter_id, .. } if *newsletter_id == newsletters::DEFAULT_NEWSLETTER_ID)
+    }
+
+    fn same_digest_job(&self, other: &JobSpec) -> bool {
+        match (self, other) {
+            (
+                JobSpec::Digest {
+                    newsletter_id: a,
+                    cron: a_cron,
+                    ..
+                },
+                JobSpec::Digest {
+                    newsletter_id: b,
+                    cron: b_cron,
+                    ..
+                },
+            ) => a == b && a_cron == b_cron,
+            _ => false,
+        }
+    }
+}
+
+/// Brings the digest jobs of `plan` in line with the newsletters' schedules as stored
+/// now: a job whose newsletter is gone, archived or scheduled otherwise is removed, and
+/// one is made for each schedule that has none. What did not change is left alone.
+async fn follow_schedules(
+    scheduler: &mut JobScheduler,
+    plan: &mut Plan,
+    state: &AppState,
+    tz: Tz,
+) -> anyhow::Result<()> {
+    let wanted = digest_specs(state).await?;
+    let mut kept = Vec::with_capacity(plan.jobs.len());
+    for (spec, id) in plan.jobs.drain(..) {
+        let stays = !matches!(spec, JobSpec::Digest { .. })
+            || wanted.iter().any(|w| w.same_digest_job(&spec));
+        if stays {
+            kept.push((spec, id));
+        } else {
+            if let Err(e) = scheduler.remove(&id).await {
+                tracing::warn!("could not remove the {} job: {e}", spec.what());
+            }
+            tracing::info!("schedule: the {} job is removed", spec.what());
+        }
+    }
+    plan.jobs = kept;
+    for spec in wanted {
+        if plan.jobs.iter().any(|(s, _)| s.same_digest_job(&spec)) {
+            continue;
+        }
+        let job = match spec.build(state, tz) {
+            Ok(job) => job,
+            Err(e) => {
+                // Logged once: the plan remembers it as planned with no job (nil id)
+                // until the schedule changes again.
+                tracing::error!("schedule: {e:#}; that newsletter is not sent on its own");
+                plan.jobs.push((spec, Uuid::nil()));
+                continue;
+            }
+        };
+        let id = scheduler
+            .add(job)
+            .await
+            .context("could not schedule a digest job")?;
+        tracing::info!(
+            "schedule: the {} job runs on `{}` from now on",
+            spec.what(),
+            spec.cron()
+        );
+        plan.jobs.push((spec, id));
+    }
+    Ok(())
 }
 
 /// Makes the jobs anew when the zone's offset is no longer the one they were made with.
@@ -206,6 +357,10 @@ async fn replan(
     tz: Tz,
 ) -> anyhow::Result<()> {
     for (spec, id) in plan.jobs.iter_mut() {
+        if id.is_nil() {
+            // A schedule that did not parse: no job to make anew.
+            continue;
+        }
         let job = spec.build(state, tz)?;
         let new_id = scheduler
             .add(job)
@@ -277,7 +432,7 @@ pub fn describe(settings: &Settings, jobs: &[PlannedJob]) -> Vec<(Tone, String)>
     match (&settings.feed_url, &settings.feed_cron) {
         (None, _) => lines.push((
             Tone::Info,
-            "FEED_URL is not set: no feed is polled".to_owned(),
+            "FEED_URL is not set: no feed is polled but those added in the admin pages or with POST /api/feeds".to_owned(),
         )),
         (Some(_), None) => lines.push((
             Tone::Warning,
@@ -289,18 +444,23 @@ pub fn describe(settings: &Settings, jobs: &[PlannedJob]) -> Vec<(Tone, String)>
     lines
 }
 
-/// The scheduled digest: compose one if anything is new; the delivery worker sends it.
-pub async fn run_digest_job(state: &AppState) {
+/// The scheduled digest of newsletter `newsletter_id`: compose one if anything is new
+/// for it; the delivery worker sends it. Several nodes running the same tick compose it
+/// once: taking the articles is one exclusive transaction, and the second finds none.
+pub async fn run_digest_job(state: &AppState, newsletter_id: i64) {
     // Every line of the job carries its figures, as they become known.
     let span = tracing::info_span!(
         "digest_composition",
+        newsletter = newsletter_id,
         digest = tracing::field::Empty,
         recipients = tracing::field::Empty,
         articles = tracing::field::Empty,
         elapsed_ms = tracing::field::Empty,
     );
     let started = std::time::Instant::now();
-    let composed = compose_digest(state).instrument(span.clone()).await;
+    let composed = compose_for(state, newsletter_id, None)
+        .instrument(span.clone())
+        .await;
     span.record("elapsed_ms", started.elapsed().as_millis() as u64);
     if let Ok(Composed::Created(digest)) = &composed {
         span.record("digest", digest.id);
@@ -327,8 +487,26 @@ pub async fn run_digest_job(state: &AppState) {
     }
 }
 
-/// The scheduled feed poll.
-pub async fn run_feed_job(state: &AppState, source: &str) {
+/// The scheduled feed poll: FEED_URL (if set), then every feed added since, each on
+/// its own (one that fails does not keep the others from being polled).
+pub async fn run_feeds_job(state: &AppState, feed_url: Option<&str>) {
+    if let Some(url) = feed_url {
+        run_feed_job(state, url, None).await;
+    }
+    match state.db.run(crate::db::feeds::all).await {
+        Ok(feeds) => {
+            for added in feeds {
+                if Some(added.url.as_str()) != feed_url {
+                    run_feed_job(state, &added.url, added.section.as_deref()).await;
+                }
+            }
+        }
+        Err(e) => tracing::error!(error = format!("{e:#}"), "could not read the feeds"),
+    }
+}
+
+/// The scheduled poll of one feed, its articles put in `section` (besides their own).
+pub async fn run_feed_job(state: &AppState, source: &str, section: Option<&str>) {
     let span = tracing::info_span!(
         "feed_poll",
         feed = %feed::redacted(source),
@@ -338,7 +516,7 @@ pub async fn run_feed_job(state: &AppState, source: &str) {
         elapsed_ms = tracing::field::Empty,
     );
     let started = std::time::Instant::now();
-    let polled = feed::import_feed(state, source)
+    let polled = feed::import_feed_in(state, source, section)
         .instrument(span.clone())
         .await;
     span.record("elapsed_ms", started.elapsed().as_millis() as u64);
@@ -402,6 +580,8 @@ mod tests {
             offset_seconds: other_offset,
             jobs: vec![(
                 JobSpec::Digest {
+                    newsletter_id: newsletters::DEFAULT_NEWSLETTER_ID,
+                    slug: newsletters::DEFAULT_SLUG.into(),
                     cron: "0 0 7 * * *".into(),
                 },
                 stale_id,

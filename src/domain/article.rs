@@ -28,6 +28,8 @@ pub struct NewArticle {
     pub published_at: Option<NaiveDateTime>,
     /// The article's lead image: an https URL the site published (see [`image_address`]).
     pub image_url: Option<String>,
+    /// Its sections, each as [`section_name`] makes it, without repeats.
+    pub sections: Vec<String>,
 }
 
 /// An article as given, before checking: every field optional so that each missing or
@@ -41,6 +43,9 @@ pub struct ArticleInput {
     pub author: Option<String>,
     pub published_at: Option<String>,
     pub image_url: Option<String>,
+    /// Section names (see [`section_name`]).
+    #[serde(default)]
+    pub sections: Vec<String>,
 }
 
 /// Field name → what is wrong with it.
@@ -129,6 +134,10 @@ impl NewArticle {
             .map_err(|e| errors.insert("image_url", e))
             .ok()
             .flatten();
+        let sections = section_names(&input.sections)
+            .map_err(|e| errors.insert("sections", e))
+            .ok()
+            .unwrap_or_default();
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -147,8 +156,62 @@ impl NewArticle {
             body,
             author,
             published_at,
+            sections,
         })
     }
+}
+
+/// The most sections an article is in.
+pub const MAX_SECTIONS: usize = 20;
+
+/// The longest section name, in characters.
+const SECTION_CHARS: usize = 100;
+
+/// A section's name as stored and compared: trimmed, lower-case, on one line, its
+/// whitespace collapsed; a `,` (the stored list's separator) becomes a space. `None` for
+/// a blank one.
+pub fn section_name(raw: &str) -> Result<Option<String>, String> {
+    let name = collapse_whitespace(&raw.replace(',', " ")).to_lowercase();
+    if name.is_empty() {
+        return Ok(None);
+    }
+    if name.chars().any(char::is_control) {
+        return Err("a section name must be a single line without control characters".into());
+    }
+    if name.chars().count() > SECTION_CHARS {
+        return Err(format!(
+            "a section name must be at most {SECTION_CHARS} characters"
+        ));
+    }
+    Ok(Some(name))
+}
+
+/// [`section_name`] of each of `raw`, blanks and repeats dropped, in the order given.
+pub fn section_names(raw: &[String]) -> Result<Vec<String>, String> {
+    let mut names = Vec::new();
+    for name in raw {
+        if let Some(name) = section_name(name)?
+            && !names.contains(&name)
+        {
+            names.push(name);
+        }
+    }
+    if names.len() > MAX_SECTIONS {
+        return Err(format!("an article is in at most {MAX_SECTIONS} sections"));
+    }
+    Ok(names)
+}
+
+/// Whether an article in `article` (stored, separated by `,`) is for a newsletter taking
+/// `wanted` (stored likewise; empty takes every article).
+pub fn sections_match(wanted: &str, article: &str) -> bool {
+    let wanted: Vec<&str> = wanted.split(',').filter(|s| !s.is_empty()).collect();
+    wanted.is_empty()
+        || article.split(',').any(|section| {
+            wanted
+                .iter()
+                .any(|w| w.eq_ignore_ascii_case(section.trim()))
+        })
 }
 
 fn optional(raw: Option<&str>) -> Option<&str> {

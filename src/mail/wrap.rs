@@ -20,13 +20,15 @@ pub fn wrap_text(text: &str) -> String {
 }
 
 /// Whether `word` is a link to keep whole on its own line: an address with a scheme, or
-/// the placeholder a stored digest holds for the reader's unsubscribe link.
+/// the placeholders a stored digest holds for the reader's unsubscribe and preferences
+/// links.
 pub fn is_link(word: &str) -> bool {
     let word = word.trim_start_matches(['<', '(']);
     word.starts_with("https://")
         || word.starts_with("http://")
         || word.starts_with("mailto:")
         || word.starts_with(crate::digest::compose::UNSUBSCRIBE_PLACEHOLDER_PREFIX)
+        || word.starts_with(crate::digest::compose::PREFERENCES_PLACEHOLDER_PREFIX)
 }
 
 fn wrap_line(line: &str, out: &mut String) {

@@ -7,5 +7,6 @@
 pub mod bounces;
 pub mod feedback;
 pub mod newsletters;
+pub mod feeds;
 pub mod retention;
 pub mod subscriptions;

@@ -8,9 +8,10 @@ use super::WebError;
 use crate::db::newsletters::{self, Newsletter};
 use crate::db::subscribers::{self, Subscriber};
 use crate::db::{self, articles, digests};
-use crate::digest::{Composed, compose_digest_titled};
+use crate::digest::{Composed, compose_for};
 use crate::domain::newsletter::{NewsletterChanges, NewsletterInput};
 use crate::domain::{ArticleInput, DigestSubject, NewArticle, SubscriberStatus};
+use crate::service::feeds::AddFeedError;
 use crate::service::newsletters::Refusal;
 use crate::state::AppState;
 
@@ -107,7 +108,8 @@ pub async fn list_subscribers(
     }))
 }
 
-/// `POST /api/articles`: 201 `{id}` for a new article, 200 `{id}` for a known url.
+/// `POST /api/articles`: 201 with the article (`id`, `sections`, …) for a new one, 200
+/// with the stored one for a known url.
 pub async fn create_article(
     input: web::Json<ArticleInput>,
     state: web::Data<AppState>,
@@ -124,19 +126,45 @@ pub async fn create_article(
         .db
         .write(move |conn| articles::add(conn, &article, db::now()))
         .await?;
+    let stored = state
+        .db
+        .run(move |conn| articles::find(conn, id))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("article {id} vanished"))?;
     let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok(HttpResponse::build(status).json(serde_json::json!({ "id": id })))
+    // The stored article (a known URL's as it was first stored), its sections included.
+    Ok(HttpResponse::build(status).json(stored))
 }
 
-/// What `POST /api/digests` may carry: nothing (an empty body), or `{"subject": …}`.
+/// What `POST /api/digests` may carry: nothing (an empty body), or `{"subject": …}`
+/// and `{"newsletter": SLUG}` (none: the default newsletter).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DigestRequest {
     subject: Option<String>,
+    newsletter: Option<String>,
+}
+
+/// The newsletter a digest request names (the default one when it names none); 400 for
+/// an unknown or archived one.
+async fn sendable_newsletter(
+    state: &AppState,
+    slug: Option<String>,
+) -> Result<Newsletter, WebError> {
+    let found = state
+        .db
+        .run(move |conn| newsletters::sendable(conn, slug.as_deref()))
+        .await?;
+    found.ok_or_else(|| {
+        WebError::api(
+            StatusCode::BAD_REQUEST,
+            "no such newsletter (or it is archived)",
+        )
+    })
 }
 
 /// `POST /api/digests`: compose and queue a digest of everything new, now; under the
@@ -168,7 +196,8 @@ pub async fn create_digest(
             message: "the digest has invalid fields".into(),
             fields: [("subject", e)].into_iter().collect(),
         })?;
-    match compose_digest_titled(&state, subject).await? {
+    let newsletter = sendable_newsletter(&state, request.newsletter).await?;
+    match compose_for(&state, newsletter.id, subject).await? {
         Composed::Created(created) => Ok(HttpResponse::Accepted().json(created)),
         Composed::NothingNew => Err(WebError::api(
             StatusCode::CONFLICT,
@@ -217,8 +246,12 @@ pub async fn get_digest(
 /// `GET /api/digests/preview`: the next digest's HTML, nothing stored or sent. Its size
 /// is in `X-Digest-Html-Bytes`, its subject in `X-Digest-Subject` (RFC 8187 encoded),
 /// and `X-Digest-Warning` says when Gmail would clip it.
-pub async fn preview_digest(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
-    let Some(rendered) = crate::digest::preview_digest(&state).await? else {
+pub async fn preview_digest(
+    query: web::Query<NewsletterQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let newsletter = sendable_newsletter(&state, query.into_inner().newsletter).await?;
+    let Some(rendered) = crate::digest::preview_for(&state, newsletter.id).await? else {
         return Err(WebError::api(
             StatusCode::CONFLICT,
             "no new articles: there is nothing to preview",
@@ -235,6 +268,12 @@ pub async fn preview_digest(state: web::Data<AppState>) -> Result<HttpResponse, 
         response.insert_header(("X-Digest-Warning", warning));
     }
     Ok(response.body(rendered.html))
+}
+
+/// A query naming a newsletter by its slug (none: the default one).
+#[derive(Debug, Deserialize)]
+pub struct NewsletterQuery {
+    pub newsletter: Option<String>,
 }
 
 /// A header value for any text: the RFC 8187 `ext-value` form (`UTF-8''` and the UTF-8
@@ -436,5 +475,62 @@ fn refused(refusal: Refusal) -> WebError {
         },
         Refusal::SlugTaken => WebError::api(StatusCode::CONFLICT, message),
         Refusal::LastOne | Refusal::AlreadyArchived => WebError::api(StatusCode::CONFLICT, message),
+    }
+}
+
+/// What `POST /api/feeds` takes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedRequest {
+    url: Option<String>,
+    section: Option<String>,
+}
+
+/// `POST /api/feeds {url, section?}`: 201 with the feed; 400 for an address that is
+/// not http(s) or not public (unless FEED_ALLOW_PRIVATE), or a bad section; 409 when
+/// the feed is added already.
+pub async fn create_feed(
+    body: web::Json<FeedRequest>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let FeedRequest { url, section } = body.into_inner();
+    match crate::service::feeds::add(
+        &state,
+        url.as_deref().unwrap_or_default(),
+        section.as_deref(),
+    )
+    .await
+    {
+        Ok(feed) => Ok(HttpResponse::Created().json(feed)),
+        Err(AddFeedError::Invalid(field, error)) => Err(WebError::Fields {
+            message: "the feed has invalid fields".into(),
+            fields: [(field, error)].into_iter().collect(),
+        }),
+        Err(taken @ AddFeedError::Taken(_)) => {
+            Err(WebError::api(StatusCode::CONFLICT, taken.to_string()))
+        }
+        Err(AddFeedError::Other(e)) => Err(WebError::Internal(e)),
+    }
+}
+
+/// `GET /api/feeds`: the feeds added, oldest first (FEED_URL, a setting, is not one).
+pub async fn list_feeds(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    let all = state.db.run(crate::db::feeds::all).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "feeds": all })))
+}
+
+/// `DELETE /api/feeds/{id}`: 204, or 404 for no such feed. Its articles stay.
+pub async fn delete_feed(
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let id = id.into_inner();
+    if crate::service::feeds::remove(&state, id).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(WebError::api(
+            StatusCode::NOT_FOUND,
+            format!("there is no feed {id}"),
+        ))
     }
 }

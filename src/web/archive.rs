@@ -3,15 +3,45 @@
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
 
+use super::api::NewsletterQuery;
 use super::{WebError, pages};
-use crate::db::digests;
+use crate::db::{digests, newsletters};
 use crate::digest::compose::archive_html;
 use crate::state::AppState;
 
-/// `GET /archive`: every digest, newest first.
-pub async fn index(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
-    let recent = state.db.run(|conn| digests::editions(conn, 1000)).await?;
+/// `GET /archive`: every public newsletter's digests, newest first;
+/// `?newsletter=SLUG` one public newsletter's (404 for an unknown or private one).
+pub async fn index(
+    query: web::Query<NewsletterQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let slug = query.into_inner().newsletter;
+    let found = state
+        .db
+        .run(move |conn| {
+            let newsletter = match slug {
+                None => None,
+                Some(slug) => match newsletters::find_by_slug(conn, &slug)? {
+                    Some(n) if n.public => Some(n),
+                    _ => return Ok(None),
+                },
+            };
+            let editions = digests::editions(conn, 1000, newsletter.as_ref().map(|n| n.id))?;
+            anyhow::Ok(Some((newsletter, editions)))
+        })
+        .await?;
+    let Some((newsletter, recent)) = found else {
+        return Err(pages::message_page(
+            &state,
+            StatusCode::NOT_FOUND,
+            "No such newsletter",
+            "There is no public newsletter at this address. See the archive for the past editions.",
+        ));
+    };
     let mut context = state.base_context();
+    if let Some(newsletter) = &newsletter {
+        context.insert("newsletter_name", &state.name_of(newsletter));
+    }
     context.insert("digests", &recent);
     pages::render(&state, "archive.html", &context)
 }
@@ -32,7 +62,18 @@ pub async fn show(
     let Ok(id) = id.parse::<i64>() else {
         return Err(not_found());
     };
-    let Some(digest) = state.db.run(move |conn| digests::find(conn, id)).await? else {
+    let found = state
+        .db
+        .run(move |conn| {
+            let Some(digest) = digests::find(conn, id)? else {
+                return Ok(None);
+            };
+            // A private newsletter's digests are not public.
+            let public = newsletters::find(conn, digest.newsletter_id)?.is_some_and(|n| n.public);
+            anyhow::Ok(public.then_some(digest))
+        })
+        .await?;
+    let Some(digest) = found else {
         return Err(not_found());
     };
     if digest.html_body.is_empty() {

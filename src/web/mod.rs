@@ -159,7 +159,14 @@ fn routes(cfg: &mut web::ServiceConfig) {
                         .patch(api::update_newsletter)
                         .delete(api::archive_newsletter)
                         .done(),
-                ),
+                )
+                .service(
+                    Endpoint::at("/feeds")
+                        .get(api::list_feeds)
+                        .post(api::create_feed)
+                        .done(),
+                )
+                .service(Endpoint::at("/feeds/{id}").delete(api::delete_feed).done()),
         )
         .service(
             web::scope("/webhooks")

@@ -4,44 +4,51 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
-use super::{LinkToken, WebError, pages};
+use super::{WebError, pages};
 use crate::db::newsletters::DEFAULT_NEWSLETTER_ID;
-use crate::db::{self, subscribers};
+use crate::db::{self, newsletters, subscribers};
 use crate::metrics::UnsubscribePath;
 use crate::service::subscriptions;
-use crate::state::{AppState, PREVIEW_UNSUBSCRIBE_TOKEN, UNSUBSCRIBE_PURPOSE};
+use crate::state::{AppState, PREFERENCES_PURPOSE, PREVIEW_UNSUBSCRIBE_TOKEN, unsubscribe_purpose};
 
 pub async fn unsubscribe_page(
-    query: web::Query<LinkToken>,
+    query: web::Query<UnsubscribeQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     if query.token.as_deref() == Some(PREVIEW_UNSUBSCRIBE_TOKEN) {
         return preview_link(&state);
     }
-    let id = verify(&state, query.token.as_deref())?;
-    let subscriber = state
+    let id = verify(&state, query.token.as_deref(), query.list)?;
+    let list = query.list;
+    let found = state
         .db
-        .run(move |conn| subscribers::find(conn, id))
+        .run(move |conn| {
+            let newsletter = newsletters::find(conn, list.unwrap_or(DEFAULT_NEWSLETTER_ID))?;
+            anyhow::Ok(subscribers::find(conn, id)?.zip(newsletter))
+        })
         .await?;
-    let Some(subscriber) = subscriber else {
+    let Some((subscriber, newsletter)) = found else {
         return Err(unknown_subscriber(&state));
     };
     let mut context = state.base_context();
+    context.insert("newsletter_name", &state.name_of(&newsletter));
+    context.insert("list", &query.list);
     context.insert("token", query.token.as_deref().unwrap_or_default());
     context.insert("email", &subscriber.email);
     pages::render(&state, "unsubscribe.html", &context)
 }
 
-/// The query of an unsubscribe link: its token, and `all=1` from the page's
-/// "Unsubscribe from everything" button.
+/// The query of an unsubscribe link: its token, the newsletter it leaves (`list=ID`;
+/// none: the default newsletter, as every link from before newsletters), and `all=1`
+/// from the page's "Unsubscribe from everything" button.
 #[derive(Debug, serde::Deserialize)]
 pub struct UnsubscribeQuery {
     pub token: Option<String>,
+    pub list: Option<i64>,
     pub all: Option<String>,
 }
 
-/// Leaves the link's newsletter (every link so far is the default newsletter's, the
-/// one an installation from before newsletters had), or everything with `all=1`.
+/// Leaves the link's newsletter, or everything with `all=1`.
 pub async fn unsubscribe(
     query: web::Query<UnsubscribeQuery>,
     state: web::Data<AppState>,
@@ -52,8 +59,14 @@ pub async fn unsubscribe(
     if query.token.as_deref() == Some(PREVIEW_UNSUBSCRIBE_TOKEN) {
         return preview_link(&state);
     }
-    let id = verify(&state, query.token.as_deref())?;
+    let id = verify(&state, query.token.as_deref(), query.list)?;
     let everything = query.all.as_deref() == Some("1");
+    let newsletter_id = query.list.unwrap_or(DEFAULT_NEWSLETTER_ID);
+    let left_name = state
+        .db
+        .run(move |conn| newsletters::find(conn, newsletter_id))
+        .await?
+        .map(|n| state.name_of(&n));
     let done = state
         .db
         .write(move |conn| {
@@ -66,7 +79,7 @@ pub async fn unsubscribe(
                     },
                 ));
             }
-            subscriptions::leave_newsletter(conn, id, DEFAULT_NEWSLETTER_ID, db::now())
+            subscriptions::leave_newsletter(conn, id, newsletter_id, db::now())
         })
         .await?;
     let Some(left) = done else {
@@ -77,7 +90,13 @@ pub async fn unsubscribe(
         state.metrics.unsubscribe(unsubscribe_path(body.as_deref()));
     }
     let mut context = state.base_context();
+    if let Some(name) = &left_name
+        && !everything
+    {
+        context.insert("newsletter_name", name);
+    }
     context.insert("email", &left.subscriber.email);
+    context.insert("list", &query.list);
     if !left.still_receiving.is_empty() {
         let default_name = state.newsletter_name();
         let names: Vec<String> = left
@@ -86,6 +105,10 @@ pub async fn unsubscribe(
             .map(|name| name.unwrap_or_else(|| default_name.clone()))
             .collect();
         context.insert("still_receiving", &names);
+        context.insert(
+            "preferences_token",
+            &state.signer.sign(PREFERENCES_PURPOSE, left.subscriber.id),
+        );
         context.insert("token", query.token.as_deref().unwrap_or_default());
     }
     pages::render(&state, "unsubscribed.html", &context)
@@ -104,9 +127,11 @@ fn unsubscribe_path(body: Option<&[u8]>) -> UnsubscribePath {
     }
 }
 
-fn verify(state: &AppState, token: Option<&str>) -> Result<i64, WebError> {
+/// The reader a link's token names, when it was signed for the link's newsletter.
+fn verify(state: &AppState, token: Option<&str>, list: Option<i64>) -> Result<i64, WebError> {
     let token = token.unwrap_or_default();
-    state.signer.verify(UNSUBSCRIBE_PURPOSE, token).map_err(|_| {
+    let purpose = unsubscribe_purpose(list.unwrap_or(DEFAULT_NEWSLETTER_ID));
+    state.signer.verify(&purpose, token).map_err(|_| {
         pages::message_page(
             state,
             StatusCode::BAD_REQUEST,

@@ -827,6 +827,7 @@ fn half_queued_digest(db: &newsletter::db::Db, made: chrono::NaiveDateTime) -> i
                 author: Some("Aibarshyn Akhmetkali".into()),
                 published_at: None,
                 image_url: None,
+                sections: Vec::new(),
             },
             made,
         )?;

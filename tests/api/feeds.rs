@@ -490,19 +490,21 @@ async fn a_feed_file_over_five_mebibytes_is_refused_naming_the_size() {
 
 /// An app whose feed reader may fetch from this machine (`FEED_ALLOW_PRIVATE`), for the
 /// tests that serve a feed from a local server.
-async fn spawn_app_allowing_local_feeds() -> TestApp {
+pub(crate) async fn spawn_app_allowing_local_feeds() -> TestApp {
     spawn_app_with(&[("FEED_ALLOW_PRIVATE", "true")]).await
 }
 
 /// A tiny HTTP server serving one canned answer per request; it records each request's
 /// head (request line and headers).
-struct FeedServer {
-    url: String,
+pub(crate) struct FeedServer {
+    pub(crate) url: String,
     requests: Arc<Mutex<Vec<String>>>,
 }
 
 impl FeedServer {
-    async fn start(answer: impl Fn(&str) -> Vec<u8> + Send + Sync + 'static) -> FeedServer {
+    pub(crate) async fn start(
+        answer: impl Fn(&str) -> Vec<u8> + Send + Sync + 'static,
+    ) -> FeedServer {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a port for the feed server");
@@ -537,13 +539,13 @@ impl FeedServer {
         }
     }
 
-    fn requests(&self) -> Vec<String> {
+    pub(crate) fn requests(&self) -> Vec<String> {
         self.requests.lock().expect("the request log").clone()
     }
 }
 
 /// The value of header `name` in a request head (case-insensitive name).
-fn request_header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn request_header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
     head.split("\r\n").skip(1).find_map(|line| {
         let (field, value) = line.split_once(':')?;
         field
@@ -554,7 +556,7 @@ fn request_header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// A whole HTTP/1.1 response that closes the connection.
-fn http_response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+pub(crate) fn http_response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
     let mut response = format!("HTTP/1.1 {status}\r\nConnection: close\r\n");
     for (name, value) in headers {
         response.push_str(&format!("{name}: {value}\r\n"));

@@ -21,6 +21,7 @@ mod hardening;
 mod hostile_input;
 mod mail_look;
 mod mail_samples;
+mod newsletter_digests;
 mod newsletters;
 mod newsletters_admin;
 mod observability;

@@ -6,10 +6,11 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use super::{AdminForm, AdminSession, NoFields, Notice, admin_context, notice_text, see_other};
-use crate::db::{self, articles};
+use crate::db::{self, articles, feeds};
 use crate::domain::article::web_address;
 use crate::domain::{ArticleInput, NewArticle};
 use crate::feed;
+use crate::service::feeds::AddFeedError;
 use crate::state::AppState;
 use crate::web::{WebError, pages};
 
@@ -44,12 +45,27 @@ async fn render_with_status(
     mut context: tera::Context,
     status: StatusCode,
 ) -> Result<HttpResponse, WebError> {
-    let (waiting, left_out) = state
+    let (waiting, left_out, added_feeds) = state
         .db
-        .run(|conn| Ok((articles::waiting(conn)?, articles::left_out(conn)?)))
+        .run(|conn| {
+            Ok((
+                articles::waiting(conn)?,
+                articles::left_out(conn)?,
+                feeds::all(conn)?,
+            ))
+        })
         .await?;
     context.insert("waiting", &waiting);
     context.insert("left_out", &left_out);
+    let added_feeds: Vec<FeedRow> = added_feeds
+        .into_iter()
+        .map(|f| FeedRow {
+            id: f.id,
+            url: feed::redacted(&f.url),
+            section: f.section,
+        })
+        .collect();
+    context.insert("feeds", &added_feeds);
     let feed_url = state.settings.feed_url.as_deref().map(feed::redacted);
     if !context.contains_key("feed_input") {
         context.insert("feed_input", &feed_url.as_deref().unwrap_or_default());
@@ -65,6 +81,14 @@ async fn render_with_status(
             &context,
         ))
     }
+}
+
+/// A feed as the page lists it: its address without any password.
+#[derive(serde::Serialize)]
+struct FeedRow {
+    id: i64,
+    url: String,
+    section: Option<String>,
 }
 
 /// What the add form shows again after an error.
@@ -277,4 +301,51 @@ pub async fn import_feed(
     context.insert("input", &FormValues::from(&ArticleInput::default()));
     context.insert("errors", &crate::domain::article::FieldErrors::default());
     render_with_status(&state, context, status).await
+}
+
+#[derive(Deserialize)]
+pub struct AddFeedForm {
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    section: String,
+}
+
+/// Adds a feed, polled on FEED_CRON from now on (as `POST /api/feeds` does).
+pub async fn add_feed(
+    state: web::Data<AppState>,
+    form: AdminForm<AddFeedForm>,
+) -> Result<HttpResponse, WebError> {
+    let AdminForm { session, form } = form;
+    let section = Some(form.section.as_str()).filter(|s| !s.trim().is_empty());
+    let (status, error) = match crate::service::feeds::add(&state, &form.url, section).await {
+        Ok(_) => return Ok(see_other("/admin/articles?notice=feed-added#feeds")),
+        Err(e @ AddFeedError::Invalid(..)) => (StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e @ AddFeedError::Taken(_)) => (StatusCode::CONFLICT, e.to_string()),
+        Err(AddFeedError::Other(e)) => return Err(WebError::Internal(e)),
+    };
+    let mut context = admin_context(&state, &session, "articles");
+    context.insert("feed_add_error", &error);
+    context.insert("feed_add_url", &form.url);
+    context.insert("feed_add_section", &form.section);
+    context.insert("input", &FormValues::from(&ArticleInput::default()));
+    context.insert("errors", &crate::domain::article::FieldErrors::default());
+    render_with_status(&state, context, status).await
+}
+
+/// Removes a feed; the articles it brought stay.
+pub async fn remove_feed(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    _form: AdminForm<NoFields>,
+) -> Result<HttpResponse, WebError> {
+    if !crate::service::feeds::remove(&state, id.into_inner()).await? {
+        return Err(pages::message_page(
+            &state,
+            StatusCode::NOT_FOUND,
+            "No such feed",
+            "It may have been removed already.",
+        ));
+    }
+    Ok(see_other("/admin/articles?notice=feed-removed#feeds"))
 }

@@ -7,22 +7,93 @@ use serde::Deserialize;
 
 use super::dashboard::recent_digests;
 use super::{AdminForm, AdminSession, NoFields, Notice, admin_context, notice_text, see_other};
+use crate::db::newsletters::{self, Newsletter};
 use crate::db::{self, deliveries, digests};
-use crate::digest::{Composed, compose_digest_titled, preview_digest};
+use crate::digest::{Composed, compose_for, preview_for};
 use crate::domain::{DigestSubject, EmailAddress};
 use crate::mail::Email;
 use crate::mail::message::mailbox;
 use crate::state::AppState;
 use crate::web::{WebError, pages};
 
+/// The newsletter a digests page acts on: `?newsletter=SLUG`, the default one without.
+#[derive(Debug, Default, Deserialize)]
+pub struct Choice {
+    newsletter: Option<String>,
+}
+
+/// The newsletter `choice` names (404 for an unknown or archived one), and the query
+/// string the page's links and forms carry to stay on it ("" for the default one, so
+/// that with one newsletter the pages are as they always were).
+async fn chosen(state: &AppState, choice: Choice) -> Result<(Newsletter, String), WebError> {
+    let found = state
+        .db
+        .run(move |conn| newsletters::sendable(conn, choice.newsletter.as_deref()))
+        .await?;
+    let Some(newsletter) = found else {
+        return Err(pages::message_page(
+            state,
+            StatusCode::NOT_FOUND,
+            "No such newsletter",
+            "It may have been archived. The digests page lists the newsletters you can send.",
+        ));
+    };
+    let query = match newsletter.id {
+        newsletters::DEFAULT_NEWSLETTER_ID => String::new(),
+        _ => format!("?newsletter={}", newsletter.slug),
+    };
+    Ok((newsletter, query))
+}
+
+/// Puts the chosen newsletter into a digests page's `context`: its name, the query its
+/// links carry (`nq`), and the newsletters to choose from when there are several.
+async fn insert_choice(
+    state: &AppState,
+    context: &mut tera::Context,
+    newsletter: &Newsletter,
+    query: &str,
+) -> Result<(), WebError> {
+    let active = state.db.run(newsletters::active).await?;
+    let choices: Vec<serde_json::Value> = active
+        .iter()
+        .map(|n| {
+            serde_json::json!({
+                "slug": n.slug,
+                "name": state.name_of(n),
+                "current": n.id == newsletter.id,
+                "query": match n.id {
+                    newsletters::DEFAULT_NEWSLETTER_ID => String::new(),
+                    _ => format!("?newsletter={}", n.slug),
+                },
+            })
+        })
+        .collect();
+    context.insert("newsletter_choices", &choices);
+    context.insert("chosen_name", &state.name_of(newsletter));
+    context.insert("chosen_slug", &newsletter.slug);
+    context.insert("nq", query);
+    Ok(())
+}
+
+/// The digests page of the newsletter `query` names, with `notice`.
+fn back_to_digests(query: &str, notice: &str) -> HttpResponse {
+    match query {
+        "" => see_other(&format!("/admin/digests?notice={notice}")),
+        query => see_other(&format!("/admin/digests{query}&notice={notice}")),
+    }
+}
+
 pub async fn index(
     state: web::Data<AppState>,
     session: AdminSession,
     notice: web::Query<Notice>,
+    choice: web::Query<Choice>,
 ) -> Result<HttpResponse, WebError> {
-    let next = preview_digest(&state).await?;
+    let (newsletter, query) = chosen(&state, choice.into_inner()).await?;
+    let next = preview_for(&state, newsletter.id).await?;
     let history = recent_digests(&state, 100).await?;
     let mut context = admin_context(&state, &session, "digests");
+    insert_choice(&state, &mut context, &newsletter, &query).await?;
     context.insert("notice", &notice_text(&notice));
     context.insert("has_next", &next.is_some());
     if let Some(next) = &next {
@@ -48,9 +119,12 @@ pub async fn index(
 pub async fn preview(
     state: web::Data<AppState>,
     session: AdminSession,
+    choice: web::Query<Choice>,
 ) -> Result<HttpResponse, WebError> {
-    let next = next_or_conflict(&state).await?;
+    let (newsletter, query) = chosen(&state, choice.into_inner()).await?;
+    let next = next_or_conflict(&state, newsletter.id).await?;
     let mut context = admin_context(&state, &session, "digests");
+    insert_choice(&state, &mut context, &newsletter, &query).await?;
     context.insert("subject", &next.subject);
     context.insert(
         "size_kb",
@@ -66,13 +140,18 @@ pub async fn preview(
 pub async fn preview_mail(
     state: web::Data<AppState>,
     _session: AdminSession,
+    choice: web::Query<Choice>,
 ) -> Result<HttpResponse, WebError> {
-    let next = next_or_conflict(&state).await?;
+    let (newsletter, _) = chosen(&state, choice.into_inner()).await?;
+    let next = next_or_conflict(&state, newsletter.id).await?;
     Ok(super::framed_mail(next.html))
 }
 
-async fn next_or_conflict(state: &AppState) -> Result<crate::digest::Rendered, WebError> {
-    preview_digest(state).await?.ok_or_else(|| {
+async fn next_or_conflict(
+    state: &AppState,
+    newsletter_id: i64,
+) -> Result<crate::digest::Rendered, WebError> {
+    preview_for(state, newsletter_id).await?.ok_or_else(|| {
         pages::message_page(
             state,
             StatusCode::CONFLICT,
@@ -92,12 +171,15 @@ pub struct TestForm {
 pub async fn send_test(
     state: web::Data<AppState>,
     form: AdminForm<TestForm>,
+    choice: web::Query<Choice>,
 ) -> Result<HttpResponse, WebError> {
+    let (newsletter, query) = chosen(&state, choice.into_inner()).await?;
     let email = EmailAddress::parse(&form.form.email).map_err(|e| {
         pages::message_page(&state, StatusCode::BAD_REQUEST, "Check the address", &e)
     })?;
-    let Some(next) = preview_digest(&state).await? else {
-        return Ok(see_other("/admin/digests?notice=nothing-new"));
+    let back = |notice: &str| back_to_digests(&query, notice);
+    let Some(next) = preview_for(&state, newsletter.id).await? else {
+        return Ok(back("nothing-new"));
     };
     let tag = state.signer.tag(
         "message-id:test",
@@ -113,7 +195,7 @@ pub async fn send_test(
         text: next.text,
         html: next.html,
         message_id: format!("<test-{tag}@{}>", state.settings.public_host()),
-        headers: vec![("List-Id", state.list_id())],
+        headers: vec![("List-Id", state.list_id_of(&newsletter))],
         return_path: None,
     };
     state.mailer.send(&message).await.map_err(|e| {
@@ -124,15 +206,17 @@ pub async fn send_test(
             &e.to_string(),
         )
     })?;
-    Ok(see_other("/admin/digests?notice=test-sent"))
+    Ok(back("test-sent"))
 }
 
 /// The confirm step before a real send, with a field for the editor's subject.
 pub async fn confirm_send(
     state: web::Data<AppState>,
     session: AdminSession,
+    choice: web::Query<Choice>,
 ) -> Result<HttpResponse, WebError> {
-    let context = send_page(&state, &session, "", None).await?;
+    let (newsletter, query) = chosen(&state, choice.into_inner()).await?;
+    let context = send_page(&state, &session, &newsletter, &query, "", None).await?;
     pages::render(&state, "admin/send_confirm.html", &context)
 }
 
@@ -141,20 +225,26 @@ pub async fn confirm_send(
 async fn send_page(
     state: &AppState,
     session: &AdminSession,
+    newsletter: &Newsletter,
+    query: &str,
     typed: &str,
     refused: Option<&str>,
 ) -> Result<tera::Context, WebError> {
+    let for_counts = newsletter.clone();
     let (waiting, confirmed) = state
         .db
-        .run(|conn| {
-            Ok((
-                db::articles::waiting(conn)?.len(),
-                db::stats::status_counts(conn)?.confirmed,
-            ))
+        .run(move |conn| {
+            let waiting = db::articles::waiting_for(conn, &for_counts, db::now())?.len();
+            let confirmed = match for_counts.id {
+                newsletters::DEFAULT_NEWSLETTER_ID => db::stats::status_counts(conn)?.confirmed,
+                id => db::subscriptions::confirmed_count(conn, id)?,
+            };
+            Ok((waiting, confirmed))
         })
         .await?;
-    let next = preview_digest(state).await?;
+    let next = preview_for(state, newsletter.id).await?;
     let mut context = admin_context(state, session, "digests");
+    insert_choice(state, &mut context, newsletter, query).await?;
     context.insert("articles", &waiting);
     context.insert("recipients", &confirmed);
     context.insert(
@@ -178,26 +268,34 @@ pub struct SendForm {
 pub async fn send_now(
     state: web::Data<AppState>,
     form: AdminForm<SendForm>,
+    choice: web::Query<Choice>,
 ) -> Result<HttpResponse, WebError> {
+    let (newsletter, query) = chosen(&state, choice.into_inner()).await?;
     let subject = match DigestSubject::parse_optional(Some(&form.form.subject)) {
         Ok(subject) => subject,
-        Err(e) => return refused_subject(&state, &form.session, &form.form.subject, &e).await,
+        Err(e) => {
+            let context = send_page(
+                &state,
+                &form.session,
+                &newsletter,
+                &query,
+                &form.form.subject,
+                Some(&e),
+            )
+            .await?;
+            return refused_subject(&state, context);
+        }
     };
-    match compose_digest_titled(&state, subject).await? {
+    let back = |notice: &str| back_to_digests(&query, notice);
+    match compose_for(&state, newsletter.id, subject).await? {
         Composed::Created(created) => Ok(see_other(&format!("/admin/digests/{}", created.id))),
-        Composed::NothingNew => Ok(see_other("/admin/digests?notice=nothing-new")),
-        Composed::NoReaders { .. } => Ok(see_other("/admin/digests?notice=no-readers")),
+        Composed::NothingNew => Ok(back("nothing-new")),
+        Composed::NoReaders { .. } => Ok(back("no-readers")),
     }
 }
 
 /// The send page again, with the subject as typed and why it was refused (400).
-async fn refused_subject(
-    state: &AppState,
-    session: &AdminSession,
-    typed: &str,
-    why: &str,
-) -> Result<HttpResponse, WebError> {
-    let context = send_page(state, session, typed, Some(why)).await?;
+fn refused_subject(state: &AppState, context: tera::Context) -> Result<HttpResponse, WebError> {
     let html = state
         .templates
         .render("admin/send_confirm.html", &context)?;

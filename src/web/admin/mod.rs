@@ -120,6 +120,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .post(articles::import_feed)
                     .done(),
             )
+            .service(Endpoint::at("/feeds").post(articles::add_feed).done())
+            .service(
+                Endpoint::at("/feeds/{id}/remove")
+                    .post(articles::remove_feed)
+                    .done(),
+            )
             .service(
                 Endpoint::at("/articles/{id}/move")
                     .post(articles::reorder)
@@ -396,6 +402,8 @@ fn notice_text(notice: &Notice) -> Option<&'static str> {
         "newsletter-created" => "The newsletter was created.",
         "newsletter-saved" => "The newsletter was saved.",
         "newsletter-archived" => "The newsletter was archived: it is no longer offered or sent.",
+        "feed-added" => "The feed was added; it is read on its schedule (FEED_CRON) from now on.",
+        "feed-removed" => "The feed was removed; the articles it brought stay.",
         _ => return None,
     })
 }
