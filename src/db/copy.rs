@@ -10,8 +10,8 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
 use super::schema::{
-    admin_sessions, app_settings, articles, confirmation_tokens, deliveries, digests,
-    feedback_events, newsletters, outgoing_emails, subscribers, subscriptions,
+    admin_sessions, app_settings, articles, confirmation_tokens, deliveries, digest_translations,
+    digests, feedback_events, newsletters, outgoing_emails, subscribers, subscriptions,
 };
 use super::{AnyConnection, Conn, Db};
 
@@ -70,7 +70,7 @@ row!(Subscriber, subscribers {
     id: i64, email: String, name: Option<String>, status: String,
     created_at: NaiveDateTime, updated_at: NaiveDateTime,
     confirmed_at: Option<NaiveDateTime>, unsubscribed_at: Option<NaiveDateTime>,
-    hard_bounces: i32,
+    hard_bounces: i32, language: Option<String>,
 });
 row!(ConfirmationToken, confirmation_tokens {
     token_hash: String, subscriber_id: i64, created_at: NaiveDateTime,
@@ -94,6 +94,11 @@ row!(Newsletter, newsletters {
     id: i64, slug: String, name: Option<String>, description: String,
     schedule: Option<String>, sections: String, public: bool, preselected: bool,
     archived: bool, created_at: NaiveDateTime, updated_at: NaiveDateTime,
+    language: Option<String>,
+});
+row!(DigestTranslation, digest_translations {
+    digest_id: i64, language: String, subject: String, html_body: String,
+    text_body: String,
 });
 row!(
     Subscription,
@@ -132,12 +137,13 @@ row!(FeedbackEvent, feedback_events {
 });
 
 /// Every table, in the order they are copied: parents before what points at them.
-pub(crate) const TABLES: [&str; 11] = [
+pub(crate) const TABLES: [&str; 12] = [
     "app_settings",
     "newsletters",
     "subscribers",
     "subscriptions",
     "digests",
+    "digest_translations",
     "articles",
     "confirmation_tokens",
     "outgoing_emails",
@@ -154,6 +160,7 @@ pub(crate) fn count(conn: &mut Conn, table: &str) -> QueryResult<i64> {
         "newsletters" => newsletters::table.count().get_result(conn)?,
         "subscriptions" => subscriptions::table.count().get_result(conn)?,
         "digests" => digests::table.count().get_result(conn)?,
+        "digest_translations" => digest_translations::table.count().get_result(conn)?,
         "articles" => articles::table.count().get_result(conn)?,
         "confirmation_tokens" => confirmation_tokens::table.count().get_result(conn)?,
         "outgoing_emails" => outgoing_emails::table.count().get_result(conn)?,
@@ -257,6 +264,29 @@ fn copy_rows(source: &mut Conn, target: &mut Conn) -> anyhow::Result<()> {
         crate::on_engine!(target, |c| insert.execute(c))?;
     }
     by_key!(digests, Digest, id, 0_i64);
+    // Translations are keyed by (digest, language).
+    let mut last: (i64, String) = (0, String::new());
+    loop {
+        let rows: Vec<DigestTranslation> = digest_translations::table
+            .select(DigestTranslation::as_select())
+            .filter(
+                digest_translations::digest_id
+                    .gt(last.0)
+                    .or(digest_translations::digest_id
+                        .eq(last.0)
+                        .and(digest_translations::language.gt(last.1.clone()))),
+            )
+            .order((
+                digest_translations::digest_id.asc(),
+                digest_translations::language.asc(),
+            ))
+            .limit(CHUNK)
+            .load(source)?;
+        let Some(end) = rows.last() else { break };
+        last = (end.digest_id, end.language.clone());
+        let insert = diesel::insert_into(digest_translations::table).values(&rows);
+        crate::on_engine!(target, |c| insert.execute(c))?;
+    }
     by_key!(articles, Article, id, 0_i64);
     by_key!(
         confirmation_tokens,

@@ -11,7 +11,8 @@ use tokio::sync::{Notify, watch};
 
 use crate::db::deliveries::{self, ClaimedDelivery, DeliveryKey};
 use crate::db::digests::{self, Digest};
-use crate::db::{self, Conn, Outcome};
+use crate::db::{self, Conn, Outcome, newsletters};
+use crate::i18n::Language;
 use crate::digest::compose::{self, unsubscribe_placeholder};
 use crate::mail::message::{Email, mailbox};
 use crate::mail::outbox::{self, Lease, Queue, Recorded};
@@ -32,6 +33,27 @@ pub struct DigestCache {
 struct Prepared {
     digest: Digest,
     placeholder: String,
+    /// The language of `digest`'s own render.
+    language: Language,
+    /// Its renders in other languages its readers read.
+    translations: Vec<(Language, digests::Translation)>,
+}
+
+impl Prepared {
+    /// The render for a reader of `language` (the digest's own when there is none in
+    /// it: the newsletter is tied to its language, or the reader came after the render),
+    /// and its language: subject, text, HTML.
+    fn for_reader(&self, language: Language) -> (Language, &str, &str, &str) {
+        match self.translations.iter().find(|(l, _)| *l == language) {
+            Some((l, t)) => (*l, &t.subject, &t.text_body, &t.html_body),
+            None => (
+                self.language,
+                &self.digest.subject,
+                &self.digest.text_body,
+                &self.digest.html_body,
+            ),
+        }
+    }
 }
 
 impl DigestCache {
@@ -42,17 +64,34 @@ impl DigestCache {
             if self.digests.contains_key(&id) {
                 continue;
             }
-            let digest = state
+            let default = state.settings.default_language;
+            let (digest, language, translations) = state
                 .db
-                .run(move |conn| digests::find(conn, id))
+                .run(move |conn| {
+                    let Some(digest) = digests::find(conn, id)? else {
+                        return Ok(None);
+                    };
+                    let language = newsletters::find(conn, digest.newsletter_id)?
+                        .and_then(|n| n.language)
+                        .and_then(|code| Language::parse(&code))
+                        .unwrap_or(default);
+                    let translations = digests::translations(conn, id)?;
+                    Ok(Some((digest, language, translations)))
+                })
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("digest {id} has deliveries but does not exist"))?;
             let placeholder = unsubscribe_placeholder(state, id);
+            let translations = translations
+                .into_iter()
+                .filter_map(|t| Language::parse(&t.language).map(|l| (l, t)))
+                .collect();
             self.digests.insert(
                 id,
                 Arc::new(Prepared {
                     digest,
                     placeholder,
+                    language,
+                    translations,
                 }),
             );
         }
@@ -238,15 +277,17 @@ fn personalise(
         ),
         None => format!("<{unsubscribe}>"),
     };
+    let reader_language = delivery
+        .language
+        .as_deref()
+        .and_then(Language::parse)
+        .unwrap_or(state.settings.default_language);
+    let (language, subject, text, html) = prepared.for_reader(reader_language);
     let email = Email {
         to: mailbox(delivery.name.as_deref(), &delivery.email)?,
-        subject: digest.subject.clone(),
-        text: digest
-            .text_body
-            .replace(&prepared.placeholder, &unsubscribe),
-        html: digest
-            .html_body
-            .replace(&prepared.placeholder, &escape_html(&unsubscribe)),
+        subject: subject.to_owned(),
+        text: text.replace(&prepared.placeholder, &unsubscribe),
+        html: html.replace(&prepared.placeholder, &escape_html(&unsubscribe)),
         message_id: message_id(state, digest.id, delivery.subscriber_id),
         headers: vec![
             ("List-Unsubscribe", list_unsubscribe),
@@ -257,6 +298,7 @@ fn personalise(
             ("List-Id", state.list_id()),
             ("Feedback-ID", state.feedback_id(digest.id)),
             ("Precedence", "bulk".to_owned()),
+            ("Content-Language", language.code().to_owned()),
         ],
         return_path: state.return_path(sent),
     };

@@ -3,15 +3,19 @@
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
 
+use super::language::PageLanguage;
 use super::{WebError, pages};
 use crate::db::digests;
 use crate::digest::compose::archive_html;
 use crate::state::AppState;
 
 /// `GET /archive`: every digest, newest first.
-pub async fn index(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+pub async fn index(
+    page: PageLanguage,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
     let recent = state.db.run(|conn| digests::editions(conn, 1000)).await?;
-    let mut context = state.base_context();
+    let mut context = page.context(&state);
     context.insert("digests", &recent);
     pages::render(&state, "archive.html", &context)
 }
@@ -19,14 +23,16 @@ pub async fn index(state: web::Data<AppState>) -> Result<HttpResponse, WebError>
 /// `GET /archive/{id}`: one digest, the "view in browser" link of every mail.
 pub async fn show(
     id: web::Path<String>,
+    page: PageLanguage,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let not_found = || {
-        pages::message_page(
+        pages::message_in(
             &state,
+            &page,
             StatusCode::NOT_FOUND,
-            "No such edition",
-            "There is no edition at this address. See the archive for the past ones.",
+            "error-no-edition-title",
+            "error-no-edition-text",
         )
     };
     let Ok(id) = id.parse::<i64>() else {

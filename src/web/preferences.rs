@@ -7,7 +7,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 
+use super::language::PageLanguage;
 use super::{LinkToken, WebError, form, pages};
+use crate::i18n::Language;
 use crate::db::{self, subscribers};
 use crate::service::subscriptions::{self, Preference, PreferencesSaved};
 use crate::state::{AppState, PREFERENCES_PURPOSE, UNSUBSCRIBE_PURPOSE};
@@ -22,69 +24,122 @@ struct Choice {
 
 pub async fn preferences_page(
     query: web::Query<LinkToken>,
+    lang: PageLanguage,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    let id = verify(&state, query.token.as_deref())?;
-    page(&state, id, None, &[], false).await
+    let id = verify(&state, &lang, query.token.as_deref())?;
+    page(&state, &lang, id, None, &[], false).await
 }
 
 pub async fn save_preferences(
     req: HttpRequest,
     query: web::Query<LinkToken>,
+    lang: PageLanguage,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    let id = verify(&state, query.token.as_deref())?;
+    let id = verify(&state, &lang, query.token.as_deref())?;
     if !form::is_form(&req) {
-        return Err(pages::message_page(
+        return Err(pages::message_in(
             &state,
+            &lang,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "This form could not be read",
-            "The form must be sent as application/x-www-form-urlencoded.",
+            "error-form-title",
+            "error-form-type-text",
         ));
     }
     let pairs = form::decode(&body).map_err(|e| {
-        pages::message_page(
-            &state,
-            StatusCode::BAD_REQUEST,
-            "This form could not be read",
-            &format!("The form could not be read: {e}."),
-        )
+        let detail = crate::i18n::format_arg(lang.language, "error-form-text", "detail", &e);
+        let mut context = lang.context(&state);
+        context.insert("title", &lang.text("error-form-title"));
+        context.insert("message", &detail);
+        pages::error_page(&state, StatusCode::BAD_REQUEST, "message.html", &context)
     })?;
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    // The page's language travels in the form; the reader's own is the one chosen.
+    let lang = match field("lang").and_then(Language::parse) {
+        Some(language) => lang.switched(language),
+        None => lang,
+    };
+    let language = match field("language") {
+        None => None,
+        Some(code) => match Language::ALL.into_iter().find(|l| l.code() == code) {
+            Some(language) => Some(language),
+            None => {
+                return Err(pages::message_in(
+                    &state,
+                    &lang,
+                    StatusCode::BAD_REQUEST,
+                    "error-form-title",
+                    "error-language-text",
+                ));
+            }
+        },
+    };
     let chosen: Vec<String> = pairs
-        .into_iter()
+        .iter()
         .filter(|(n, _)| n == "newsletter")
-        .map(|(_, v)| v)
+        .map(|(_, v)| v.clone())
         .collect();
     let for_save = chosen.clone();
     let saved = state
         .db
-        .write(move |conn| subscriptions::save_preferences(conn, id, &for_save, db::now()))
+        .write(move |conn| {
+            db::exclusive(conn, |conn| {
+                let saved = subscriptions::save_preferences(conn, id, &for_save, db::now())?;
+                if let (PreferencesSaved::Saved { .. }, Some(language)) = (&saved, language) {
+                    subscribers::set_language(conn, id, language)?;
+                }
+                Ok(saved)
+            })
+        })
         .await?;
     match saved {
         PreferencesSaved::Saved { left } => {
             state
                 .metrics
                 .unsubscribes(crate::metrics::UnsubscribePath::Preferences, left);
-            page(&state, id, None, &[], true).await
+            // The page answers in the language just chosen.
+            let lang = match language {
+                Some(language) => lang.switched(language),
+                None => lang,
+            };
+            page(&state, &lang, id, None, &[], true).await
         }
         PreferencesSaved::Refused(refused) => {
-            page(&state, id, Some(refused.message()), &chosen, false).await
+            let message = refused_message(lang.language, refused);
+            page(&state, &lang, id, Some(&message), &chosen, false).await
         }
-        PreferencesSaved::NotSubscribed => Err(pages::message_page(
+        PreferencesSaved::NotSubscribed => Err(pages::message_in(
             &state,
+            &lang,
             StatusCode::GONE,
-            "You are not subscribed",
-            "This address receives none of our newsletters now. To receive them again, sign up on our home page.",
+            "error-not-subscribed-title",
+            "error-not-subscribed-text",
         )),
-        PreferencesSaved::Unknown => Err(unknown_subscriber(&state)),
+        PreferencesSaved::Unknown => Err(unknown_subscriber(&state, &lang)),
     }
+}
+
+/// Why a choice of newsletters was refused, in `language`.
+pub fn refused_message(language: Language, refused: subscriptions::ChoiceError) -> String {
+    let key = match refused {
+        subscriptions::ChoiceError::NoneChosen => "signup-error-none-chosen",
+        subscriptions::ChoiceError::NotOffered => "signup-error-not-offered",
+    };
+    crate::i18n::text(language, key)
 }
 
 /// The page for reader `id`: 200, or, with `error` (a refused save, shown with the
 /// reader's `chosen` ticks), 400.
 async fn page(
     state: &AppState,
+    lang: &PageLanguage,
     id: i64,
     error: Option<&str>,
     chosen: &[String],
@@ -100,7 +155,7 @@ async fn page(
         })
         .await?;
     let Some((subscriber, offered)) = found else {
-        return Err(unknown_subscriber(state));
+        return Err(unknown_subscriber(state, lang));
     };
     let default_name = state.newsletter_name();
     let choices: Vec<Choice> = offered
@@ -116,9 +171,15 @@ async fn page(
             description: newsletter.description,
         })
         .collect();
-    let mut context = state.base_context();
+    let mut context = lang.context(state);
     context.insert("email", &subscriber.email);
     context.insert("reader_name", &subscriber.name);
+    context.insert(
+        "reader_language",
+        subscriber
+            .language(state.settings.default_language)
+            .code(),
+    );
     context.insert("newsletters", &choices);
     context.insert("token", &state.signer.sign(PREFERENCES_PURPOSE, id));
     context.insert(
@@ -142,23 +203,25 @@ async fn page(
     }
 }
 
-fn verify(state: &AppState, token: Option<&str>) -> Result<i64, WebError> {
+fn verify(state: &AppState, lang: &PageLanguage, token: Option<&str>) -> Result<i64, WebError> {
     let token = token.unwrap_or_default();
     state.signer.verify(PREFERENCES_PURPOSE, token).map_err(|_| {
-        pages::message_page(
+        pages::message_in(
             state,
+            lang,
             StatusCode::BAD_REQUEST,
-            "This link is incomplete",
-            "The link seems to have been cut off or changed. Open it from one of our emails again.",
+            "error-link-incomplete-title",
+            "error-preferences-link-text",
         )
     })
 }
 
-fn unknown_subscriber(state: &AppState) -> WebError {
-    pages::message_page(
+fn unknown_subscriber(state: &AppState, lang: &PageLanguage) -> WebError {
+    pages::message_in(
         state,
+        lang,
         StatusCode::NOT_FOUND,
-        "No subscription here",
-        "This address is no longer on our list.",
+        "error-unknown-reader-title",
+        "error-preferences-unknown-text",
     )
 }
