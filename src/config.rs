@@ -1341,7 +1341,9 @@ mod tests {
         use crate::i18n::Language;
         assert_eq!(settings(&[]).unwrap().default_language, Language::En);
         assert_eq!(
-            settings(&[("DEFAULT_LANGUAGE", "kk")]).unwrap().default_language,
+            settings(&[("DEFAULT_LANGUAGE", "kk")])
+                .unwrap()
+                .default_language,
             Language::Kk
         );
         let err = settings(&[("DEFAULT_LANGUAGE", "de")]).unwrap_err();

@@ -245,9 +245,7 @@ fn fluent_args<'a>(args: &'a HashMap<String, tera::Value>, escape: bool) -> Flue
                 Some(i) => FluentValue::from(i),
                 None => FluentValue::from(n.as_f64().unwrap_or_default()),
             },
-            tera::Value::String(s) if escape => {
-                FluentValue::from(crate::templates::escape_html(s))
-            }
+            tera::Value::String(s) if escape => FluentValue::from(crate::templates::escape_html(s)),
             tera::Value::String(s) => FluentValue::from(s.as_str()),
             tera::Value::Null => FluentValue::from(""),
             other => {
@@ -278,7 +276,7 @@ fn call_key(args: &HashMap<String, tera::Value>) -> tera::Result<&str> {
         .ok_or_else(|| tera::Error::msg("t() needs key=\"message-id\""))
 }
 
-/// `{{ t(key="signup-title", lang=lang, count=3) }}`: a message as text; in an HTML
+/// `{{ t(key="archive-articles", lang=lang, count=3) }}`: a message as text; in an HTML
 /// template Tera escapes it like any value.
 pub struct Translate;
 

@@ -96,10 +96,16 @@ row!(Newsletter, newsletters {
     archived: bool, created_at: NaiveDateTime, updated_at: NaiveDateTime,
     language: Option<String>,
 });
-row!(DigestTranslation, digest_translations {
-    digest_id: i64, language: String, subject: String, html_body: String,
-    text_body: String,
-});
+row!(
+    DigestTranslation,
+    digest_translations {
+        digest_id: i64,
+        language: String,
+        subject: String,
+        html_body: String,
+        text_body: String,
+    }
+);
 row!(
     Subscription,
     subscriptions {

@@ -429,7 +429,9 @@ fn render(
 ) -> anyhow::Result<Rendered> {
     let n = articles.len();
     let attempt = |full: usize, listed: usize| {
-        render_parts(state, articles, full, listed, digest_id, now, subject, language)
+        render_parts(
+            state, articles, full, listed, digest_id, now, subject, language,
+        )
     };
     let fits = |rendered: &Rendered| travelling_size(&rendered.html) <= DIGEST_HTML_BUDGET;
     // The usual case, one render: every story in full.
@@ -591,7 +593,12 @@ fn preheader(stories: &[Article], language: Language) -> String {
             .unwrap_or_default(),
         [_, rest @ ..] => {
             let titles: Vec<&str> = rest.iter().take(4).map(|a| a.title.as_str()).collect();
-            let also = i18n::format_arg(language, "digest-preheader-also", "titles", &titles.join(" · "));
+            let also = i18n::format_arg(
+                language,
+                "digest-preheader-also",
+                "titles",
+                &titles.join(" · "),
+            );
             shorten(&also, PREHEADER_CHARS)
         }
     }

@@ -462,11 +462,12 @@ pub enum PreferencesSaved {
 /// Saves a confirmed reader's choice (`chosen`, slugs, from the page
 /// [`preferences`] offers): those on, the others off. The signed link proves the
 /// mailbox is theirs, so no opt-in mail is needed. Choosing nothing is refused: leaving
-/// everything is [`unsubscribe`].
+/// everything is [`unsubscribe`]. With `language`, the reader's language changes too.
 pub fn save_preferences(
     conn: &mut Conn,
     subscriber_id: i64,
     chosen: &[String],
+    language: Option<Language>,
     now: NaiveDateTime,
 ) -> anyhow::Result<PreferencesSaved> {
     db::exclusive(conn, |conn| {
@@ -485,6 +486,9 @@ pub fn save_preferences(
             .any(|slug| !offered.iter().any(|p| p.newsletter.slug == *slug))
         {
             return Ok(PreferencesSaved::Refused(ChoiceError::NotOffered));
+        }
+        if let Some(language) = language {
+            subscribers::set_language(conn, subscriber_id, language)?;
         }
         let mut left = 0;
         for p in offered {

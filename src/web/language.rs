@@ -59,6 +59,17 @@ impl PageLanguage {
         context
     }
 
+    /// The same language, its links leading to the sign-up page: for a page about a
+    /// bad link or form, which would only repeat itself (and the bad input) in another
+    /// language.
+    pub fn to_front(&self) -> PageLanguage {
+        let mut front = self.clone();
+        for link in &mut front.links {
+            link.url = format!("/?lang={}", link.code);
+        }
+        front
+    }
+
     /// The message `key` in the page's language.
     pub fn text(&self, key: &str) -> String {
         crate::i18n::text(self.language, key)
@@ -78,16 +89,14 @@ impl FromRequest for PageLanguage {
 /// for again (a `GET`, the preferences page); the sign-up page otherwise (what a form
 /// answered cannot be asked for by a link).
 fn links(req: &HttpRequest, current: Language) -> Vec<LanguageLink> {
-    let again = req.method() == Method::GET
-        || req.method() == Method::HEAD
-        || req.path() == "/preferences";
+    let again =
+        req.method() == Method::GET || req.method() == Method::HEAD || req.path() == "/preferences";
     Language::ALL
         .into_iter()
         .map(|language| {
             let url = if again {
                 let mut query = url::form_urlencoded::Serializer::new(String::new());
-                for (name, value) in url::form_urlencoded::parse(req.query_string().as_bytes())
-                {
+                for (name, value) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
                     if name != "lang" {
                         query.append_pair(&name, &value);
                     }

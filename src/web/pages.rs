@@ -51,7 +51,7 @@ pub fn message_in(
     title: &str,
     text: &str,
 ) -> WebError {
-    let mut context = page.context(state);
+    let mut context = page.to_front().context(state);
     context.insert("title", &page.text(title));
     context.insert("message", &page.text(text));
     error_page(state, status, "message.html", &context)

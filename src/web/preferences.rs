@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::language::PageLanguage;
 use super::{LinkToken, WebError, form, pages};
-use crate::i18n::Language;
 use crate::db::{self, subscribers};
+use crate::i18n::Language;
 use crate::service::subscriptions::{self, Preference, PreferencesSaved};
 use crate::state::{AppState, PREFERENCES_PURPOSE, UNSUBSCRIBE_PURPOSE};
 
@@ -90,13 +90,7 @@ pub async fn save_preferences(
     let saved = state
         .db
         .write(move |conn| {
-            db::exclusive(conn, |conn| {
-                let saved = subscriptions::save_preferences(conn, id, &for_save, db::now())?;
-                if let (PreferencesSaved::Saved { .. }, Some(language)) = (&saved, language) {
-                    subscribers::set_language(conn, id, language)?;
-                }
-                Ok(saved)
-            })
+            subscriptions::save_preferences(conn, id, &for_save, language, db::now())
         })
         .await?;
     match saved {
@@ -176,9 +170,7 @@ async fn page(
     context.insert("reader_name", &subscriber.name);
     context.insert(
         "reader_language",
-        subscriber
-            .language(state.settings.default_language)
-            .code(),
+        subscriber.language(state.settings.default_language).code(),
     );
     context.insert("newsletters", &choices);
     context.insert("token", &state.signer.sign(PREFERENCES_PURPOSE, id));
@@ -205,15 +197,18 @@ async fn page(
 
 fn verify(state: &AppState, lang: &PageLanguage, token: Option<&str>) -> Result<i64, WebError> {
     let token = token.unwrap_or_default();
-    state.signer.verify(PREFERENCES_PURPOSE, token).map_err(|_| {
-        pages::message_in(
-            state,
-            lang,
-            StatusCode::BAD_REQUEST,
-            "error-link-incomplete-title",
-            "error-preferences-link-text",
-        )
-    })
+    state
+        .signer
+        .verify(PREFERENCES_PURPOSE, token)
+        .map_err(|_| {
+            pages::message_in(
+                state,
+                lang,
+                StatusCode::BAD_REQUEST,
+                "error-link-incomplete-title",
+                "error-preferences-link-text",
+            )
+        })
 }
 
 fn unknown_subscriber(state: &AppState, lang: &PageLanguage) -> WebError {

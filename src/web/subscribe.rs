@@ -8,10 +8,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::client::{RateLimiter, client_ip};
 use super::language::PageLanguage;
 use super::{WebError, form, pages};
-use crate::i18n::Language;
 use crate::db;
 use crate::db::newsletters::{self, Newsletter};
 use crate::domain::{EmailAddress, SubscriberName};
+use crate::i18n::Language;
 use crate::service::subscriptions::{self, SignupOutcome};
 use crate::state::AppState;
 use serde::Serialize;
@@ -76,7 +76,10 @@ struct Signup {
 impl Signup {
     /// The form's fields parsed, or field name → message to show beside it, in
     /// `language` (English says exactly what is wrong; the others say what is wanted).
-    fn parse(form: &SignupForm, language: Language) -> Result<Self, BTreeMap<&'static str, String>> {
+    fn parse(
+        form: &SignupForm,
+        language: Language,
+    ) -> Result<Self, BTreeMap<&'static str, String>> {
         let said = |key: &str, english: String| match language {
             Language::En => english,
             other => crate::i18n::text(other, key),
@@ -242,7 +245,9 @@ pub async fn subscribe(
         SignupOutcome::TooManyMails => {
             let mut errors = BTreeMap::new();
             errors.insert("form", page.text("signup-error-too-many"));
-            return Err(form_again(&state, &page, StatusCode::TOO_MANY_REQUESTS, &form, &errors).await);
+            return Err(
+                form_again(&state, &page, StatusCode::TOO_MANY_REQUESTS, &form, &errors).await,
+            );
         }
         SignupOutcome::Refused(refused) => {
             let mut errors = BTreeMap::new();

@@ -109,15 +109,18 @@ fn unsubscribe_path(body: Option<&[u8]>) -> UnsubscribePath {
 
 fn verify(state: &AppState, page: &PageLanguage, token: Option<&str>) -> Result<i64, WebError> {
     let token = token.unwrap_or_default();
-    state.signer.verify(UNSUBSCRIBE_PURPOSE, token).map_err(|_| {
-        pages::message_in(
-            state,
-            page,
-            StatusCode::BAD_REQUEST,
-            "error-unsubscribe-link-title",
-            "error-unsubscribe-link-text",
-        )
-    })
+    state
+        .signer
+        .verify(UNSUBSCRIBE_PURPOSE, token)
+        .map_err(|_| {
+            pages::message_in(
+                state,
+                page,
+                StatusCode::BAD_REQUEST,
+                "error-unsubscribe-link-title",
+                "error-unsubscribe-link-text",
+            )
+        })
 }
 
 /// What the unsubscribe link of a preview or a test mail leads to: it changes nothing.
