@@ -700,6 +700,13 @@ async fn the_sign_up_page_and_a_digest_read_in_each_language() {
         };
         assert!(more.starts_with(expected), "{code}: {more}");
         browser.shot(&format!("digest-{code}")).await;
+        // Its foot: the unsubscribe link and the rest of the digest's own words.
+        browser
+            .client
+            .execute("window.scrollTo(0, document.body.scrollHeight);", vec![])
+            .await
+            .expect("the mail scrolls");
+        browser.shot(&format!("digest-{code}-foot")).await;
     }
     browser.close().await;
 }
