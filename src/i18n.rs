@@ -270,10 +270,19 @@ fn call_language(args: &HashMap<String, tera::Value>) -> Language {
         .unwrap_or(Language::En)
 }
 
-fn call_key(args: &HashMap<String, tera::Value>) -> tera::Result<&str> {
-    args.get("key")
+/// A template call's message (`key=`) in its language (`lang=`) with the rest of its
+/// arguments, HTML-escaped when `escape`.
+fn call(args: &HashMap<String, tera::Value>, escape: bool) -> tera::Result<tera::Value> {
+    let key = args
+        .get("key")
         .and_then(|v| v.as_str())
-        .ok_or_else(|| tera::Error::msg("t() needs key=\"message-id\""))
+        .ok_or_else(|| tera::Error::msg("t() needs key=\"message-id\""))?;
+    let fluent = fluent_args(args, escape);
+    Ok(tera::Value::String(message(
+        call_language(args),
+        key,
+        Some(&fluent),
+    )))
 }
 
 /// `{{ t(key="archive-articles", lang=lang, count=3) }}`: a message as text; in an HTML
@@ -282,13 +291,7 @@ pub struct Translate;
 
 impl tera::Function for Translate {
     fn call(&self, args: &HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
-        let key = call_key(args)?;
-        let fluent = fluent_args(args, false);
-        Ok(tera::Value::String(message(
-            call_language(args),
-            key,
-            Some(&fluent),
-        )))
+        call(args, false)
     }
 }
 
@@ -298,13 +301,7 @@ pub struct TranslateHtml;
 
 impl tera::Function for TranslateHtml {
     fn call(&self, args: &HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
-        let key = call_key(args)?;
-        let fluent = fluent_args(args, true);
-        Ok(tera::Value::String(message(
-            call_language(args),
-            key,
-            Some(&fluent),
-        )))
+        call(args, true)
     }
 
     fn is_safe(&self) -> bool {

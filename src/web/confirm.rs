@@ -111,8 +111,5 @@ fn link_problem(
     title: &str,
     message: &str,
 ) -> WebError {
-    let mut context = page.to_front().context(state);
-    context.insert("title", &page.text(title));
-    context.insert("message", &page.text(message));
-    pages::error_page(state, status, "link_problem.html", &context)
+    pages::notice_in(state, page, status, "link_problem.html", title, message)
 }

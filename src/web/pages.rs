@@ -51,10 +51,23 @@ pub fn message_in(
     title: &str,
     text: &str,
 ) -> WebError {
+    notice_in(state, page, status, "message.html", title, text)
+}
+
+/// `template` (a page given `title` and `message`) with the messages `title` and `text`
+/// in the page's language, its language links leading to the sign-up page.
+pub fn notice_in(
+    state: &AppState,
+    page: &PageLanguage,
+    status: StatusCode,
+    template: &str,
+    title: &str,
+    text: &str,
+) -> WebError {
     let mut context = page.to_front().context(state);
     context.insert("title", &page.text(title));
     context.insert("message", &page.text(text));
-    error_page(state, status, "message.html", &context)
+    error_page(state, status, template, &context)
 }
 
 /// A static asset compiled into the binary, cacheable for a day.
