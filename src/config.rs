@@ -356,6 +356,9 @@ pub struct Settings {
     pub digest_cron: Option<String>,
     /// `TIMEZONE`: the zone the cron schedules run in and dates are written in.
     pub timezone: chrono_tz::Tz,
+    /// `DEFAULT_LANGUAGE`: the language of pages whose browser names none of ours, and
+    /// of the mail of readers who signed up before the reader's language was kept.
+    pub default_language: crate::i18n::Language,
     pub feed_url: Option<String>,
     pub feed_cron: Option<String>,
     /// `FEED_ALLOW_PRIVATE`: whether the feed fetcher may connect to loopback, private
@@ -550,6 +553,7 @@ impl Settings {
         let digest_cron = optional_cron(get("DIGEST_CRON"), "0 0 7 * * *", "DIGEST_CRON")?;
         let feed_cron = optional_cron(get("FEED_CRON"), "0 */15 * * * *", "FEED_CRON")?;
         let timezone = parse_timezone(get_nonempty("TIMEZONE"))?;
+        let default_language = parse_language(get_nonempty("DEFAULT_LANGUAGE"))?;
         let feed_url = get_nonempty("FEED_URL");
         if let Some(url) = &feed_url
             && Url::parse(url).is_err()
@@ -704,6 +708,7 @@ impl Settings {
             app_secret: app_secret.map(Secret),
             digest_cron,
             timezone,
+            default_language,
             feed_url,
             feed_cron,
             feed_allow_private,
@@ -830,6 +835,22 @@ pub fn suggest_scheme(raw: &str) -> Option<String> {
             .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
     let candidate = format!("https://{raw}");
     (looks_like_host && Url::parse(&candidate).is_ok()).then_some(candidate)
+}
+
+/// `DEFAULT_LANGUAGE`: `en`, `ru` or `kk`; unset means `en`.
+fn parse_language(raw: Option<String>) -> anyhow::Result<crate::i18n::Language> {
+    use crate::i18n::Language;
+    let Some(raw) = raw else {
+        return Ok(Language::En);
+    };
+    Language::ALL
+        .into_iter()
+        .find(|l| l.code() == raw.to_ascii_lowercase())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "DEFAULT_LANGUAGE `{raw}` is not a language this service speaks: use `en` (English), `ru` (Russian) or `kk` (Kazakh)"
+            )
+        })
 }
 
 /// `TIMEZONE`: an IANA name such as `Asia/Almaty`; unset means UTC.
@@ -1344,6 +1365,23 @@ mod tests {
         assert_eq!(suggest_scheme("./feed.xml"), None);
         assert_eq!(suggest_scheme("not a url"), None);
         assert_eq!(suggest_scheme("https://x.example"), None);
+    }
+
+    #[test]
+    fn default_language_is_one_of_ours_and_defaults_to_english() {
+        use crate::i18n::Language;
+        assert_eq!(settings(&[]).unwrap().default_language, Language::En);
+        assert_eq!(
+            settings(&[("DEFAULT_LANGUAGE", "kk")])
+                .unwrap()
+                .default_language,
+            Language::Kk
+        );
+        let err = settings(&[("DEFAULT_LANGUAGE", "de")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "DEFAULT_LANGUAGE `de` is not a language this service speaks: use `en` (English), `ru` (Russian) or `kk` (Kazakh)"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod db;
 pub mod digest;
 pub mod domain;
 pub mod feed;
+pub mod i18n;
 pub mod limits;
 pub mod mail;
 pub mod metrics;

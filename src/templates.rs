@@ -259,6 +259,7 @@ impl Templates {
     /// data, or a mail without the reader's own link (or the archive's markers), is an
     /// error naming its file (and line, where the parser gives one).
     pub fn load(settings: &Settings) -> anyhow::Result<Templates> {
+        crate::i18n::check()?;
         let dir = settings.templates_dir.clone();
         let sample_base = site_context(settings, &settings.newsletter_name);
         let seen = stamps(dir.as_deref());
@@ -419,7 +420,20 @@ pub fn site_context(settings: &Settings, newsletter_name: &str) -> tera::Context
     context.insert("brand_color_dark", &settings.brand_color.darker());
     context.insert("brand_color_light", &settings.brand_color.lighter());
     context.insert("postal_address", &settings.mail_postal_address);
+    // The language of what is rendered (pages and mail set their own) and, on pages,
+    // the links to the others (see `web::language`).
+    context.insert("lang", settings.default_language.code());
+    context.insert("languages", &Vec::<LanguageLink>::new());
     context
+}
+
+/// A link to a page in another language (`?lang=ru`), as the pages' footer lists them.
+#[derive(Debug, Clone, Serialize)]
+pub struct LanguageLink {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub url: String,
+    pub current: bool,
 }
 
 /// The link of the sample digest's story listed under "More stories": an override must
@@ -522,6 +536,19 @@ fn sample_page_context(base: tera::Context) -> tera::Context {
     context.insert("reader_name", "Aigerim Seisembayeva");
     context.insert("unsubscribe_token", "sample");
     context.insert("saved", &false);
+    context.insert("reader_language", "en");
+    context.insert(
+        "languages",
+        &crate::i18n::Language::ALL
+            .iter()
+            .map(|l| LanguageLink {
+                code: l.code(),
+                name: l.native_name(),
+                url: format!("/?lang={}", l.code()),
+                current: l.code() == "en",
+            })
+            .collect::<Vec<_>>(),
+    );
     context.insert(
         "newsletters",
         &serde_json::json!([
@@ -709,6 +736,8 @@ fn build(
     // mail clients that show the raw href; escape only what HTML needs.
     tera.set_escape_fn(escape_html);
     tera.register_filter("local_date", LocalDate(timezone));
+    tera.register_function("t", crate::i18n::Translate);
+    tera.register_function("t_html", crate::i18n::TranslateHtml);
     let shown = |name: &str| {
         TEMPLATES
             .iter()

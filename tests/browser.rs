@@ -632,3 +632,81 @@ async fn a_20_article_digest_reads_on_a_phone_and_a_desktop_in_light_and_dark_mo
     }
     assert!(problems.is_empty(), "{problems:#?}");
 }
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver: cargo test --test browser -- --ignored"]
+async fn the_sign_up_page_and_a_digest_read_in_each_language() {
+    let app = app().await;
+    let browser = Browser::start("languages").await;
+    let readers = [
+        (
+            "en",
+            "dana.omirgazy@example.kz",
+            "Get our stories sent directly to you",
+            "Check your inbox",
+        ),
+        (
+            "ru",
+            "olga.ivanova@example.kz",
+            "Получайте наши новости прямо на почту",
+            "Проверьте почту",
+        ),
+        (
+            "kk",
+            "aigerim.seisembayeva@example.kz",
+            "Жаңалықтарымызды тікелей поштаңызға алыңыз",
+            "Поштаңызды тексеріңіз",
+        ),
+    ];
+    for (code, email, heading, next) in readers {
+        // The language link at the foot of the English page.
+        browser.goto(&app.url("/?lang=en")).await;
+        if code != "en" {
+            browser
+                .click(&format!("nav.languages a[hreflang={code}]"))
+                .await;
+        }
+        browser.heading_is(heading).await;
+        browser.shot(&format!("sign-up-{code}")).await;
+        browser.fill("#email", email).await;
+        browser.click("button[type=submit]").await;
+        // The form carried the language on.
+        browser.heading_is(next).await;
+        let mail = app.wait_for_mail_to(email, 1).await.remove(0);
+        assert_eq!(
+            app.post_empty(&app.confirmation_link(&mail)).await.status(),
+            200
+        );
+    }
+    browser.close().await;
+
+    for article in news::articles(4) {
+        assert_eq!(app.api_post("/api/articles", &article).await.status(), 201);
+    }
+    app.send_digest_and_wait().await;
+    let browser = Browser::start("languages").await;
+    for (code, email, _, _) in readers {
+        let digest = app.wait_for_mail_to(email, 2).await.remove(1);
+        assert_eq!(digest.header("Content-Language").as_deref(), Some(code));
+        // The mail as its reader's client shows it.
+        let file = browser.shots.join(format!("digest-{code}.html"));
+        std::fs::write(&file, digest.html_body()).unwrap();
+        browser.goto(&format!("file://{}", file.display())).await;
+        let more = browser.text_of("a.more").await;
+        let expected = match code {
+            "en" => "Read the article",
+            "ru" => "Читать статью",
+            _ => "Мақаланы оқу",
+        };
+        assert!(more.starts_with(expected), "{code}: {more}");
+        browser.shot(&format!("digest-{code}")).await;
+        // Its foot: the unsubscribe link and the rest of the digest's own words.
+        browser
+            .client
+            .execute("window.scrollTo(0, document.body.scrollHeight);", vec![])
+            .await
+            .expect("the mail scrolls");
+        browser.shot(&format!("digest-{code}-foot")).await;
+    }
+    browser.close().await;
+}

@@ -10,9 +10,9 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
 use super::schema::{
-    admin_sessions, app_settings, articles, confirmation_tokens, deliveries, digests,
-    feedback_events, feeds, newsletter_articles, newsletters, outgoing_emails, subscribers,
-    subscriptions,
+    admin_sessions, app_settings, articles, confirmation_tokens, deliveries, digest_translations,
+    digests, feedback_events, feeds, newsletter_articles, newsletters, outgoing_emails,
+    subscribers, subscriptions,
 };
 use super::{AnyConnection, Conn, Db};
 
@@ -71,7 +71,7 @@ row!(Subscriber, subscribers {
     id: i64, email: String, name: Option<String>, status: String,
     created_at: NaiveDateTime, updated_at: NaiveDateTime,
     confirmed_at: Option<NaiveDateTime>, unsubscribed_at: Option<NaiveDateTime>,
-    hard_bounces: i32,
+    hard_bounces: i32, language: Option<String>,
 });
 row!(ConfirmationToken, confirmation_tokens {
     token_hash: String, subscriber_id: i64, created_at: NaiveDateTime,
@@ -95,7 +95,18 @@ row!(Newsletter, newsletters {
     id: i64, slug: String, name: Option<String>, description: String,
     schedule: Option<String>, sections: String, public: bool, preselected: bool,
     archived: bool, created_at: NaiveDateTime, updated_at: NaiveDateTime,
+    language: Option<String>,
 });
+row!(
+    DigestTranslation,
+    digest_translations {
+        digest_id: i64,
+        language: String,
+        subject: String,
+        html_body: String,
+        text_body: String,
+    }
+);
 row!(
     Subscription,
     subscriptions {
@@ -144,12 +155,13 @@ row!(FeedbackEvent, feedback_events {
 });
 
 /// Every table, in the order they are copied: parents before what points at them.
-pub(crate) const TABLES: [&str; 13] = [
+pub(crate) const TABLES: [&str; 14] = [
     "app_settings",
     "newsletters",
     "subscribers",
     "subscriptions",
     "digests",
+    "digest_translations",
     "articles",
     "newsletter_articles",
     "feeds",
@@ -168,6 +180,7 @@ pub(crate) fn count(conn: &mut Conn, table: &str) -> QueryResult<i64> {
         "newsletters" => newsletters::table.count().get_result(conn)?,
         "subscriptions" => subscriptions::table.count().get_result(conn)?,
         "digests" => digests::table.count().get_result(conn)?,
+        "digest_translations" => digest_translations::table.count().get_result(conn)?,
         "articles" => articles::table.count().get_result(conn)?,
         "confirmation_tokens" => confirmation_tokens::table.count().get_result(conn)?,
         "outgoing_emails" => outgoing_emails::table.count().get_result(conn)?,
@@ -273,6 +286,29 @@ fn copy_rows(source: &mut Conn, target: &mut Conn) -> anyhow::Result<()> {
         crate::on_engine!(target, |c| insert.execute(c))?;
     }
     by_key!(digests, Digest, id, 0_i64);
+    // Translations are keyed by (digest, language).
+    let mut last: (i64, String) = (0, String::new());
+    loop {
+        let rows: Vec<DigestTranslation> = digest_translations::table
+            .select(DigestTranslation::as_select())
+            .filter(
+                digest_translations::digest_id
+                    .gt(last.0)
+                    .or(digest_translations::digest_id
+                        .eq(last.0)
+                        .and(digest_translations::language.gt(last.1.clone()))),
+            )
+            .order((
+                digest_translations::digest_id.asc(),
+                digest_translations::language.asc(),
+            ))
+            .limit(CHUNK)
+            .load(source)?;
+        let Some(end) = rows.last() else { break };
+        last = (end.digest_id, end.language.clone());
+        let insert = diesel::insert_into(digest_translations::table).values(&rows);
+        crate::on_engine!(target, |c| insert.execute(c))?;
+    }
     by_key!(articles, Article, id, 0_i64);
     // What each newsletter sent is keyed by (newsletter, article).
     let mut last: (i64, i64) = (0, 0);

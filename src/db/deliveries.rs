@@ -26,6 +26,9 @@ pub struct ClaimedDelivery {
     pub subscriber_status: String,
     /// The reader's run of hard bounces when the delivery was claimed.
     pub hard_bounces: i32,
+    /// The reader's language (`None`: DEFAULT_LANGUAGE), read with the rest of the
+    /// claim rather than asked for message by message.
+    pub language: Option<String>,
 }
 
 impl ClaimedDelivery {
@@ -145,6 +148,7 @@ pub fn claim_due(
                         subscribers::name,
                         subscribers::status,
                         subscribers::hard_bounces,
+                        subscribers::language,
                     ))
             };
         }

@@ -5,7 +5,9 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::Conn;
-use super::schema::{deliveries, digests, newsletters};
+use super::schema::{
+    deliveries, digest_translations, digests, newsletters, subscribers, subscriptions,
+};
 use crate::domain::DeliveryStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -192,6 +194,63 @@ pub fn set_rendered(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// A digest rendered in another language than its own (see `digest_translations`).
+#[derive(Debug, Clone, Queryable)]
+pub struct Translation {
+    pub language: String,
+    pub subject: String,
+    pub html_body: String,
+    pub text_body: String,
+}
+
+/// Stores the digest's renders in other languages.
+pub fn set_translations(
+    conn: &mut Conn,
+    id: i64,
+    translations: &[Translation],
+) -> anyhow::Result<()> {
+    for t in translations {
+        diesel::insert_into(digest_translations::table)
+            .values((
+                digest_translations::digest_id.eq(id),
+                digest_translations::language.eq(&t.language),
+                digest_translations::subject.eq(&t.subject),
+                digest_translations::html_body.eq(&t.html_body),
+                digest_translations::text_body.eq(&t.text_body),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The digest's renders in other languages than its own.
+pub fn translations(conn: &mut Conn, id: i64) -> anyhow::Result<Vec<Translation>> {
+    Ok(digest_translations::table
+        .filter(digest_translations::digest_id.eq(id))
+        .order(digest_translations::language.asc())
+        .select((
+            digest_translations::language,
+            digest_translations::subject,
+            digest_translations::html_body,
+            digest_translations::text_body,
+        ))
+        .load(conn)?)
+}
+
+/// Whether a confirmed reader of newsletter `newsletter_id` reads `language` (stored as
+/// theirs; readers without one read DEFAULT_LANGUAGE). Stops at the first such reader.
+pub fn any_reader_in(conn: &mut Conn, newsletter_id: i64, language: &str) -> anyhow::Result<bool> {
+    let found: Option<i64> = subscriptions::table
+        .inner_join(subscribers::table)
+        .filter(subscriptions::newsletter_id.eq(newsletter_id))
+        .filter(subscriptions::status.eq(crate::domain::SubscriptionStatus::Confirmed.as_str()))
+        .filter(subscribers::language.eq(language))
+        .select(subscribers::id)
+        .first(conn)
+        .optional()?;
+    Ok(found.is_some())
 }
 
 /// How many articles the digest carries, once the render has settled it (see

@@ -33,6 +33,9 @@ pub struct Newsletter {
     pub created_at: NaiveDateTime,
     #[serde(serialize_with = "super::utc::serialize")]
     pub updated_at: NaiveDateTime,
+    /// `Some("ru")`: the newsletter's digests speak Russian whatever the reader's
+    /// language; `None`: each reader's own.
+    pub language: Option<String>,
 }
 
 impl Newsletter {

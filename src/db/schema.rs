@@ -18,6 +18,7 @@ diesel::table! {
         confirmed_at -> Nullable<Timestamp>,
         unsubscribed_at -> Nullable<Timestamp>,
         hard_bounces -> Integer,
+        language -> Nullable<Text>,
     }
 }
 
@@ -84,6 +85,17 @@ diesel::table! {
         archived -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        language -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    digest_translations (digest_id, language) {
+        digest_id -> BigInt,
+        language -> Text,
+        subject -> Text,
+        html_body -> Text,
+        text_body -> Text,
     }
 }
 
@@ -172,6 +184,7 @@ diesel::table! {
 diesel::joinable!(articles -> digests (digest_id));
 diesel::joinable!(feedback_events -> subscribers (subscriber_id));
 diesel::joinable!(deliveries -> digests (digest_id));
+diesel::joinable!(digest_translations -> digests (digest_id));
 diesel::joinable!(deliveries -> subscribers (subscriber_id));
 diesel::joinable!(confirmation_tokens -> subscribers (subscriber_id));
 diesel::joinable!(outgoing_emails -> subscribers (subscriber_id));
@@ -186,6 +199,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     confirmation_tokens,
     outgoing_emails,
     digests,
+    digest_translations,
     articles,
     deliveries,
     admin_sessions,

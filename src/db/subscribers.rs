@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::Conn;
 use super::schema::{confirmation_tokens, subscribers};
 use crate::domain::{EmailAddress, SubscriberName, SubscriberStatus};
+use crate::i18n::Language;
 
 /// A subscriber row.
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
@@ -29,6 +30,18 @@ pub struct Subscriber {
     pub unsubscribed_at: Option<NaiveDateTime>,
     #[serde(skip)]
     pub hard_bounces: i32,
+    /// `en`, `ru` or `kk`; `None` for readers from before it was kept (DEFAULT_LANGUAGE).
+    pub language: Option<String>,
+}
+
+impl Subscriber {
+    /// The language of the reader's mail and pages.
+    pub fn language(&self, default: Language) -> Language {
+        self.language
+            .as_deref()
+            .and_then(Language::parse)
+            .unwrap_or(default)
+    }
 }
 
 impl Subscriber {
@@ -42,12 +55,14 @@ pub fn insert_pending(
     conn: &mut Conn,
     email: &EmailAddress,
     name: Option<&str>,
+    language: Option<Language>,
     now: NaiveDateTime,
 ) -> anyhow::Result<i64> {
     Ok(diesel::insert_into(subscribers::table)
         .values((
             subscribers::email.eq(email.as_str()),
             subscribers::name.eq(name),
+            subscribers::language.eq(language.map(Language::code)),
             subscribers::status.eq(SubscriberStatus::Pending.as_str()),
             subscribers::created_at.eq(now),
             subscribers::updated_at.eq(now),
@@ -63,6 +78,14 @@ pub fn reopen(conn: &mut Conn, id: i64, now: NaiveDateTime) -> anyhow::Result<()
             subscribers::status.eq(SubscriberStatus::Pending.as_str()),
             subscribers::updated_at.eq(now),
         ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Sets the language of a reader's mail and pages.
+pub fn set_language(conn: &mut Conn, id: i64, language: Language) -> anyhow::Result<()> {
+    diesel::update(subscribers::table.find(id))
+        .set(subscribers::language.eq(language.code()))
         .execute(conn)?;
     Ok(())
 }

@@ -11,6 +11,7 @@ use crate::db::articles::{self, Article};
 use crate::db::newsletters::Newsletter;
 use crate::db::{self, deliveries, digests, newsletters, subscribers, subscriptions};
 use crate::domain::DigestSubject;
+use crate::i18n::{self, Language};
 use crate::state::AppState;
 use crate::templates::DIGEST_TEMPLATES;
 
@@ -223,13 +224,14 @@ async fn queue_digest(state: &AppState, id: i64) -> anyhow::Result<DigestCreated
         .ok_or_else(|| anyhow::anyhow!("digest {id} vanished while being composed"))?;
     if digest.html_body.is_empty() {
         let for_render = state.clone();
-        let newsletter_id = digest.newsletter_id;
-        let (rendered, left) = tokio::task::spawn_blocking(move || {
-            let (articles, newsletter) = for_render.db.run_blocking(|conn| {
-                anyhow::Ok((
-                    articles::in_digest(conn, id)?,
-                    newsletters::find(conn, newsletter_id)?,
-                ))
+        let (rendered, translations, left) = tokio::task::spawn_blocking(move || {
+            let newsletter_id = digest.newsletter_id;
+            let default = for_render.settings.default_language;
+            let (articles, newsletter, own, others) = for_render.db.run_blocking(|conn| {
+                let articles = articles::in_digest(conn, id)?;
+                let newsletter = newsletters::find(conn, newsletter_id)?;
+                let (own, others) = languages_of(conn, newsletter_id, default)?;
+                Ok((articles, newsletter, own, others))
             })?;
             let newsletter = newsletter
                 .ok_or_else(|| anyhow::anyhow!("digest {id}'s newsletter does not exist"))?;
@@ -241,10 +243,36 @@ async fn queue_digest(state: &AppState, id: i64) -> anyhow::Result<DigestCreated
                 Some(id),
                 digest.created_at,
                 subject,
+                own,
             )?;
+            // Once per other language its readers read (at most two more), with the
+            // same stories in full and listed as the digest's own render.
+            let full = rendered.taken - rendered.listed;
+            let translations = others
+                .into_iter()
+                .map(|language| {
+                    let other = render_parts(
+                        &for_render,
+                        &newsletter,
+                        &articles,
+                        full,
+                        rendered.listed,
+                        Some(id),
+                        digest.created_at,
+                        subject,
+                        language,
+                    )?;
+                    Ok(digests::Translation {
+                        language: language.code().to_owned(),
+                        subject: other.subject,
+                        html_body: other.html,
+                        text_body: other.text,
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
             // What did not fit even as a link waits for the next digest.
             let left: Vec<i64> = articles[rendered.taken..].iter().map(|a| a.id).collect();
-            anyhow::Ok((rendered, left))
+            anyhow::Ok((rendered, translations, left))
         })
         .await??;
         state
@@ -258,6 +286,7 @@ async fn queue_digest(state: &AppState, id: i64) -> anyhow::Result<DigestCreated
                         &rendered.html,
                         &rendered.text,
                     )?;
+                    digests::set_translations(conn, id, &translations)?;
                     if !left.is_empty() {
                         articles::put_back(conn, id, &left)?;
                         digests::set_article_count(conn, id, i32::try_from(rendered.taken)?)?;
@@ -301,6 +330,29 @@ async fn queue_digest(state: &AppState, id: i64) -> anyhow::Result<DigestCreated
         recipients: i64::from(digest.recipient_count),
         articles: i64::from(digest.article_count),
     })
+}
+
+/// The language of newsletter `newsletter_id`'s digests (its own, or `default`), and
+/// the other languages its readers read when it has none of its own: what its digests
+/// are rendered in. One indexed look per language, stopping at the first reader.
+fn languages_of(
+    conn: &mut db::Conn,
+    newsletter_id: i64,
+    default: Language,
+) -> anyhow::Result<(Language, Vec<Language>)> {
+    let tied = newsletters::find(conn, newsletter_id)?
+        .and_then(|n| n.language)
+        .and_then(|code| Language::parse(&code));
+    if let Some(language) = tied {
+        return Ok((language, Vec::new()));
+    }
+    let mut others = Vec::new();
+    for language in Language::ALL {
+        if language != default && digests::any_reader_in(conn, newsletter_id, language.code())? {
+            others.push(language);
+        }
+    }
+    Ok((default, others))
 }
 
 /// The readers of the next chunk, for a transaction of about [`QUEUE_STEP`] after one
@@ -360,6 +412,7 @@ pub async fn preview_for(state: &AppState, newsletter_id: i64) -> anyhow::Result
                 None,
                 db::now(),
                 None,
+                state_for_render.settings.default_language,
             )?))
         })
         .await
@@ -416,11 +469,12 @@ fn render(
     digest_id: Option<i64>,
     now: NaiveDateTime,
     subject: Option<&str>,
+    language: Language,
 ) -> anyhow::Result<Rendered> {
     let n = articles.len();
     let attempt = |full: usize, listed: usize| {
         render_parts(
-            state, newsletter, articles, full, listed, digest_id, now, subject,
+            state, newsletter, articles, full, listed, digest_id, now, subject, language,
         )
     };
     let fits = |rendered: &Rendered| travelling_size(&rendered.html) <= DIGEST_HTML_BUDGET;
@@ -464,7 +518,8 @@ fn render(
     Ok(best)
 }
 
-/// The digest of `articles[..full]` in full and `articles[full..full + listed]` as links.
+/// The digest of `articles[..full]` in full and `articles[full..full + listed]` as links,
+/// its own words in `language`.
 #[allow(clippy::too_many_arguments)]
 fn render_parts(
     state: &AppState,
@@ -475,12 +530,15 @@ fn render_parts(
     digest_id: Option<i64>,
     now: NaiveDateTime,
     subject: Option<&str>,
+    language: Language,
 ) -> anyhow::Result<Rendered> {
     let settings = &state.settings;
     let taken = &articles[..full + listed];
     let mut context = state.base_context();
     // The subject and masthead name the newsletter.
     context.insert("newsletter_name", &state.name_of(newsletter));
+    context.insert("lang", language.code());
+    let day = |t: NaiveDateTime| i18n::format_date(language, settings.local_time(t).date_naive());
     let views: Vec<ArticleView> = taken[..full]
         .iter()
         .map(|a| ArticleView {
@@ -488,9 +546,7 @@ fn render_parts(
             url: &a.url,
             summary: a.summary.as_deref(),
             author: a.author.as_deref(),
-            published: a
-                .published_at
-                .map(|t| settings.local_time(t).format("%-d %B %Y").to_string()),
+            published: a.published_at.map(day),
             image_url: a.image_url.as_deref(),
         })
         .collect();
@@ -504,10 +560,7 @@ fn render_parts(
     context.insert("articles", &views);
     context.insert("more_stories", &links);
     // Dates are the readers' own: written in TIMEZONE, not in the UTC they are kept in.
-    context.insert(
-        "date",
-        &settings.local_time(now).format("%-d %B %Y").to_string(),
-    );
+    context.insert("date", &day(now));
     // The lead story names the digest in the inbox and the archive: two digests of one
     // day differ, and their threads do not merge.
     if let Some(lead) = taken.first() {
@@ -517,7 +570,7 @@ fn render_parts(
         );
     }
     context.insert("more", &taken.len().saturating_sub(1));
-    context.insert("preheader", &preheader(taken));
+    context.insert("preheader", &preheader(taken, language));
     let (unsubscribe_url, preferences_url, archive_url) = match digest_id {
         Some(id) => (
             unsubscribe_placeholder(state, id),
@@ -579,7 +632,7 @@ pub fn travelling_size(html: &str) -> usize {
 
 /// The hidden line an inbox shows after the subject: the stories after the lead, by
 /// title ("Also: …"), or the lead's summary when it is the only story.
-fn preheader(stories: &[Article]) -> String {
+fn preheader(stories: &[Article], language: Language) -> String {
     let shorten = crate::domain::article::shorten;
     match stories {
         [] => String::new(),
@@ -590,7 +643,13 @@ fn preheader(stories: &[Article]) -> String {
             .unwrap_or_default(),
         [_, rest @ ..] => {
             let titles: Vec<&str> = rest.iter().take(4).map(|a| a.title.as_str()).collect();
-            shorten(&format!("Also: {}", titles.join(" · ")), PREHEADER_CHARS)
+            let also = i18n::format_arg(
+                language,
+                "digest-preheader-also",
+                "titles",
+                &titles.join(" · "),
+            );
+            shorten(&also, PREHEADER_CHARS)
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::db::deliveries::{self, ClaimedDelivery, DeliveryKey};
 use crate::db::digests::{self, Digest};
 use crate::db::{self, Conn, Outcome, newsletters};
 use crate::digest::compose::{self, preferences_placeholder, unsubscribe_placeholder};
+use crate::i18n::Language;
 use crate::mail::message::{Email, mailbox};
 use crate::mail::outbox::{self, Lease, Queue, Recorded};
 use crate::mail::pipeline;
@@ -36,6 +37,27 @@ struct Prepared {
     preferences_placeholder: String,
     /// The `List-Id` of its newsletter.
     list_id: String,
+    /// The language of `digest`'s own render.
+    language: Language,
+    /// Its renders in other languages its readers read.
+    translations: Vec<(Language, digests::Translation)>,
+}
+
+impl Prepared {
+    /// The render for a reader of `language` (the digest's own when there is none in
+    /// it: the newsletter is tied to its language, or the reader came after the render),
+    /// and its language: subject, text, HTML.
+    fn for_reader(&self, language: Language) -> (Language, &str, &str, &str) {
+        match self.translations.iter().find(|(l, _)| *l == language) {
+            Some((l, t)) => (*l, &t.subject, &t.text_body, &t.html_body),
+            None => (
+                self.language,
+                &self.digest.subject,
+                &self.digest.text_body,
+                &self.digest.html_body,
+            ),
+        }
+    }
 }
 
 impl DigestCache {
@@ -46,19 +68,32 @@ impl DigestCache {
             if self.digests.contains_key(&id) {
                 continue;
             }
-            let digest = state
+            let default = state.settings.default_language;
+            let (digest, newsletter, translations) = state
                 .db
-                .run(move |conn| digests::find(conn, id))
+                .run(move |conn| {
+                    let Some(digest) = digests::find(conn, id)? else {
+                        return Ok(None);
+                    };
+                    let Some(newsletter) = newsletters::find(conn, digest.newsletter_id)? else {
+                        anyhow::bail!("digest {id}'s newsletter does not exist");
+                    };
+                    let translations = digests::translations(conn, id)?;
+                    Ok(Some((digest, newsletter, translations)))
+                })
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("digest {id} has deliveries but does not exist"))?;
+            let language = newsletter
+                .language
+                .as_deref()
+                .and_then(Language::parse)
+                .unwrap_or(default);
             let placeholder = unsubscribe_placeholder(state, id);
             let preferences_placeholder = preferences_placeholder(state, id);
-            let newsletter_id = digest.newsletter_id;
-            let newsletter = state
-                .db
-                .run(move |conn| newsletters::find(conn, newsletter_id))
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("digest {id}'s newsletter does not exist"))?;
+            let translations = translations
+                .into_iter()
+                .filter_map(|t| Language::parse(&t.language).map(|l| (l, t)))
+                .collect();
             self.digests.insert(
                 id,
                 Arc::new(Prepared {
@@ -66,6 +101,8 @@ impl DigestCache {
                     placeholder,
                     preferences_placeholder,
                     list_id: state.list_id_of(&newsletter),
+                    language,
+                    translations,
                 }),
             );
         }
@@ -252,15 +289,19 @@ fn personalise(
         ),
         None => format!("<{unsubscribe}>"),
     };
+    let reader_language = delivery
+        .language
+        .as_deref()
+        .and_then(Language::parse)
+        .unwrap_or(state.settings.default_language);
+    let (language, subject, text, html) = prepared.for_reader(reader_language);
     let email = Email {
         to: mailbox(delivery.name.as_deref(), &delivery.email)?,
-        subject: digest.subject.clone(),
-        text: digest
-            .text_body
+        subject: subject.to_owned(),
+        text: text
             .replace(&prepared.placeholder, &unsubscribe)
             .replace(&prepared.preferences_placeholder, &preferences),
-        html: digest
-            .html_body
+        html: html
             .replace(&prepared.placeholder, &escape_html(&unsubscribe))
             .replace(
                 &prepared.preferences_placeholder,
@@ -279,6 +320,7 @@ fn personalise(
                 state.feedback_id(digest.id, &prepared.list_id),
             ),
             ("Precedence", "bulk".to_owned()),
+            ("Content-Language", language.code().to_owned()),
         ],
         return_path: state.return_path(sent),
     };

@@ -22,7 +22,7 @@ use crate::config::DkimSettings;
 /// Headers listed once more than they occur, so that a copy added anywhere (a second
 /// `Subject` or `From` above the signed one, a `Reply-To` where there was none) breaks
 /// the signature. A header listed and absent is signed as absent.
-const OVERSIGNED: [&str; 9] = [
+const OVERSIGNED: [&str; 10] = [
     "From",
     "To",
     "Subject",
@@ -32,6 +32,7 @@ const OVERSIGNED: [&str; 9] = [
     "List-Unsubscribe",
     "List-Unsubscribe-Post",
     "List-Id",
+    "Content-Language",
 ];
 
 /// Headers never signed even when present: relays add or rewrite them on the way.

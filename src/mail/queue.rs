@@ -184,7 +184,10 @@ fn render_confirmation(
     // No name here: whoever typed the address also typed the name, so it would carry
     // a stranger's words (a "WIN $500 at …" name) to whatever inbox was given. The
     // reader's name is used once they have confirmed.
+    // In the language of the form the reader signed up on.
+    let language = subscriber.language(settings.default_language);
     let mut context = state.base_context();
+    context.insert("lang", language.code());
     context.insert(
         "confirm_url",
         &settings.public_url(&format!("/subscriptions/confirm?token={}", token.as_str())),
@@ -220,7 +223,10 @@ fn render_confirmation(
             .templates
             .render("email/confirmation.html", &context)?,
         message_id,
-        headers: vec![("Auto-Submitted", "auto-generated".into())],
+        headers: vec![
+            ("Auto-Submitted", "auto-generated".into()),
+            ("Content-Language", language.code().to_owned()),
+        ],
         return_path: state.return_path(super::verp::Sent::Mail {
             mail: outgoing_id,
             reader: subscriber.id,

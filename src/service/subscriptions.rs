@@ -7,6 +7,8 @@
 
 use chrono::NaiveDateTime;
 
+use crate::i18n::Language;
+
 use crate::db::subscribers::{self, StoredToken, Subscriber};
 use crate::db::{self, Conn, after, deliveries, newsletters, outgoing_emails, subscriptions};
 use crate::domain::{
@@ -94,7 +96,7 @@ pub fn sign_up(
     max_mails_per_day: u32,
     now: NaiveDateTime,
 ) -> anyhow::Result<SignupOutcome> {
-    sign_up_for(conn, email, name, &[], max_mails_per_day, now)
+    sign_up_for(conn, email, name, &[], None, max_mails_per_day, now)
 }
 
 /// Records a sign-up for the newsletters `chosen` (slugs) and queues its confirmation
@@ -105,6 +107,7 @@ pub fn sign_up_for(
     email: &EmailAddress,
     name: Option<&SubscriberName>,
     chosen: &[String],
+    language: Option<Language>,
     max_mails_per_day: u32,
     now: NaiveDateTime,
 ) -> anyhow::Result<SignupOutcome> {
@@ -149,12 +152,17 @@ pub fn sign_up_for(
         return Ok(SignupOutcome::ConfirmationQueued);
     }
     let subscriber_id = match existing {
-        None => subscribers::insert_pending(conn, email, name, now)?,
+        None => subscribers::insert_pending(conn, email, name, language, now)?,
         Some(subscriber) => {
             // Pending: a fresh link. Unsubscribed or bounced: back through the opt-in.
             // The name stays as it is: anyone can type any address into the form,
             // so an unconfirmed form never changes what is stored for a reader.
+            // The language is the form's: the confirmation that follows is in it, and
+            // the reader who confirms it takes it.
             subscribers::reopen(conn, subscriber.id, now)?;
+            if let Some(language) = language {
+                subscribers::set_language(conn, subscriber.id, language)?;
+            }
             subscriber.id
         }
     };
@@ -454,11 +462,12 @@ pub enum PreferencesSaved {
 /// Saves a confirmed reader's choice (`chosen`, slugs, from the page
 /// [`preferences`] offers): those on, the others off. The signed link proves the
 /// mailbox is theirs, so no opt-in mail is needed. Choosing nothing is refused: leaving
-/// everything is [`unsubscribe`].
+/// everything is [`unsubscribe`]. With `language`, the reader's language changes too.
 pub fn save_preferences(
     conn: &mut Conn,
     subscriber_id: i64,
     chosen: &[String],
+    language: Option<Language>,
     now: NaiveDateTime,
 ) -> anyhow::Result<PreferencesSaved> {
     db::exclusive(conn, |conn| {
@@ -477,6 +486,9 @@ pub fn save_preferences(
             .any(|slug| !offered.iter().any(|p| p.newsletter.slug == *slug))
         {
             return Ok(PreferencesSaved::Refused(ChoiceError::NotOffered));
+        }
+        if let Some(language) = language {
+            subscribers::set_language(conn, subscriber_id, language)?;
         }
         let mut left = 0;
         for p in offered {
@@ -587,6 +599,7 @@ mod tests {
                 confirmed_at: None,
                 unsubscribed_at: None,
                 hard_bounces: 0,
+                language: None,
             },
         }
     }

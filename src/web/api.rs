@@ -354,6 +354,9 @@ struct NewsletterView {
     archived: bool,
     /// The default newsletter: what a request naming none means.
     default: bool,
+    /// `en`, `ru` or `kk`: its digests speak that language to every reader; `null`:
+    /// each reader's own.
+    language: Option<String>,
 }
 
 impl NewsletterView {
@@ -371,6 +374,7 @@ impl NewsletterView {
             preselected: n.preselected,
             archived: n.archived,
             default,
+            language: n.language,
         }
     }
 }

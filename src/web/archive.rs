@@ -4,6 +4,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
 
 use super::api::NewsletterQuery;
+use super::language::PageLanguage;
 use super::{WebError, pages};
 use crate::db::{digests, newsletters};
 use crate::digest::compose::archive_html;
@@ -13,6 +14,7 @@ use crate::state::AppState;
 /// `?newsletter=SLUG` one public newsletter's (404 for an unknown or private one).
 pub async fn index(
     query: web::Query<NewsletterQuery>,
+    page: PageLanguage,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let slug = query.into_inner().newsletter;
@@ -31,14 +33,15 @@ pub async fn index(
         })
         .await?;
     let Some((newsletter, recent)) = found else {
-        return Err(pages::message_page(
+        return Err(pages::message_in(
             &state,
+            &page,
             StatusCode::NOT_FOUND,
-            "No such newsletter",
-            "There is no public newsletter at this address. See the archive for the past editions.",
+            "error-no-newsletter-title",
+            "error-no-newsletter-text",
         ));
     };
-    let mut context = state.base_context();
+    let mut context = page.context(&state);
     if let Some(newsletter) = &newsletter {
         context.insert("newsletter_name", &state.name_of(newsletter));
     }
@@ -49,14 +52,16 @@ pub async fn index(
 /// `GET /archive/{id}`: one digest, the "view in browser" link of every mail.
 pub async fn show(
     id: web::Path<String>,
+    page: PageLanguage,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let not_found = || {
-        pages::message_page(
+        pages::message_in(
             &state,
+            &page,
             StatusCode::NOT_FOUND,
-            "No such edition",
-            "There is no edition at this address. See the archive for the past ones.",
+            "error-no-edition-title",
+            "error-no-edition-text",
         )
     };
     let Ok(id) = id.parse::<i64>() else {

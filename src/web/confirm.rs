@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
+use super::language::PageLanguage;
 use super::{LinkToken, WebError, pages};
 use crate::db;
 use crate::domain::ConfirmationToken;
@@ -12,9 +13,10 @@ use crate::state::AppState;
 
 pub async fn confirm_page(
     query: web::Query<LinkToken>,
+    page: PageLanguage,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    let token = parse_token(&state, query.token.as_deref())?;
+    let token = parse_token(&state, &page, query.token.as_deref())?;
     let hash = token.hash();
     let lookup = state
         .db
@@ -22,20 +24,21 @@ pub async fn confirm_page(
         .await?;
     match lookup {
         TokenLookup::Valid(subscriber) => {
-            let mut context = state.base_context();
+            let mut context = page.context(&state);
             context.insert("token", token.as_str());
             context.insert("email", &subscriber.email);
             pages::render(&state, "confirm.html", &context)
         }
-        other => show_outcome(&state, other),
+        other => show_outcome(&state, &page, other),
     }
 }
 
 pub async fn confirm(
     query: web::Query<LinkToken>,
+    page: PageLanguage,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    let token = parse_token(&state, query.token.as_deref())?;
+    let token = parse_token(&state, &page, query.token.as_deref())?;
     let hash = token.hash();
     let outcome = state
         .db
@@ -45,52 +48,68 @@ pub async fn confirm(
         tracing::info!(subscriber = subscriber.id, "subscription confirmed");
         state.metrics.confirmation();
     }
-    show_outcome(&state, outcome)
+    show_outcome(&state, &page, outcome)
 }
 
-fn show_outcome(state: &AppState, lookup: TokenLookup) -> Result<HttpResponse, WebError> {
+fn show_outcome(
+    state: &AppState,
+    page: &PageLanguage,
+    lookup: TokenLookup,
+) -> Result<HttpResponse, WebError> {
     match lookup {
         TokenLookup::Valid(_) | TokenLookup::AlreadyConfirmed(_) => {
-            pages::render(state, "confirmed.html", &state.base_context())
+            pages::render(state, "confirmed.html", &page.context(state))
         }
         TokenLookup::Expired => Err(link_problem(
             state,
+            page,
             StatusCode::GONE,
-            "This link has expired",
-            "Confirmation links work for a limited time, and each works once. Enter your address to get a fresh one.",
+            "error-link-expired-title",
+            "error-link-expired-text",
         )),
         TokenLookup::Unknown => Err(link_problem(
             state,
+            page,
             StatusCode::NOT_FOUND,
-            "We don’t know this link",
-            "It may have been copied incompletely. Enter your address and we’ll send you a new one.",
+            "error-link-unknown-title",
+            "error-link-unknown-text",
         )),
     }
 }
 
-fn parse_token(state: &AppState, raw: Option<&str>) -> Result<ConfirmationToken, WebError> {
+fn parse_token(
+    state: &AppState,
+    page: &PageLanguage,
+    raw: Option<&str>,
+) -> Result<ConfirmationToken, WebError> {
     let Some(raw) = raw.filter(|t| !t.is_empty()) else {
         return Err(link_problem(
             state,
+            page,
             StatusCode::BAD_REQUEST,
-            "This link is incomplete",
-            "The confirmation token is missing. Open the link from the email again, or ask for a new one.",
+            "error-link-incomplete-title",
+            "error-link-missing-text",
         ));
     };
     ConfirmationToken::parse(raw).map_err(|_| {
         link_problem(
             state,
+            page,
             StatusCode::BAD_REQUEST,
-            "This link is incomplete",
-            "The link seems to have been cut off or changed. Open it from the email again, or ask for a new one.",
+            "error-link-incomplete-title",
+            "error-link-cut-text",
         )
     })
 }
 
-/// A page explaining what is wrong with a link, with a form to get a new one.
-fn link_problem(state: &AppState, status: StatusCode, title: &str, message: &str) -> WebError {
-    let mut context = state.base_context();
-    context.insert("title", title);
-    context.insert("message", message);
-    pages::error_page(state, status, "link_problem.html", &context)
+/// A page explaining what is wrong with a link (`title` and `message` are messages),
+/// with a form to get a new one.
+fn link_problem(
+    state: &AppState,
+    page: &PageLanguage,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+) -> WebError {
+    pages::notice_in(state, page, status, "link_problem.html", title, message)
 }

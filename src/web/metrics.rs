@@ -20,7 +20,7 @@ pub async fn public_metrics(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let Some(expected) = &state.settings.metrics_token else {
-        return pages::not_found(state).await;
+        return pages::not_found(super::language::PageLanguage::of(&req), state).await;
     };
     let presented = req
         .headers()

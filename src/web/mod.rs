@@ -10,6 +10,7 @@ mod confirm;
 mod error;
 mod form;
 mod health;
+pub mod language;
 mod metrics;
 mod pages;
 mod preferences;

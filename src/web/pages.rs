@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
 use super::WebError;
+use super::language::PageLanguage;
 use crate::config::BrandColor;
 use crate::state::AppState;
 use crate::templates::{ADMIN_SCRIPT, ADMIN_STYLESHEET, STYLESHEET};
@@ -39,6 +40,34 @@ pub fn message_page(state: &AppState, status: StatusCode, title: &str, message: 
     context.insert("title", title);
     context.insert("message", message);
     error_page(state, status, "message.html", &context)
+}
+
+/// A public page with a heading and a sentence, both messages (`title`, `text`) in the
+/// page's language.
+pub fn message_in(
+    state: &AppState,
+    page: &PageLanguage,
+    status: StatusCode,
+    title: &str,
+    text: &str,
+) -> WebError {
+    notice_in(state, page, status, "message.html", title, text)
+}
+
+/// `template` (a page given `title` and `message`) with the messages `title` and `text`
+/// in the page's language, its language links leading to the sign-up page.
+pub fn notice_in(
+    state: &AppState,
+    page: &PageLanguage,
+    status: StatusCode,
+    template: &str,
+    title: &str,
+    text: &str,
+) -> WebError {
+    let mut context = page.to_front().context(state);
+    context.insert("title", &page.text(title));
+    context.insert("message", &page.text(text));
+    error_page(state, status, template, &context)
 }
 
 /// A static asset compiled into the binary, cacheable for a day.
@@ -84,11 +113,15 @@ pub async fn admin_script() -> HttpResponse {
     asset("text/javascript; charset=utf-8", ADMIN_SCRIPT)
 }
 
-pub async fn not_found(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
-    Err(message_page(
+pub async fn not_found(
+    page: PageLanguage,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    Err(message_in(
         &state,
+        &page,
         StatusCode::NOT_FOUND,
-        "Page not found",
-        "There is nothing at this address. Check the link, or go to the sign-up page.",
+        "error-not-found-title",
+        "error-not-found-text",
     ))
 }

@@ -10,9 +10,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 
 use super::client::{RateLimiter, client_ip};
+use super::language::PageLanguage;
 use super::{LinkToken, WebError, form, pages};
 use crate::db::{self, subscribers};
 use crate::domain::EmailAddress;
+use crate::i18n::Language;
 use crate::service::subscriptions::{self, Preference, PreferencesSaved};
 use crate::state::{AppState, PREFERENCES_PURPOSE, UNSUBSCRIBE_PURPOSE};
 
@@ -26,76 +28,123 @@ struct Choice {
 
 pub async fn preferences_page(
     query: web::Query<LinkToken>,
+    lang: PageLanguage,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     if query.token.is_none() {
-        return link_form(&state, StatusCode::OK, "", &BTreeMap::new());
+        return link_form(&state, &lang, StatusCode::OK, "", &BTreeMap::new());
     }
-    let id = verify(&state, query.token.as_deref())?;
-    page(&state, id, None, &[], false).await
+    let id = verify(&state, &lang, query.token.as_deref())?;
+    page(&state, &lang, id, None, &[], false).await
 }
 
 pub async fn save_preferences(
     req: HttpRequest,
     query: web::Query<LinkToken>,
+    lang: PageLanguage,
     body: web::Bytes,
     state: web::Data<AppState>,
     limiter: web::Data<RateLimiter>,
 ) -> Result<HttpResponse, WebError> {
     if query.token.is_none() {
-        return request_link(&req, &body, &state, &limiter).await;
+        return request_link(&req, &lang, &body, &state, &limiter).await;
     }
-    let id = verify(&state, query.token.as_deref())?;
+    let id = verify(&state, &lang, query.token.as_deref())?;
     if !form::is_form(&req) {
-        return Err(pages::message_page(
+        return Err(pages::message_in(
             &state,
+            &lang,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "This form could not be read",
-            "The form must be sent as application/x-www-form-urlencoded.",
+            "error-form-title",
+            "error-form-type-text",
         ));
     }
     let pairs = form::decode(&body).map_err(|e| {
-        pages::message_page(
-            &state,
-            StatusCode::BAD_REQUEST,
-            "This form could not be read",
-            &format!("The form could not be read: {e}."),
-        )
+        let detail = crate::i18n::format_arg(lang.language, "error-form-text", "detail", &e);
+        let mut context = lang.context(&state);
+        context.insert("title", &lang.text("error-form-title"));
+        context.insert("message", &detail);
+        pages::error_page(&state, StatusCode::BAD_REQUEST, "message.html", &context)
     })?;
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    // The page's language travels in the form; the reader's own is the one chosen.
+    let lang = match field("lang").and_then(Language::parse) {
+        Some(language) => lang.switched(language),
+        None => lang,
+    };
+    let language = match field("language") {
+        None => None,
+        Some(code) => match Language::ALL.into_iter().find(|l| l.code() == code) {
+            Some(language) => Some(language),
+            None => {
+                return Err(pages::message_in(
+                    &state,
+                    &lang,
+                    StatusCode::BAD_REQUEST,
+                    "error-form-title",
+                    "error-language-text",
+                ));
+            }
+        },
+    };
     let chosen: Vec<String> = pairs
-        .into_iter()
+        .iter()
         .filter(|(n, _)| n == "newsletter")
-        .map(|(_, v)| v)
+        .map(|(_, v)| v.clone())
         .collect();
     let for_save = chosen.clone();
     let saved = state
         .db
-        .write(move |conn| subscriptions::save_preferences(conn, id, &for_save, db::now()))
+        .write(move |conn| {
+            subscriptions::save_preferences(conn, id, &for_save, language, db::now())
+        })
         .await?;
     match saved {
         PreferencesSaved::Saved { left } => {
             state
                 .metrics
                 .unsubscribes(crate::metrics::UnsubscribePath::Preferences, left);
-            page(&state, id, None, &[], true).await
+            // The page answers in the language just chosen.
+            let lang = match language {
+                Some(language) => lang.switched(language),
+                None => lang,
+            };
+            page(&state, &lang, id, None, &[], true).await
         }
         PreferencesSaved::Refused(refused) => {
-            page(&state, id, Some(refused.message()), &chosen, false).await
+            let message = refused_message(lang.language, refused);
+            page(&state, &lang, id, Some(&message), &chosen, false).await
         }
-        PreferencesSaved::NotSubscribed => Err(pages::message_page(
+        PreferencesSaved::NotSubscribed => Err(pages::message_in(
             &state,
+            &lang,
             StatusCode::GONE,
-            "You are not subscribed",
-            "This address receives none of our newsletters now. To receive them again, sign up on our home page.",
+            "error-not-subscribed-title",
+            "error-not-subscribed-text",
         )),
-        PreferencesSaved::Unknown => Err(unknown_subscriber(&state)),
+        PreferencesSaved::Unknown => Err(unknown_subscriber(&state, &lang)),
     }
+}
+
+/// Why a choice of newsletters was refused, in `language`.
+pub fn refused_message(language: Language, refused: subscriptions::ChoiceError) -> String {
+    let key = match refused {
+        subscriptions::ChoiceError::NoneChosen => "signup-error-none-chosen",
+        subscriptions::ChoiceError::NotOffered => "signup-error-not-offered",
+    };
+    crate::i18n::text(language, key)
 }
 
 /// The page for reader `id`: 200, or, with `error` (a refused save, shown with the
 /// reader's `chosen` ticks), 400.
 async fn page(
     state: &AppState,
+    lang: &PageLanguage,
     id: i64,
     error: Option<&str>,
     chosen: &[String],
@@ -111,7 +160,7 @@ async fn page(
         })
         .await?;
     let Some((subscriber, offered)) = found else {
-        return Err(unknown_subscriber(state));
+        return Err(unknown_subscriber(state, lang));
     };
     let default_name = state.newsletter_name();
     let choices: Vec<Choice> = offered
@@ -127,9 +176,13 @@ async fn page(
             description: newsletter.description,
         })
         .collect();
-    let mut context = state.base_context();
+    let mut context = lang.context(state);
     context.insert("email", &subscriber.email);
     context.insert("reader_name", &subscriber.name);
+    context.insert(
+        "reader_language",
+        subscriber.language(state.settings.default_language).code(),
+    );
     context.insert("newsletters", &choices);
     context.insert("token", &state.signer.sign(PREFERENCES_PURPOSE, id));
     context.insert(
@@ -153,24 +206,29 @@ async fn page(
     }
 }
 
-fn verify(state: &AppState, token: Option<&str>) -> Result<i64, WebError> {
+fn verify(state: &AppState, lang: &PageLanguage, token: Option<&str>) -> Result<i64, WebError> {
     let token = token.unwrap_or_default();
-    state.signer.verify(PREFERENCES_PURPOSE, token).map_err(|_| {
-        pages::message_page(
-            state,
-            StatusCode::BAD_REQUEST,
-            "This link is incomplete",
-            "The link seems to have been cut off or changed. Open it from one of our emails again.",
-        )
-    })
+    state
+        .signer
+        .verify(PREFERENCES_PURPOSE, token)
+        .map_err(|_| {
+            pages::message_in(
+                state,
+                lang,
+                StatusCode::BAD_REQUEST,
+                "error-link-incomplete-title",
+                "error-preferences-link-text",
+            )
+        })
 }
 
-fn unknown_subscriber(state: &AppState) -> WebError {
-    pages::message_page(
+fn unknown_subscriber(state: &AppState, lang: &PageLanguage) -> WebError {
+    pages::message_in(
         state,
+        lang,
         StatusCode::NOT_FOUND,
-        "No subscription here",
-        "This address is no longer on our list.",
+        "error-unknown-reader-title",
+        "error-preferences-unknown-text",
     )
 }
 
@@ -178,11 +236,12 @@ fn unknown_subscriber(state: &AppState) -> WebError {
 /// `errors` under their status.
 fn link_form(
     state: &AppState,
+    lang: &PageLanguage,
     status: StatusCode,
     email: &str,
     errors: &BTreeMap<&'static str, String>,
 ) -> Result<HttpResponse, WebError> {
-    let mut context = state.base_context();
+    let mut context = lang.context(state);
     context.insert("email", email);
     context.insert("errors", errors);
     if status == StatusCode::OK {
@@ -203,18 +262,19 @@ fn link_form(
 /// the address's CONFIRM_MAILS_PER_ADDRESS_PER_DAY.
 async fn request_link(
     req: &HttpRequest,
+    lang: &PageLanguage,
     body: &[u8],
     state: &AppState,
     limiter: &RateLimiter,
 ) -> Result<HttpResponse, WebError> {
     let form_error = |status, message: String| {
         let errors = BTreeMap::from([("form", message)]);
-        link_form(state, status, "", &errors)
+        link_form(state, lang, status, "", &errors)
     };
     if !form::is_form(req) {
         return form_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "The form must be sent as application/x-www-form-urlencoded.".into(),
+            lang.text("error-form-type-text"),
         );
     }
     let pairs = match form::decode(body) {
@@ -222,7 +282,7 @@ async fn request_link(
         Err(e) => {
             return form_error(
                 StatusCode::BAD_REQUEST,
-                format!("The form could not be read: {e}."),
+                crate::i18n::format_arg(lang.language, "error-form-text", "detail", &e.to_string()),
             );
         }
     };
@@ -232,19 +292,12 @@ async fn request_link(
         .map(|(_, v)| v)
         .unwrap_or_default();
     if !limiter.allow(client_ip(req, state.settings.trusted_proxy)) {
-        let errors = BTreeMap::from([(
-            "form",
-            "Too many requests from your network in the last minute. Please wait a minute and try again."
-                .to_owned(),
-        )]);
-        return link_form(state, StatusCode::TOO_MANY_REQUESTS, &typed, &errors);
+        let errors = BTreeMap::from([("form", lang.text("error-rate-text"))]);
+        return link_form(state, lang, StatusCode::TOO_MANY_REQUESTS, &typed, &errors);
     }
-    let email = match EmailAddress::parse(&typed) {
-        Ok(email) => email,
-        Err(e) => {
-            let errors = BTreeMap::from([("email", e)]);
-            return link_form(state, StatusCode::BAD_REQUEST, &typed, &errors);
-        }
+    let Ok(email) = EmailAddress::parse(&typed) else {
+        let errors = BTreeMap::from([("email", lang.text("signup-error-email"))]);
+        return link_form(state, lang, StatusCode::BAD_REQUEST, &typed, &errors);
     };
     let max_mails = state.settings.confirm_mails_per_address_per_day;
     let for_request = email.clone();
@@ -257,14 +310,8 @@ async fn request_link(
     if queued {
         state.wake_mail_queue();
     }
-    let mut context = state.base_context();
-    context.insert("title", "Check your inbox");
-    context.insert(
-        "message",
-        &format!(
-            "If {} receives our newsletters, a link to manage them is on its way. It may take a few minutes; look in your spam folder too.",
-            email.to_unicode()
-        ),
-    );
+    let mut context = lang.context(state);
+    context.insert("title", &lang.text("check-inbox-title"));
+    context.insert("message", &lang.text("preferences-email-link-sent"));
     pages::render(state, "message.html", &context)
 }

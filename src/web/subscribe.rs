@@ -6,10 +6,12 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::client::{RateLimiter, client_ip};
+use super::language::PageLanguage;
 use super::{WebError, form, pages};
 use crate::db;
 use crate::db::newsletters::{self, Newsletter};
 use crate::domain::{EmailAddress, SubscriberName};
+use crate::i18n::Language;
 use crate::service::subscriptions::{self, SignupOutcome};
 use crate::state::AppState;
 use serde::Serialize;
@@ -25,6 +27,8 @@ pub struct SignupForm {
     /// Whether this is a posted form (its ticks stand) or a fresh one (the preselected
     /// newsletters are ticked).
     posted: bool,
+    /// The page's language, posted with the form (`lang`), if it is one of ours.
+    language: Option<Language>,
 }
 
 impl SignupForm {
@@ -58,6 +62,7 @@ impl SignupForm {
                 .map(|(_, v)| v.clone())
                 .collect(),
             posted: true,
+            language: Language::parse(&field("lang")),
         })
     }
 }
@@ -68,17 +73,23 @@ struct Signup {
     name: Option<SubscriberName>,
 }
 
-impl TryFrom<&SignupForm> for Signup {
-    /// Field name → message to show beside it.
-    type Error = BTreeMap<&'static str, String>;
-
-    fn try_from(form: &SignupForm) -> Result<Self, Self::Error> {
+impl Signup {
+    /// The form's fields parsed, or field name → message to show beside it, in
+    /// `language` (English says exactly what is wrong; the others say what is wanted).
+    fn parse(
+        form: &SignupForm,
+        language: Language,
+    ) -> Result<Self, BTreeMap<&'static str, String>> {
+        let said = |key: &str, english: String| match language {
+            Language::En => english,
+            other => crate::i18n::text(other, key),
+        };
         let mut errors = BTreeMap::new();
         let email = EmailAddress::parse(&form.email)
-            .map_err(|e| errors.insert("email", e))
+            .map_err(|e| errors.insert("email", said("signup-error-email", e)))
             .ok();
         let name = SubscriberName::parse_optional(&form.name)
-            .map_err(|e| errors.insert("name", e))
+            .map_err(|e| errors.insert("name", said("signup-error-name", e)))
             .ok();
         match (email, name) {
             (Some(email), Some(name)) => Ok(Signup { email, name }),
@@ -87,12 +98,21 @@ impl TryFrom<&SignupForm> for Signup {
     }
 }
 
-pub async fn signup_page(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+pub async fn signup_page(
+    page: PageLanguage,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
     let offered = state.db.run(newsletters::offered).await?;
     pages::render(
         &state,
         "signup.html",
-        &form_context(&state, &offered, &SignupForm::default(), &BTreeMap::new()),
+        &form_context(
+            &state,
+            &page,
+            &offered,
+            &SignupForm::default(),
+            &BTreeMap::new(),
+        ),
     )
 }
 
@@ -107,11 +127,12 @@ struct NewsletterChoice<'a> {
 
 fn form_context(
     state: &AppState,
+    page: &PageLanguage,
     offered: &[Newsletter],
     form: &SignupForm,
     errors: &BTreeMap<&'static str, String>,
 ) -> tera::Context {
-    let mut context = state.base_context();
+    let mut context = page.context(state);
     context.insert("email", &form.email);
     context.insert("name", &form.name);
     context.insert("errors", errors);
@@ -139,6 +160,7 @@ fn form_context(
 /// The form's page again with `errors`, under `status`.
 async fn form_again(
     state: &AppState,
+    page: &PageLanguage,
     status: StatusCode,
     form: &SignupForm,
     errors: &BTreeMap<&'static str, String>,
@@ -151,7 +173,7 @@ async fn form_again(
         state,
         status,
         "signup.html",
-        &form_context(state, &offered, form, errors),
+        &form_context(state, page, &offered, form, errors),
     )
 }
 
@@ -159,6 +181,7 @@ async fn form_again(
 /// and confirmed addresses, so the form cannot be used to learn who subscribes.
 pub async fn subscribe(
     req: HttpRequest,
+    page: PageLanguage,
     body: web::Bytes,
     state: web::Data<AppState>,
     limiter: web::Data<RateLimiter>,
@@ -168,23 +191,36 @@ pub async fn subscribe(
         Err((status, message)) => {
             state.metrics.signup("invalid");
             let mut errors = BTreeMap::new();
+            let message = match (page.language, status) {
+                (Language::En, _) => message,
+                (other, StatusCode::UNSUPPORTED_MEDIA_TYPE) => {
+                    crate::i18n::text(other, "signup-error-form-type")
+                }
+                (other, _) => crate::i18n::text(other, "signup-error-form"),
+            };
             errors.insert("form", message);
-            return Err(form_again(&state, status, &SignupForm::default(), &errors).await);
+            return Err(form_again(&state, &page, status, &SignupForm::default(), &errors).await);
         }
+    };
+    // The form's language: the page it was filled in on.
+    let page = match form.language {
+        Some(language) => page.switched(language),
+        None => page,
     };
     if !limiter.allow(client_ip(&req, state.settings.trusted_proxy)) {
         state.metrics.signup("rate_limited");
         let mut errors = BTreeMap::new();
-        errors.insert("form", "Too many sign-ups from your network in the last minute. Please wait a minute and try again.".to_owned());
-        return Err(form_again(&state, StatusCode::TOO_MANY_REQUESTS, &form, &errors).await);
+        errors.insert("form", page.text("signup-error-rate"));
+        return Err(form_again(&state, &page, StatusCode::TOO_MANY_REQUESTS, &form, &errors).await);
     }
-    let signup = match Signup::try_from(&form) {
+    let signup = match Signup::parse(&form, page.language) {
         Ok(signup) => signup,
         Err(errors) => {
             state.metrics.signup("invalid");
-            return Err(form_again(&state, StatusCode::BAD_REQUEST, &form, &errors).await);
+            return Err(form_again(&state, &page, StatusCode::BAD_REQUEST, &form, &errors).await);
         }
     };
+    let language = page.language;
     let max_mails = state.settings.confirm_mails_per_address_per_day;
     let email = signup.email.clone();
     let chosen = form.newsletters.clone();
@@ -198,6 +234,7 @@ pub async fn subscribe(
                 &signup.email,
                 signup.name.as_ref(),
                 &chosen,
+                Some(language),
                 max_mails,
                 db::now(),
             )
@@ -207,18 +244,23 @@ pub async fn subscribe(
     match outcome {
         SignupOutcome::TooManyMails => {
             let mut errors = BTreeMap::new();
-            errors.insert("form", "We have already sent several confirmation links to this address today. Please look for them in your inbox (and spam folder), or try again tomorrow.".to_owned());
-            return Err(form_again(&state, StatusCode::TOO_MANY_REQUESTS, &form, &errors).await);
+            errors.insert("form", page.text("signup-error-too-many"));
+            return Err(
+                form_again(&state, &page, StatusCode::TOO_MANY_REQUESTS, &form, &errors).await,
+            );
         }
         SignupOutcome::Refused(refused) => {
             let mut errors = BTreeMap::new();
-            errors.insert("newsletters", refused.message().to_owned());
-            return Err(form_again(&state, StatusCode::BAD_REQUEST, &form, &errors).await);
+            errors.insert(
+                "newsletters",
+                super::preferences::refused_message(page.language, refused),
+            );
+            return Err(form_again(&state, &page, StatusCode::BAD_REQUEST, &form, &errors).await);
         }
         SignupOutcome::ConfirmationQueued => state.wake_mail_queue(),
         SignupOutcome::AlreadyConfirmed => {}
     }
-    let mut context = state.base_context();
+    let mut context = page.context(&state);
     context.insert("email", &email.to_unicode());
     pages::render(&state, "check_inbox.html", &context)
 }

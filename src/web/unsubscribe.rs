@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
+use super::language::PageLanguage;
 use super::{WebError, pages};
 use crate::db::newsletters::DEFAULT_NEWSLETTER_ID;
 use crate::db::{self, newsletters, subscribers};
@@ -13,12 +14,13 @@ use crate::state::{AppState, PREFERENCES_PURPOSE, PREVIEW_UNSUBSCRIBE_TOKEN, uns
 
 pub async fn unsubscribe_page(
     query: web::Query<UnsubscribeQuery>,
+    page: PageLanguage,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     if query.token.as_deref() == Some(PREVIEW_UNSUBSCRIBE_TOKEN) {
-        return preview_link(&state);
+        return preview_link(&state, &page);
     }
-    let id = verify(&state, query.token.as_deref(), query.list)?;
+    let id = verify(&state, &page, query.token.as_deref(), query.list)?;
     let list = query.list;
     let found = state
         .db
@@ -28,9 +30,9 @@ pub async fn unsubscribe_page(
         })
         .await?;
     let Some((subscriber, newsletter)) = found else {
-        return Err(unknown_subscriber(&state));
+        return Err(unknown_subscriber(&state, &page));
     };
-    let mut context = state.base_context();
+    let mut context = page.context(&state);
     context.insert("newsletter_name", &state.name_of(&newsletter));
     context.insert("list", &query.list);
     context.insert("token", query.token.as_deref().unwrap_or_default());
@@ -51,15 +53,16 @@ pub struct UnsubscribeQuery {
 /// Leaves the link's newsletter, or everything with `all=1`.
 pub async fn unsubscribe(
     query: web::Query<UnsubscribeQuery>,
+    page: PageLanguage,
     state: web::Data<AppState>,
     // Only to tell RFC 8058 one-click from the page's button in the metrics: a body
     // that cannot be read changes nothing else.
     body: Option<web::Bytes>,
 ) -> Result<HttpResponse, WebError> {
     if query.token.as_deref() == Some(PREVIEW_UNSUBSCRIBE_TOKEN) {
-        return preview_link(&state);
+        return preview_link(&state, &page);
     }
-    let id = verify(&state, query.token.as_deref(), query.list)?;
+    let id = verify(&state, &page, query.token.as_deref(), query.list)?;
     let everything = query.all.as_deref() == Some("1");
     let newsletter_id = query.list.unwrap_or(DEFAULT_NEWSLETTER_ID);
     let left_name = state
@@ -83,13 +86,13 @@ pub async fn unsubscribe(
         })
         .await?;
     let Some(left) = done else {
-        return Err(unknown_subscriber(&state));
+        return Err(unknown_subscriber(&state, &page));
     };
     tracing::info!(subscriber = left.subscriber.id, "unsubscribed");
     if left.left_now {
         state.metrics.unsubscribe(unsubscribe_path(body.as_deref()));
     }
-    let mut context = state.base_context();
+    let mut context = page.context(&state);
     if let Some(name) = &left_name
         && !everything
     {
@@ -128,36 +131,39 @@ fn unsubscribe_path(body: Option<&[u8]>) -> UnsubscribePath {
 }
 
 /// The reader a link's token names, when it was signed for the link's newsletter.
-fn verify(state: &AppState, token: Option<&str>, list: Option<i64>) -> Result<i64, WebError> {
+fn verify(
+    state: &AppState,
+    page: &PageLanguage,
+    token: Option<&str>,
+    list: Option<i64>,
+) -> Result<i64, WebError> {
     let token = token.unwrap_or_default();
     let purpose = unsubscribe_purpose(list.unwrap_or(DEFAULT_NEWSLETTER_ID));
     state.signer.verify(&purpose, token).map_err(|_| {
-        pages::message_page(
+        pages::message_in(
             state,
+            page,
             StatusCode::BAD_REQUEST,
-            "This unsubscribe link is incomplete",
-            "The link seems to have been cut off or changed. Open it from one of our emails again; every email has one.",
+            "error-unsubscribe-link-title",
+            "error-unsubscribe-link-text",
         )
     })
 }
 
 /// What the unsubscribe link of a preview or a test mail leads to: it changes nothing.
-fn preview_link(state: &AppState) -> Result<HttpResponse, WebError> {
-    let mut context = state.base_context();
-    context.insert("title", "This was a test mail");
-    context.insert(
-        "message",
-        "This link came in a preview or a test mail, which belong to no reader, so nothing \
-         was changed. In a digest, the same link unsubscribes the reader it was sent to.",
-    );
+fn preview_link(state: &AppState, page: &PageLanguage) -> Result<HttpResponse, WebError> {
+    let mut context = page.context(state);
+    context.insert("title", &page.text("error-test-mail-title"));
+    context.insert("message", &page.text("error-test-mail-text"));
     pages::render(state, "message.html", &context)
 }
 
-fn unknown_subscriber(state: &AppState) -> WebError {
-    pages::message_page(
+fn unknown_subscriber(state: &AppState, page: &PageLanguage) -> WebError {
+    pages::message_in(
         state,
+        page,
         StatusCode::NOT_FOUND,
-        "No subscription here",
-        "This address is no longer on our list, so there is nothing to unsubscribe from.",
+        "error-unknown-reader-title",
+        "error-unknown-reader-text",
     )
 }

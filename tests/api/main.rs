@@ -19,6 +19,7 @@ mod dkim;
 mod feeds;
 mod hardening;
 mod hostile_input;
+mod languages;
 mod mail_look;
 mod mail_samples;
 mod newsletter_digests;

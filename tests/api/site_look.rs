@@ -215,7 +215,7 @@ async fn the_sign_up_page_and_the_archive_link_to_each_other() {
     let app = spawn_app_with(&[]).await;
     let signup = app.get("/").await.text().await.unwrap();
     assert!(
-        signup.contains("<a href=\"/archive\">past editions</a>"),
+        signup.contains("<a href=\"/archive?lang=en\">past editions</a>"),
         "{signup}"
     );
 
@@ -225,7 +225,10 @@ async fn the_sign_up_page_and_the_archive_link_to_each_other() {
     app.send_digest_and_wait().await;
     let archive = app.get("/archive").await.text().await.unwrap();
     assert!(archive.contains("Steppe Eagles Return"), "{archive}");
-    assert!(archive.contains("<a href=\"/\">subscribe</a>"), "{archive}");
+    assert!(
+        archive.contains("<a href=\"/?lang=en\">subscribe</a>"),
+        "{archive}"
+    );
 }
 
 #[tokio::test]

@@ -416,7 +416,7 @@ async fn a_digest_subject_override_is_what_readers_get_and_the_bodies_see() {
 async fn a_digest_without_the_unsubscribe_link_is_refused_at_start() {
     let html = changed(
         BUILT_IN_DIGEST,
-        "<!--reader--><p>You receive {{ newsletter_name }} because you subscribed. <a href=\"{{ unsubscribe_url }}\">Unsubscribe</a> with one click.</p><!--/reader-->",
+        "<!--reader--><p>{{ t(key=\"digest-why\", lang=lang, newsletter=newsletter_name) }} <a href=\"{{ unsubscribe_url }}\">{{ t(key=\"digest-unsubscribe\", lang=lang) }}</a> {{ t(key=\"digest-unsubscribe-after\", lang=lang) }}</p><!--/reader-->",
         "<p>Thanks for reading {{ newsletter_name }}.</p>",
     );
     let stderr = refused_at_start("email/digest.html", &html).await;
@@ -429,7 +429,7 @@ async fn a_digest_without_the_unsubscribe_link_is_refused_at_start() {
 
     let text = changed(
         BUILT_IN_DIGEST_TEXT,
-        "Unsubscribe with one click: {{ unsubscribe_url }}",
+        "{{ t(key=\"digest-unsubscribe-text\", lang=lang) }}: {{ unsubscribe_url }}",
         "Reply to this mail to stop it.",
     );
     let stderr = refused_at_start("email/digest.txt", &text).await;

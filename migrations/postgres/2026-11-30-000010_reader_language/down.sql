@@ -1,0 +1,3 @@
+DROP TABLE digest_translations;
+ALTER TABLE newsletters DROP COLUMN language;
+ALTER TABLE subscribers DROP COLUMN language;
