@@ -287,13 +287,21 @@ pub fn find_summary(conn: &mut Conn, id: i64) -> anyhow::Result<Option<DigestSum
         .optional()?)
 }
 
-/// The newest digests first.
-pub fn recent(conn: &mut Conn, limit: i64) -> anyhow::Result<Vec<DigestSummary>> {
-    Ok(digests::table
+/// The newest digests first: every newsletter's, or `newsletter_id`'s only.
+pub fn recent(
+    conn: &mut Conn,
+    limit: i64,
+    newsletter_id: Option<i64>,
+) -> anyhow::Result<Vec<DigestSummary>> {
+    let mut query = digests::table
         .order(digests::id.desc())
         .limit(limit)
         .select(DigestSummary::as_select())
-        .load(conn)?)
+        .into_boxed();
+    if let Some(id) = newsletter_id {
+        query = query.filter(digests::newsletter_id.eq(id));
+    }
+    Ok(query.load(conn)?)
 }
 
 /// The newest digests first, as the archive lists them: those of public newsletters

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::prelude::*;
-use newsletter::db::newsletters::NewNewsletter;
 use newsletter::domain::SubscriptionStatus;
 use serde_json::{Value, json};
 
@@ -15,9 +14,8 @@ use crate::feeds::{FeedServer, http_response, request_header, spawn_app_allowing
 use crate::support::app::spawn_app_on_database;
 use crate::support::{TestApp, TestDatabase, Workspace, eventually, link_in, spawn_app};
 
-/// Adds a newsletter straight to the database (the newsletters API replaces this);
-/// `sections` as stored (lower-case, separated by `,`), `schedule` a cron string or ""
-/// for manual sends. Returns its id.
+/// Adds a newsletter through `POST /api/newsletters`; `sections` separated by `,`,
+/// `schedule` a cron string or "" for manual sends. Returns its id.
 async fn add_newsletter(
     app: &TestApp,
     slug: &str,
@@ -26,23 +24,16 @@ async fn add_newsletter(
     public: bool,
     schedule: &str,
 ) -> i64 {
-    let new = NewNewsletter {
-        slug: slug.to_owned(),
-        name: Some(name.to_owned()),
-        description: format!("{name}, in one email."),
-        schedule: Some(schedule.to_owned()),
-        sections: sections.to_owned(),
-        public,
-        preselected: false,
-        archived: false,
-        created_at: newsletter::db::now(),
-        updated_at: newsletter::db::now(),
-    };
-    app.state
-        .db
-        .run(move |conn| newsletter::db::newsletters::insert(conn, &new))
-        .await
-        .expect("insert a newsletter")
+    let sections: Vec<&str> = sections.split(',').filter(|s| !s.is_empty()).collect();
+    app.create_newsletter(&json!({
+        "slug": slug,
+        "name": name,
+        "description": format!("{name}, in one email."),
+        "schedule": schedule,
+        "sections": sections,
+        "public": public,
+    }))
+    .await
 }
 
 /// A public newsletter sent by hand, with confirmed readers `emails` on it (and on the
@@ -1080,6 +1071,50 @@ async fn the_admin_digests_page_previews_tests_and_sends_each_newsletter() {
     assert!(
         digests_of(&app, 1).await.is_empty(),
         "the default newsletter sent nothing"
+    );
+}
+
+#[tokio::test]
+async fn the_admin_digests_page_lists_the_history_of_the_newsletter_it_acts_on() {
+    let app = spawn_app().await;
+    let admin = Admin::log_in(&app).await;
+    with_readers(
+        &app,
+        "business",
+        "Business Weekly",
+        "business",
+        &["reader@example.kz"],
+    )
+    .await;
+    add_article_in(
+        &app,
+        "Tenge Steadies",
+        "https://astanatimes.example/tenge",
+        &["business"],
+    )
+    .await;
+    let default = send_and_wait(&app, "digest").await["id"].as_i64().unwrap();
+    let business = send_and_wait(&app, "business").await["id"]
+        .as_i64()
+        .unwrap();
+    let link = |id: i64| format!(r#"href="/admin/digests/{id}""#);
+
+    let page = admin.get("/admin/digests").await.text().await.unwrap();
+    assert!(page.contains(&link(default)), "{page}");
+    assert!(!page.contains(&link(business)), "{page}");
+    let page = admin
+        .get("/admin/digests?newsletter=business")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&link(business)), "{page}");
+    assert!(!page.contains(&link(default)), "{page}");
+    // The dashboard's recent digests are every newsletter's.
+    let page = admin.get("/admin").await.text().await.unwrap();
+    assert!(
+        page.contains(&link(default)) && page.contains(&link(business)),
+        "{page}"
     );
 }
 

@@ -205,7 +205,7 @@ async fn sign_up_confirmation_and_leaving_move_the_readers_default_subscription(
     );
 }
 
-/// Adds a newsletter straight to the database; returns its id.
+/// Adds a newsletter through `POST /api/newsletters`; returns its id.
 async fn add_newsletter(
     app: &crate::support::app::TestApp,
     slug: &str,
@@ -213,23 +213,14 @@ async fn add_newsletter(
     public: bool,
     preselected: bool,
 ) -> i64 {
-    let new = newsletter::db::newsletters::NewNewsletter {
-        slug: slug.to_owned(),
-        name: Some(name.to_owned()),
-        description: format!("{name}: the stories that matter, in one email."),
-        schedule: Some(String::new()),
-        sections: String::new(),
-        public,
-        preselected,
-        archived: false,
-        created_at: newsletter::db::now(),
-        updated_at: newsletter::db::now(),
-    };
-    app.state
-        .db
-        .run(move |conn| newsletter::db::newsletters::insert(conn, &new))
-        .await
-        .expect("insert a newsletter")
+    app.create_newsletter(&serde_json::json!({
+        "slug": slug,
+        "name": name,
+        "description": format!("{name}: the stories that matter, in one email."),
+        "public": public,
+        "preselected": preselected,
+    }))
+    .await
 }
 
 /// A site with three public newsletters (the default, preselected; `business`;

@@ -449,6 +449,22 @@ impl TestApp {
             .expect("update");
     }
 
+    /// Creates a newsletter through `POST /api/newsletters` (`body` as that route takes
+    /// it); returns its id, which the API does not show, for tests that look into the
+    /// database.
+    pub async fn create_newsletter(&self, body: &serde_json::Value) -> i64 {
+        let response = self.api_post("/api/newsletters", body).await;
+        assert_eq!(response.status(), 201, "newsletter {body} is created");
+        let slug = body["slug"].as_str().expect("a slug").to_owned();
+        self.state
+            .db
+            .run(move |conn| newsletter::db::newsletters::find_by_slug(conn, &slug))
+            .await
+            .expect("query")
+            .expect("the newsletter just created")
+            .id
+    }
+
     /// `GET /api/...` with the admin token.
     pub async fn api_get(&self, path: &str) -> reqwest::Response {
         self.client

@@ -20,13 +20,18 @@ pub struct DigestRow {
     pub made: String,
 }
 
-/// The newest `limit` digests with their progress.
-pub async fn recent_digests(state: &AppState, limit: i64) -> anyhow::Result<Vec<DigestRow>> {
+/// The newest `limit` digests with their progress: every newsletter's, or
+/// `newsletter_id`'s only.
+pub async fn recent_digests(
+    state: &AppState,
+    limit: i64,
+    newsletter_id: Option<i64>,
+) -> anyhow::Result<Vec<DigestRow>> {
     let settings = state.settings.clone();
     state
         .db
         .run(move |conn| {
-            digests::recent(conn, limit)?
+            digests::recent(conn, limit, newsletter_id)?
                 .into_iter()
                 .map(|digest| {
                     let progress = digests::progress(conn, digest.id)?;
@@ -91,7 +96,7 @@ pub async fn dashboard(
     } else {
         Vec::new()
     };
-    let recent = recent_digests(&state, 5).await?;
+    let recent = recent_digests(&state, 5, None).await?;
     let mut context = admin_context(&state, &session, "dashboard");
     context.insert("counts", &counts);
     context.insert("per_newsletter", &per_newsletter);

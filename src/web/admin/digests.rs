@@ -91,7 +91,8 @@ pub async fn index(
 ) -> Result<HttpResponse, WebError> {
     let (newsletter, query) = chosen(&state, choice.into_inner()).await?;
     let next = preview_for(&state, newsletter.id).await?;
-    let history = recent_digests(&state, 100).await?;
+    // The history of the newsletter the page acts on (with one newsletter: every digest).
+    let history = recent_digests(&state, 100, Some(newsletter.id)).await?;
     let mut context = admin_context(&state, &session, "digests");
     insert_choice(&state, &mut context, &newsletter, &query).await?;
     context.insert("notice", &notice_text(&notice));
