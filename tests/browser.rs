@@ -743,6 +743,14 @@ async fn reader_in_api(
     (reader["status"].as_str().unwrap().to_owned(), newsletters)
 }
 
+/// Adds an article in `section` through `POST /api/articles`.
+async fn add_article_in(app: &TestApp, title: &str, url: &str, section: &str) {
+    let article = serde_json::json!({
+        "title": title, "url": url, "summary": format!("About {title}."), "sections": [section],
+    });
+    assert_eq!(app.api_post("/api/articles", &article).await.status(), 201);
+}
+
 /// `POST /api/digests {"newsletter": slug}`, driven to the end.
 async fn send_newsletter(app: &TestApp, slug: &str) -> serde_json::Value {
     let response = app
@@ -846,10 +854,7 @@ async fn a_reader_picks_two_of_three_newsletters_drops_one_and_one_clicks_out_of
             "culture",
         ),
     ] {
-        let article = serde_json::json!({
-            "title": title, "url": url, "summary": format!("About {title}."), "sections": [section],
-        });
-        assert_eq!(app.api_post("/api/articles", &article).await.status(), 201);
+        add_article_in(&app, title, url, section).await;
     }
     send_newsletter(&app, "business").await;
     send_newsletter(&app, "culture").await;
@@ -931,10 +936,7 @@ async fn a_reader_picks_two_of_three_newsletters_drops_one_and_one_clicks_out_of
             "culture",
         ),
     ] {
-        let article = serde_json::json!({
-            "title": title, "url": url, "summary": format!("About {title}."), "sections": [section],
-        });
-        assert_eq!(app.api_post("/api/articles", &article).await.status(), 201);
+        add_article_in(&app, title, url, section).await;
     }
     // Business Weekly has no reader left: its digest is not made.
     let business_again = app
