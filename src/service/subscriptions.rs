@@ -436,7 +436,13 @@ pub fn preferences(conn: &mut Conn, subscriber_id: i64) -> anyhow::Result<Vec<Pr
     };
     Ok(newsletters::all(conn)?
         .into_iter()
-        .filter(|n| !n.archived && (n.public || status_of(n.id).is_some()))
+        // A private newsletter is theirs while they are on it (pending or confirmed):
+        // one they left is not offered again.
+        .filter(|n| {
+            let on_it = status_of(n.id)
+                .is_some_and(|status| status != SubscriptionStatus::Unsubscribed.as_str());
+            !n.archived && (n.public || on_it)
+        })
         .map(|n| {
             let on = status_of(n.id) == Some(SubscriptionStatus::Confirmed.as_str());
             Preference { newsletter: n, on }

@@ -567,6 +567,50 @@ async fn the_subscriber_list_shows_each_readers_newsletters_and_filters_by_one()
 }
 
 #[tokio::test]
+async fn a_private_newsletter_is_on_the_preferences_page_while_the_reader_is_on_it() {
+    let (app, [_, _, staff]) = three_newsletters().await;
+    app.post_subscriptions("email=dana%40example.kz&name=Dana&newsletter=digest")
+        .await;
+    let mail = app.wait_for_mail_to("dana@example.kz", 1).await;
+    app.post_empty(&app.confirmation_link(&mail[0])).await;
+    let id = app.subscriber_id("dana@example.kz").await;
+    app.state
+        .db
+        .write(move |conn| {
+            newsletter::db::subscriptions::set(
+                conn,
+                id,
+                staff,
+                newsletter::domain::SubscriptionStatus::Confirmed,
+                newsletter::db::now(),
+            )
+        })
+        .await
+        .unwrap();
+    let url = app.state.preferences_url(id);
+    let link = url.strip_prefix(&app.address).unwrap().to_owned();
+    let page = app.get(&url).await.text().await.unwrap();
+    assert!(page.contains(r#"value="staff" checked"#), "{page}");
+
+    // Leaving it on the page: it is gone from the page, and cannot be ticked again.
+    let saved = app.post_form(&link, "newsletter=digest", &[]).await;
+    assert_eq!(saved.status(), 200);
+    assert_eq!(
+        subscriptions_of(&app, staff).await,
+        vec![("dana@example.kz".to_owned(), "unsubscribed".to_owned())]
+    );
+    let page = app.get(&url).await.text().await.unwrap();
+    assert!(!page.contains("staff"), "{page}");
+    assert_eq!(
+        app.post_form(&link, "newsletter=digest&newsletter=staff", &[])
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(subscriptions_of(&app, staff).await[0].1, "unsubscribed");
+}
+
+#[tokio::test]
 async fn the_preferences_page_shows_the_readers_newsletters_and_saves_a_new_choice() {
     let (app, [business, culture, _]) = three_newsletters().await;
     app.post_subscriptions(
