@@ -61,6 +61,14 @@ const HEADINGS: &[(&str, [&str; 3])] = &[
         ["Past editions", "Прошлые выпуски", "Өткен шығарылымдар"],
     ),
     (
+        "preferences-link",
+        [
+            "Lost the link? We’ll email you one",
+            "Потеряли ссылку? Мы пришлём её на почту",
+            "Сілтемені жоғалттыңыз ба? Біз оны поштаңызға жібереміз",
+        ],
+    ),
+    (
         "not-found",
         ["Page not found", "Страница не найдена", "Бет табылмады"],
     ),
@@ -170,11 +178,14 @@ async fn post_in(
             format!("{body}&lang={code}"),
             "en".to_owned(),
         ),
-        Asked::Link => (
-            format!("{}&lang={code}", app.url(path)),
-            body.to_owned(),
-            "en".to_owned(),
-        ),
+        Asked::Link => {
+            let joiner = if path.contains('?') { '&' } else { '?' };
+            (
+                format!("{}{joiner}lang={code}", app.url(path)),
+                body.to_owned(),
+                "en".to_owned(),
+            )
+        }
     };
     reqwest::Client::new()
         .post(url)
@@ -226,22 +237,61 @@ async fn check_page(page: &str, response: reqwest::Response, index: usize, allow
 async fn every_public_page_speaks_each_language_chosen_by_header_and_by_link() {
     let app = spawn_app().await;
     let name = "The Astana Times";
+    // A second newsletter (issue 11): its archive, and the unsubscribe page of its list.
+    let business = "Business Weekly";
+    let created = app
+        .api_post(
+            "/api/newsletters",
+            &serde_json::json!({"slug": "business", "name": business}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let business_id = app
+        .state
+        .db
+        .run(|conn| newsletter::db::newsletters::find_by_slug(conn, "business"))
+        .await
+        .unwrap()
+        .expect("created")
+        .id;
+    // One edition in its archive, so the archive lists one.
+    let signed_up = app
+        .post_subscriptions("email=first%40example.kz&name=&newsletter=business")
+        .await;
+    assert_eq!(signed_up.status(), 200);
+    let mails = app.wait_for_mail_to("first@example.kz", 1).await;
+    let link = app.confirmation_link(&mails[0]);
+    assert_eq!(app.post_empty(&link).await.status(), 200);
+    let story = "Astana Hub Startups Raise Funds";
+    app.add_article(story, "https://astanatimes.example/2026/11/hub/")
+        .await;
+    let sent = app
+        .api_post("/api/digests", &serde_json::json!({"newsletter": "business"}))
+        .await;
+    assert_eq!(sent.status(), 202);
+    let sent: serde_json::Value = sent.json().await.unwrap();
+    app.wait_for_digest(sent["id"].as_i64().expect("an id"))
+        .await;
+    let archive = app.get("/archive?newsletter=business").await;
+    assert!(archive.text().await.unwrap().contains(story));
     for (index, code) in CODES.into_iter().enumerate() {
         for asked in [Asked::Header, Asked::Link] {
             let email = format!("reader-{code}-{asked:?}@example.kz").to_lowercase();
-            let allowed = [name, email.as_str()];
+            let allowed = [name, business, story, email.as_str()];
             for (page, path) in [
                 ("sign-up", "/"),
                 ("archive", "/archive"),
+                ("archive", "/archive?newsletter=business"),
                 ("not-found", "/no-such-page"),
                 ("bad-link", "/subscriptions/confirm?token=cut"),
+                ("preferences-link", "/preferences"),
             ] {
                 check_page(page, get_in(&app, path, code, asked).await, index, &allowed).await;
             }
             let signed_up = post_in(
                 &app,
                 "/subscriptions",
-                &format!("email={email}&name="),
+                &format!("email={email}&name=&newsletter=digest&newsletter=business"),
                 code,
                 asked,
             )
@@ -271,6 +321,38 @@ async fn every_public_page_speaks_each_language_chosen_by_header_and_by_link() {
             check_page(
                 "preferences",
                 get_in(&app, path, code, asked).await,
+                index,
+                &allowed,
+            )
+            .await;
+            // Asking for the preferences link by mail, and the answer.
+            check_page(
+                "check-inbox",
+                post_in(
+                    &app,
+                    "/preferences",
+                    &format!("email={}", urlencode(&email)),
+                    code,
+                    asked,
+                )
+                .await,
+                index,
+                &allowed,
+            )
+            .await;
+            // Leaving the second newsletter, then everything.
+            let unsubscribe = app.state.unsubscribe_url_for(id, business_id);
+            let path = unsubscribe.strip_prefix(&app.url("")).expect("our link");
+            check_page(
+                "unsubscribe",
+                get_in(&app, path, code, asked).await,
+                index,
+                &allowed,
+            )
+            .await;
+            check_page(
+                "unsubscribed",
+                post_in(&app, path, "", code, asked).await,
                 index,
                 &allowed,
             )
