@@ -256,11 +256,15 @@ mod tests {
         let parse = |json| NewsletterChanges::parse(&input(json), false);
         assert_eq!(parse(serde_json::json!({})).unwrap().language, None);
         assert_eq!(
-            parse(serde_json::json!({"language": null})).unwrap().language,
+            parse(serde_json::json!({"language": null}))
+                .unwrap()
+                .language,
             Some(None)
         );
         assert_eq!(
-            parse(serde_json::json!({"language": "kk"})).unwrap().language,
+            parse(serde_json::json!({"language": "kk"}))
+                .unwrap()
+                .language,
             Some(Some("kk".to_owned()))
         );
         for bad in ["de", "", "RU", "ru-RU"] {

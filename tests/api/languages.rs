@@ -266,7 +266,10 @@ async fn every_public_page_speaks_each_language_chosen_by_header_and_by_link() {
     app.add_article(story, "https://astanatimes.example/2026/11/hub/")
         .await;
     let sent = app
-        .api_post("/api/digests", &serde_json::json!({"newsletter": "business"}))
+        .api_post(
+            "/api/digests",
+            &serde_json::json!({"newsletter": "business"}),
+        )
         .await;
     assert_eq!(sent.status(), 202);
     let sent: serde_json::Value = sent.json().await.unwrap();
@@ -711,7 +714,6 @@ async fn language_of(app: &TestApp, id: i64) -> Option<String> {
         .unwrap()
 }
 
-
 /// The message ids of a Fluent file.
 fn keys_of(source: &str) -> BTreeSet<String> {
     source
@@ -820,10 +822,7 @@ async fn the_preferences_link_mail_is_in_the_readers_stored_language_whatever_th
         )
         .await;
         assert_eq!(asked.status(), 200);
-        let mail = app
-            .wait_for_mail_to(email, before + 1)
-            .await
-            .remove(before);
+        let mail = app.wait_for_mail_to(email, before + 1).await.remove(before);
         assert_eq!(subject_of(&mail).as_deref(), Some(subject), "{email}");
         assert_eq!(mail.header("Content-Language").as_deref(), Some(code));
         let html = mail.html_body();
@@ -834,10 +833,8 @@ async fn the_preferences_link_mail_is_in_the_readers_stored_language_whatever_th
             let left = english_leftovers(&without_links(&text), &["The Astana Times"]);
             assert!(left.is_empty(), "{email}: English left: {left:?}\n{text}");
             let body = html.split("</head>").nth(1).expect("a body");
-            let left = english_leftovers(
-                &without_links(&visible_text(body)),
-                &["The Astana Times"],
-            );
+            let left =
+                english_leftovers(&without_links(&visible_text(body)), &["The Astana Times"]);
             assert!(left.is_empty(), "{email}: English left: {left:?}\n{html}");
         }
         // The link in it opens the reader's page.
@@ -925,7 +922,10 @@ async fn a_newsletters_language_is_ours_or_null_in_the_api_and_on_the_admin_page
     assert_eq!(created.status(), 201);
     let created: serde_json::Value = created.json().await.unwrap();
     assert_eq!(created["language"], "ru", "{created}");
-    assert_eq!(newsletter_language(&app, "russian").await.as_deref(), Some("ru"));
+    assert_eq!(
+        newsletter_language(&app, "russian").await.as_deref(),
+        Some("ru")
+    );
 
     // Not one of ours: 400 naming the field, and nothing made or changed.
     for bad in ["de", "", "RU", "ru-RU"] {
@@ -945,7 +945,10 @@ async fn a_newsletters_language_is_ours_or_null_in_the_api_and_on_the_admin_page
         assert_eq!(fields_named(refused).await, ["language"], "{bad}");
     }
     assert_eq!(app.api_get("/api/newsletters/german").await.status(), 404);
-    assert_eq!(newsletter_language(&app, "russian").await.as_deref(), Some("ru"));
+    assert_eq!(
+        newsletter_language(&app, "russian").await.as_deref(),
+        Some("ru")
+    );
     // A change that does not name it leaves it; null unties it.
     let renamed = app
         .api_patch(
@@ -954,7 +957,10 @@ async fn a_newsletters_language_is_ours_or_null_in_the_api_and_on_the_admin_page
         )
         .await;
     assert_eq!(renamed.status(), 200);
-    assert_eq!(newsletter_language(&app, "russian").await.as_deref(), Some("ru"));
+    assert_eq!(
+        newsletter_language(&app, "russian").await.as_deref(),
+        Some("ru")
+    );
     let untied = app
         .api_patch(
             "/api/newsletters/russian",
@@ -969,29 +975,55 @@ async fn a_newsletters_language_is_ours_or_null_in_the_api_and_on_the_admin_page
     // The admin page: the same choice on the create and edit forms.
     let admin = crate::admin_pages::Admin::log_in(&app).await;
     let page = admin.get("/admin/newsletters").await.text().await.unwrap();
-    assert!(page.contains(r#"<select id="language" name="language""#), "{page}");
+    assert!(
+        page.contains(r#"<select id="language" name="language""#),
+        "{page}"
+    );
     let made = admin
         .post(
             "/admin/newsletters",
-            &[("slug", "kazakh"), ("name", "Жаңалықтар"), ("language", "kk")],
+            &[
+                ("slug", "kazakh"),
+                ("name", "Жаңалықтар"),
+                ("language", "kk"),
+            ],
         )
         .await;
     assert_eq!(made.status(), 303);
-    assert_eq!(newsletter_language(&app, "kazakh").await.as_deref(), Some("kk"));
-    let edit = admin.get("/admin/newsletters/kazakh").await.text().await.unwrap();
+    assert_eq!(
+        newsletter_language(&app, "kazakh").await.as_deref(),
+        Some("kk")
+    );
+    let edit = admin
+        .get("/admin/newsletters/kazakh")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(edit.contains(r#"<option value="kk" selected>"#), "{edit}");
     let refused = admin
         .post(
             "/admin/newsletters/kazakh",
-            &[("slug", "kazakh"), ("name", "Жаңалықтар"), ("language", "de")],
+            &[
+                ("slug", "kazakh"),
+                ("name", "Жаңалықтар"),
+                ("language", "de"),
+            ],
         )
         .await;
     assert_eq!(refused.status(), 400);
     assert!(
-        refused.text().await.unwrap().contains(r#"id="language-error""#),
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains(r#"id="language-error""#),
         "the error beside the field"
     );
-    assert_eq!(newsletter_language(&app, "kazakh").await.as_deref(), Some("kk"));
+    assert_eq!(
+        newsletter_language(&app, "kazakh").await.as_deref(),
+        Some("kk")
+    );
     let saved = admin
         .post(
             "/admin/newsletters/kazakh",
@@ -999,7 +1031,11 @@ async fn a_newsletters_language_is_ours_or_null_in_the_api_and_on_the_admin_page
         )
         .await;
     assert_eq!(saved.status(), 303);
-    assert_eq!(newsletter_language(&app, "kazakh").await, None, "each reader's own");
+    assert_eq!(
+        newsletter_language(&app, "kazakh").await,
+        None,
+        "each reader's own"
+    );
 }
 
 /// The languages digest `digest` (its API answer) was rendered in besides its own.
@@ -1031,7 +1067,12 @@ async fn a_digest_is_rendered_again_only_in_the_languages_of_its_confirmed_reade
     let response = post_in(&app, "/subscriptions", body, "ru", Asked::Link).await;
     assert_eq!(response.status(), 200);
     let mails = app.wait_for_mail_to("olga@example.kz", 1).await;
-    assert_eq!(app.post_empty(&app.confirmation_link(&mails[0])).await.status(), 200);
+    assert_eq!(
+        app.post_empty(&app.confirmation_link(&mails[0]))
+            .await
+            .status(),
+        200
+    );
     // A Kazakh reader of this one who has not confirmed yet.
     let body = "email=aigerim%40example.kz&name=&newsletter=digest";
     let response = post_in(&app, "/subscriptions", body, "kk", Asked::Link).await;
@@ -1051,6 +1092,9 @@ async fn a_digest_is_rendered_again_only_in_the_languages_of_its_confirmed_reade
     let digest = app.send_digest_and_wait().await;
     assert_eq!(digest["sent"], 2, "{digest}");
     assert_eq!(translated_into(&app, &digest).await, ["kk"]);
-    let mail = app.wait_for_mail_to("aigerim@example.kz", 2).await.remove(1);
+    let mail = app
+        .wait_for_mail_to("aigerim@example.kz", 2)
+        .await
+        .remove(1);
     assert_eq!(mail.header("Content-Language").as_deref(), Some("kk"));
 }
