@@ -343,39 +343,28 @@ async fn every_public_page_speaks_each_language_chosen_by_header_and_by_link() {
                 &allowed,
             )
             .await;
-            // Leaving the second newsletter, then everything.
-            let unsubscribe = app.state.unsubscribe_url_for(id, business_id);
-            let path = unsubscribe.strip_prefix(&app.url("")).expect("our link");
-            check_page(
-                "unsubscribe",
-                get_in(&app, path, code, asked).await,
-                index,
-                &allowed,
-            )
-            .await;
-            check_page(
-                "unsubscribed",
-                post_in(&app, path, "", code, asked).await,
-                index,
-                &allowed,
-            )
-            .await;
-            let unsubscribe = app.unsubscribe_link(id);
-            let path = unsubscribe.strip_prefix(&app.url("")).expect("our link");
-            check_page(
-                "unsubscribe",
-                get_in(&app, path, code, asked).await,
-                index,
-                &allowed,
-            )
-            .await;
-            check_page(
-                "unsubscribed",
-                post_in(&app, path, "", code, asked).await,
-                index,
-                &allowed,
-            )
-            .await;
+            // Leaving the second newsletter (its list's link), then everything.
+            let links = [
+                app.state.unsubscribe_url_for(id, business_id),
+                app.unsubscribe_link(id),
+            ];
+            for unsubscribe in links {
+                let path = unsubscribe.strip_prefix(&app.url("")).expect("our link");
+                check_page(
+                    "unsubscribe",
+                    get_in(&app, path, code, asked).await,
+                    index,
+                    &allowed,
+                )
+                .await;
+                check_page(
+                    "unsubscribed",
+                    post_in(&app, path, "", code, asked).await,
+                    index,
+                    &allowed,
+                )
+                .await;
+            }
         }
     }
 }
