@@ -35,6 +35,7 @@ async fn add_newsletter(
         public,
         preselected: false,
         archived: false,
+        language: None,
         created_at: newsletter::db::now(),
         updated_at: newsletter::db::now(),
     };

@@ -222,6 +222,7 @@ async fn add_newsletter(
         public,
         preselected,
         archived: false,
+        language: None,
         created_at: newsletter::db::now(),
         updated_at: newsletter::db::now(),
     };
