@@ -35,3 +35,12 @@ digest-unsubscribe-after = with one click.
 digest-unsubscribe-text = Unsubscribe with one click
 digest-preheader-also = Also: { $titles }
 manage-newsletters = Manage your newsletters
+
+## Link to the preferences page
+preferences-mail-subject = Manage your subscription to { $newsletter }
+preferences-mail-preheader = Your link to choose which newsletters this address receives.
+preferences-mail-asked = Someone, hopefully you, asked for a link to manage the newsletters this address receives from { $newsletter }.
+preferences-mail-press = Press the button to choose what you get, or to leave.
+preferences-mail-button = Manage my newsletters
+preferences-mail-open-link = Open it to choose what you get, or to leave:
+preferences-mail-ignore = If you did not ask for it, ignore this email: nothing changes.

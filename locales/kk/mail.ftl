@@ -35,3 +35,12 @@ digest-unsubscribe-after = — бір басумен.
 digest-unsubscribe-text = Бір басумен жазылымнан шығу
 digest-preheader-also = Сондай-ақ: { $titles }
 manage-newsletters = Таратылымдарды басқару
+
+## Жазылым баптауларына сілтеме
+preferences-mail-subject = «{ $newsletter }» жазылымын басқару
+preferences-mail-preheader = Осы мекенжайға қандай таратылымдар келетінін таңдауға арналған сілтемеңіз.
+preferences-mail-asked = Біреу, сіз деп үміттенеміз, осы мекенжайға келетін «{ $newsletter }» таратылымдарын басқаруға сілтеме сұрады.
+preferences-mail-press = Не алатыныңызды таңдау немесе жазылымнан шығу үшін түймені басыңыз.
+preferences-mail-button = Таратылымдарды басқару
+preferences-mail-open-link = Не алатыныңызды таңдау немесе жазылымнан шығу үшін оны ашыңыз:
+preferences-mail-ignore = Егер сіз сұрамаған болсаңыз, бұл хатқа мән бермеңіз: ештеңе өзгермейді.

@@ -38,3 +38,12 @@ digest-unsubscribe-after = можно в один клик.
 digest-unsubscribe-text = Отписаться в один клик
 digest-preheader-also = Также: { $titles }
 manage-newsletters = Управление рассылками
+
+## Ссылка на настройки подписки
+preferences-mail-subject = Управление подпиской на «{ $newsletter }»
+preferences-mail-preheader = Ваша ссылка, чтобы выбрать, какие рассылки приходят на этот адрес.
+preferences-mail-asked = Кто-то, надеемся, что вы, попросил ссылку для управления рассылками «{ $newsletter }», которые приходят на этот адрес.
+preferences-mail-press = Нажмите кнопку, чтобы выбрать, что получать, или отписаться.
+preferences-mail-button = Управлять рассылками
+preferences-mail-open-link = Откройте её, чтобы выбрать, что получать, или отписаться:
+preferences-mail-ignore = Если вы её не запрашивали, просто проигнорируйте это письмо: ничего не изменится.

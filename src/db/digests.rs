@@ -240,13 +240,18 @@ pub fn translations(conn: &mut Conn, id: i64) -> anyhow::Result<Vec<Translation>
 }
 
 /// Whether a confirmed reader of newsletter `newsletter_id` reads `language` (stored as
-/// theirs; readers without one read DEFAULT_LANGUAGE). Stops at the first such reader.
+/// theirs; readers without one read DEFAULT_LANGUAGE). Walks the readers of `language`
+/// by `subscribers_by_language`, each checked by the subscriptions' primary key, and
+/// stops at the first: one index probe when nobody reads it, however long the list.
+/// (Walking the newsletter's readers instead visits all of them in that case.)
 pub fn any_reader_in(conn: &mut Conn, newsletter_id: i64, language: &str) -> anyhow::Result<bool> {
-    let found: Option<i64> = subscriptions::table
-        .inner_join(subscribers::table)
+    let confirmed_here = subscriptions::table
+        .filter(subscriptions::subscriber_id.eq(subscribers::id))
         .filter(subscriptions::newsletter_id.eq(newsletter_id))
-        .filter(subscriptions::status.eq(crate::domain::SubscriptionStatus::Confirmed.as_str()))
+        .filter(subscriptions::status.eq(crate::domain::SubscriptionStatus::Confirmed.as_str()));
+    let found: Option<i64> = subscribers::table
         .filter(subscribers::language.eq(language))
+        .filter(diesel::dsl::exists(confirmed_here))
         .select(subscribers::id)
         .first(conn)
         .optional()?;

@@ -110,6 +110,8 @@ pub struct NewNewsletter {
     pub public: bool,
     pub preselected: bool,
     pub archived: bool,
+    /// `None`: each reader's language.
+    pub language: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -148,6 +150,7 @@ pub fn update(
             sections: changes.sections.clone(),
             public: changes.public,
             preselected: changes.preselected,
+            language: changes.language.clone(),
             updated_at: now,
         })
         .execute(conn)?;
@@ -165,6 +168,7 @@ struct Changeset {
     sections: Option<String>,
     public: Option<bool>,
     preselected: Option<bool>,
+    language: Option<Option<String>>,
     updated_at: NaiveDateTime,
 }
 

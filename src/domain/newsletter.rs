@@ -26,6 +26,18 @@ pub struct NewsletterInput {
     pub sections: Option<Vec<String>>,
     pub public: Option<bool>,
     pub preselected: Option<bool>,
+    /// `en`, `ru` or `kk` to tie its digests to that language; `null` (`Some(None)`) to
+    /// follow each reader's; absent (`None`) leaves it as it is.
+    #[serde(default, deserialize_with = "present")]
+    pub language: Option<Option<String>>,
+}
+
+/// A field that is present, `null` included (`Some(None)`), as opposed to absent.
+fn present<'de, D>(deserializer: D) -> Result<Option<Option<String>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Option::<String>::deserialize(deserializer).map(Some)
 }
 
 /// Checked newsletter fields: `None` leaves a field as it is (or at its default, for a
@@ -42,6 +54,8 @@ pub struct NewsletterChanges {
     pub sections: Option<String>,
     pub public: Option<bool>,
     pub preselected: Option<bool>,
+    /// `Some(Some(code))`: tied to that language; `Some(None)`: each reader's own.
+    pub language: Option<Option<String>>,
 }
 
 impl NewsletterChanges {
@@ -103,6 +117,24 @@ impl NewsletterChanges {
             .map_err(|e| errors.insert("sections", e))
             .ok()
             .flatten();
+        let language = match &input.language {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(code)) => match crate::i18n::Language::ALL
+                .into_iter()
+                .find(|l| l.code() == code.as_str())
+            {
+                Some(language) => Some(Some(language.code().to_owned())),
+                None => {
+                    errors.insert(
+                        "language",
+                        "must be `en`, `ru` or `kk`, or null to follow each reader's language"
+                            .into(),
+                    );
+                    None
+                }
+            },
+        };
         if errors.is_empty() {
             Ok(NewsletterChanges {
                 slug,
@@ -112,6 +144,7 @@ impl NewsletterChanges {
                 sections,
                 public: input.public,
                 preselected: input.preselected,
+                language,
             })
         } else {
             Err(errors)
@@ -216,5 +249,27 @@ mod tests {
         )
         .unwrap();
         assert_eq!(changes.schedule.as_deref(), Some("0 30 6 * * Mon-Fri"));
+    }
+
+    #[test]
+    fn a_language_is_ours_or_null_and_absent_leaves_it() {
+        let parse = |json| NewsletterChanges::parse(&input(json), false);
+        assert_eq!(parse(serde_json::json!({})).unwrap().language, None);
+        assert_eq!(
+            parse(serde_json::json!({"language": null}))
+                .unwrap()
+                .language,
+            Some(None)
+        );
+        assert_eq!(
+            parse(serde_json::json!({"language": "kk"}))
+                .unwrap()
+                .language,
+            Some(Some("kk".to_owned()))
+        );
+        for bad in ["de", "", "RU", "ru-RU"] {
+            let errors = parse(serde_json::json!({ "language": bad })).unwrap_err();
+            assert_eq!(errors.keys().copied().collect::<Vec<_>>(), ["language"]);
+        }
     }
 }

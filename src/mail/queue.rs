@@ -242,7 +242,10 @@ fn render_preferences(
     outgoing_id: i64,
     subscriber: &Subscriber,
 ) -> anyhow::Result<Email> {
+    // In the reader's stored language, whatever the browser that asked for it speaks.
+    let language = subscriber.language(state.settings.default_language);
     let mut context = state.base_context();
+    context.insert("lang", language.code());
     context.insert("preferences_url", &state.preferences_url(subscriber.id));
     // Derived from the queue row, so a retry carries the same id.
     let message_id = format!(
@@ -262,7 +265,10 @@ fn render_preferences(
         text: super::wrap::wrap_text(&state.templates.render("email/preferences.txt", &context)?),
         html: state.templates.render("email/preferences.html", &context)?,
         message_id,
-        headers: vec![("Auto-Submitted", "auto-generated".into())],
+        headers: vec![
+            ("Auto-Submitted", "auto-generated".into()),
+            ("Content-Language", language.code().to_owned()),
+        ],
         return_path: state.return_path(super::verp::Sent::Mail {
             mail: outgoing_id,
             reader: subscriber.id,

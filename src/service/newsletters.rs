@@ -70,6 +70,7 @@ pub fn create(
                 public: fields.public.unwrap_or(true),
                 preselected: fields.preselected.unwrap_or(false),
                 archived: false,
+                language: fields.language.clone().flatten(),
                 created_at: now,
                 updated_at: now,
             },

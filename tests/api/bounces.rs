@@ -699,6 +699,7 @@ async fn mail_to_the_unsubscribe_address_leaves_that_newsletter_only() {
         public: true,
         preselected: false,
         archived: false,
+        language: None,
         created_at: now,
         updated_at: now,
     };

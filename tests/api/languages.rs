@@ -61,6 +61,14 @@ const HEADINGS: &[(&str, [&str; 3])] = &[
         ["Past editions", "Прошлые выпуски", "Өткен шығарылымдар"],
     ),
     (
+        "preferences-link",
+        [
+            "Lost the link? We’ll email you one",
+            "Потеряли ссылку? Мы пришлём её на почту",
+            "Сілтемені жоғалттыңыз ба? Біз оны поштаңызға жібереміз",
+        ],
+    ),
+    (
         "not-found",
         ["Page not found", "Страница не найдена", "Бет табылмады"],
     ),
@@ -170,11 +178,14 @@ async fn post_in(
             format!("{body}&lang={code}"),
             "en".to_owned(),
         ),
-        Asked::Link => (
-            format!("{}&lang={code}", app.url(path)),
-            body.to_owned(),
-            "en".to_owned(),
-        ),
+        Asked::Link => {
+            let joiner = if path.contains('?') { '&' } else { '?' };
+            (
+                format!("{}{joiner}lang={code}", app.url(path)),
+                body.to_owned(),
+                "en".to_owned(),
+            )
+        }
     };
     reqwest::Client::new()
         .post(url)
@@ -226,22 +237,64 @@ async fn check_page(page: &str, response: reqwest::Response, index: usize, allow
 async fn every_public_page_speaks_each_language_chosen_by_header_and_by_link() {
     let app = spawn_app().await;
     let name = "The Astana Times";
+    // A second newsletter (issue 11): its archive, and the unsubscribe page of its list.
+    let business = "Business Weekly";
+    let created = app
+        .api_post(
+            "/api/newsletters",
+            &serde_json::json!({"slug": "business", "name": business}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let business_id = app
+        .state
+        .db
+        .run(|conn| newsletter::db::newsletters::find_by_slug(conn, "business"))
+        .await
+        .unwrap()
+        .expect("created")
+        .id;
+    // One edition in its archive, so the archive lists one.
+    let signed_up = app
+        .post_subscriptions("email=first%40example.kz&name=&newsletter=business")
+        .await;
+    assert_eq!(signed_up.status(), 200);
+    let mails = app.wait_for_mail_to("first@example.kz", 1).await;
+    let link = app.confirmation_link(&mails[0]);
+    assert_eq!(app.post_empty(&link).await.status(), 200);
+    let story = "Astana Hub Startups Raise Funds";
+    app.add_article(story, "https://astanatimes.example/2026/11/hub/")
+        .await;
+    let sent = app
+        .api_post(
+            "/api/digests",
+            &serde_json::json!({"newsletter": "business"}),
+        )
+        .await;
+    assert_eq!(sent.status(), 202);
+    let sent: serde_json::Value = sent.json().await.unwrap();
+    app.wait_for_digest(sent["id"].as_i64().expect("an id"))
+        .await;
+    let archive = app.get("/archive?newsletter=business").await;
+    assert!(archive.text().await.unwrap().contains(story));
     for (index, code) in CODES.into_iter().enumerate() {
         for asked in [Asked::Header, Asked::Link] {
             let email = format!("reader-{code}-{asked:?}@example.kz").to_lowercase();
-            let allowed = [name, email.as_str()];
+            let allowed = [name, business, story, email.as_str()];
             for (page, path) in [
                 ("sign-up", "/"),
                 ("archive", "/archive"),
+                ("archive", "/archive?newsletter=business"),
                 ("not-found", "/no-such-page"),
                 ("bad-link", "/subscriptions/confirm?token=cut"),
+                ("preferences-link", "/preferences"),
             ] {
                 check_page(page, get_in(&app, path, code, asked).await, index, &allowed).await;
             }
             let signed_up = post_in(
                 &app,
                 "/subscriptions",
-                &format!("email={email}&name="),
+                &format!("email={email}&name=&newsletter=digest&newsletter=business"),
                 code,
                 asked,
             )
@@ -275,22 +328,43 @@ async fn every_public_page_speaks_each_language_chosen_by_header_and_by_link() {
                 &allowed,
             )
             .await;
-            let unsubscribe = app.unsubscribe_link(id);
-            let path = unsubscribe.strip_prefix(&app.url("")).expect("our link");
+            // Asking for the preferences link by mail, and the answer.
             check_page(
-                "unsubscribe",
-                get_in(&app, path, code, asked).await,
+                "check-inbox",
+                post_in(
+                    &app,
+                    "/preferences",
+                    &format!("email={}", urlencode(&email)),
+                    code,
+                    asked,
+                )
+                .await,
                 index,
                 &allowed,
             )
             .await;
-            check_page(
-                "unsubscribed",
-                post_in(&app, path, "", code, asked).await,
-                index,
-                &allowed,
-            )
-            .await;
+            // Leaving the second newsletter (its list's link), then everything.
+            let links = [
+                app.state.unsubscribe_url_for(id, business_id),
+                app.unsubscribe_link(id),
+            ];
+            for unsubscribe in links {
+                let path = unsubscribe.strip_prefix(&app.url("")).expect("our link");
+                check_page(
+                    "unsubscribe",
+                    get_in(&app, path, code, asked).await,
+                    index,
+                    &allowed,
+                )
+                .await;
+                check_page(
+                    "unsubscribed",
+                    post_in(&app, path, "", code, asked).await,
+                    index,
+                    &allowed,
+                )
+                .await;
+            }
         }
     }
 }
@@ -521,7 +595,13 @@ async fn a_newsletter_tied_to_a_language_speaks_it_to_every_reader() {
     let app = spawn_app().await;
     sign_up_in(&app, "dana@example.kz", "", "en").await;
     sign_up_in(&app, "olga@example.kz", "", "ru").await;
-    app.set_newsletter_language("digest", Some("kk")).await;
+    let tied = app
+        .api_patch(
+            "/api/newsletters/digest",
+            &serde_json::json!({"language": "kk"}),
+        )
+        .await;
+    assert_eq!(tied.status(), 200);
     let listed: serde_json::Value = app.api_get("/api/newsletters").await.json().await.unwrap();
     assert_eq!(listed["newsletters"][0]["language"], "kk", "{listed}");
     app.add_article("Story one", "https://astanatimes.example/1/")
@@ -682,4 +762,328 @@ fn every_key_is_in_every_language_and_every_key_is_used() {
             "a template names the unknown key {key}"
         );
     }
+}
+
+/// The text of a mail without its links (addresses and tokens are not words).
+fn without_links(text: &str) -> String {
+    text.split_whitespace()
+        .filter(|word| !word.contains("://"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[tokio::test]
+async fn the_preferences_link_mail_is_in_the_readers_stored_language_whatever_the_browser() {
+    let app = spawn_app().await;
+    sign_up_in(&app, "aigerim@example.kz", "Айгерім", "kk").await;
+    sign_up_in(&app, "olga@example.kz", "Ольга", "ru").await;
+    // From before languages: DEFAULT_LANGUAGE.
+    app.import_confirmed(&["old@example.kz"]).await;
+    let expected = [
+        (
+            "aigerim@example.kz",
+            "kk",
+            "«The Astana Times» жазылымын басқару",
+            "Таратылымдарды басқару",
+        ),
+        (
+            "olga@example.kz",
+            "ru",
+            "Управление подпиской на «The Astana Times»",
+            "Управлять рассылками",
+        ),
+        (
+            "old@example.kz",
+            "en",
+            "Manage your subscription to The Astana Times",
+            "Manage my newsletters",
+        ),
+    ];
+    for (email, code, subject, button) in expected {
+        let before = app.smtp.messages_to(email).len();
+        // Asked for from an English page in an English browser.
+        let asked = post_in(
+            &app,
+            "/preferences",
+            &format!("email={}", urlencode(email)),
+            "en",
+            Asked::Link,
+        )
+        .await;
+        assert_eq!(asked.status(), 200);
+        let mail = app.wait_for_mail_to(email, before + 1).await.remove(before);
+        assert_eq!(subject_of(&mail).as_deref(), Some(subject), "{email}");
+        assert_eq!(mail.header("Content-Language").as_deref(), Some(code));
+        let html = mail.html_body();
+        assert!(html.contains(&format!("<html lang=\"{code}\"")), "{html}");
+        assert!(html.contains(button), "{html}");
+        let text = mail.text_body();
+        if code != "en" {
+            let left = english_leftovers(&without_links(&text), &["The Astana Times"]);
+            assert!(left.is_empty(), "{email}: English left: {left:?}\n{text}");
+            let body = html.split("</head>").nth(1).expect("a body");
+            let left =
+                english_leftovers(&without_links(&visible_text(body)), &["The Astana Times"]);
+            assert!(left.is_empty(), "{email}: English left: {left:?}\n{html}");
+        }
+        // The link in it opens the reader's page.
+        let id = app.subscriber_id(email).await;
+        let link = crate::support::link_in(&text, "http");
+        assert_eq!(link, app.state.preferences_url(id));
+    }
+}
+
+#[tokio::test]
+async fn a_confirmed_readers_addition_is_confirmed_in_their_stored_language() {
+    let app = spawn_app().await;
+    sign_up_in(&app, "olga@example.kz", "Ольга", "ru").await;
+    let created = app
+        .api_post(
+            "/api/newsletters",
+            &serde_json::json!({"slug": "business", "name": "Business Weekly"}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    // She adds the second newsletter from an English page in an English browser.
+    let added = post_in(
+        &app,
+        "/subscriptions",
+        "email=olga%40example.kz&name=&newsletter=business",
+        "en",
+        Asked::Link,
+    )
+    .await;
+    assert_eq!(added.status(), 200);
+    let mail = app.wait_for_mail_to("olga@example.kz", 2).await.remove(1);
+    assert_eq!(
+        subject_of(&mail).as_deref(),
+        Some("Подтвердите подписку на «The Astana Times»")
+    );
+    assert_eq!(mail.header("Content-Language").as_deref(), Some("ru"));
+    let html = mail.html_body();
+    assert!(html.contains("<html lang=\"ru\""), "{html}");
+    assert!(html.contains("Вы выбрали:"), "{html}");
+    assert!(html.contains("<li>Business Weekly</li>"), "{html}");
+    let text = mail.text_body();
+    assert!(text.contains("Ссылка действует 48 часов."), "{text}");
+    let left = english_leftovers(
+        &without_links(&text),
+        &["The Astana Times", "Business Weekly"],
+    );
+    assert!(left.is_empty(), "English left: {left:?}\n{text}");
+    // Her language stays hers.
+    let id = app.subscriber_id("olga@example.kz").await;
+    assert_eq!(language_of(&app, id).await.as_deref(), Some("ru"));
+}
+
+/// The stored language of newsletter `slug` (`None`: each reader's).
+async fn newsletter_language(app: &TestApp, slug: &'static str) -> Option<String> {
+    app.state
+        .db
+        .run(move |conn| newsletter::db::newsletters::find_by_slug(conn, slug))
+        .await
+        .unwrap()
+        .expect("the newsletter")
+        .language
+}
+
+/// The fields a refused API call names.
+async fn fields_named(response: reqwest::Response) -> Vec<String> {
+    assert_eq!(response.status(), 400);
+    let error: serde_json::Value = response.json().await.unwrap();
+    error["fields"]
+        .as_object()
+        .expect("fields")
+        .keys()
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn a_newsletters_language_is_ours_or_null_in_the_api_and_on_the_admin_page() {
+    let app = spawn_app().await;
+    let created = app
+        .api_post(
+            "/api/newsletters",
+            &serde_json::json!({"slug": "russian", "name": "Новости", "language": "ru"}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let created: serde_json::Value = created.json().await.unwrap();
+    assert_eq!(created["language"], "ru", "{created}");
+    assert_eq!(
+        newsletter_language(&app, "russian").await.as_deref(),
+        Some("ru")
+    );
+
+    // Not one of ours: 400 naming the field, and nothing made or changed.
+    for bad in ["de", "", "RU", "ru-RU"] {
+        let refused = app
+            .api_post(
+                "/api/newsletters",
+                &serde_json::json!({"slug": "german", "name": "Nachrichten", "language": bad}),
+            )
+            .await;
+        assert_eq!(fields_named(refused).await, ["language"], "{bad}");
+        let refused = app
+            .api_patch(
+                "/api/newsletters/russian",
+                &serde_json::json!({ "language": bad }),
+            )
+            .await;
+        assert_eq!(fields_named(refused).await, ["language"], "{bad}");
+    }
+    assert_eq!(app.api_get("/api/newsletters/german").await.status(), 404);
+    assert_eq!(
+        newsletter_language(&app, "russian").await.as_deref(),
+        Some("ru")
+    );
+    // A change that does not name it leaves it; null unties it.
+    let renamed = app
+        .api_patch(
+            "/api/newsletters/russian",
+            &serde_json::json!({"name": "Новости недели"}),
+        )
+        .await;
+    assert_eq!(renamed.status(), 200);
+    assert_eq!(
+        newsletter_language(&app, "russian").await.as_deref(),
+        Some("ru")
+    );
+    let untied = app
+        .api_patch(
+            "/api/newsletters/russian",
+            &serde_json::json!({"language": null}),
+        )
+        .await;
+    assert_eq!(untied.status(), 200);
+    let untied: serde_json::Value = untied.json().await.unwrap();
+    assert_eq!(untied["language"], serde_json::Value::Null, "{untied}");
+    assert_eq!(newsletter_language(&app, "russian").await, None);
+
+    // The admin page: the same choice on the create and edit forms.
+    let admin = crate::admin_pages::Admin::log_in(&app).await;
+    let page = admin.get("/admin/newsletters").await.text().await.unwrap();
+    assert!(
+        page.contains(r#"<select id="language" name="language""#),
+        "{page}"
+    );
+    let made = admin
+        .post(
+            "/admin/newsletters",
+            &[
+                ("slug", "kazakh"),
+                ("name", "Жаңалықтар"),
+                ("language", "kk"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status(), 303);
+    assert_eq!(
+        newsletter_language(&app, "kazakh").await.as_deref(),
+        Some("kk")
+    );
+    let edit = admin
+        .get("/admin/newsletters/kazakh")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(edit.contains(r#"<option value="kk" selected>"#), "{edit}");
+    let refused = admin
+        .post(
+            "/admin/newsletters/kazakh",
+            &[
+                ("slug", "kazakh"),
+                ("name", "Жаңалықтар"),
+                ("language", "de"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), 400);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains(r#"id="language-error""#),
+        "the error beside the field"
+    );
+    assert_eq!(
+        newsletter_language(&app, "kazakh").await.as_deref(),
+        Some("kk")
+    );
+    let saved = admin
+        .post(
+            "/admin/newsletters/kazakh",
+            &[("slug", "kazakh"), ("name", "Жаңалықтар"), ("language", "")],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
+    assert_eq!(
+        newsletter_language(&app, "kazakh").await,
+        None,
+        "each reader's own"
+    );
+}
+
+/// The languages digest `digest` (its API answer) was rendered in besides its own.
+async fn translated_into(app: &TestApp, digest: &serde_json::Value) -> Vec<String> {
+    let id = digest["id"].as_i64().expect("a digest id");
+    app.state
+        .db
+        .run(move |conn| newsletter::db::digests::translations(conn, id))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.language)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_digest_is_rendered_again_only_in_the_languages_of_its_confirmed_readers() {
+    let app = spawn_app().await;
+    sign_up_in(&app, "dana@example.kz", "", "en").await;
+    let created = app
+        .api_post(
+            "/api/newsletters",
+            &serde_json::json!({"slug": "business", "name": "Business Weekly"}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    // A Russian reader of the other newsletter only, confirmed.
+    let body = "email=olga%40example.kz&name=&newsletter=business";
+    let response = post_in(&app, "/subscriptions", body, "ru", Asked::Link).await;
+    assert_eq!(response.status(), 200);
+    let mails = app.wait_for_mail_to("olga@example.kz", 1).await;
+    assert_eq!(
+        app.post_empty(&app.confirmation_link(&mails[0]))
+            .await
+            .status(),
+        200
+    );
+    // A Kazakh reader of this one who has not confirmed yet.
+    let body = "email=aigerim%40example.kz&name=&newsletter=digest";
+    let response = post_in(&app, "/subscriptions", body, "kk", Asked::Link).await;
+    assert_eq!(response.status(), 200);
+    let mails = app.wait_for_mail_to("aigerim@example.kz", 1).await;
+    let aigerims_link = app.confirmation_link(&mails[0]);
+
+    app.add_article("Story one", "https://astanatimes.example/1/")
+        .await;
+    let digest = app.send_digest_and_wait().await;
+    assert_eq!(digest["sent"], 1, "{digest}");
+    assert!(translated_into(&app, &digest).await.is_empty());
+
+    assert_eq!(app.post_empty(&aigerims_link).await.status(), 200);
+    app.add_article("Story two", "https://astanatimes.example/2/")
+        .await;
+    let digest = app.send_digest_and_wait().await;
+    assert_eq!(digest["sent"], 2, "{digest}");
+    assert_eq!(translated_into(&app, &digest).await, ["kk"]);
+    let mail = app
+        .wait_for_mail_to("aigerim@example.kz", 2)
+        .await
+        .remove(1);
+    assert_eq!(mail.header("Content-Language").as_deref(), Some("kk"));
 }

@@ -427,28 +427,6 @@ impl TestApp {
             .expect("API DELETE")
     }
 
-    /// Ties newsletter `slug` to a language (`None`: each reader's own) straight in the
-    /// database, for setting up a test.
-    pub async fn set_newsletter_language(
-        &self,
-        slug: &'static str,
-        language: Option<&'static str>,
-    ) {
-        self.state
-            .db
-            .run(move |conn| {
-                use diesel::prelude::*;
-                use newsletter::db::schema::newsletters;
-                let changed = diesel::update(newsletters::table.filter(newsletters::slug.eq(slug)))
-                    .set(newsletters::language.eq(language))
-                    .execute(conn)?;
-                assert_eq!(changed, 1, "newsletter {slug} exists");
-                Ok(())
-            })
-            .await
-            .expect("update");
-    }
-
     /// Creates a newsletter through `POST /api/newsletters` (`body` as that route takes
     /// it); returns its id, which the API does not show, for tests that look into the
     /// database.

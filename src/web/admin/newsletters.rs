@@ -30,6 +30,8 @@ struct NewsletterRow {
     public: bool,
     preselected: bool,
     archived: bool,
+    /// `en`, `ru` or `kk`; empty: each reader's own.
+    language: String,
     default: bool,
     confirmed: i64,
     pending: i64,
@@ -66,6 +68,7 @@ impl NewsletterRow {
             public: n.public,
             preselected: n.preselected,
             archived: n.archived,
+            language: n.language.unwrap_or_default(),
             confirmed: counts.confirmed,
             pending: counts.pending,
         }
@@ -88,6 +91,9 @@ pub struct NewsletterForm {
     sections: String,
     public: Option<String>,
     preselected: Option<String>,
+    /// `en`, `ru` or `kk`; empty: each reader's own.
+    #[serde(default)]
+    language: String,
 }
 
 impl NewsletterForm {
@@ -101,6 +107,7 @@ impl NewsletterForm {
             sections: row.sections.join(", "),
             public: row.public.then(|| "on".to_owned()),
             preselected: row.preselected.then(|| "on".to_owned()),
+            language: row.language.clone(),
         }
     }
 
@@ -137,6 +144,7 @@ impl NewsletterForm {
             ),
             public: Some(self.public.is_some()),
             preselected: Some(self.preselected.is_some()),
+            language: Some(Some(self.language.clone()).filter(|code| !code.is_empty())),
         }
     }
 }
