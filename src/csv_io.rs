@@ -384,8 +384,13 @@ fn store_chunk(
         crate::db::exclusive(conn, |conn| {
             let mut imported = 0;
             for row in chunk.iter() {
-                let inserted =
-                    subscribers::import_confirmed_into(conn, &row.email, row.name.as_ref(), &row.on, now)?;
+                let inserted = subscribers::import_confirmed_into(
+                    conn,
+                    &row.email,
+                    row.name.as_ref(),
+                    &row.on,
+                    now,
+                )?;
                 if let Some(id) = inserted {
                     // A new reader only: one already present is left as they are.
                     if let Some(language) = row.language {

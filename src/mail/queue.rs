@@ -200,10 +200,9 @@ fn render_confirmation(
     context.insert("lang", language.code());
     context.insert(
         "confirm_url",
-        &language.link(&settings.public_url(&format!(
-            "/subscriptions/confirm?token={}",
-            token.as_str()
-        ))),
+        &language.link(
+            &settings.public_url(&format!("/subscriptions/confirm?token={}", token.as_str())),
+        ),
     );
     context.insert("ttl_hours", &(settings.confirmation_ttl.as_secs() / 3600));
     // What the link confirms, when the site sends several newsletters (else none: the

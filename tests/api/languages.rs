@@ -135,7 +135,12 @@ fn english_leftovers(text: &str, allowed: &[&str]) -> Vec<String> {
 
 /// `path` in language `code`, asked for as `asked` says (the other way says English,
 /// so only the way under test can bring the language).
-pub(crate) async fn get_in(app: &TestApp, path: &str, code: &str, asked: Asked) -> reqwest::Response {
+pub(crate) async fn get_in(
+    app: &TestApp,
+    path: &str,
+    code: &str,
+    asked: Asked,
+) -> reqwest::Response {
     let (url, header) = match asked {
         Asked::Header => (app.url(path), code.to_owned()),
         Asked::Link => {
@@ -622,7 +627,6 @@ pub(crate) async fn language_of(app: &TestApp, id: i64) -> Option<String> {
         .await
         .unwrap()
 }
-
 
 /// The message ids of a Fluent file.
 fn keys_of(source: &str) -> BTreeSet<String> {

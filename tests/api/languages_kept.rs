@@ -65,7 +65,10 @@ async fn a_sign_up_in_another_language_changes_a_known_readers_language_only_onc
     // A confirmed English reader who left, and one who has not confirmed yet.
     sign_up_in(&app, "dana@example.kz", "", "en").await;
     let dana = app.subscriber_id("dana@example.kz").await;
-    assert_eq!(app.post_empty(&app.unsubscribe_link(dana)).await.status(), 200);
+    assert_eq!(
+        app.post_empty(&app.unsubscribe_link(dana)).await.status(),
+        200
+    );
     let pending = post_in(
         &app,
         "/subscriptions",
@@ -87,11 +90,19 @@ async fn a_sign_up_in_another_language_changes_a_known_readers_language_only_onc
         // The confirmation is in the form's language; the reader's stays theirs.
         assert_eq!(mail.header("Content-Language").as_deref(), Some("ru"));
         assert!(mail.html_body().contains("Подтвердить подписку"));
-        assert_eq!(language_of(&app, id).await.as_deref(), Some("en"), "{email}");
+        assert_eq!(
+            language_of(&app, id).await.as_deref(),
+            Some("en"),
+            "{email}"
+        );
         // Confirming it is the reader's own choice of the language.
         let link = app.confirmation_link(&mail);
         assert_eq!(app.post_empty(&link).await.status(), 200);
-        assert_eq!(language_of(&app, id).await.as_deref(), Some("ru"), "{email}");
+        assert_eq!(
+            language_of(&app, id).await.as_deref(),
+            Some("ru"),
+            "{email}"
+        );
     }
 }
 
@@ -121,9 +132,17 @@ async fn the_archive_shows_a_digest_in_the_pages_language_and_each_mail_links_it
     // A browser that asks for Russian gets the Russian render; for Kazakh, which no
     // reader reads, the digest's own.
     let path = format!("/archive/{id}");
-    let page = get_in(&app, &path, "ru", Asked::Header).await.text().await.unwrap();
+    let page = get_in(&app, &path, "ru", Asked::Header)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("Читать статью"), "{page}");
-    let page = get_in(&app, &path, "kk", Asked::Header).await.text().await.unwrap();
+    let page = get_in(&app, &path, "kk", Asked::Header)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("Read the article"), "{page}");
 }
 
@@ -149,10 +168,7 @@ async fn a_newsletter_tied_to_a_language_is_previewed_and_test_sent_in_it() {
         .post("/admin/digests/test", &[("email", "editor@example.kz")])
         .await;
     assert_eq!(sent.status(), 303);
-    let mail = app
-        .wait_for_mail_to("editor@example.kz", 1)
-        .await
-        .remove(0);
+    let mail = app.wait_for_mail_to("editor@example.kz", 1).await.remove(0);
     assert_eq!(mail.header("Content-Language").as_deref(), Some("kk"));
     assert!(mail.html_body().contains("Мақаланы оқу"));
 }
@@ -197,7 +213,10 @@ async fn every_language_of_a_long_digest_fits_the_budget_with_the_same_stories()
         .expect("a Russian render");
     let full = own.html_body.matches("Read the article").count();
     assert!(full > 1, "some stories in full");
-    assert!(full < 160, "some stories listed: the test is about the split");
+    assert!(
+        full < 160,
+        "some stories listed: the test is about the split"
+    );
     assert!(
         travelling_size(&own.html_body) <= DIGEST_HTML_BUDGET,
         "{}",
