@@ -256,15 +256,18 @@ pub struct StoredToken {
     pub subscriber: Subscriber,
 }
 
+/// A token's row as read: expiry, use, the typed name and language, and the reader.
+type TokenRow = (
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    Option<String>,
+    Option<String>,
+    Subscriber,
+);
+
 /// The confirmation token whose hash is `token_hash`, if there is one.
 pub fn find_token(conn: &mut Conn, token_hash: &str) -> anyhow::Result<Option<StoredToken>> {
-    let row: Option<(
-        NaiveDateTime,
-        Option<NaiveDateTime>,
-        Option<String>,
-        Option<String>,
-        Subscriber,
-    )> = confirmation_tokens::table
+    let row: Option<TokenRow> = confirmation_tokens::table
         .inner_join(subscribers::table)
         .filter(confirmation_tokens::token_hash.eq(token_hash))
         .select((
