@@ -409,7 +409,7 @@ fn store_chunk(
 }
 
 /// Writes every subscriber as CSV:
-/// `email,name,status,created_at,confirmed_at,unsubscribed_at,newsletters,language`,
+/// `email,name,status,created_at,confirmed_at,unsubscribed_at,language,newsletters`,
 /// `newsletters` the slugs of the newsletters the reader is on (confirmed or pending),
 /// separated by `;`, as an import reads them, and `language` the reader's (`en`, `ru`,
 /// `kk`; empty: DEFAULT_LANGUAGE).
@@ -427,8 +427,8 @@ pub fn export(db: &Db, output: impl Write) -> anyhow::Result<usize> {
         "created_at",
         "confirmed_at",
         "unsubscribed_at",
-        "newsletters",
         "language",
+        "newsletters",
     ])?;
     let time = |t: Option<chrono::NaiveDateTime>| t.map(db::utc::format).unwrap_or_default();
     for s in &rows {
@@ -439,10 +439,10 @@ pub fn export(db: &Db, output: impl Write) -> anyhow::Result<usize> {
             &time(Some(s.created_at)),
             &time(s.confirmed_at),
             &time(s.unsubscribed_at),
+            s.language.as_deref().unwrap_or_default(),
             &on.get(&s.id)
                 .map(|slugs| slugs.join(";"))
                 .unwrap_or_default(),
-            s.language.as_deref().unwrap_or_default(),
         ])?;
     }
     writer.flush()?;
