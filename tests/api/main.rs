@@ -20,6 +20,7 @@ mod feeds;
 mod hardening;
 mod hostile_input;
 mod languages;
+mod languages_kept;
 mod mail_look;
 mod mail_samples;
 mod newsletter_digests;

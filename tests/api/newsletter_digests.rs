@@ -641,7 +641,8 @@ async fn a_newsletters_digest_carries_its_list_id_its_own_unsubscribe_and_a_mana
     let manage_prefix = app.url("/preferences?token=");
     let in_text = link_in(&mail.text_body(), &manage_prefix);
     let in_html = link_in(&mail.html_body(), &manage_prefix);
-    assert_eq!(in_text, in_html);
+    // As HTML writes it: the link goes on with the mail's language (`&amp;lang=`).
+    assert_eq!(in_text, in_html.replace("&amp;", "&"));
     assert!(mail.text_body().contains("Manage your newsletters"));
     assert!(mail.html_body().contains("Manage your newsletters"));
     let page = app.get(&in_text).await;

@@ -195,7 +195,10 @@ pub async fn send_test(
         text: next.text,
         html: next.html,
         message_id: format!("<test-{tag}@{}>", state.settings.public_host()),
-        headers: vec![("List-Id", state.list_id_of(&newsletter))],
+        headers: vec![
+            ("List-Id", state.list_id_of(&newsletter)),
+            ("Content-Language", next.language.code().to_owned()),
+        ],
         return_path: None,
     };
     state.mailer.send(&message).await.map_err(|e| {
