@@ -6,7 +6,7 @@
 
 pub mod bounces;
 pub mod feedback;
-pub mod newsletters;
 pub mod feeds;
+pub mod newsletters;
 pub mod retention;
 pub mod subscriptions;

@@ -623,7 +623,6 @@ async fn language_of(app: &TestApp, id: i64) -> Option<String> {
         .unwrap()
 }
 
-
 /// The message ids of a Fluent file.
 fn keys_of(source: &str) -> BTreeSet<String> {
     source

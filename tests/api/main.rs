@@ -22,6 +22,7 @@ mod hostile_input;
 mod languages;
 mod mail_look;
 mod mail_samples;
+mod newsletter_delivery;
 mod newsletter_digests;
 mod newsletters;
 mod newsletters_admin;
