@@ -174,24 +174,7 @@ async fn a_reader_who_leaves_one_newsletter_gets_no_more_of_its_queued_digest_bu
     let weekly: Value = response.json().await.unwrap();
     let weekly = weekly["id"].as_i64().unwrap();
     let (leaver, app) = (ids[0], &app);
-    let attempts = || async move {
-        app.state
-            .db
-            .run(move |conn| {
-                use newsletter::db::schema::deliveries;
-                Ok(deliveries::table
-                    .filter(deliveries::digest_id.eq(weekly))
-                    .filter(deliveries::subscriber_id.eq(leaver))
-                    .select((
-                        deliveries::status,
-                        deliveries::attempts,
-                        deliveries::locked_until.is_null(),
-                    ))
-                    .first::<(String, i32, bool)>(conn)?)
-            })
-            .await
-            .unwrap()
-    };
+    let attempts = || app.delivery_state(weekly, leaver);
     // Refused once: it waits to be retried.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while attempts().await.1 == 0 {
