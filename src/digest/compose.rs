@@ -302,6 +302,12 @@ async fn queue_digest(state: &AppState, id: i64) -> anyhow::Result<DigestCreated
             .db
             .write(move |conn| {
                 crate::db::exclusive(conn, |conn| {
+                    // Another task (a resume, a second node) may have rendered and
+                    // stored it meanwhile: the first render stands, stored once.
+                    let stored = digests::find(conn, id)?;
+                    if stored.is_none_or(|d| !d.html_body.is_empty()) {
+                        return Ok(());
+                    }
                     digests::set_rendered(
                         conn,
                         id,
@@ -624,6 +630,12 @@ fn render_parts(
     };
     context.insert("unsubscribe_url", &unsubscribe_url);
     context.insert("preferences_url", &preferences_url);
+    // A private newsletter's digests have no archive page (404): no link to one.
+    let archive_url = if newsletter.public {
+        archive_url
+    } else {
+        String::new()
+    };
     context.insert("archive_url", &archive_url);
     // The one rendering the start-up check makes too, so what passed it renders here.
     let mail = state

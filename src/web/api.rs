@@ -511,7 +511,7 @@ pub async fn create_feed(
             message: "the feed has invalid fields".into(),
             fields: [(field, error)].into_iter().collect(),
         }),
-        Err(taken @ AddFeedError::Taken(_)) => {
+        Err(taken @ (AddFeedError::Taken(_) | AddFeedError::IsFeedUrl)) => {
             Err(WebError::api(StatusCode::CONFLICT, taken.to_string()))
         }
         Err(AddFeedError::Other(e)) => Err(WebError::Internal(e)),

@@ -23,6 +23,7 @@ mod languages;
 mod languages_kept;
 mod mail_look;
 mod mail_samples;
+mod newsletter_delivery;
 mod newsletter_digests;
 mod newsletters;
 mod newsletters_admin;

@@ -18,7 +18,7 @@ use crate::support::{TestApp, TestDatabase, Workspace, eventually, link_in, spaw
 /// Adds a newsletter straight to the database (the newsletters API replaces this);
 /// `sections` as stored (lower-case, separated by `,`), `schedule` a cron string or ""
 /// for manual sends. Returns its id.
-async fn add_newsletter(
+pub(crate) async fn add_newsletter(
     app: &TestApp,
     slug: &str,
     name: &str,
@@ -48,7 +48,7 @@ async fn add_newsletter(
 
 /// A public newsletter sent by hand, with confirmed readers `emails` on it (and on the
 /// default one); returns its id and theirs.
-async fn with_readers(
+pub(crate) async fn with_readers(
     app: &TestApp,
     slug: &str,
     name: &str,
@@ -62,7 +62,12 @@ async fn with_readers(
 }
 
 /// Sets the subscriptions of readers `ids` to `newsletter_id`, in one transaction.
-async fn put_on(app: &TestApp, ids: &[i64], newsletter_id: i64, status: SubscriptionStatus) {
+pub(crate) async fn put_on(
+    app: &TestApp,
+    ids: &[i64],
+    newsletter_id: i64,
+    status: SubscriptionStatus,
+) {
     let ids = ids.to_vec();
     app.state
         .db
@@ -85,7 +90,12 @@ async fn put_on(app: &TestApp, ids: &[i64], newsletter_id: i64, status: Subscrip
 }
 
 /// Adds an article in `sections` through the API; returns the answer's JSON.
-async fn add_article_in(app: &TestApp, title: &str, url: &str, sections: &[&str]) -> Value {
+pub(crate) async fn add_article_in(
+    app: &TestApp,
+    title: &str,
+    url: &str,
+    sections: &[&str],
+) -> Value {
     let response = app
         .api_post(
             "/api/articles",
@@ -97,18 +107,18 @@ async fn add_article_in(app: &TestApp, title: &str, url: &str, sections: &[&str]
 }
 
 /// A received mail's decoded subject.
-fn subject_of(mail: &crate::support::smtp_server::ReceivedMail) -> String {
+pub(crate) fn subject_of(mail: &crate::support::smtp_server::ReceivedMail) -> String {
     mail.parsed().subject().unwrap_or_default().to_owned()
 }
 
 /// `POST /api/digests {"newsletter": slug}`.
-async fn send(app: &TestApp, slug: &str) -> reqwest::Response {
+pub(crate) async fn send(app: &TestApp, slug: &str) -> reqwest::Response {
     app.api_post("/api/digests", &json!({ "newsletter": slug }))
         .await
 }
 
 /// Sends `slug`'s digest and drives it to the end; returns its `GET /api/digests/{id}`.
-async fn send_and_wait(app: &TestApp, slug: &str) -> Value {
+pub(crate) async fn send_and_wait(app: &TestApp, slug: &str) -> Value {
     let response = send(app, slug).await;
     assert_eq!(response.status(), 202, "{slug}'s digest is sent");
     let created: Value = response.json().await.expect("JSON");
@@ -117,7 +127,7 @@ async fn send_and_wait(app: &TestApp, slug: &str) -> Value {
 }
 
 /// The digests of newsletter `newsletter_id`, by id.
-async fn digests_of(app: &TestApp, newsletter_id: i64) -> Vec<i64> {
+pub(crate) async fn digests_of(app: &TestApp, newsletter_id: i64) -> Vec<i64> {
     app.state
         .db
         .run(move |conn| {
@@ -133,7 +143,7 @@ async fn digests_of(app: &TestApp, newsletter_id: i64) -> Vec<i64> {
 }
 
 /// The status of reader `id`'s subscription to `newsletter_id`.
-async fn subscription(app: &TestApp, id: i64, newsletter_id: i64) -> String {
+pub(crate) async fn subscription(app: &TestApp, id: i64, newsletter_id: i64) -> String {
     app.state
         .db
         .run(move |conn| {
