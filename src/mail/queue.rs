@@ -258,7 +258,11 @@ fn render_preferences(
     let language = subscriber.language(state.settings.default_language);
     let mut context = state.base_context();
     context.insert("lang", language.code());
-    context.insert("preferences_url", &state.preferences_url(subscriber.id));
+    // The page opens in the mail's language, as the links of a digest do.
+    context.insert(
+        "preferences_url",
+        &language.link(&state.preferences_url(subscriber.id)),
+    );
     // Derived from the queue row, so a retry carries the same id.
     let message_id = format!(
         "<preferences.{}@{}>",
