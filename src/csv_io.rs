@@ -1,6 +1,6 @@
 //! Subscriber lists as CSV: export everyone, import `email,name` rows as confirmed,
 //! on the default newsletter or on those named (`--newsletter`, or a `newsletters`
-//! column of slugs separated by `;`).
+//! column of slugs separated by `;`), in the language of a `language` column if any.
 
 use std::collections::HashMap;
 use std::io::{Read, Seek, Write};
@@ -9,6 +9,7 @@ use anyhow::Context;
 
 use crate::db::{self, Db, newsletters, subscribers};
 use crate::domain::{EmailAddress, SubscriberName};
+use crate::i18n::Language;
 use crate::limits;
 
 /// What an import did; bad rows are reported with their line number.
@@ -161,6 +162,7 @@ pub fn import_into(db: &Db, input: impl Read, into: &[String]) -> anyhow::Result
     let email_col = column("email").context("the CSV header row has no `email` column")?;
     let name_col = column("name");
     let newsletters_col = column("newsletters");
+    let language_col = column("language");
 
     let now = db::now();
     let mut report = ImportReport::default();
@@ -215,9 +217,20 @@ pub fn import_into(db: &Db, input: impl Read, into: &[String]) -> anyhow::Result
             }
             ids
         });
-        match (email, name, on) {
-            (Ok(email), Ok(name), Ok(on)) => chunk.push((email, name, on)),
-            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => report.reject(line, e),
+        let language =
+            parse_language_cell(language_col.and_then(|c| record.get(c)).unwrap_or_default());
+        match (email, name, on, language) {
+            (Ok(email), Ok(name), Ok(on), Ok(language)) => {
+                chunk.push(Row {
+                    email,
+                    name,
+                    on,
+                    language,
+                });
+            }
+            (Err(e), _, _, _) | (_, Err(e), _, _) | (_, _, Err(e), _) | (_, _, _, Err(e)) => {
+                report.reject(line, e);
+            }
         }
         if chunk.len() == CHUNK_ROWS {
             store_chunk(db, &mut chunk, now, &mut report)?;
@@ -240,6 +253,23 @@ fn parse_email_cell(cell: &str) -> Result<EmailAddress, String> {
             Some(detail) => format!("`{shown}` is not an email address: {detail}"),
             None => format!("`{shown}` is not an email address"),
         }
+    })
+}
+
+/// The language cell of a row (empty: the reader reads DEFAULT_LANGUAGE), or why it is
+/// none we write in.
+fn parse_language_cell(cell: &str) -> Result<Option<Language>, String> {
+    let raw = from_spreadsheet_safe(cell).trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    Language::parse(raw).map(Some).ok_or_else(|| {
+        let known: Vec<&str> = Language::ALL.iter().map(|l| l.code()).collect();
+        format!(
+            "`{}` is not a language the newsletter is written in ({})",
+            shown_cell(raw),
+            known.join(", ")
+        )
     })
 }
 
@@ -332,10 +362,18 @@ impl<R: Read> Read for RecordCapped<R> {
     }
 }
 
+/// A row as read: the address, the name, the newsletters and the language.
+struct Row {
+    email: EmailAddress,
+    name: Option<SubscriberName>,
+    on: Vec<i64>,
+    language: Option<Language>,
+}
+
 /// Stores a chunk of parsed rows in one transaction and empties it.
 fn store_chunk(
     db: &Db,
-    chunk: &mut Vec<(EmailAddress, Option<SubscriberName>, Vec<i64>)>,
+    chunk: &mut Vec<Row>,
     now: chrono::NaiveDateTime,
     report: &mut ImportReport,
 ) -> anyhow::Result<()> {
@@ -345,10 +383,19 @@ fn store_chunk(
     let imported = db.write_blocking(|conn| {
         crate::db::exclusive(conn, |conn| {
             let mut imported = 0;
-            for (email, name, on) in chunk.iter() {
-                if subscribers::import_confirmed_into(conn, email, name.as_ref(), on, now)?
-                    .is_some()
-                {
+            for row in chunk.iter() {
+                let inserted = subscribers::import_confirmed_into(
+                    conn,
+                    &row.email,
+                    row.name.as_ref(),
+                    &row.on,
+                    now,
+                )?;
+                if let Some(id) = inserted {
+                    // A new reader only: one already present is left as they are.
+                    if let Some(language) = row.language {
+                        subscribers::set_language(conn, id, language)?;
+                    }
                     imported += 1;
                 }
             }
@@ -362,9 +409,10 @@ fn store_chunk(
 }
 
 /// Writes every subscriber as CSV:
-/// `email,name,status,created_at,confirmed_at,unsubscribed_at,newsletters`, the last
-/// the slugs of the newsletters the reader is on (confirmed or pending), separated by
-/// `;`, as an import reads them.
+/// `email,name,status,created_at,confirmed_at,unsubscribed_at,language,newsletters`,
+/// `newsletters` the slugs of the newsletters the reader is on (confirmed or pending),
+/// separated by `;`, as an import reads them, and `language` the reader's (`en`, `ru`,
+/// `kk`; empty: DEFAULT_LANGUAGE).
 pub fn export(db: &Db, output: impl Write) -> anyhow::Result<usize> {
     let (rows, on) = db.run_blocking(|conn| {
         let rows = subscribers::all(conn)?;
@@ -379,6 +427,7 @@ pub fn export(db: &Db, output: impl Write) -> anyhow::Result<usize> {
         "created_at",
         "confirmed_at",
         "unsubscribed_at",
+        "language",
         "newsletters",
     ])?;
     let time = |t: Option<chrono::NaiveDateTime>| t.map(db::utc::format).unwrap_or_default();
@@ -390,6 +439,7 @@ pub fn export(db: &Db, output: impl Write) -> anyhow::Result<usize> {
             &time(Some(s.created_at)),
             &time(s.confirmed_at),
             &time(s.unsubscribed_at),
+            s.language.as_deref().unwrap_or_default(),
             &on.get(&s.id)
                 .map(|slugs| slugs.join(";"))
                 .unwrap_or_default(),

@@ -58,6 +58,13 @@ impl Language {
         }
     }
 
+    /// `url` asking for its page in this language (`lang=` appended): the links a mail
+    /// carries open their page in the mail's language, whatever the browser asks for.
+    pub fn link(self, url: &str) -> String {
+        let joiner = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{joiner}lang={}", self.code())
+    }
+
     /// The language's name in itself, as the language links show it.
     pub fn native_name(self) -> &'static str {
         match self {

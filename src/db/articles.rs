@@ -61,6 +61,7 @@ pub fn insert_if_new(
     now: NaiveDateTime,
 ) -> anyhow::Result<(i64, bool)> {
     if let Some(id) = find_existing(conn, article)? {
+        add_sections(conn, id, &article.sections)?;
         return Ok((id, false));
     }
     let id = diesel::insert_into(articles::table)
@@ -79,6 +80,31 @@ pub fn insert_if_new(
         .returning(articles::id)
         .get_result(conn)?;
     Ok((id, true))
+}
+
+/// Adds `sections` to article `id`'s (the same story brought again, by another feed):
+/// each section once, in the order they came.
+fn add_sections(conn: &mut Conn, id: i64, sections: &[String]) -> anyhow::Result<()> {
+    if sections.is_empty() {
+        return Ok(());
+    }
+    let stored: String = articles::table
+        .find(id)
+        .select(articles::sections)
+        .first(conn)?;
+    let mut merged: Vec<&str> = stored.split(',').filter(|s| !s.is_empty()).collect();
+    for section in sections {
+        if !merged.contains(&section.as_str()) {
+            merged.push(section);
+        }
+    }
+    let merged = merged.join(",");
+    if merged != stored {
+        diesel::update(articles::table.find(id))
+            .set(articles::sections.eq(merged))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// Article `id`, if there is one.
@@ -140,8 +166,10 @@ pub const FIRST_DIGEST_REACH: chrono::Duration = chrono::Duration::days(7);
 /// Articles for `newsletter`'s next digest, in the order it lists them: those in its
 /// sections (every one when it names none) that are not left out and that it has not
 /// sent. The default newsletter takes every such article, as the one list always did;
-/// another takes those published (or added) since its previous digest, or in the
-/// [`FIRST_DIGEST_REACH`] before `now` for its first.
+/// another takes those published (or added) in the [`FIRST_DIGEST_REACH`] before its
+/// first digest (before `now` for its first) or since. "Not sent" is what decides, not
+/// "since the previous digest": stories a digest had no room for, and an article a feed
+/// import stamped before a digest began but committed after it, wait for the next one.
 pub fn waiting_for(
     conn: &mut Conn,
     newsletter: &Newsletter,
@@ -150,11 +178,11 @@ pub fn waiting_for(
     let candidates = if newsletter.id == DEFAULT_NEWSLETTER_ID {
         waiting(conn)?
     } else {
-        let previous: Option<NaiveDateTime> = digests::table
+        let first: Option<NaiveDateTime> = digests::table
             .filter(digests::newsletter_id.eq(newsletter.id))
-            .select(diesel::dsl::max(digests::created_at))
+            .select(diesel::dsl::min(digests::created_at))
             .first(conn)?;
-        let since = previous.unwrap_or(now - FIRST_DIGEST_REACH);
+        let since = first.unwrap_or(now) - FIRST_DIGEST_REACH;
         let sent = newsletter_articles::table
             .filter(newsletter_articles::newsletter_id.eq(newsletter.id))
             .select(newsletter_articles::article_id);

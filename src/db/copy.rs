@@ -76,13 +76,14 @@ row!(Subscriber, subscribers {
 row!(ConfirmationToken, confirmation_tokens {
     token_hash: String, subscriber_id: i64, created_at: NaiveDateTime,
     expires_at: NaiveDateTime, used_at: Option<NaiveDateTime>,
-    subscriber_name: Option<String>,
+    subscriber_name: Option<String>, subscriber_language: Option<String>,
 });
 row!(OutgoingEmail, outgoing_emails {
     id: i64, kind: String, subscriber_id: Option<i64>, recipient: String, status: String,
     attempts: i32, next_attempt_at: NaiveDateTime, locked_until: Option<NaiveDateTime>,
     last_error: Option<String>, created_at: NaiveDateTime, sent_at: Option<NaiveDateTime>,
     locked_by: Option<String>, subscriber_name: Option<String>,
+    subscriber_language: Option<String>,
 });
 row!(Digest, digests {
     id: i64, subject: String, html_body: String, text_body: String, status: String,

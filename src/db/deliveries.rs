@@ -156,9 +156,28 @@ pub fn claim_due(
             AnyConnection::Sqlite(c) => due!().load(c)?,
             AnyConnection::Pg(c) => due!().for_update().skip_locked().load(c)?,
         };
-        let (wanted, unwanted): (Vec<_>, Vec<_>) = due
+        let (wanted, mut unwanted): (Vec<_>, Vec<_>) = due
             .into_iter()
             .partition(|d| d.subscriber_status == SubscriberStatus::Confirmed.as_str());
+        // A reader who left the digest's newsletter since it was queued gets it no more:
+        // per digest in the batch, one look by the subscriptions' key at its readers.
+        let mut on_list = std::collections::HashSet::new();
+        for (digest_id, readers) in by_digest(&wanted) {
+            let Some(newsletter_id) = digests::newsletter_of(conn, digest_id)? else {
+                continue;
+            };
+            let confirmed: Vec<i64> = subscriptions::table
+                .filter(subscriptions::newsletter_id.eq(newsletter_id))
+                .filter(subscriptions::subscriber_id.eq_any(&readers))
+                .filter(subscriptions::status.eq(SubscriptionStatus::Confirmed.as_str()))
+                .select(subscriptions::subscriber_id)
+                .load(conn)?;
+            on_list.extend(confirmed.into_iter().map(|reader| (digest_id, reader)));
+        }
+        let (wanted, left): (Vec<_>, Vec<_>) = wanted
+            .into_iter()
+            .partition(|d| on_list.contains(&(d.digest_id, d.subscriber_id)));
+        unwanted.extend(left);
         // One statement per digest in the batch (usually one), not one per row.
         for (digest_id, readers) in by_digest(&wanted) {
             diesel::update(

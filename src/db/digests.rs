@@ -212,6 +212,13 @@ pub fn set_translations(
     translations: &[Translation],
 ) -> anyhow::Result<()> {
     for t in translations {
+        // Stored again (a render raced another), the last one stands: no duplicate key.
+        diesel::delete(
+            digest_translations::table
+                .filter(digest_translations::digest_id.eq(id))
+                .filter(digest_translations::language.eq(&t.language)),
+        )
+        .execute(conn)?;
         diesel::insert_into(digest_translations::table)
             .values((
                 digest_translations::digest_id.eq(id),

@@ -5,6 +5,8 @@
 //! again.
 
 use chrono::NaiveDateTime;
+
+use crate::i18n::Language;
 use diesel::prelude::*;
 
 use super::schema::outgoing_emails;
@@ -28,22 +30,27 @@ pub struct OutgoingEmail {
     pub created_at: NaiveDateTime,
     /// The name typed with this request, given to the link it mails.
     pub subscriber_name: Option<String>,
+    /// The language of the form this request came from (`en`, `ru`, `kk`), given to
+    /// the link it mails.
+    pub subscriber_language: Option<String>,
 }
 
 /// Queues a confirmation mail for `recipient`; `name` is the name typed with this
-/// request, if any.
+/// request, if any, and `language` the language of the form it came from.
 pub fn enqueue_confirmation(
     conn: &mut Conn,
     subscriber_id: i64,
     recipient: &str,
     name: Option<&str>,
+    language: Option<Language>,
     now: NaiveDateTime,
 ) -> anyhow::Result<()> {
-    insert_confirmation(
+    insert_typed(
         conn,
+        KIND_CONFIRMATION,
         subscriber_id,
         recipient,
-        name,
+        (name, language),
         MailStatus::Queued,
         now,
     )
@@ -95,12 +102,35 @@ fn insert_mail(
     status: MailStatus,
     now: NaiveDateTime,
 ) -> anyhow::Result<()> {
+    insert_typed(
+        conn,
+        kind,
+        subscriber_id,
+        recipient,
+        (name, None),
+        status,
+        now,
+    )
+}
+
+/// [`insert_mail`] with what was typed with the request: the name and the form's
+/// language.
+fn insert_typed(
+    conn: &mut Conn,
+    kind: &str,
+    subscriber_id: i64,
+    recipient: &str,
+    (name, language): (Option<&str>, Option<Language>),
+    status: MailStatus,
+    now: NaiveDateTime,
+) -> anyhow::Result<()> {
     diesel::insert_into(outgoing_emails::table)
         .values((
             outgoing_emails::kind.eq(kind),
             outgoing_emails::subscriber_id.eq(subscriber_id),
             outgoing_emails::recipient.eq(recipient),
             outgoing_emails::subscriber_name.eq(name),
+            outgoing_emails::subscriber_language.eq(language.map(Language::code)),
             outgoing_emails::status.eq(status.as_str()),
             outgoing_emails::next_attempt_at.eq(now),
             outgoing_emails::created_at.eq(now),

@@ -30,6 +30,7 @@ diesel::table! {
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
         subscriber_name -> Nullable<Text>,
+        subscriber_language -> Nullable<Text>,
     }
 }
 
@@ -48,6 +49,7 @@ diesel::table! {
         sent_at -> Nullable<Timestamp>,
         locked_by -> Nullable<Text>,
         subscriber_name -> Nullable<Text>,
+        subscriber_language -> Nullable<Text>,
     }
 }
 

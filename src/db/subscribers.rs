@@ -251,32 +251,40 @@ pub struct StoredToken {
     pub used_at: Option<NaiveDateTime>,
     /// The name typed with the sign-up the link answers, if one was.
     pub subscriber_name: Option<String>,
+    /// The language of the form of that sign-up, if it had one.
+    pub subscriber_language: Option<String>,
     pub subscriber: Subscriber,
 }
 
+/// A token's row as read: expiry, use, the typed name and language, and the reader.
+type TokenRow = (
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    Option<String>,
+    Option<String>,
+    Subscriber,
+);
+
 /// The confirmation token whose hash is `token_hash`, if there is one.
 pub fn find_token(conn: &mut Conn, token_hash: &str) -> anyhow::Result<Option<StoredToken>> {
-    let row: Option<(
-        NaiveDateTime,
-        Option<NaiveDateTime>,
-        Option<String>,
-        Subscriber,
-    )> = confirmation_tokens::table
+    let row: Option<TokenRow> = confirmation_tokens::table
         .inner_join(subscribers::table)
         .filter(confirmation_tokens::token_hash.eq(token_hash))
         .select((
             confirmation_tokens::expires_at,
             confirmation_tokens::used_at,
             confirmation_tokens::subscriber_name,
+            confirmation_tokens::subscriber_language,
             Subscriber::as_select(),
         ))
         .first(conn)
         .optional()?;
     Ok(row.map(
-        |(expires_at, used_at, subscriber_name, subscriber)| StoredToken {
+        |(expires_at, used_at, subscriber_name, subscriber_language, subscriber)| StoredToken {
             expires_at,
             used_at,
             subscriber_name,
+            subscriber_language,
             subscriber,
         },
     ))
@@ -308,11 +316,32 @@ pub fn insert_confirmation_token(
     now: NaiveDateTime,
     expires_at: NaiveDateTime,
 ) -> anyhow::Result<()> {
+    insert_typed_confirmation_token(
+        conn,
+        subscriber_id,
+        token_hash,
+        (name, None),
+        now,
+        expires_at,
+    )
+}
+
+/// [`insert_confirmation_token`] with the name and the language of the sign-up's form,
+/// both of which confirming the token gives the reader.
+pub fn insert_typed_confirmation_token(
+    conn: &mut Conn,
+    subscriber_id: i64,
+    token_hash: &str,
+    (name, language): (Option<&str>, Option<&str>),
+    now: NaiveDateTime,
+    expires_at: NaiveDateTime,
+) -> anyhow::Result<()> {
     diesel::insert_into(confirmation_tokens::table)
         .values((
             confirmation_tokens::token_hash.eq(token_hash),
             confirmation_tokens::subscriber_id.eq(subscriber_id),
             confirmation_tokens::subscriber_name.eq(name),
+            confirmation_tokens::subscriber_language.eq(language),
             confirmation_tokens::created_at.eq(now),
             confirmation_tokens::expires_at.eq(expires_at),
         ))

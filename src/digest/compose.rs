@@ -90,6 +90,8 @@ pub struct Rendered {
     /// How many of those are listed as links under "More stories" (the last ones), to
     /// keep the HTML under [`DIGEST_HTML_BUDGET`].
     pub listed: usize,
+    /// The language its own words are in.
+    pub language: Language,
 }
 
 impl Rendered {
@@ -236,32 +238,53 @@ async fn queue_digest(state: &AppState, id: i64) -> anyhow::Result<DigestCreated
             let newsletter = newsletter
                 .ok_or_else(|| anyhow::anyhow!("digest {id}'s newsletter does not exist"))?;
             let subject = digest.subject_override.as_deref();
-            let rendered = render(
-                &for_render,
-                &newsletter,
-                &articles,
-                Some(id),
-                digest.created_at,
-                subject,
-                own,
-            )?;
-            // Once per other language its readers read (at most two more), with the
-            // same stories in full and listed as the digest's own render.
-            let full = rendered.taken - rendered.listed;
-            let translations = others
-                .into_iter()
+            // Once in its own language and once per other language its readers read
+            // (at most two more), each fitted to the budget on its own: one language's
+            // words take more bytes than another's (Cyrillic takes two a letter).
+            let fitted = std::iter::once(own)
+                .chain(others)
                 .map(|language| {
-                    let other = render_parts(
+                    render(
                         &for_render,
                         &newsletter,
                         &articles,
-                        full,
-                        rendered.listed,
                         Some(id),
                         digest.created_at,
                         subject,
                         language,
-                    )?;
+                    )
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            // Every language carries the same stories in full and listed: the fewest
+            // any language fits, which fit in every one.
+            let full = fitted.iter().map(|r| r.taken - r.listed).min().unwrap_or(0);
+            let taken = fitted.iter().map(|r| r.taken).min().unwrap_or(0);
+            let mut renders = fitted
+                .into_iter()
+                .map(|fit| {
+                    if fit.taken == taken && fit.taken - fit.listed == full {
+                        return Ok(fit);
+                    }
+                    render_parts(
+                        &for_render,
+                        &newsletter,
+                        &articles,
+                        full,
+                        taken - full,
+                        Some(id),
+                        digest.created_at,
+                        subject,
+                        fit.language,
+                    )
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?
+                .into_iter();
+            let rendered = renders
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("digest {id} has no render"))?;
+            let translations = renders
+                .map(|other| {
+                    let language = other.language;
                     Ok(digests::Translation {
                         language: language.code().to_owned(),
                         subject: other.subject,
@@ -279,6 +302,12 @@ async fn queue_digest(state: &AppState, id: i64) -> anyhow::Result<DigestCreated
             .db
             .write(move |conn| {
                 crate::db::exclusive(conn, |conn| {
+                    // Another task (a resume, a second node) may have rendered and
+                    // stored it meanwhile: the first render stands, stored once.
+                    let stored = digests::find(conn, id)?;
+                    if stored.is_none_or(|d| !d.html_body.is_empty()) {
+                        return Ok(());
+                    }
                     digests::set_rendered(
                         conn,
                         id,
@@ -405,6 +434,12 @@ pub async fn preview_for(state: &AppState, newsletter_id: i64) -> anyhow::Result
             if waiting.is_empty() {
                 return Ok(None);
             }
+            // A newsletter tied to a language is previewed in it, as it is sent.
+            let language = newsletter
+                .language
+                .as_deref()
+                .and_then(Language::parse)
+                .unwrap_or(state_for_render.settings.default_language);
             Ok(Some(render(
                 &state_for_render,
                 &newsletter,
@@ -412,7 +447,7 @@ pub async fn preview_for(state: &AppState, newsletter_id: i64) -> anyhow::Result
                 None,
                 db::now(),
                 None,
-                state_for_render.settings.default_language,
+                language,
             )?))
         })
         .await
@@ -575,7 +610,13 @@ fn render_parts(
         Some(id) => (
             unsubscribe_placeholder(state, id),
             preferences_placeholder(state, id),
-            settings.public_url(&format!("/archive/{id}")),
+            // A render in another language than the default one opens the page in
+            // its language (the archive shows the render of the page's language).
+            if language == settings.default_language {
+                settings.public_url(&format!("/archive/{id}"))
+            } else {
+                language.link(&settings.public_url(&format!("/archive/{id}")))
+            },
         ),
         // A preview has no reader and no archive page yet.
         None => (
@@ -589,6 +630,12 @@ fn render_parts(
     };
     context.insert("unsubscribe_url", &unsubscribe_url);
     context.insert("preferences_url", &preferences_url);
+    // A private newsletter's digests have no archive page (404): no link to one.
+    let archive_url = if newsletter.public {
+        archive_url
+    } else {
+        String::new()
+    };
     context.insert("archive_url", &archive_url);
     // The one rendering the start-up check makes too, so what passed it renders here.
     let mail = state
@@ -606,6 +653,7 @@ fn render_parts(
         text: crate::mail::wrap::wrap_text(&mail.text),
         taken: taken.len(),
         listed,
+        language,
     })
 }
 

@@ -275,8 +275,17 @@ fn personalise(
     delivery: &ClaimedDelivery,
 ) -> anyhow::Result<Email> {
     let digest = &prepared.digest;
+    let reader_language = delivery
+        .language
+        .as_deref()
+        .and_then(Language::parse)
+        .unwrap_or(state.settings.default_language);
+    let (language, subject, text, html) = prepared.for_reader(reader_language);
     let unsubscribe = state.unsubscribe_url_for(delivery.subscriber_id, digest.newsletter_id);
-    let preferences = state.preferences_url(delivery.subscriber_id);
+    // The links in the mail open their pages in the mail's language; the header's
+    // one-click link is for mail clients, and stays as it was.
+    let unsubscribe_link = language.link(&unsubscribe);
+    let preferences = language.link(&state.preferences_url(delivery.subscriber_id));
     let sent = crate::mail::verp::Sent::Digest {
         digest: digest.id,
         reader: delivery.subscriber_id,
@@ -289,20 +298,14 @@ fn personalise(
         ),
         None => format!("<{unsubscribe}>"),
     };
-    let reader_language = delivery
-        .language
-        .as_deref()
-        .and_then(Language::parse)
-        .unwrap_or(state.settings.default_language);
-    let (language, subject, text, html) = prepared.for_reader(reader_language);
     let email = Email {
         to: mailbox(delivery.name.as_deref(), &delivery.email)?,
         subject: subject.to_owned(),
         text: text
-            .replace(&prepared.placeholder, &unsubscribe)
+            .replace(&prepared.placeholder, &unsubscribe_link)
             .replace(&prepared.preferences_placeholder, &preferences),
         html: html
-            .replace(&prepared.placeholder, &escape_html(&unsubscribe))
+            .replace(&prepared.placeholder, &escape_html(&unsubscribe_link))
             .replace(
                 &prepared.preferences_placeholder,
                 &escape_html(&preferences),

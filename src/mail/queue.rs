@@ -11,6 +11,7 @@ use crate::db::outgoing_emails::{self, OutgoingEmail};
 use crate::db::subscribers::Subscriber;
 use crate::db::{self, Conn, Outcome};
 use crate::domain::ConfirmationToken;
+use crate::i18n::Language;
 use crate::mail::message::{Email, mailbox};
 use crate::mail::outbox::{self, Lease, Queue, Recorded};
 use crate::mail::pipeline;
@@ -67,7 +68,10 @@ impl Queue for Confirmations {
                                 subscriptions::mint_confirmation_link(
                                     conn,
                                     email.subscriber_id,
-                                    email.subscriber_name.as_deref(),
+                                    (
+                                        email.subscriber_name.as_deref(),
+                                        email.subscriber_language.as_deref(),
+                                    ),
                                     lease.now,
                                     ttl,
                                 )?
@@ -130,7 +134,14 @@ async fn send_one(state: &AppState, claimed: Claimed) -> Outcome {
     let rendered = match wanted {
         None => return Outcome::Cancelled,
         Some(Wanted::Confirmation((subscriber, token, newsletters))) => {
-            render_confirmation(state, email.id, &subscriber, &token, &newsletters)
+            // In the language of the form the reader signed up on: the request's (a
+            // known reader's own changes only once they confirm), else their own.
+            let language = email
+                .subscriber_language
+                .as_deref()
+                .and_then(Language::parse)
+                .unwrap_or_else(|| subscriber.language(state.settings.default_language));
+            render_confirmation(state, email.id, &subscriber, &token, &newsletters, language)
         }
         Some(Wanted::Preferences(subscriber)) => render_preferences(state, email.id, &subscriber),
     };
@@ -179,18 +190,19 @@ fn render_confirmation(
     subscriber: &Subscriber,
     token: &ConfirmationToken,
     newsletters: &[Option<String>],
+    language: Language,
 ) -> anyhow::Result<Email> {
     let settings = &state.settings;
     // No name here: whoever typed the address also typed the name, so it would carry
     // a stranger's words (a "WIN $500 at …" name) to whatever inbox was given. The
     // reader's name is used once they have confirmed.
-    // In the language of the form the reader signed up on.
-    let language = subscriber.language(settings.default_language);
     let mut context = state.base_context();
     context.insert("lang", language.code());
     context.insert(
         "confirm_url",
-        &settings.public_url(&format!("/subscriptions/confirm?token={}", token.as_str())),
+        &language.link(
+            &settings.public_url(&format!("/subscriptions/confirm?token={}", token.as_str())),
+        ),
     );
     context.insert("ttl_hours", &(settings.confirmation_ttl.as_secs() / 3600));
     // What the link confirms, when the site sends several newsletters (else none: the
@@ -246,7 +258,11 @@ fn render_preferences(
     let language = subscriber.language(state.settings.default_language);
     let mut context = state.base_context();
     context.insert("lang", language.code());
-    context.insert("preferences_url", &state.preferences_url(subscriber.id));
+    // The page opens in the mail's language, as the links of a digest do.
+    context.insert(
+        "preferences_url",
+        &language.link(&state.preferences_url(subscriber.id)),
+    );
     // Derived from the queue row, so a retry carries the same id.
     let message_id = format!(
         "<preferences.{}@{}>",

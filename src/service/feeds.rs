@@ -12,6 +12,9 @@ pub enum AddFeedError {
     Invalid(&'static str, String),
     #[error("the feed {0} is already added")]
     Taken(String),
+    /// The address is FEED_URL's, which the feed job polls already.
+    #[error("that is FEED_URL, which is polled already")]
+    IsFeedUrl,
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -32,6 +35,13 @@ pub async fn add(
         None => None,
     };
     let url = address.to_string();
+    // A second entry for FEED_URL would be skipped by the feed job, and removing it
+    // would wipe FEED_URL's conditional-GET state.
+    if let Some(feed_url) = &state.settings.feed_url
+        && (feed_url.trim() == url || url::Url::parse(feed_url.trim()).is_ok_and(|f| f == address))
+    {
+        return Err(AddFeedError::IsFeedUrl);
+    }
     let shown = crate::feed::redacted(&url);
     let added = state
         .db

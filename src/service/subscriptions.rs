@@ -148,21 +148,25 @@ pub fn sign_up_for(
         for id in adding {
             subscriptions::choose(conn, subscriber.id, id, now)?;
         }
-        outgoing_emails::enqueue_confirmation(conn, subscriber.id, email.as_str(), name, now)?;
+        outgoing_emails::enqueue_confirmation(
+            conn,
+            subscriber.id,
+            email.as_str(),
+            name,
+            language,
+            now,
+        )?;
         return Ok(SignupOutcome::ConfirmationQueued);
     }
     let subscriber_id = match existing {
         None => subscribers::insert_pending(conn, email, name, language, now)?,
         Some(subscriber) => {
             // Pending: a fresh link. Unsubscribed or bounced: back through the opt-in.
-            // The name stays as it is: anyone can type any address into the form,
-            // so an unconfirmed form never changes what is stored for a reader.
-            // The language is the form's: the confirmation that follows is in it, and
-            // the reader who confirms it takes it.
+            // The name and the language stay as they are: anyone can type any address
+            // into the form, so an unconfirmed form never changes what is stored for a
+            // reader. Both travel with the request: the confirmation is in the form's
+            // language, and the reader who confirms it takes both.
             subscribers::reopen(conn, subscriber.id, now)?;
-            if let Some(language) = language {
-                subscribers::set_language(conn, subscriber.id, language)?;
-            }
             subscriber.id
         }
     };
@@ -170,7 +174,14 @@ pub fn sign_up_for(
     for id in newsletter_ids {
         subscriptions::choose(conn, subscriber_id, id, now)?;
     }
-    outgoing_emails::enqueue_confirmation(conn, subscriber_id, email.as_str(), name, now)?;
+    outgoing_emails::enqueue_confirmation(
+        conn,
+        subscriber_id,
+        email.as_str(),
+        name,
+        language,
+        now,
+    )?;
     Ok(SignupOutcome::ConfirmationQueued)
 }
 
@@ -230,14 +241,23 @@ pub fn confirm(
 ) -> anyhow::Result<TokenLookup> {
     db::exclusive(conn, |conn| {
         let token = subscribers::find_token(conn, token_hash)?;
-        // The name typed with the sign-up this link answers, if one was.
+        // The name typed with the sign-up this link answers, if one was, and the
+        // language of its form.
         let typed_name = token.as_ref().and_then(|t| t.subscriber_name.clone());
+        let typed_language = token
+            .as_ref()
+            .and_then(|t| t.subscriber_language.as_deref())
+            .and_then(Language::parse);
         let adding = adding(conn, token.as_ref())?;
         let lookup = TokenLookup::of(token, adding, now);
         if let TokenLookup::Valid(subscriber) = &lookup {
             if subscriber.status() == SubscriberStatus::Pending {
                 let name = typed_name.or_else(|| subscriber.name.clone());
                 subscribers::mark_confirmed(conn, subscriber.id, name.as_deref(), now)?;
+            }
+            // The reader who confirms takes the language of the form they signed up on.
+            if let Some(language) = typed_language {
+                subscribers::set_language(conn, subscriber.id, language)?;
             }
             // Confirming turns on every newsletter the reader chose.
             subscriptions::confirm_pending(conn, subscriber.id, now)?;
@@ -262,6 +282,9 @@ fn adding(conn: &mut Conn, token: Option<&StoredToken>) -> anyhow::Result<bool> 
 /// newsletters it confirms when the service sends several (`None`: NEWSLETTER_NAME).
 pub type MintedLink = (Subscriber, ConfirmationToken, Vec<Option<String>>);
 
+/// What was typed with a sign-up: the name and the language of its form.
+pub type Typed<'a> = (Option<&'a str>, Option<&'a str>);
+
 /// The subscriber a claimed confirmation mail is for, with a freshly minted token, if
 /// the mail is still wanted (the subscriber is pending). The token is minted at send
 /// time, so no usable token ever waits in the queue table, and the link's lifetime
@@ -271,7 +294,7 @@ pub type MintedLink = (Subscriber, ConfirmationToken, Vec<Option<String>>);
 pub fn mint_confirmation_link(
     conn: &mut Conn,
     subscriber_id: Option<i64>,
-    typed_name: Option<&str>,
+    typed: Typed<'_>,
     now: NaiveDateTime,
     ttl: std::time::Duration,
 ) -> anyhow::Result<Option<MintedLink>> {
@@ -300,11 +323,11 @@ pub fn mint_confirmation_link(
         return Ok(None);
     }
     let token = ConfirmationToken::generate();
-    subscribers::insert_confirmation_token(
+    subscribers::insert_typed_confirmation_token(
         conn,
         s.id,
         &token.hash(),
-        typed_name,
+        typed,
         now,
         after(now, ttl),
     )?;
@@ -564,7 +587,7 @@ pub fn resend_confirmation(conn: &mut Conn, id: i64, now: NaiveDateTime) -> anyh
         if subscriber.status() != SubscriberStatus::Pending {
             return Ok(false);
         }
-        outgoing_emails::enqueue_confirmation(conn, id, &subscriber.email, None, now)?;
+        outgoing_emails::enqueue_confirmation(conn, id, &subscriber.email, None, None, now)?;
         Ok(true)
     })
 }
@@ -595,6 +618,7 @@ mod tests {
             expires_at: at(12) + Duration::hours(expires_in_hours),
             used_at: used.then(|| at(11)),
             subscriber_name: None,
+            subscriber_language: None,
             subscriber: Subscriber {
                 id: 7,
                 email: "dana.abenova@example.kz".into(),

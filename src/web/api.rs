@@ -262,6 +262,7 @@ pub async fn preview_digest(
         .content_type("text/html; charset=utf-8")
         .insert_header(("X-Digest-Html-Bytes", rendered.html.len().to_string()))
         .insert_header(("X-Digest-Subject", rfc8187(&rendered.subject)))
+        .insert_header((header::CONTENT_LANGUAGE, rendered.language.code()))
         // The preview is a whole email with inline styles; let it render.
         .insert_header((header::CONTENT_SECURITY_POLICY, crate::web::EMAIL_VIEW_CSP));
     if let Some(warning) = rendered.clipping_warning() {
@@ -510,7 +511,7 @@ pub async fn create_feed(
             message: "the feed has invalid fields".into(),
             fields: [(field, error)].into_iter().collect(),
         }),
-        Err(taken @ AddFeedError::Taken(_)) => {
+        Err(taken @ (AddFeedError::Taken(_) | AddFeedError::IsFeedUrl)) => {
             Err(WebError::api(StatusCode::CONFLICT, taken.to_string()))
         }
         Err(AddFeedError::Other(e)) => Err(WebError::Internal(e)),

@@ -67,15 +67,26 @@ pub async fn show(
     let Ok(id) = id.parse::<i64>() else {
         return Err(not_found());
     };
+    let language = page.language.code();
     let found = state
         .db
         .run(move |conn| {
-            let Some(digest) = digests::find(conn, id)? else {
+            let Some(mut digest) = digests::find(conn, id)? else {
                 return Ok(None);
             };
             // A private newsletter's digests are not public.
             let public = newsletters::find(conn, digest.newsletter_id)?.is_some_and(|n| n.public);
-            anyhow::Ok(public.then_some(digest))
+            if !public {
+                return Ok(None);
+            }
+            // The render in the page's language, when the digest was made in it.
+            if let Some(translation) = digests::translations(conn, id)?
+                .into_iter()
+                .find(|t| t.language == language)
+            {
+                digest.html_body = translation.html_body;
+            }
+            anyhow::Ok(Some(digest))
         })
         .await?;
     let Some(digest) = found else {

@@ -480,24 +480,8 @@ async fn a_reader_who_leaves_before_their_turn_is_skipped() {
     let digest: serde_json::Value = app.send_digest_now().await.json().await.unwrap();
     let leaver = ids[1];
     let app = &app;
-    let attempts = || async move {
-        app.state
-            .db
-            .run(move |conn| {
-                use diesel::prelude::*;
-                use newsletter::db::schema::deliveries;
-                Ok(deliveries::table
-                    .filter(deliveries::subscriber_id.eq(leaver))
-                    .select((
-                        deliveries::status,
-                        deliveries::attempts,
-                        deliveries::locked_until.is_null(),
-                    ))
-                    .first::<(String, i32, bool)>(conn)?)
-            })
-            .await
-            .unwrap()
-    };
+    let digest_id = digest["id"].as_i64().unwrap();
+    let attempts = || app.delivery_state(digest_id, leaver);
     assert_eq!(
         app.post_empty(&app.unsubscribe_link(leaver)).await.status(),
         200

@@ -86,7 +86,7 @@ const CODES: [&str; 3] = ["en", "ru", "kk"];
 
 /// How a test asks for a language: the browser's header, or the page's link.
 #[derive(Clone, Copy, Debug)]
-enum Asked {
+pub(crate) enum Asked {
     Header,
     Link,
 }
@@ -143,7 +143,12 @@ fn english_leftovers(text: &str, allowed: &[&str]) -> Vec<String> {
 
 /// `path` in language `code`, asked for as `asked` says (the other way says English,
 /// so only the way under test can bring the language).
-async fn get_in(app: &TestApp, path: &str, code: &str, asked: Asked) -> reqwest::Response {
+pub(crate) async fn get_in(
+    app: &TestApp,
+    path: &str,
+    code: &str,
+    asked: Asked,
+) -> reqwest::Response {
     let (url, header) = match asked {
         Asked::Header => (app.url(path), code.to_owned()),
         Asked::Link => {
@@ -164,7 +169,7 @@ async fn get_in(app: &TestApp, path: &str, code: &str, asked: Asked) -> reqwest:
 
 /// `POST path` with the form `body` in language `code`: by header, or as the page's
 /// form carries it (a hidden `lang` field, or `lang` in the form's address).
-async fn post_in(
+pub(crate) async fn post_in(
     app: &TestApp,
     path: &str,
     body: &str,
@@ -394,7 +399,7 @@ async fn a_form_error_is_shown_in_the_forms_language() {
 
 /// Signs `email` up on the form in language `code` from a browser that asks for English,
 /// confirms, and returns the confirmation mail.
-async fn sign_up_in(
+pub(crate) async fn sign_up_in(
     app: &TestApp,
     email: &str,
     name: &str,
@@ -691,7 +696,7 @@ async fn the_preferences_page_changes_the_readers_language() {
     assert_eq!(mail.header("Content-Language").as_deref(), Some("kk"));
 }
 
-async fn language_of(app: &TestApp, id: i64) -> Option<String> {
+pub(crate) async fn language_of(app: &TestApp, id: i64) -> Option<String> {
     app.state
         .db
         .run(move |conn| {

@@ -406,6 +406,25 @@ impl TestApp {
             .expect("update");
     }
 
+    /// Reader `subscriber_id`'s delivery of digest `digest_id`: its status, attempts and
+    /// whether no worker holds it.
+    pub async fn delivery_state(&self, digest_id: i64, subscriber_id: i64) -> (String, i32, bool) {
+        self.state
+            .db
+            .run(move |conn| {
+                Ok(deliveries::table
+                    .find((digest_id, subscriber_id))
+                    .select((
+                        deliveries::status,
+                        deliveries::attempts,
+                        deliveries::locked_until.is_null(),
+                    ))
+                    .first::<(String, i32, bool)>(conn)?)
+            })
+            .await
+            .expect("the delivery")
+    }
+
     /// `PATCH /api/...` with the admin token and a JSON body.
     pub async fn api_patch(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
         self.client

@@ -321,7 +321,9 @@ pub async fn add_feed(
     let (status, error) = match crate::service::feeds::add(&state, &form.url, section).await {
         Ok(_) => return Ok(see_other("/admin/articles?notice=feed-added#feeds")),
         Err(e @ AddFeedError::Invalid(..)) => (StatusCode::BAD_REQUEST, e.to_string()),
-        Err(e @ AddFeedError::Taken(_)) => (StatusCode::CONFLICT, e.to_string()),
+        Err(e @ (AddFeedError::Taken(_) | AddFeedError::IsFeedUrl)) => {
+            (StatusCode::CONFLICT, e.to_string())
+        }
         Err(AddFeedError::Other(e)) => return Err(WebError::Internal(e)),
     };
     let mut context = admin_context(&state, &session, "articles");

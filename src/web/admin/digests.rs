@@ -196,7 +196,10 @@ pub async fn send_test(
         text: next.text,
         html: next.html,
         message_id: format!("<test-{tag}@{}>", state.settings.public_host()),
-        headers: vec![("List-Id", state.list_id_of(&newsletter))],
+        headers: vec![
+            ("List-Id", state.list_id_of(&newsletter)),
+            ("Content-Language", next.language.code().to_owned()),
+        ],
         return_path: None,
     };
     state.mailer.send(&message).await.map_err(|e| {
@@ -236,10 +239,9 @@ async fn send_page(
         .db
         .run(move |conn| {
             let waiting = db::articles::waiting_for(conn, &for_counts, db::now())?.len();
-            let confirmed = match for_counts.id {
-                newsletters::DEFAULT_NEWSLETTER_ID => db::stats::status_counts(conn)?.confirmed,
-                id => db::subscriptions::confirmed_count(conn, id)?,
-            };
+            // Its own readers (the default newsletter's too: not every confirmed
+            // reader is on it).
+            let confirmed = db::subscriptions::confirmed_count(conn, for_counts.id)?;
             Ok((waiting, confirmed))
         })
         .await?;
