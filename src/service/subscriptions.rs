@@ -144,7 +144,8 @@ pub fn sign_up_for(
             return Ok(SignupOutcome::AlreadyConfirmed);
         }
         // The additions wait for the reader's confirmation; what they get meanwhile
-        // does not change.
+        // does not change. A confirmed reader's mail is in their own language, whatever
+        // page the addition came from (issue 16), and confirming keeps it.
         for id in adding {
             subscriptions::choose(conn, subscriber.id, id, now)?;
         }
@@ -153,7 +154,7 @@ pub fn sign_up_for(
             subscriber.id,
             email.as_str(),
             name,
-            language,
+            None,
             now,
         )?;
         return Ok(SignupOutcome::ConfirmationQueued);

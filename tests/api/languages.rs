@@ -831,10 +831,13 @@ async fn the_preferences_link_mail_is_in_the_readers_stored_language_whatever_th
                 english_leftovers(&without_links(&visible_text(body)), &["The Astana Times"]);
             assert!(left.is_empty(), "{email}: English left: {left:?}\n{html}");
         }
-        // The link in it opens the reader's page.
+        // The link in it opens the reader's page, in the mail's language.
         let id = app.subscriber_id(email).await;
         let link = crate::support::link_in(&text, "http");
-        assert_eq!(link, app.state.preferences_url(id));
+        assert_eq!(
+            link,
+            format!("{}&lang={code}", app.state.preferences_url(id))
+        );
     }
 }
 
