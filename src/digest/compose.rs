@@ -30,6 +30,9 @@ pub const DIGEST_HTML_BUDGET: usize = GMAIL_CLIP_BYTES - 2 * 1024;
 /// [`unsubscribe_placeholder`]).
 pub(crate) const UNSUBSCRIBE_PLACEHOLDER_PREFIX: &str = "NEWSLETTER-UNSUBSCRIBE-";
 
+/// How every placeholder a delivery fills in starts.
+pub(crate) const PLACEHOLDER_STEM: &str = "NEWSLETTER-";
+
 /// How the placeholder for the reader's "Manage your newsletters" link starts (see
 /// [`preferences_placeholder`]).
 pub(crate) const PREFERENCES_PLACEHOLDER_PREFIX: &str = "NEWSLETTER-PREFERENCES-";
