@@ -215,36 +215,15 @@ fn render_confirmation(
             .collect();
         context.insert("newsletters", &names);
     }
-    // Derived from the queue row, so a retry carries the same id.
-    let message_id = format!(
-        "<confirm.{}@{}>",
-        state
-            .signer
-            .tag("message-id:confirm", &outgoing_id.to_string()),
-        settings.public_host()
-    );
-    let email = Email {
-        to: mailbox(None, &subscriber.email)?,
-        subject: state
-            .templates
-            .render("email/confirmation.subject.txt", &context)?
-            .trim()
-            .to_owned(),
-        text: super::wrap::wrap_text(&state.templates.render("email/confirmation.txt", &context)?),
-        html: state
-            .templates
-            .render("email/confirmation.html", &context)?,
-        message_id,
-        headers: vec![
-            ("Auto-Submitted", "auto-generated".into()),
-            ("Content-Language", language.code().to_owned()),
-        ],
-        return_path: state.return_path(super::verp::Sent::Mail {
-            mail: outgoing_id,
-            reader: subscriber.id,
-        }),
-    };
-    Ok(email)
+    one_off_mail(
+        state,
+        "confirmation",
+        "confirm",
+        &context,
+        language,
+        outgoing_id,
+        subscriber,
+    )
 }
 
 /// Renders the mail with a link to the reader's preferences page. Like a confirmation,
@@ -263,23 +242,46 @@ fn render_preferences(
         "preferences_url",
         &language.link(&state.preferences_url(subscriber.id)),
     );
-    // Derived from the queue row, so a retry carries the same id.
+    one_off_mail(
+        state,
+        "preferences",
+        "preferences",
+        &context,
+        language,
+        outgoing_id,
+        subscriber,
+    )
+}
+
+/// A one-off mail to `subscriber` from the templates `email/{template}.*` with
+/// `context`, written in `language`. Its Message-ID is derived from the queue row (`id`
+/// names the kind in it), so a retry carries the same id.
+fn one_off_mail(
+    state: &AppState,
+    template: &str,
+    id: &str,
+    context: &tera::Context,
+    language: Language,
+    outgoing_id: i64,
+    subscriber: &Subscriber,
+) -> anyhow::Result<Email> {
     let message_id = format!(
-        "<preferences.{}@{}>",
+        "<{id}.{}@{}>",
         state
             .signer
-            .tag("message-id:preferences", &outgoing_id.to_string()),
+            .tag(&format!("message-id:{id}"), &outgoing_id.to_string()),
         state.settings.public_host()
     );
+    let render = |part: &str| {
+        state
+            .templates
+            .render(&format!("email/{template}.{part}"), context)
+    };
     Ok(Email {
         to: mailbox(None, &subscriber.email)?,
-        subject: state
-            .templates
-            .render("email/preferences.subject.txt", &context)?
-            .trim()
-            .to_owned(),
-        text: super::wrap::wrap_text(&state.templates.render("email/preferences.txt", &context)?),
-        html: state.templates.render("email/preferences.html", &context)?,
+        subject: render("subject.txt")?.trim().to_owned(),
+        text: super::wrap::wrap_text(&render("txt")?),
+        html: render("html")?,
         message_id,
         headers: vec![
             ("Auto-Submitted", "auto-generated".into()),
