@@ -149,7 +149,10 @@ pub fn confirmation_requests_since(
 ) -> anyhow::Result<i64> {
     Ok(outgoing_emails::table
         .filter(outgoing_emails::recipient.eq(recipient))
-        .filter(outgoing_emails::kind.eq_any([KIND_CONFIRMATION, KIND_PREFERENCES]))
+        // No filter on the kind: both kinds the table holds (its CHECK allows no other)
+        // count, and a filter made this statement, run with every sign-up, be compiled
+        // again on every run (diesel prepares `IN (…)` afresh each call; SQLite
+        // re-prepares `kind = ? OR kind = ?` whenever its values are bound).
         .filter(outgoing_emails::created_at.gt(since))
         .count()
         .get_result(conn)?)

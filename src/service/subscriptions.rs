@@ -159,8 +159,11 @@ pub fn sign_up_for(
         )?;
         return Ok(SignupOutcome::ConfirmationQueued);
     }
-    let subscriber_id = match existing {
-        None => subscribers::insert_pending(conn, email, name, language, now)?,
+    let (subscriber_id, new) = match existing {
+        None => (
+            subscribers::insert_pending(conn, email, name, language, now)?,
+            true,
+        ),
         Some(subscriber) => {
             // Pending: a fresh link. Unsubscribed or bounced: back through the opt-in.
             // The name and the language stay as they are: anyone can type any address
@@ -168,12 +171,15 @@ pub fn sign_up_for(
             // reader. Both travel with the request: the confirmation is in the form's
             // language, and the reader who confirms it takes both.
             subscribers::reopen(conn, subscriber.id, now)?;
-            subscriber.id
+            (subscriber.id, false)
         }
     };
     // The newsletters chosen wait for the confirmation, as the reader does.
     for id in newsletter_ids {
-        subscriptions::choose(conn, subscriber_id, id, now)?;
+        match new {
+            true => subscriptions::choose_for_new(conn, subscriber_id, id, now)?,
+            false => subscriptions::choose(conn, subscriber_id, id, now)?,
+        }
     }
     outgoing_emails::enqueue_confirmation(
         conn,
