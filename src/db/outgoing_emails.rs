@@ -150,9 +150,8 @@ pub fn confirmation_requests_since(
     Ok(outgoing_emails::table
         .filter(outgoing_emails::recipient.eq(recipient))
         // No filter on the kind: both kinds the table holds (its CHECK allows no other)
-        // count, and a filter made this statement, run with every sign-up, be compiled
-        // again on every run (diesel prepares `IN (…)` afresh each call; SQLite
-        // re-prepares `kind = ? OR kind = ?` whenever its values are bound).
+        // count. (An `IN (…)` list made diesel prepare this statement, which runs with
+        // every sign-up, afresh on every call.)
         .filter(outgoing_emails::created_at.gt(since))
         .count()
         .get_result(conn)?)
