@@ -10,6 +10,7 @@ pub mod admin_sessions;
 pub mod app_settings;
 pub mod articles;
 pub mod backup;
+mod checkpoint;
 pub mod copy;
 pub mod deliveries;
 pub mod digests;
@@ -215,11 +216,13 @@ pub fn after(at: NaiveDateTime, wait: Duration) -> NaiveDateTime {
 /// Pragmas every SQLite connection needs. `busy_timeout` is what keeps concurrent
 /// writers from failing with "database is locked"; WAL lets readers run beside the one
 /// writer, and `journal_size_limit` truncates the WAL after a checkpoint, so a flood of
-/// writes does not leave it hundreds of megabytes long. `analysis_limit` makes `ANALYZE`
-/// sample rather than read whole tables.
+/// writes does not leave it hundreds of megabytes long. No connection checkpoints as it
+/// commits: [`checkpoint`]'s thread does, off the writers' path. `analysis_limit` makes
+/// `ANALYZE` sample rather than read whole tables.
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000;
      PRAGMA journal_mode = WAL;
      PRAGMA journal_size_limit = 67108864;
+     PRAGMA wal_autocheckpoint = 0;
      PRAGMA synchronous = NORMAL;
      PRAGMA foreign_keys = ON;
      PRAGMA analysis_limit = 1000;";
@@ -301,6 +304,8 @@ pub struct Db {
     write_lock: Arc<Mutex<()>>,
     /// The writer thread of [`Db::write_grouped`], started on first use.
     group: Arc<OnceLock<group::GroupWriter>>,
+    /// SQLite's checkpoint thread (none on PostgreSQL).
+    checkpointer: Option<Arc<checkpoint::Checkpointer>>,
 }
 
 impl Db {
@@ -339,13 +344,24 @@ impl Db {
             // query): a connection that broke is noticed by the query that meets it,
             // and thrown away (`has_broken`).
             .test_on_check_out(false)
-            .build(Manager { engine, url })
+            .build(Manager {
+                engine,
+                url: url.clone(),
+            })
             .with_context(|| format!("could not open the database `{shown}`"))?;
+        let checkpointer = match engine {
+            Engine::Sqlite => Some(Arc::new(
+                checkpoint::Checkpointer::start(&url)
+                    .with_context(|| format!("could not open the database `{shown}`"))?,
+            )),
+            Engine::Postgres => None,
+        };
         Ok(Db {
             pool,
             engine,
             write_lock: Arc::new(Mutex::new(())),
             group: Arc::new(OnceLock::new()),
+            checkpointer,
         })
     }
 
@@ -521,6 +537,10 @@ impl Db {
             .write_lock
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        self.run_blocking(work)
+        let written = self.run_blocking(work);
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.wrote();
+        }
+        written
     }
 }
