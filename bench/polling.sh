@@ -91,8 +91,8 @@ PY
   )
 }
 
-# Sends alternate, unwatched then watched, RUNS times: the rate of one send moves by up
-# to 10 % from the next on two shared cores, more than the effect measured.
+# Sends alternate, unwatched then watched, RUNS times: the rate of one send moves by more
+# than 10 % from the next on two shared cores, more than the effect measured.
 results=()
 for n in $(seq "$runs"); do
   read -r alone < <(send_watched_by 0)

@@ -546,15 +546,14 @@ async fn with_the_log_on_the_full_disk_too_every_request_is_answered_and_queued_
     disk.free();
     smtp.set_faults(Faults::default());
     // The sign-ups that still fit are mailed too: wait for the queued reader's own mail.
-    let waited = Instant::now();
-    while smtp.messages_to(queued).is_empty() && waited.elapsed() < Duration::from_secs(30) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let mails = smtp
+        .wait_for_messages_to(queued, 1, Duration::from_secs(30))
+        .await;
     println!(
         "log on the full disk: of 60 sign-ups {accepted} still fit, {refused} were refused, \
          {unanswered} got no answer; /health {health:?}; the queued mail delivered once \
          space was freed: {}",
-        smtp.messages_to(queued).len()
+        mails.len()
     );
     assert_eq!(unanswered, 0, "every request gets an answer");
     assert!(refused > 0, "the sign-ups met the full disk");

@@ -165,14 +165,17 @@ impl SmtpServer {
     /// Polls every 20 ms until at least `n` messages are stored or `timeout` passes; returns the
     /// snapshot either way (callers assert on the length).
     pub async fn wait_for_messages(&self, n: usize, timeout: Duration) -> Vec<ReceivedMail> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let messages = self.messages();
-            if messages.len() >= n || Instant::now() >= deadline {
-                return messages;
-            }
-            tokio::time::sleep(POLL_INTERVAL).await;
-        }
+        wait_for(n, timeout, || self.messages()).await
+    }
+
+    /// [`SmtpServer::wait_for_messages`], counting only the messages to `rcpt`.
+    pub async fn wait_for_messages_to(
+        &self,
+        rcpt: &str,
+        n: usize,
+        timeout: Duration,
+    ) -> Vec<ReceivedMail> {
+        wait_for(n, timeout, || self.messages_to(rcpt)).await
     }
 
     /// Stops the server, simulating SMTP going down. The listener is closed before this returns,
@@ -611,4 +614,21 @@ fn parse_path(arg: &str, keyword: &str) -> Option<String> {
 fn strip_line_ending(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Polls `snapshot` every 20 ms until it holds at least `n` messages or `timeout` passes;
+/// returns the last snapshot either way.
+async fn wait_for(
+    n: usize,
+    timeout: Duration,
+    snapshot: impl Fn() -> Vec<ReceivedMail>,
+) -> Vec<ReceivedMail> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let messages = snapshot();
+        if messages.len() >= n || Instant::now() >= deadline {
+            return messages;
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
 }
