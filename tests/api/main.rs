@@ -21,6 +21,7 @@ mod hardening;
 mod hostile_input;
 mod languages;
 mod languages_kept;
+mod leases;
 mod mail_look;
 mod mail_samples;
 mod newsletter_delivery;
