@@ -461,7 +461,18 @@ pub fn import_confirmed_into(
     newsletter_ids: &[i64],
     now: NaiveDateTime,
 ) -> anyhow::Result<Option<i64>> {
-    let insert = diesel::insert_into(subscribers::table)
+    // A look by the address, then plain inserts: each prepared once per connection,
+    // where an insert `ON CONFLICT DO NOTHING` is compiled afresh for every row (most of
+    // an import's time). Imports run in an exclusive transaction, so no sign-up adds the
+    // address between the look and the insert.
+    let present: bool = diesel::select(diesel::dsl::exists(
+        subscribers::table.filter(subscribers::email.eq(email.as_str())),
+    ))
+    .get_result(conn)?;
+    if present {
+        return Ok(None);
+    }
+    let id: i64 = diesel::insert_into(subscribers::table)
         .values((
             subscribers::email.eq(email.as_str()),
             subscribers::name.eq(name.map(SubscriberName::as_str)),
@@ -470,22 +481,18 @@ pub fn import_confirmed_into(
             subscribers::updated_at.eq(now),
             subscribers::confirmed_at.eq(now),
         ))
-        .on_conflict(subscribers::email)
-        .do_nothing()
-        .returning(subscribers::id);
-    let inserted: Option<i64> = crate::on_engine!(conn, |c| insert.get_result(c).optional())?;
-    if let Some(id) = inserted {
-        for newsletter_id in newsletter_ids {
-            super::subscriptions::set(
-                conn,
-                id,
-                *newsletter_id,
-                crate::domain::SubscriptionStatus::Confirmed,
-                now,
-            )?;
-        }
+        .returning(subscribers::id)
+        .get_result(conn)?;
+    for newsletter_id in newsletter_ids {
+        super::subscriptions::add_for_new(
+            conn,
+            id,
+            *newsletter_id,
+            crate::domain::SubscriptionStatus::Confirmed,
+            now,
+        )?;
     }
-    Ok(inserted)
+    Ok(Some(id))
 }
 
 /// Deletes a subscriber; the foreign keys cascade to their confirmation tokens, queued

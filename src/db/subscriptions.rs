@@ -25,21 +25,23 @@ pub fn choose(
     )
 }
 
-/// Puts a reader added in this same transaction on `newsletter_id` as pending: a plain
-/// insert, where [`choose`] must allow for a subscription already there. (Diesel
-/// prepares an `ON CONFLICT` statement afresh on every call; this one is prepared once
-/// per connection, which a flood of sign-ups notices.)
-pub fn choose_for_new(
+/// Puts a reader added in this same transaction on `newsletter_id` as `status` (pending
+/// from a sign-up, confirmed from an import): a plain insert, where [`set`] must allow
+/// for a subscription already there. (Diesel prepares an `ON CONFLICT` statement afresh
+/// on every call; this one is prepared once per connection, which a flood of sign-ups
+/// or a long import notices.)
+pub fn add_for_new(
     conn: &mut Conn,
     subscriber_id: i64,
     newsletter_id: i64,
+    status: SubscriptionStatus,
     now: NaiveDateTime,
 ) -> anyhow::Result<()> {
     diesel::insert_into(subscriptions::table)
         .values((
             subscriptions::newsletter_id.eq(newsletter_id),
             subscriptions::subscriber_id.eq(subscriber_id),
-            subscriptions::status.eq(SubscriptionStatus::Pending.as_str()),
+            subscriptions::status.eq(status.as_str()),
             subscriptions::created_at.eq(now),
             subscriptions::updated_at.eq(now),
         ))

@@ -177,7 +177,13 @@ pub fn sign_up_for(
     // The newsletters chosen wait for the confirmation, as the reader does.
     for id in newsletter_ids {
         match new {
-            true => subscriptions::choose_for_new(conn, subscriber_id, id, now)?,
+            true => subscriptions::add_for_new(
+                conn,
+                subscriber_id,
+                id,
+                SubscriptionStatus::Pending,
+                now,
+            )?,
             false => subscriptions::choose(conn, subscriber_id, id, now)?,
         }
     }
