@@ -73,10 +73,14 @@ impl Drop for Checkpointer {
 
 fn run(conn: &mut SqliteConnection, woken: &mpsc::Receiver<()>) {
     let mut failing = false;
+    // A write was signalled while the last checkpoint's spacing was waited out.
+    let mut due = false;
     loop {
-        match woken.recv_timeout(AT_LEAST_EVERY) {
-            Ok(()) | Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return,
+        if !due {
+            match woken.recv_timeout(AT_LEAST_EVERY) {
+                Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
         }
         let began = Instant::now();
         // A full disk, say: the log keeps the writes meanwhile, and grows until the
@@ -93,7 +97,20 @@ fn run(conn: &mut SqliteConnection, woken: &mpsc::Receiver<()>) {
             }
             Err(_) => {}
         }
-        std::thread::sleep(SPACING.saturating_sub(began.elapsed()));
+        // The spacing, listening all the while: a dropped handle ends the thread at once
+        // (a CLI command does not wait out the spacing to exit).
+        due = false;
+        loop {
+            let left = SPACING.saturating_sub(began.elapsed());
+            if left.is_zero() {
+                break;
+            }
+            match woken.recv_timeout(left) {
+                Ok(()) => due = true,
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
     }
 }
 
