@@ -161,7 +161,12 @@ impl Workspace {
 
     /// Starts the web app in-process on this workspace's database.
     pub async fn spawn_app(&self) -> TestApp {
-        spawn_app_on_database(self.database.clone(), &[]).await
+        self.spawn_app_with(&[]).await
+    }
+
+    /// [`Workspace::spawn_app`] with some settings overridden.
+    pub async fn spawn_app_with(&self, overrides: &[(&str, &str)]) -> TestApp {
+        spawn_app_on_database(self.database.clone(), overrides).await
     }
 
     /// Starts `newsletter serve` in this workspace on its database (see
