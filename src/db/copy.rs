@@ -10,9 +10,9 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
 use super::schema::{
-    admin_sessions, app_settings, articles, confirmation_tokens, deliveries, digest_translations,
-    digests, feedback_events, feeds, newsletter_articles, newsletters, outgoing_emails,
-    subscribers, subscriptions,
+    admin_sessions, app_settings, articles, confirmation_tokens, deliveries, digest_queue_left,
+    digest_translations, digests, feedback_events, feeds, newsletter_articles, newsletters,
+    outgoing_emails, subscribers, subscriptions,
 };
 use super::{AnyConnection, Conn, Db};
 
@@ -92,6 +92,13 @@ row!(Digest, digests {
     skipped_count: i32, subject_override: Option<String>, queue_cursor: Option<i64>,
     queue_end: Option<i64>, newsletter_id: i64,
 });
+row!(
+    DigestQueueLeft,
+    digest_queue_left {
+        digest_id: i64,
+        readers: i32
+    }
+);
 row!(Newsletter, newsletters {
     id: i64, slug: String, name: Option<String>, description: String,
     schedule: Option<String>, sections: String, public: bool, preselected: bool,
@@ -156,13 +163,14 @@ row!(FeedbackEvent, feedback_events {
 });
 
 /// Every table, in the order they are copied: parents before what points at them.
-pub(crate) const TABLES: [&str; 14] = [
+pub(crate) const TABLES: [&str; 15] = [
     "app_settings",
     "newsletters",
     "subscribers",
     "subscriptions",
     "digests",
     "digest_translations",
+    "digest_queue_left",
     "articles",
     "newsletter_articles",
     "feeds",
@@ -182,6 +190,7 @@ pub(crate) fn count(conn: &mut Conn, table: &str) -> QueryResult<i64> {
         "subscriptions" => subscriptions::table.count().get_result(conn)?,
         "digests" => digests::table.count().get_result(conn)?,
         "digest_translations" => digest_translations::table.count().get_result(conn)?,
+        "digest_queue_left" => digest_queue_left::table.count().get_result(conn)?,
         "articles" => articles::table.count().get_result(conn)?,
         "confirmation_tokens" => confirmation_tokens::table.count().get_result(conn)?,
         "outgoing_emails" => outgoing_emails::table.count().get_result(conn)?,
@@ -310,6 +319,7 @@ fn copy_rows(source: &mut Conn, target: &mut Conn) -> anyhow::Result<()> {
         let insert = diesel::insert_into(digest_translations::table).values(&rows);
         crate::on_engine!(target, |c| insert.execute(c))?;
     }
+    by_key!(digest_queue_left, DigestQueueLeft, digest_id, 0_i64);
     by_key!(articles, Article, id, 0_i64);
     // What each newsletter sent is keyed by (newsletter, article).
     let mut last: (i64, i64) = (0, 0);

@@ -103,8 +103,19 @@ pub fn analyze(conn: &mut Conn) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How many readers a worker that runs short of deliveries queues at once (at least
+/// a batch): about 7 ms holding the write lock on a slow machine, so sign-ups waiting
+/// for it wait little, and few enough chunks that their fixed cost is a small part.
+pub const TOP_UP_READERS: i64 = 1_000;
+
+/// The most time one claim spends queueing readers (several chunks when readers of the
+/// list left, and a chunk queues fewer than it covers).
+const TOP_UP_STEP: std::time::Duration = std::time::Duration::from_millis(8);
+
 /// Claims up to `limit` due deliveries for `worker` until `lease_until`. Deliveries to
-/// readers who are no longer confirmed are settled as skipped instead.
+/// readers who are no longer confirmed are settled as skipped instead. When fewer than
+/// `limit` are due, the next readers of the digests going out are queued first
+/// ([`top_up`]): a digest's list is queued as it is sent, not all at once.
 pub fn claim_due(
     conn: &mut Conn,
     lease: &Lease,
@@ -112,50 +123,10 @@ pub fn claim_due(
 ) -> anyhow::Result<Vec<ClaimedDelivery>> {
     let now = lease.now;
     crate::db::write_transaction(conn, |conn| {
-        // While a digest is being queued (a few seconds for a million readers) nothing is
-        // claimed: queueing then has the machine and the write lock to itself, and its
-        // chunks stay short for the sign-ups waiting between them. One left half-queued
-        // by a crash stops holding sending back once it is stale.
-        if digests::being_queued(conn, now)? {
-            return Ok(Vec::new());
+        let mut due = load_due(conn, now, limit)?;
+        if i64::try_from(due.len())? < limit && top_up(conn, limit.max(TOP_UP_READERS), now)? > 0 {
+            due = load_due(conn, now, limit)?;
         }
-        // One query for both engines; on PostgreSQL it also locks what it finds and
-        // passes over rows another instance is claiming this moment (SKIP LOCKED), so
-        // instances claiming at once take different deliveries.
-        macro_rules! due {
-            () => {
-                deliveries::table
-                    .inner_join(subscribers::table)
-                    .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
-                    .filter(deliveries::next_attempt_at.le(now))
-                    .filter(
-                        deliveries::locked_until
-                            .is_null()
-                            .or(deliveries::locked_until.lt(now)),
-                    )
-                    .order((
-                        deliveries::next_attempt_at.asc(),
-                        deliveries::digest_id.asc(),
-                        deliveries::subscriber_id.asc(),
-                    ))
-                    .limit(limit)
-                    .select((
-                        deliveries::digest_id,
-                        deliveries::subscriber_id,
-                        deliveries::attempts,
-                        deliveries::failing_since,
-                        subscribers::email,
-                        subscribers::name,
-                        subscribers::status,
-                        subscribers::hard_bounces,
-                        subscribers::language,
-                    ))
-            };
-        }
-        let due: Vec<ClaimedDelivery> = match conn {
-            AnyConnection::Sqlite(c) => due!().load(c)?,
-            AnyConnection::Pg(c) => due!().for_update().skip_locked().load(c)?,
-        };
         let (wanted, mut unwanted): (Vec<_>, Vec<_>) = due
             .into_iter()
             .partition(|d| d.subscriber_status == SubscriberStatus::Confirmed.as_str());
@@ -210,6 +181,106 @@ pub fn claim_due(
         }
         Ok(wanted)
     })
+}
+
+/// Up to `limit` due deliveries no worker holds, oldest first, with their readers. One
+/// query for both engines; on PostgreSQL it also locks what it finds and passes over
+/// rows another instance is claiming this moment (SKIP LOCKED), so instances claiming
+/// at once take different deliveries.
+fn load_due(
+    conn: &mut Conn,
+    now: NaiveDateTime,
+    limit: i64,
+) -> anyhow::Result<Vec<ClaimedDelivery>> {
+    macro_rules! due {
+        () => {
+            deliveries::table
+                .inner_join(subscribers::table)
+                .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+                .filter(deliveries::next_attempt_at.le(now))
+                .filter(
+                    deliveries::locked_until
+                        .is_null()
+                        .or(deliveries::locked_until.lt(now)),
+                )
+                .order((
+                    deliveries::next_attempt_at.asc(),
+                    deliveries::digest_id.asc(),
+                    deliveries::subscriber_id.asc(),
+                ))
+                .limit(limit)
+                .select((
+                    deliveries::digest_id,
+                    deliveries::subscriber_id,
+                    deliveries::attempts,
+                    deliveries::failing_since,
+                    subscribers::email,
+                    subscribers::name,
+                    subscribers::status,
+                    subscribers::hard_bounces,
+                    subscribers::language,
+                ))
+        };
+    }
+    Ok(match conn {
+        AnyConnection::Sqlite(c) => due!().load(c)?,
+        AnyConnection::Pg(c) => due!().for_update().skip_locked().load(c)?,
+    })
+}
+
+/// Queues about `wanted` more readers of the rendered digests whose lists are not yet
+/// wholly queued, oldest digest first, within [`TOP_UP_STEP`]; returns how many
+/// deliveries it queued. Run it in the caller's write transaction.
+pub fn top_up(conn: &mut Conn, wanted: i64, now: NaiveDateTime) -> anyhow::Result<usize> {
+    let began = std::time::Instant::now();
+    let mut queued = 0;
+    for id in digests::queueing(conn)? {
+        loop {
+            let left = usize::try_from(wanted)?.saturating_sub(queued);
+            let (chunk, done) = queue_next(conn, id, i64::try_from(left)?, now)?;
+            queued += chunk;
+            if queued >= usize::try_from(wanted)? || began.elapsed() >= TOP_UP_STEP {
+                return Ok(queued);
+            }
+            if done {
+                break;
+            }
+        }
+    }
+    Ok(queued)
+}
+
+/// Queues the next `readers` confirmed readers of digest `id` (fewer, should some have
+/// left since they were counted): one range of the subscriptions' index, one insert,
+/// the cursor and the counts moved on in the same transaction, so no reader is queued
+/// twice or passed over, whoever queues the next chunk. Returns how many were queued
+/// and whether the list is now wholly queued.
+pub fn queue_next(
+    conn: &mut Conn,
+    id: i64,
+    readers: i64,
+    now: NaiveDateTime,
+) -> anyhow::Result<(usize, bool)> {
+    let Some(at) = digests::queue_position(conn, id)? else {
+        return Ok((0, true));
+    };
+    let (cursor, end) = (at.cursor, at.end);
+    let through =
+        super::subscriptions::nth_confirmed_after(conn, at.newsletter_id, cursor, readers)?
+            .map_or(end, |reader| reader.min(end));
+    let queued = enqueue_range(conn, id, cursor, through, now)?;
+    digests::advance_queue(conn, id, &at, through, queued)?;
+    let done = through == end;
+    // Fresh statistics once a digest's deliveries begin, and at its end (see
+    // [`analyze`]).
+    if cursor == 0 || done {
+        analyze(conn)?;
+    }
+    if done {
+        // No reader left to queue (all left meanwhile, or all were sent already).
+        digests::finish_completed(conn, &[id], now)?;
+    }
+    Ok((queued, done))
 }
 
 /// The readers of `claimed`, by digest, in digest order.

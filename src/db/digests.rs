@@ -4,10 +4,11 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::Conn;
 use super::schema::{
-    deliveries, digest_translations, digests, newsletters, subscribers, subscriptions,
+    deliveries, digest_queue_left, digest_translations, digests, newsletters, subscribers,
+    subscriptions,
 };
+use super::{AnyConnection, Conn};
 use crate::domain::DeliveryStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -50,7 +51,9 @@ pub struct Progress {
     pub sent: i64,
     pub failed: i64,
     pub pending: i64,
-    /// Readers who left between the digest being made and their turn to be sent it.
+    /// Readers who left after their delivery was queued and before it was sent. (Those
+    /// who left before it was queued are taken out of `recipients` when the last
+    /// readers are queued.)
     pub skipped: i64,
 }
 
@@ -67,8 +70,8 @@ impl Progress {
 
 /// A new digest, still to be rendered and queued, for the confirmed readers with ids up
 /// to `last_reader`. It is `sending` from the start (deliveries go out from the first
-/// queued chunk on), but while its queue end is set the workers do not close it, and
-/// the archive does not list it.
+/// queued chunk on); the archive lists it once rendered, and while its queue end is set
+/// the workers do not close it.
 pub fn insert(
     conn: &mut Conn,
     article_count: i32,
@@ -118,63 +121,147 @@ pub fn insert_for(
         .get_result(conn)?)
 }
 
-/// The digests made before `before` and not yet wholly queued (a crash left them
-/// half-queued, or they are being queued this moment), oldest first.
+/// The digests made before `before` and not yet rendered (a crash left them so, or
+/// they are being rendered this moment), oldest first.
 pub fn composing(conn: &mut Conn, before: NaiveDateTime) -> anyhow::Result<Vec<i64>> {
     Ok(digests::table
         .filter(digests::queue_end.is_not_null())
+        .filter(digests::html_body.eq(""))
         .filter(digests::created_at.lt(before))
         .order(digests::id.asc())
         .select(digests::id)
         .load(conn)?)
 }
 
-/// Whether a digest is being queued this moment: one made within
-/// [`QUEUEING_STALE_AFTER`] before `now` and not yet wholly queued.
-pub fn being_queued(conn: &mut Conn, now: NaiveDateTime) -> anyhow::Result<bool> {
-    let since = now - chrono::Duration::from_std(QUEUEING_STALE_AFTER)?;
-    Ok(diesel::select(diesel::dsl::exists(
-        digests::table
-            .filter(digests::queue_end.is_not_null())
-            .filter(digests::created_at.ge(since)),
-    ))
-    .get_result(conn)?)
-}
-
-/// How long a digest is given to be wholly queued by the process that made it (a
-/// million readers take a few seconds): until then the workers send nothing (see
-/// `deliveries::claim_due`); after it, an idle worker takes its queueing up.
+/// How long a digest is given to be rendered by the process that made it; after it, an
+/// idle worker takes it up.
 pub const QUEUEING_STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// How far the queueing of a composing digest has come: readers with ids up to the
-/// cursor have their delivery; it goes to those up to the end. `None` once the digest
-/// is queued (or does not exist).
-pub fn queue_position(conn: &mut Conn, id: i64) -> anyhow::Result<Option<(i64, i64)>> {
-    let row: Option<(Option<i64>, Option<i64>)> = digests::table
-        .find(id)
+/// The digests going out whose readers are not all queued yet, rendered (so ready to
+/// be sent), oldest first: the workers queue their next readers as they run short.
+pub fn queueing(conn: &mut Conn) -> anyhow::Result<Vec<i64>> {
+    Ok(digests::table
         .filter(digests::queue_end.is_not_null())
-        .select((digests::queue_cursor, digests::queue_end))
-        .first(conn)
-        .optional()?;
-    Ok(row.map(|(cursor, end)| (cursor.unwrap_or(0), end.unwrap_or(0))))
+        .filter(digests::html_body.ne(""))
+        .order(digests::id.asc())
+        .select(digests::id)
+        .load(conn)?)
 }
 
-/// Moves a composing digest's cursor on, or, at its end, hands it to the workers to
-/// close when its last delivery is settled.
-pub fn advance_queue(conn: &mut Conn, id: i64, cursor: i64, end: i64) -> anyhow::Result<()> {
-    if cursor < end {
+/// How far the queueing of a digest has come: readers with ids up to `cursor` have
+/// their delivery; it goes to the confirmed readers of `newsletter_id` up to `end`.
+#[derive(Debug, Clone, Copy)]
+pub struct QueuePosition {
+    pub newsletter_id: i64,
+    pub cursor: i64,
+    pub end: i64,
+    /// Readers counted ahead and not queued yet (see [`set_counted`]); `None`: they
+    /// are counted as they are queued.
+    pub left: Option<i32>,
+}
+
+/// Where the queueing of digest `id` stands; `None` once it is wholly queued (or does
+/// not exist). On PostgreSQL the digest's row stays locked to the end of the
+/// transaction, so two instances running short at once queue one chunk after the other,
+/// not the same one twice.
+pub fn queue_position(conn: &mut Conn, id: i64) -> anyhow::Result<Option<QueuePosition>> {
+    macro_rules! position {
+        () => {
+            digests::table
+                .find(id)
+                .filter(digests::queue_end.is_not_null())
+                .select((
+                    digests::newsletter_id,
+                    digests::queue_cursor,
+                    digests::queue_end,
+                ))
+        };
+    }
+    let row: Option<(i64, Option<i64>, Option<i64>)> = match conn {
+        AnyConnection::Sqlite(c) => position!().first(c).optional()?,
+        AnyConnection::Pg(c) => position!().for_update().first(c).optional()?,
+    };
+    let Some((newsletter_id, cursor, end)) = row else {
+        return Ok(None);
+    };
+    let left = digest_queue_left::table
+        .find(id)
+        .select(digest_queue_left::readers)
+        .first(conn)
+        .optional()?;
+    Ok(Some(QueuePosition {
+        newsletter_id,
+        cursor: cursor.unwrap_or(0),
+        end: end.unwrap_or(0),
+        left,
+    }))
+}
+
+/// Counts the `readers` still to be queued of a rendered digest into its recipients
+/// (pending until their turn), so its progress reads true from the start.
+pub fn set_counted(conn: &mut Conn, id: i64, readers: i32) -> anyhow::Result<()> {
+    count_settled(
+        conn,
+        id,
+        Settled {
+            recipients: readers,
+            ..Settled::default()
+        },
+    )?;
+    diesel::insert_into(digest_queue_left::table)
+        .values((
+            digest_queue_left::digest_id.eq(id),
+            digest_queue_left::readers.eq(readers),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Moves the cursor of a digest at `at` on to `through`, past the `queued` deliveries
+/// just queued, with its counts. At its end the digest is handed to the workers to close
+/// when its last delivery is settled, and the count made ahead gives way to the count
+/// of its deliveries.
+pub fn advance_queue(
+    conn: &mut Conn,
+    id: i64,
+    at: &QueuePosition,
+    through: i64,
+    queued: usize,
+) -> anyhow::Result<()> {
+    let queued = i32::try_from(queued)?;
+    let (mut change, left) = match at.left {
+        None => (
+            Settled {
+                recipients: queued,
+                ..Settled::default()
+            },
+            None,
+        ),
+        Some(left) => (Settled::default(), Some(left - queued)),
+    };
+    if through < at.end {
         diesel::update(digests::table.find(id))
-            .set(digests::queue_cursor.eq(cursor))
+            .set(digests::queue_cursor.eq(through))
             .execute(conn)?;
+        if let Some(left) = left {
+            diesel::update(digest_queue_left::table.find(id))
+                .set(digest_queue_left::readers.eq(left))
+                .execute(conn)?;
+        }
     } else {
+        // Readers counted and never queued left before their turn (or were erased);
+        // readers queued and not counted confirmed since: either way, the digest's
+        // recipients are now the readers it has a delivery for.
+        change.recipients -= left.unwrap_or(0);
         diesel::update(digests::table.find(id))
             .set((
                 digests::queue_cursor.eq(None::<i64>),
                 digests::queue_end.eq(None::<i64>),
             ))
             .execute(conn)?;
+        diesel::delete(digest_queue_left::table.find(id)).execute(conn)?;
     }
-    Ok(())
+    count_settled(conn, id, change)
 }
 
 /// Stores what the digest was rendered to (rendering needs the id, so it comes after
@@ -317,7 +404,7 @@ pub fn recent(
 }
 
 /// The newest digests first, as the archive lists them: those of public newsletters
-/// (of `newsletter_id` only, when given), not those still being composed.
+/// (of `newsletter_id` only, when given), not those still being rendered.
 pub fn editions(
     conn: &mut Conn,
     limit: i64,
@@ -327,7 +414,7 @@ pub fn editions(
         .filter(newsletters::public.eq(true))
         .select(newsletters::id);
     let mut query = digests::table
-        .filter(digests::queue_end.is_null())
+        .filter(digests::html_body.ne(""))
         .filter(digests::newsletter_id.eq_any(public))
         .order(digests::id.desc())
         .limit(limit)
@@ -446,9 +533,21 @@ pub fn finish_all_completed(conn: &mut Conn, now: NaiveDateTime) -> anyhow::Resu
 
 /// Marks the digests among `ids` with nothing left pending as sent, unless they are
 /// still being queued. "Anything left?" is an indexed `EXISTS` (digest, status):
-/// constant work, not a count of what is left.
+/// constant work, not a count of what is left. On PostgreSQL the digest's row is locked
+/// first, as the queueing of its readers locks it ([`queue_position`]), so the check and
+/// the closing come wholly before or wholly after the queueing of its last readers;
+/// without it, the check could run before their commit and the closing after, closing
+/// a digest with deliveries pending.
 pub fn finish_completed(conn: &mut Conn, ids: &[i64], now: NaiveDateTime) -> anyhow::Result<()> {
     for &id in ids {
+        if let AnyConnection::Pg(pg) = conn {
+            digests::table
+                .find(id)
+                .select(digests::id)
+                .for_update()
+                .first::<i64>(pg)
+                .optional()?;
+        }
         let pending_left: bool = diesel::select(diesel::dsl::exists(
             deliveries::table
                 .filter(deliveries::digest_id.eq(id))

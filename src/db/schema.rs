@@ -54,6 +54,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    digest_queue_left (digest_id) {
+        digest_id -> BigInt,
+        readers -> Integer,
+    }
+}
+
+diesel::table! {
     digests (id) {
         id -> BigInt,
         subject -> Text,

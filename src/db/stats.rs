@@ -184,6 +184,17 @@ pub fn queue_figures(conn: &mut Conn, now: NaiveDateTime) -> anyhow::Result<Queu
         .filter(outgoing_emails::status.eq("queued"))
         .count()
         .get_result(conn)?;
+    // Readers of a digest going out that the workers have not queued yet wait since
+    // it was made, as if their rows had been queued then.
+    let oldest_unqueued: Option<NaiveDateTime> = digests::table
+        .filter(digests::queue_end.is_not_null())
+        .filter(digests::html_body.ne(""))
+        .select(diesel::dsl::min(digests::created_at))
+        .first(conn)?;
+    let oldest_delivery = match (oldest_delivery, oldest_unqueued) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     let waited = |since: Option<NaiveDateTime>| {
         since.map_or(0.0, |since| {
             (now - since).num_milliseconds().max(0) as f64 / 1000.0

@@ -209,18 +209,6 @@ pub fn any_confirmed(conn: &mut Conn) -> anyhow::Result<bool> {
     .get_result(conn)?)
 }
 
-/// The id of the `n`th reader (of any status) after id `after`, in id order; `None`
-/// when fewer follow. One step down the primary key's index, `n` entries long.
-pub fn nth_id_after(conn: &mut Conn, after: i64, n: i64) -> anyhow::Result<Option<i64>> {
-    Ok(subscribers::table
-        .filter(subscribers::id.gt(after))
-        .order(subscribers::id.asc())
-        .offset(n.saturating_sub(1).max(0))
-        .select(subscribers::id)
-        .first(conn)
-        .optional()?)
-}
-
 /// The highest reader id so far (readers who sign up later get higher ones).
 pub fn last_id(conn: &mut Conn) -> anyhow::Result<Option<i64>> {
     Ok(subscribers::table

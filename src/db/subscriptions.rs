@@ -141,6 +141,47 @@ pub fn confirmed_count(conn: &mut Conn, newsletter_id: i64) -> anyhow::Result<i6
         .get_result(conn)?)
 }
 
+/// How many confirmed readers of `newsletter_id` have ids in `after + 1 ..= through`
+/// (the part of a digest's list still to be queued): a range of the
+/// `subscriptions_queue` index, each reader checked by its key.
+pub fn confirmed_between(
+    conn: &mut Conn,
+    newsletter_id: i64,
+    after: i64,
+    through: i64,
+) -> anyhow::Result<i64> {
+    Ok(subscriptions::table
+        .inner_join(subscribers::table)
+        .filter(subscriptions::newsletter_id.eq(newsletter_id))
+        .filter(subscriptions::status.eq(SubscriptionStatus::Confirmed.as_str()))
+        .filter(subscriptions::subscriber_id.gt(after))
+        .filter(subscriptions::subscriber_id.le(through))
+        .filter(subscribers::status.eq(SubscriberStatus::Confirmed.as_str()))
+        .count()
+        .get_result(conn)?)
+}
+
+/// The id of the `n`th reader with a confirmed subscription to `newsletter_id` after
+/// id `after`, in id order; `None` when fewer follow. One step along the
+/// `subscriptions_queue` index, `n` entries long, however the newsletter's readers are
+/// spread among everyone's ids.
+pub fn nth_confirmed_after(
+    conn: &mut Conn,
+    newsletter_id: i64,
+    after: i64,
+    n: i64,
+) -> anyhow::Result<Option<i64>> {
+    Ok(subscriptions::table
+        .filter(subscriptions::newsletter_id.eq(newsletter_id))
+        .filter(subscriptions::status.eq(SubscriptionStatus::Confirmed.as_str()))
+        .filter(subscriptions::subscriber_id.gt(after))
+        .order(subscriptions::subscriber_id.asc())
+        .offset(n.saturating_sub(1).max(0))
+        .select(subscriptions::subscriber_id)
+        .first(conn)
+        .optional()?)
+}
+
 /// The newsletters the reader has chosen and not yet confirmed: (id, name) in id order.
 pub fn pending_of(
     conn: &mut Conn,

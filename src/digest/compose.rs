@@ -1,15 +1,16 @@
 //! Making a digest: one transaction takes every waiting article; the mail is rendered
-//! once, outside any lock, and stored; then one delivery per confirmed reader is queued,
-//! a chunk of readers per transaction.
+//! once, outside any lock, and stored with the count of its readers. Their deliveries
+//! are queued as it goes out, a chunk at a time by the workers (`deliveries::top_up`),
+//! so composing for a million readers takes as long as for ten.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use serde::Serialize;
 
 use crate::db::articles::{self, Article};
 use crate::db::newsletters::Newsletter;
-use crate::db::{self, deliveries, digests, newsletters, subscribers, subscriptions};
+use crate::db::{self, digests, newsletters, subscribers, subscriptions};
 use crate::domain::DigestSubject;
 use crate::i18n::{self, Language};
 use crate::state::AppState;
@@ -109,21 +110,12 @@ impl Rendered {
     }
 }
 
-/// How long one queueing transaction should hold the write lock: sign-ups that arrive
-/// meanwhile wait for it, so it bounds their wait, and it is long enough that the fixed
-/// cost of a transaction stays a small part of each. The number of readers a chunk
-/// covers follows from it ([`next_chunk`]): more on an idle machine, fewer on a busy one.
-const QUEUE_STEP: Duration = Duration::from_millis(8);
-
-/// The readers of the first chunk, and the fewest and most of any chunk.
-const FIRST_CHUNK: i64 = 2_000;
-const CHUNK_BOUNDS: (i64, i64) = (250, 100_000);
-
-/// Takes every article not yet in a digest, renders the digest once and queues it for
-/// every confirmed reader. Taking the articles is one short write transaction, so a
-/// scheduled run and a manual send at the same moment cannot both take them; rendering
-/// holds no lock, and the list is queued in chunks of about [`QUEUE_STEP`] each, each in
-/// its own transaction, so sign-ups go on meanwhile. A digest a crash left half-queued is
+/// Takes every article not yet in a digest, renders the digest once and hands it to
+/// the workers for every confirmed reader (those with ids up to the last one now).
+/// Taking the articles is one short write transaction, so a scheduled run and a manual
+/// send at the same moment cannot both take them; rendering holds no lock, nor does
+/// counting the readers; the workers queue the list as they send it, in short
+/// transactions, so sign-ups go on meanwhile. A digest a crash left unrendered is
 /// carried on first ([`resume_composing`]).
 pub async fn compose_digest(state: &AppState) -> anyhow::Result<Composed> {
     compose_digest_titled(state, None).await
@@ -198,9 +190,9 @@ pub async fn compose_for(
     Ok(Composed::Created(created))
 }
 
-/// Finishes every digest made more than `older_than` ago and not yet wholly queued: a
-/// crash left it half-queued (or another instance is on it this moment; the chunks take
-/// turns, and none is queued twice).
+/// Renders every digest made more than `older_than` ago and not rendered yet: a crash
+/// left it so (or another instance is on it this moment; the first render stored
+/// stands). The workers then queue its readers from where its cursor stands.
 pub async fn resume_composing(state: &AppState, older_than: Duration) -> anyhow::Result<()> {
     let before = db::now() - chrono::Duration::from_std(older_than)?;
     for id in state
@@ -212,15 +204,15 @@ pub async fn resume_composing(state: &AppState, older_than: Duration) -> anyhow:
         tracing::info!(
             digest = created.id,
             recipients = created.recipients,
-            "digest composing resumed and finished"
+            "digest composing resumed; its readers go out"
         );
     }
     Ok(())
 }
 
-/// Renders digest `id` if it is not yet, then queues its readers chunk by chunk from
-/// where its cursor stands. The workers send nothing while a digest is being queued
-/// (`deliveries::claim_due`) and close it only once it is wholly queued.
+/// Renders digest `id` if it is not yet, and counts the readers its cursor has still to
+/// pass into its recipients. The workers queue them (none before the render is stored)
+/// and close it once it is wholly queued and sent.
 async fn queue_digest(state: &AppState, id: i64) -> anyhow::Result<DigestCreated> {
     let digest = state
         .db
@@ -301,6 +293,21 @@ async fn queue_digest(state: &AppState, id: i64) -> anyhow::Result<DigestCreated
             anyhow::Ok((rendered, translations, left))
         })
         .await??;
+        // Its readers still to be queued, counted ahead (a read: no write waits for it)
+        // so that its progress reads true from the first message; they are pending
+        // until the workers queue them, a chunk at a time as they send
+        // (`deliveries::top_up`). Nothing queues them before the render is stored.
+        let newsletter_id = digest.newsletter_id;
+        let readers = state
+            .db
+            .run(move |conn| {
+                let Some(at) = digests::queue_position(conn, id)? else {
+                    return Ok(0);
+                };
+                subscriptions::confirmed_between(conn, newsletter_id, at.cursor, at.end)
+            })
+            .await?;
+        let readers = i32::try_from(readers)?;
         state
             .db
             .write(move |conn| {
@@ -311,6 +318,7 @@ async fn queue_digest(state: &AppState, id: i64) -> anyhow::Result<DigestCreated
                     if stored.is_none_or(|d| !d.html_body.is_empty()) {
                         return Ok(());
                     }
+                    digests::set_counted(conn, id, readers)?;
                     digests::set_rendered(
                         conn,
                         id,
@@ -327,29 +335,7 @@ async fn queue_digest(state: &AppState, id: i64) -> anyhow::Result<DigestCreated
                 })
             })
             .await?;
-    }
-    let mut chunk = FIRST_CHUNK;
-    for step in 0.. {
-        let (queued, took) = state
-            .db
-            .write(move |conn| {
-                let began = Instant::now();
-                let queued = crate::db::exclusive(conn, |conn| queue_chunk(conn, id, chunk))?;
-                let took = began.elapsed();
-                // Fresh statistics once the digest's deliveries are many, and at its end;
-                // outside the chunk's transaction, so nobody waits for them.
-                if step == 0 || queued {
-                    deliveries::analyze(conn)?;
-                }
-                Ok((queued, took))
-            })
-            .await?;
-        if queued {
-            // The workers hold back while a digest is being queued; now they can go.
-            state.wake_deliveries();
-            break;
-        }
-        chunk = next_chunk(chunk, took);
+        state.wake_deliveries();
     }
     let digest = state
         .db
@@ -385,37 +371,6 @@ fn languages_of(
         }
     }
     Ok((default, others))
-}
-
-/// The readers of the next chunk, for a transaction of about [`QUEUE_STEP`] after one
-/// of `chunk` readers took `took`; it changes by at most half or double a step, so one
-/// slow moment does not swing it.
-fn next_chunk(chunk: i64, took: Duration) -> i64 {
-    let ratio = (QUEUE_STEP.as_secs_f64() / took.as_secs_f64().max(1e-6)).clamp(0.5, 2.0);
-    // Saturating float-to-int; the bounds keep it sane.
-    ((chunk as f64 * ratio) as i64).clamp(CHUNK_BOUNDS.0, CHUNK_BOUNDS.1)
-}
-
-/// Queues the next `chunk` readers of digest `id`; true once it is wholly queued.
-fn queue_chunk(conn: &mut db::Conn, id: i64, chunk: i64) -> anyhow::Result<bool> {
-    let Some((cursor, end)) = digests::queue_position(conn, id)? else {
-        return Ok(true);
-    };
-    // The chunk is `chunk` readers, whatever gaps their ids have.
-    let through = subscribers::nth_id_after(conn, cursor, chunk)?.map_or(end, |id| id.min(end));
-    let now = db::now();
-    let queued = deliveries::enqueue_range(conn, id, cursor, through, now)?;
-    let change = digests::Settled {
-        recipients: i32::try_from(queued)?,
-        ..digests::Settled::default()
-    };
-    digests::count_settled(conn, id, change)?;
-    digests::advance_queue(conn, id, through, end)?;
-    if through == end {
-        // No reader left to queue (all left meanwhile, or all were sent already).
-        digests::finish_completed(conn, &[id], now)?;
-    }
-    Ok(through == end)
 }
 
 /// The next digest as it would be sent, without storing or sending anything; `None`

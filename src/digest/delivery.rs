@@ -183,15 +183,17 @@ impl Queue for DigestCache {
         digest_ids.sort_unstable();
         digest_ids.dedup();
         if digest_ids.is_empty() {
-            // Idle: a digest whose queueing stopped half-way (its process crashed or
-            // could not go on) is carried on here, not only at the next start.
+            // Idle: a digest whose making stopped before its render was stored (its
+            // process crashed or could not go on) is carried on here, not only at the
+            // next start.
             compose::resume_composing(state, digests::QUEUEING_STALE_AFTER).await?;
         }
         state
             .db
-            // Exclusive, as queueing a digest's last chunk and "retry failed" are: the
-            // check for anything pending and the closing are one step for them, so a
-            // digest is never closed between another process's two.
+            // Exclusive, as "retry failed" is: the check for anything pending and the
+            // closing are one step for it, so a digest is never closed between another
+            // process's two. (The queueing of its last readers is ordered with the
+            // closing by the digest's row: see `digests::finish_completed`.)
             .write(move |conn| {
                 crate::db::exclusive(conn, |conn| match digest_ids.is_empty() {
                     true => digests::finish_all_completed(conn, db::now()),
@@ -208,9 +210,9 @@ impl Queue for DigestCache {
 
 /// Runs the delivery worker until `shutdown` turns true.
 pub async fn run_worker(state: AppState, shutdown: watch::Receiver<bool>) {
-    // A digest a crash left half-queued goes on being queued as this worker starts.
+    // A digest a crash left unrendered is rendered as this worker starts.
     if let Err(e) = crate::digest::compose::resume_composing(&state, Duration::ZERO).await {
-        tracing::error!("could not finish queueing a digest: {e:#}");
+        tracing::error!("could not finish making a digest: {e:#}");
     }
     outbox::run_worker(DigestCache::default(), state, shutdown).await
 }

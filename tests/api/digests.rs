@@ -482,6 +482,8 @@ async fn a_reader_who_leaves_before_their_turn_is_skipped() {
     let app = &app;
     let digest_id = digest["id"].as_i64().unwrap();
     let attempts = || app.delivery_state(digest_id, leaver);
+    // The leaver's turn has come: their delivery is queued and was tried once.
+    tried_once(app, digest_id, leaver).await;
     assert_eq!(
         app.post_empty(&app.unsubscribe_link(leaver)).await.status(),
         200
@@ -616,6 +618,48 @@ async fn a_digest_whose_only_reader_left_while_it_waited_is_closed() {
     assert_eq!(status["pending"], 0, "{status}");
 }
 
+/// How many times reader `reader`'s delivery of digest `digest_id` was tried; `None`
+/// while it is not queued.
+async fn attempts_of(app: &crate::support::TestApp, digest_id: i64, reader: i64) -> Option<i32> {
+    use diesel::prelude::*;
+    use newsletter::db::schema::deliveries;
+    app.state
+        .db
+        .run(move |conn| {
+            Ok(deliveries::table
+                .find((digest_id, reader))
+                .select(deliveries::attempts)
+                .first(conn)
+                .optional()?)
+        })
+        .await
+        .unwrap()
+}
+
+/// Waits until the workers have queued reader `reader`'s delivery of digest `digest_id`.
+async fn queued(app: &crate::support::TestApp, digest_id: i64, reader: i64) {
+    crate::support::eventually(
+        "the reader's delivery to be queued",
+        Duration::from_secs(10),
+        async || attempts_of(app, digest_id, reader).await,
+    )
+    .await;
+}
+
+/// Waits until reader `reader`'s delivery of digest `digest_id` was tried at least once.
+async fn tried_once(app: &crate::support::TestApp, digest_id: i64, reader: i64) {
+    crate::support::eventually(
+        "the reader's delivery to be tried",
+        Duration::from_secs(10),
+        async || {
+            attempts_of(app, digest_id, reader)
+                .await
+                .filter(|tries| *tries >= 1)
+        },
+    )
+    .await;
+}
+
 /// A digest's figures counted from its delivery rows: what the running counts must
 /// always equal.
 async fn counted_from_the_rows(app: &crate::support::TestApp, digest_id: i64) -> serde_json::Value {
@@ -679,7 +723,9 @@ async fn the_running_counts_equal_the_deliveries_through_retries_refusals_leaver
         .await;
     let digest: serde_json::Value = app.send_digest_now().await.json().await.unwrap();
     let id = digest["id"].as_i64().unwrap();
-    // A reader leaves before their turn (skipped), another is erased while pending.
+    // Once the worker has queued the list (its first claim queues all forty), a reader
+    // leaves before their turn (skipped), another is erased while pending.
+    queued(&app, id, ids[39]).await;
     app.set_status(ids[39], "unsubscribed").await;
     let pending_erased = ids[38];
     app.state
@@ -786,6 +832,79 @@ async fn two_digests_of_one_day_are_told_apart_by_their_lead_story() {
     );
 }
 
+#[tokio::test]
+async fn composing_queues_nobody_and_the_workers_queue_the_list_a_chunk_at_a_time() {
+    use newsletter::digest::delivery::{DigestCache, deliver_due};
+    // No worker: what composing leaves stays to be seen, and the test does the sending.
+    let app = crate::support::spawn_web_only_app().await;
+    let readers: Vec<String> = (0..2_500)
+        .map(|i| format!("reader-{i:04}@example.kz"))
+        .collect();
+    let ids = app
+        .import_confirmed(&readers.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    app.add_article(
+        "Kazakhstan’s “open skies” policy wins Aigerim Nurlanovna’s praise",
+        "https://astanatimes.example/open-skies",
+    )
+    .await;
+    let created: serde_json::Value = app.send_digest_now().await.json().await.unwrap();
+    let id = created["id"].as_i64().unwrap();
+    assert_eq!(created["recipients"], 2_500, "{created}");
+    let standing: serde_json::Value = app
+        .api_get(&format!("/api/digests/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (standing["pending"].as_i64(), standing["sent"].as_i64()),
+        (Some(2_500), Some(0)),
+        "every reader is counted and pending: {standing}"
+    );
+    assert_eq!(
+        counted_from_the_rows(&app, id).await["recipients"],
+        0,
+        "composing queued nobody"
+    );
+
+    // The first reader on the list and the last leave before their turn.
+    for leaver in [ids[0], ids[2_499]] {
+        let left = app.post_empty(&app.unsubscribe_link(leaver)).await;
+        assert_eq!(left.status(), 200);
+    }
+    // One batch: short of deliveries, the worker queues one chunk of the list.
+    let sent = deliver_due(&app.state, &mut DigestCache::default(), None)
+        .await
+        .unwrap();
+    assert!(sent > 0, "the batch sent nothing");
+    let rows = counted_from_the_rows(&app, id).await["recipients"]
+        .as_i64()
+        .unwrap();
+    assert!(
+        rows > 0 && rows <= newsletter::db::deliveries::TOP_UP_READERS,
+        "one chunk is queued, not the list: {rows}"
+    );
+
+    let done = app.wait_for_digest(id).await;
+    assert_eq!(done["status"], "sent", "{done}");
+    assert_eq!(
+        (
+            done["recipients"].as_i64(),
+            done["sent"].as_i64(),
+            done["skipped"].as_i64()
+        ),
+        (Some(2_498), Some(2_498), Some(0)),
+        "those who left before they were queued are no recipients: {done}"
+    );
+    assert_eq!(figures(&done), counted_from_the_rows(&app, id).await);
+    let received = crate::support::mails_per_recipient(&app.smtp);
+    assert_eq!(received.len(), 2_498);
+    assert!(received.values().all(|&n| n == 1), "each reader once");
+    assert_eq!(received.get("reader-0000@example.kz"), None);
+    assert_eq!(received.get("reader-2499@example.kz"), None);
+}
+
 /// Leaves on `db` what a crash in the middle of composing leaves: the digest made (at
 /// `made`) and its article taken, the mail not rendered yet, the first reader queued and
 /// even sent already, the others not queued. The last reader's id is far from the
@@ -825,9 +944,10 @@ fn half_queued_digest(db: &newsletter::db::Db, made: chrono::NaiveDateTime) -> i
             "UPDATE deliveries SET status = 'sent', sent_at = next_attempt_at WHERE digest_id = {id}"
         ))
         .execute(conn)?;
-        let settled = digests::Settled { recipients: 1, sent: 1, ..Default::default() };
+        let settled = digests::Settled { sent: 1, ..Default::default() };
         digests::count_settled(conn, id, settled)?;
-        digests::advance_queue(conn, id, first, 45_000)?;
+        let at = digests::queue_position(conn, id)?.expect("being queued");
+        digests::advance_queue(conn, id, &at, first, 1)?;
         Ok(id)
     })
     .unwrap()

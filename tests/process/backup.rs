@@ -85,24 +85,38 @@ async fn a_backup_taken_while_a_20000_reader_digest_goes_out_is_whole_and_has_ev
     assert_eq!(check[0].integrity_check, "ok");
     drop(conn);
     let db = Db::connect(&copy.display().to_string()).expect("the copy opens as a database");
-    let (confirmed, deliveries): (i64, i64) = db
+    let (confirmed, deliveries, readers_queued, recipients) = db
         .run_blocking(move |conn| {
             use newsletter::db::schema::{deliveries, subscribers};
-            let confirmed = subscribers::table
+            let confirmed: i64 = subscribers::table
                 .filter(subscribers::status.eq("confirmed"))
                 .count()
                 .get_result(conn)?;
-            let deliveries = deliveries::table
+            let deliveries: i64 = deliveries::table
                 .filter(deliveries::digest_id.eq(id))
                 .count()
                 .get_result(conn)?;
-            Ok((confirmed, deliveries))
+            // The workers queue a digest's readers as they send it: those up to its
+            // cursor (all, once it is wholly queued) have their delivery.
+            let readers_queued: i64 = match newsletter::db::digests::queue_position(conn, id)? {
+                Some(at) => subscribers::table
+                    .filter(subscribers::id.le(at.cursor))
+                    .count()
+                    .get_result(conn)?,
+                None => confirmed,
+            };
+            let recipients = newsletter::db::digests::progress(conn, id)?.recipients;
+            Ok((confirmed, deliveries, readers_queued, recipients))
         })
         .expect("counted");
     assert_eq!(confirmed, READERS as i64, "every reader is in the copy");
     assert_eq!(
-        deliveries, READERS as i64,
-        "the digest's every delivery too"
+        recipients, READERS as i64,
+        "the digest, going to every reader, too"
+    );
+    assert_eq!(
+        deliveries, readers_queued,
+        "and a delivery for every reader queued by then"
     );
 
     // Never over an existing file.

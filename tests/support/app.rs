@@ -46,6 +46,14 @@ pub async fn spawn_app_on_smtp(smtp: SmtpServer, overrides: &[(&str, &str)]) -> 
     start(dir, database, smtp, overrides)
 }
 
+/// Starts an app that serves and runs no worker (`serve --no-workers`): nothing is sent
+/// but what the test sends with [`TestApp::drain_queues`].
+pub async fn spawn_web_only_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let database = Arc::new(TestDatabase::new(dir.path().join("newsletter.db")));
+    start_as(dir, database, SmtpServer::start().await, &[], false)
+}
+
 /// Starts an app on an existing database, e.g. the one another app or a CLI run used,
 /// as a restart would.
 pub async fn spawn_app_on_database(
@@ -61,6 +69,16 @@ fn start(
     database: Arc<TestDatabase>,
     smtp: SmtpServer,
     overrides: &[(&str, &str)],
+) -> TestApp {
+    start_as(dir, database, smtp, overrides, true)
+}
+
+fn start_as(
+    dir: TempDir,
+    database: Arc<TestDatabase>,
+    smtp: SmtpServer,
+    overrides: &[(&str, &str)],
+    workers: bool,
 ) -> TestApp {
     newsletter::telemetry::init_for_tests();
     assert!(
@@ -95,7 +113,10 @@ fn start(
     let app = Application::build_with_listener(settings, listener).expect("the app builds");
     let state = app.state().clone();
     let metrics_port = app.metrics_port();
-    tokio::spawn(app.run_until_stopped());
+    match workers {
+        true => tokio::spawn(app.run_until_stopped()),
+        false => tokio::spawn(app.run_web_only()),
+    };
     TestApp {
         address,
         smtp,
@@ -407,19 +428,22 @@ impl TestApp {
     }
 
     /// Reader `subscriber_id`'s delivery of digest `digest_id`: its status, attempts and
-    /// whether no worker holds it.
+    /// whether no worker holds it; `("unqueued", 0, true)` before the workers have queued
+    /// it (they queue a digest's readers as they send it).
     pub async fn delivery_state(&self, digest_id: i64, subscriber_id: i64) -> (String, i32, bool) {
         self.state
             .db
             .run(move |conn| {
-                Ok(deliveries::table
+                let row = deliveries::table
                     .find((digest_id, subscriber_id))
                     .select((
                         deliveries::status,
                         deliveries::attempts,
                         deliveries::locked_until.is_null(),
                     ))
-                    .first::<(String, i32, bool)>(conn)?)
+                    .first::<(String, i32, bool)>(conn)
+                    .optional()?;
+                Ok(row.unwrap_or(("unqueued".to_owned(), 0, true)))
             })
             .await
             .expect("the delivery")

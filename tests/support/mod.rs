@@ -17,7 +17,10 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
-pub use app::{TestApp, spawn_app, spawn_app_on_database, spawn_app_on_smtp, spawn_app_with};
+pub use app::{
+    TestApp, spawn_app, spawn_app_on_database, spawn_app_on_smtp, spawn_app_with,
+    spawn_web_only_app,
+};
 pub use database::TestDatabase;
 pub use service::Service;
 pub use smtp_server::SmtpServer;

@@ -1,0 +1,2 @@
+DROP INDEX digests_queueing;
+DROP TABLE digest_queue_left;
