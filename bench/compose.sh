@@ -2,8 +2,9 @@
 # Benchmark: composing a digest for N readers, alone and while readers sign up.
 # `newsletter serve` runs on a fresh database of N confirmed readers with Postfix's
 # smtp-sink as its SMTP server, three times, each on a fresh copy of the database: first
-# `POST /api/digests` composes a digest with nothing else going on (it answers once every
-# delivery is queued); then wrk drives `POST /subscriptions` alone for a few seconds
+# `POST /api/digests` composes a digest with nothing else going on (it answers once the
+# digest is rendered and its readers counted; the workers queue their deliveries as they
+# send them); then wrk drives `POST /subscriptions` alone for a few seconds
 # (fresh addresses, 64 connections); then the digest is composed while wrk drives the
 # sign-ups.
 # Prints both composing times and both sign-up runs' requests a second, p50, p99 and
@@ -75,7 +76,7 @@ wrk_pid=$!
 sleep 0.5
 composed_during=$(compose)
 wait "$wrk_pid"
-echo "composing the digest for $readers readers (every delivery queued), alone: $composed_alone"
+echo "composing the digest for $readers readers (rendered, readers counted), alone: $composed_alone"
 echo "composing it while readers sign up: $composed_during"
 echo "sign-ups alone:              $alone"
 echo "sign-ups while it composes:  $(cat "$run/during")"

@@ -10,8 +10,9 @@
 //!
 //! Nothing promised changes: a commit is in the log before it is answered (`synchronous
 //! = NORMAL` as before); the log is reused from its start once a checkpoint has copied
-//! all of it, and `journal_size_limit` truncates it after a burst, so it stays as short
-//! as before. On a full disk the log keeps what it can hold and the writers meet the
+//! all of it, and `journal_size_limit` truncates it after a burst. Writes that never
+//! pause would keep it from starting over: past [`LOG_LIMIT`] a `RESTART` checkpoint
+//! makes sure it does. On a full disk the log keeps what it can hold and the writers meet the
 //! error themselves, as before.
 
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
@@ -28,6 +29,17 @@ const SPACING: Duration = Duration::from_millis(100);
 /// process, or one that bypassed [`Checkpointer::wrote`]).
 const AT_LEAST_EVERY: Duration = Duration::from_secs(1);
 
+/// The log's length past which a checkpoint makes sure the log starts over. A
+/// `PASSIVE` checkpoint copies the log but leaves it to the next writer to start it
+/// over, which that writer does only if nothing was committed since the copy: while
+/// writes never pause (a send of a million messages claims and records every few
+/// milliseconds), none does, and the log grew by gigabytes, its index (mapped in every
+/// process) by megabytes, and every page read slowed with it. Past this length a
+/// `RESTART` checkpoint holds new writers back for the moment it takes to copy what is
+/// left (the last tenth of a second's commits) and lets the readers finish, so the next
+/// writer starts the log over. The same length as `journal_size_limit`.
+const LOG_LIMIT: u64 = 64 * 1024 * 1024;
+
 /// The checkpoint thread of one database; joined when dropped, so its connection is
 /// closed (and, as the last one, removes the log) before the process goes on.
 pub(super) struct Checkpointer {
@@ -39,13 +51,21 @@ impl Checkpointer {
     /// Opens a connection of its own to the SQLite file at `path`, set up as the pool's
     /// are, and starts the thread.
     pub(super) fn start(path: &str) -> anyhow::Result<Checkpointer> {
+        Checkpointer::start_with_limit(path, LOG_LIMIT)
+    }
+
+    /// [`Checkpointer::start`], starting the log over once it is longer than `limit`.
+    fn start_with_limit(path: &str, limit: u64) -> anyhow::Result<Checkpointer> {
         let mut conn = SqliteConnection::establish(path)?;
         conn.batch_execute(super::SQLITE_PRAGMAS)?;
         // One pending wake-up is enough: many writes before the thread looks are one.
         let (wake, woken) = mpsc::sync_channel::<()>(1);
         let thread = std::thread::Builder::new()
             .name("wal-checkpoint".into())
-            .spawn(move || run(&mut conn, &woken))?;
+            .spawn({
+                let log = format!("{path}-wal");
+                move || run(&mut conn, &woken, &log, limit)
+            })?;
         Ok(Checkpointer {
             wake: Some(wake),
             thread: Some(thread),
@@ -71,7 +91,7 @@ impl Drop for Checkpointer {
     }
 }
 
-fn run(conn: &mut SqliteConnection, woken: &mpsc::Receiver<()>) {
+fn run(conn: &mut SqliteConnection, woken: &mpsc::Receiver<()>, log: &str, limit: u64) {
     let mut failing = false;
     // A write was signalled while the last checkpoint's spacing was waited out.
     let mut due = false;
@@ -85,7 +105,12 @@ fn run(conn: &mut SqliteConnection, woken: &mpsc::Receiver<()>) {
         let began = Instant::now();
         // A full disk, say: the log keeps the writes meanwhile, and grows until the
         // writers themselves meet the error. Said once, not every second.
-        match conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
+        let long = std::fs::metadata(log).is_ok_and(|m| m.len() > limit);
+        let checkpoint = match long {
+            true => "PRAGMA wal_checkpoint(RESTART)",
+            false => "PRAGMA wal_checkpoint(PASSIVE)",
+        };
+        match conn.batch_execute(checkpoint) {
             Ok(()) if failing => {
                 failing = false;
                 tracing::info!("WAL checkpoints succeed again");
@@ -175,5 +200,45 @@ mod tests {
 
         drop(db);
         assert!(!wal.exists(), "a closed database leaves no log");
+    }
+
+    /// Writes that never pause (as a long send's claims and records) still let the log
+    /// start over once it passes its limit, instead of growing by all that is written.
+    #[test]
+    fn a_log_written_without_pause_starts_over_past_its_limit() {
+        const LIMIT: u64 = 1024 * 1024;
+        let dir = tempfile::tempdir().expect("a folder");
+        let file = dir.path().join("newsletter.db");
+        let path = file.to_str().expect("a UTF-8 path");
+        let mut writer = SqliteConnection::establish(path).expect("the database opens");
+        writer
+            .batch_execute(super::super::SQLITE_PRAGMAS)
+            .expect("the pragmas apply");
+        writer
+            .batch_execute("CREATE TABLE filler (body BLOB)")
+            .expect("the table is made");
+        let checkpointer =
+            super::Checkpointer::start_with_limit(path, LIMIT).expect("the thread starts");
+        let wal = dir.path().join("newsletter.db-wal");
+        // The log's header counts the times it started over (its checkpoint sequence).
+        let restarts = || {
+            let header = std::fs::read(&wal).expect("the log reads");
+            u32::from_be_bytes(header[12..16].try_into().expect("a header"))
+        };
+        // 32 MB into the log, a commit at a time, the next a moment later: never a pause
+        // long enough for a checkpoint of all that came before.
+        for _ in 0..4_000 {
+            writer
+                .batch_execute("INSERT INTO filler VALUES (randomblob(8000))")
+                .expect("a row is written");
+            checkpointer.wrote();
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let started_over = restarts();
+        drop(checkpointer);
+        assert!(
+            started_over >= 2,
+            "the log started over {started_over} times in 32 MB with a limit of {LIMIT} bytes"
+        );
     }
 }
