@@ -53,8 +53,8 @@ pub struct DeliveryKey {
 }
 
 /// One delivery per confirmed reader of the digest's newsletter with an id in
-/// `after + 1 ..= through` (one chunk of a digest's list, a range scan of the
-/// `subscriptions_queue` index); returns how many were queued.
+/// `after + 1 ..= through` (one chunk of a digest's list); returns how many were
+/// queued.
 pub fn enqueue_range(
     conn: &mut Conn,
     digest_id: i64,
@@ -66,14 +66,8 @@ pub fn enqueue_range(
         .find(digest_id)
         .select(super::schema::digests::newsletter_id)
         .first(conn)?;
-    let confirmed = subscriptions::table
-        .inner_join(subscribers::table)
-        .filter(subscriptions::newsletter_id.eq(newsletter_id))
-        .filter(subscriptions::status.eq(SubscriptionStatus::Confirmed.as_str()))
-        .filter(subscriptions::subscriber_id.gt(after))
-        .filter(subscriptions::subscriber_id.le(through))
-        .filter(subscribers::status.eq(SubscriberStatus::Confirmed.as_str()))
-        .select((
+    let confirmed =
+        super::subscriptions::confirmed_between!(newsletter_id, after, through).select((
             diesel::dsl::sql::<diesel::sql_types::BigInt>("")
                 .bind::<diesel::sql_types::BigInt, _>(digest_id),
             subscriptions::subscriber_id,

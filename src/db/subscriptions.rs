@@ -141,22 +141,35 @@ pub fn confirmed_count(conn: &mut Conn, newsletter_id: i64) -> anyhow::Result<i6
         .get_result(conn)?)
 }
 
+/// The confirmed readers of newsletter `$newsletter_id` with ids in
+/// `$after + 1 ..= $through`, as subscriptions joined to their readers: the part of a
+/// digest's list one chunk covers (a range of the `subscriptions_queue` index, each
+/// reader checked by its key). One definition serves counting the list ahead and
+/// queueing it, so the two always mean the same readers.
+macro_rules! confirmed_between {
+    ($newsletter_id:expr, $after:expr, $through:expr) => {{
+        use $crate::db::schema::{subscribers, subscriptions};
+        use $crate::domain::{SubscriberStatus, SubscriptionStatus};
+        subscriptions::table
+            .inner_join(subscribers::table)
+            .filter(subscriptions::newsletter_id.eq($newsletter_id))
+            .filter(subscriptions::status.eq(SubscriptionStatus::Confirmed.as_str()))
+            .filter(subscriptions::subscriber_id.gt($after))
+            .filter(subscriptions::subscriber_id.le($through))
+            .filter(subscribers::status.eq(SubscriberStatus::Confirmed.as_str()))
+    }};
+}
+pub(crate) use confirmed_between;
+
 /// How many confirmed readers of `newsletter_id` have ids in `after + 1 ..= through`
-/// (the part of a digest's list still to be queued): a range of the
-/// `subscriptions_queue` index, each reader checked by its key.
-pub fn confirmed_between(
+/// (the part of a digest's list still to be queued).
+pub fn count_confirmed_between(
     conn: &mut Conn,
     newsletter_id: i64,
     after: i64,
     through: i64,
 ) -> anyhow::Result<i64> {
-    Ok(subscriptions::table
-        .inner_join(subscribers::table)
-        .filter(subscriptions::newsletter_id.eq(newsletter_id))
-        .filter(subscriptions::status.eq(SubscriptionStatus::Confirmed.as_str()))
-        .filter(subscriptions::subscriber_id.gt(after))
-        .filter(subscriptions::subscriber_id.le(through))
-        .filter(subscribers::status.eq(SubscriberStatus::Confirmed.as_str()))
+    Ok(confirmed_between!(newsletter_id, after, through)
         .count()
         .get_result(conn)?)
 }

@@ -304,7 +304,7 @@ async fn queue_digest(state: &AppState, id: i64) -> anyhow::Result<DigestCreated
                 let Some(at) = digests::queue_position(conn, id)? else {
                     return Ok(0);
                 };
-                subscriptions::confirmed_between(conn, newsletter_id, at.cursor, at.end)
+                subscriptions::count_confirmed_between(conn, newsletter_id, at.cursor, at.end)
             })
             .await?;
         let readers = i32::try_from(readers)?;
