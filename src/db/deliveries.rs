@@ -225,15 +225,16 @@ fn load_due(
 /// Queues about `wanted` more readers of the rendered digests whose lists are not yet
 /// wholly queued, oldest digest first, within [`TOP_UP_STEP`]; returns how many
 /// deliveries it queued. Run it in the caller's write transaction.
-pub fn top_up(conn: &mut Conn, wanted: i64, now: NaiveDateTime) -> anyhow::Result<usize> {
+fn top_up(conn: &mut Conn, wanted: i64, now: NaiveDateTime) -> anyhow::Result<usize> {
     let began = std::time::Instant::now();
+    let wanted = usize::try_from(wanted)?;
     let mut queued = 0;
     for id in digests::queueing(conn)? {
         loop {
-            let left = usize::try_from(wanted)?.saturating_sub(queued);
-            let (chunk, done) = queue_next(conn, id, i64::try_from(left)?, now)?;
+            let left = i64::try_from(wanted - queued)?;
+            let (chunk, done) = queue_next(conn, id, left, now)?;
             queued += chunk;
-            if queued >= usize::try_from(wanted)? || began.elapsed() >= TOP_UP_STEP {
+            if queued >= wanted || began.elapsed() >= TOP_UP_STEP {
                 return Ok(queued);
             }
             if done {
@@ -249,7 +250,7 @@ pub fn top_up(conn: &mut Conn, wanted: i64, now: NaiveDateTime) -> anyhow::Resul
 /// the cursor and the counts moved on in the same transaction, so no reader is queued
 /// twice or passed over, whoever queues the next chunk. Returns how many were queued
 /// and whether the list is now wholly queued.
-pub fn queue_next(
+fn queue_next(
     conn: &mut Conn,
     id: i64,
     readers: i64,

@@ -135,7 +135,7 @@ pub fn composing(conn: &mut Conn, before: NaiveDateTime) -> anyhow::Result<Vec<i
 
 /// How long a digest is given to be rendered by the process that made it; after it, an
 /// idle worker takes it up.
-pub const QUEUEING_STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+pub const RENDER_STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The digests going out whose readers are not all queued yet, rendered (so ready to
 /// be sent), oldest first: the workers queue their next readers as they run short.

@@ -180,7 +180,7 @@ pub async fn compose_for(
         Ok(id) => id,
         Err(nothing) => return Ok(nothing),
     };
-    let created = queue_digest(state, id).await?;
+    let created = render_and_count(state, id).await?;
     tracing::info!(
         digest = created.id,
         recipients = created.recipients,
@@ -200,7 +200,7 @@ pub async fn resume_composing(state: &AppState, older_than: Duration) -> anyhow:
         .run(move |conn| digests::composing(conn, before))
         .await?
     {
-        let created = queue_digest(state, id).await?;
+        let created = render_and_count(state, id).await?;
         tracing::info!(
             digest = created.id,
             recipients = created.recipients,
@@ -213,7 +213,7 @@ pub async fn resume_composing(state: &AppState, older_than: Duration) -> anyhow:
 /// Renders digest `id` if it is not yet, and counts the readers its cursor has still to
 /// pass into its recipients. The workers queue them (none before the render is stored)
 /// and close it once it is wholly queued and sent.
-async fn queue_digest(state: &AppState, id: i64) -> anyhow::Result<DigestCreated> {
+async fn render_and_count(state: &AppState, id: i64) -> anyhow::Result<DigestCreated> {
     let digest = state
         .db
         .run(move |conn| digests::find(conn, id))

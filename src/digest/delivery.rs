@@ -186,7 +186,7 @@ impl Queue for DigestCache {
             // Idle: a digest whose making stopped before its render was stored (its
             // process crashed or could not go on) is carried on here, not only at the
             // next start.
-            compose::resume_composing(state, digests::QUEUEING_STALE_AFTER).await?;
+            compose::resume_composing(state, digests::RENDER_STALE_AFTER).await?;
         }
         state
             .db
