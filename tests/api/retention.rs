@@ -162,8 +162,13 @@ async fn a_purge_with_no_retention_drops_only_what_it_should_and_the_archive_cou
     };
     let requests_today = limit_count().await;
     assert_eq!(requests_today, 1);
-    let sending_rows = deliveries_of(&app, sending_id).await;
-    assert_eq!(sending_rows, 3);
+    // The workers queue a digest's readers as they send it.
+    let sending_rows = crate::support::eventually(
+        "the digest going out to have its three readers queued",
+        std::time::Duration::from_secs(10),
+        async || Some(deliveries_of(&app, sending_id).await).filter(|rows| *rows == 3),
+    )
+    .await;
     let archive = body(&app, "/archive").await;
     let archived = body(&app, &format!("/archive/{finished_id}")).await;
     let figures = digest_json(&app, finished_id).await;
