@@ -10,10 +10,13 @@
 //!
 //! Nothing promised changes: a commit is in the log before it is answered (`synchronous
 //! = NORMAL` as before); the log is reused from its start once a checkpoint has copied
-//! all of it, and `journal_size_limit` truncates it after a burst. Writes that never
-//! pause would keep it from starting over: past [`LOG_LIMIT`] a `RESTART` checkpoint
-//! makes sure it does. On a full disk the log keeps what it can hold and the writers meet the
-//! error themselves, as before.
+//! all of it. Writes that never pause would keep it from starting over: past
+//! [`LOG_LIMIT`] a `RESTART` checkpoint makes sure it does. A log a burst left long is
+//! cut by this thread once nothing has been written to it for [`QUIET`] (a `TRUNCATE`
+//! checkpoint), not by the writer that starts it over: cutting a file of hundreds of
+//! megabytes takes the kernel 300 to 400 ms, and a writer doing it (SQLite's
+//! `journal_size_limit`) held every sign-up behind it that long. On a full disk the log
+//! keeps what it can hold and the writers meet the error themselves, as before.
 
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::thread::JoinHandle;
@@ -41,6 +44,11 @@ const AT_LEAST_EVERY: Duration = Duration::from_secs(1);
 /// gigabyte of log keeps an index of 2 MB.
 const LOG_LIMIT: u64 = 1024 * 1024 * 1024;
 
+/// How long the log must go unwritten (by any process) before a long one is cut.
+const QUIET: Duration = Duration::from_secs(1);
+/// A log longer than this is cut to nothing once it has been quiet for [`QUIET`].
+const CUT_PAST: u64 = 64 * 1024 * 1024;
+
 /// The checkpoint thread of one database; joined when dropped, so its connection is
 /// closed (and, as the last one, removes the log) before the process goes on.
 pub(super) struct Checkpointer {
@@ -52,11 +60,17 @@ impl Checkpointer {
     /// Opens a connection of its own to the SQLite file at `path`, set up as the pool's
     /// are, and starts the thread.
     pub(super) fn start(path: &str) -> anyhow::Result<Checkpointer> {
-        Checkpointer::start_with_limit(path, LOG_LIMIT)
+        Checkpointer::start_with_limits(
+            path,
+            Limits {
+                restart_past: LOG_LIMIT,
+                cut_past: CUT_PAST,
+            },
+        )
     }
 
-    /// [`Checkpointer::start`], starting the log over once it is longer than `limit`.
-    fn start_with_limit(path: &str, limit: u64) -> anyhow::Result<Checkpointer> {
+    /// [`Checkpointer::start`] with other lengths than [`LOG_LIMIT`] and [`CUT_PAST`].
+    fn start_with_limits(path: &str, limits: Limits) -> anyhow::Result<Checkpointer> {
         let mut conn = SqliteConnection::establish(path)?;
         conn.batch_execute(super::SQLITE_PRAGMAS)?;
         // A `RESTART` that would have to wait for a writer or a reader does not: it
@@ -70,7 +84,7 @@ impl Checkpointer {
             .name("wal-checkpoint".into())
             .spawn({
                 let log = format!("{path}-wal");
-                move || run(&mut conn, &woken, &log, limit)
+                move || run(&mut conn, &woken, &log, limits)
             })?;
         Ok(Checkpointer {
             wake: Some(wake),
@@ -97,7 +111,29 @@ impl Drop for Checkpointer {
     }
 }
 
-fn run(conn: &mut SqliteConnection, woken: &mpsc::Receiver<()>, log: &str, limit: u64) {
+/// The log's lengths past which the thread does more than a `PASSIVE` checkpoint.
+#[derive(Clone, Copy)]
+struct Limits {
+    /// Past this, a `RESTART` makes sure the next writer starts the log over.
+    restart_past: u64,
+    /// Past this, a log quiet for [`QUIET`] is cut to nothing.
+    cut_past: u64,
+}
+
+impl Limits {
+    /// The checkpoint for a log `length` bytes long, last written `unwritten_for` ago.
+    fn checkpoint(self, length: u64, unwritten_for: Duration) -> &'static str {
+        if length > self.restart_past {
+            "PRAGMA wal_checkpoint(RESTART)"
+        } else if length > self.cut_past && unwritten_for >= QUIET {
+            "PRAGMA wal_checkpoint(TRUNCATE)"
+        } else {
+            "PRAGMA wal_checkpoint(PASSIVE)"
+        }
+    }
+}
+
+fn run(conn: &mut SqliteConnection, woken: &mpsc::Receiver<()>, log: &str, limits: Limits) {
     let mut failing = false;
     // A write was signalled while the last checkpoint's spacing was waited out.
     let mut due = false;
@@ -111,10 +147,17 @@ fn run(conn: &mut SqliteConnection, woken: &mpsc::Receiver<()>, log: &str, limit
         let began = Instant::now();
         // A full disk, say: the log keeps the writes meanwhile, and grows until the
         // writers themselves meet the error. Said once, not every second.
-        let long = std::fs::metadata(log).is_ok_and(|m| m.len() > limit);
-        let checkpoint = match long {
-            true => "PRAGMA wal_checkpoint(RESTART)",
-            false => "PRAGMA wal_checkpoint(PASSIVE)",
+        // Every commit, from whichever process, writes to the log: its modification
+        // time says when the last was.
+        let checkpoint = match std::fs::metadata(log) {
+            Ok(m) => limits.checkpoint(
+                m.len(),
+                m.modified()
+                    .ok()
+                    .and_then(|at| at.elapsed().ok())
+                    .unwrap_or_default(),
+            ),
+            Err(_) => "PRAGMA wal_checkpoint(PASSIVE)",
         };
         match conn.batch_execute(checkpoint) {
             Ok(()) if failing => {
@@ -223,8 +266,14 @@ mod tests {
         writer
             .batch_execute("CREATE TABLE filler (body BLOB)")
             .expect("the table is made");
-        let checkpointer =
-            super::Checkpointer::start_with_limit(path, LIMIT).expect("the thread starts");
+        let checkpointer = super::Checkpointer::start_with_limits(
+            path,
+            super::Limits {
+                restart_past: LIMIT,
+                cut_past: u64::MAX,
+            },
+        )
+        .expect("the thread starts");
         let wal = dir.path().join("newsletter.db-wal");
         // The log's header counts the times it started over (its checkpoint sequence).
         let restarts = || {
@@ -246,5 +295,60 @@ mod tests {
             started_over >= 2,
             "the log started over {started_over} times in 32 MB with a limit of {LIMIT} bytes"
         );
+    }
+
+    /// A burst leaves the log long (no writer cuts it: that took a sign-up flood's
+    /// writer 300 to 400 ms); once nothing has been written for a second, the thread
+    /// cuts it.
+    #[test]
+    fn a_long_log_is_cut_once_it_goes_quiet() {
+        const CUT_PAST: u64 = 1024 * 1024;
+        let dir = tempfile::tempdir().expect("a folder");
+        let file = dir.path().join("newsletter.db");
+        let path = file.to_str().expect("a UTF-8 path");
+        let mut writer = SqliteConnection::establish(path).expect("the database opens");
+        writer
+            .batch_execute(super::super::SQLITE_PRAGMAS)
+            .expect("the pragmas apply");
+        let checkpointer = super::Checkpointer::start_with_limits(
+            path,
+            super::Limits {
+                restart_past: u64::MAX,
+                cut_past: CUT_PAST,
+            },
+        )
+        .expect("the thread starts");
+        let wal = dir.path().join("newsletter.db-wal");
+        // 8 MB in a burst of commits, the last starting the log over on a copied one.
+        writer
+            .batch_execute("CREATE TABLE filler (body BLOB)")
+            .expect("the table is made");
+        for _ in 0..1_000 {
+            writer
+                .batch_execute("INSERT INTO filler VALUES (randomblob(8000))")
+                .expect("a row is written");
+            checkpointer.wrote();
+        }
+        let after_burst = size(&wal);
+        assert!(after_burst > 8_000_000, "the burst is in the log");
+        let began = Instant::now();
+        while size(&wal) > CUT_PAST {
+            assert!(
+                began.elapsed() < Duration::from_secs(10),
+                "the log is still {} bytes long",
+                size(&wal)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            began.elapsed() >= super::QUIET - Duration::from_millis(100),
+            "cut only once quiet"
+        );
+        let rows: i64 =
+            diesel::dsl::sql::<diesel::sql_types::BigInt>("SELECT count(*) FROM filler")
+                .get_result(&mut writer)
+                .expect("the rows read");
+        assert_eq!(rows, 1_000, "cutting the log lost nothing");
+        drop(checkpointer);
     }
 }

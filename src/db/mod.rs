@@ -215,13 +215,13 @@ pub fn after(at: NaiveDateTime, wait: Duration) -> NaiveDateTime {
 
 /// Pragmas every SQLite connection needs. `busy_timeout` is what keeps concurrent
 /// writers from failing with "database is locked"; WAL lets readers run beside the one
-/// writer, and `journal_size_limit` truncates the WAL after a checkpoint, so a flood of
-/// writes does not leave it hundreds of megabytes long. No connection checkpoints as it
-/// commits: [`checkpoint`]'s thread does, off the writers' path. `analysis_limit` makes
-/// `ANALYZE` sample rather than read whole tables.
+/// writer. No connection checkpoints as it commits, nor cuts a long WAL as it starts it
+/// over (`journal_size_limit` = -1): [`checkpoint`]'s thread does both, off the
+/// writers' path, and cuts the WAL a flood of writes left long once it is quiet.
+/// `analysis_limit` makes `ANALYZE` sample rather than read whole tables.
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000;
      PRAGMA journal_mode = WAL;
-     PRAGMA journal_size_limit = 67108864;
+     PRAGMA journal_size_limit = -1;
      PRAGMA wal_autocheckpoint = 0;
      PRAGMA synchronous = NORMAL;
      PRAGMA foreign_keys = ON;
