@@ -251,13 +251,13 @@ mod tests {
         assert!(!wal.exists(), "a closed database leaves no log");
     }
 
-    /// Writes that never pause (as a long send's claims and records) still let the log
-    /// start over once it passes its limit, instead of growing by all that is written.
-    #[test]
-    fn a_log_written_without_pause_starts_over_past_its_limit() {
-        const LIMIT: u64 = 1024 * 1024;
-        let dir = tempfile::tempdir().expect("a folder");
-        let file = dir.path().join("newsletter.db");
+    /// A writer's connection set up as the pool's, with a `filler` table, and the
+    /// checkpoint thread with `limits` on the same file in `dir`.
+    fn writer_and_thread(
+        dir: &Path,
+        limits: super::Limits,
+    ) -> (SqliteConnection, super::Checkpointer) {
+        let file = dir.join("newsletter.db");
         let path = file.to_str().expect("a UTF-8 path");
         let mut writer = SqliteConnection::establish(path).expect("the database opens");
         writer
@@ -266,14 +266,24 @@ mod tests {
         writer
             .batch_execute("CREATE TABLE filler (body BLOB)")
             .expect("the table is made");
-        let checkpointer = super::Checkpointer::start_with_limits(
-            path,
+        let checkpointer =
+            super::Checkpointer::start_with_limits(path, limits).expect("the thread starts");
+        (writer, checkpointer)
+    }
+
+    /// Writes that never pause (as a long send's claims and records) still let the log
+    /// start over once it passes its limit, instead of growing by all that is written.
+    #[test]
+    fn a_log_written_without_pause_starts_over_past_its_limit() {
+        const LIMIT: u64 = 1024 * 1024;
+        let dir = tempfile::tempdir().expect("a folder");
+        let (mut writer, checkpointer) = writer_and_thread(
+            dir.path(),
             super::Limits {
                 restart_past: LIMIT,
                 cut_past: u64::MAX,
             },
-        )
-        .expect("the thread starts");
+        );
         let wal = dir.path().join("newsletter.db-wal");
         // The log's header counts the times it started over (its checkpoint sequence).
         let restarts = || {
@@ -304,25 +314,15 @@ mod tests {
     fn a_long_log_is_cut_once_it_goes_quiet() {
         const CUT_PAST: u64 = 1024 * 1024;
         let dir = tempfile::tempdir().expect("a folder");
-        let file = dir.path().join("newsletter.db");
-        let path = file.to_str().expect("a UTF-8 path");
-        let mut writer = SqliteConnection::establish(path).expect("the database opens");
-        writer
-            .batch_execute(super::super::SQLITE_PRAGMAS)
-            .expect("the pragmas apply");
-        let checkpointer = super::Checkpointer::start_with_limits(
-            path,
+        let (mut writer, checkpointer) = writer_and_thread(
+            dir.path(),
             super::Limits {
                 restart_past: u64::MAX,
                 cut_past: CUT_PAST,
             },
-        )
-        .expect("the thread starts");
+        );
         let wal = dir.path().join("newsletter.db-wal");
-        // 8 MB in a burst of commits, the last starting the log over on a copied one.
-        writer
-            .batch_execute("CREATE TABLE filler (body BLOB)")
-            .expect("the table is made");
+        // 8 MB in a burst of commits.
         for _ in 0..1_000 {
             writer
                 .batch_execute("INSERT INTO filler VALUES (randomblob(8000))")
