@@ -10,6 +10,13 @@ use newsletter::db::{self, Db, Engine};
 use newsletter::domain::ArticleInput;
 use newsletter::{AppState, Application, Settings, cli, csv_io, startup, telemetry};
 
+/// mimalloc rather than glibc's malloc: a sign-up or a message allocates and frees many
+/// small strings across the runtime's threads, and mimalloc's thread-local free lists
+/// serve the sign-up flood of `bench/signup.sh` 15-20 % faster at the same peak memory
+/// when sending (the README's "Measured").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "newsletter",
