@@ -78,11 +78,8 @@ impl Email {
 /// quoted-printable. (lettre's own choice stops at 76-character lines, which every long
 /// link exceeds.)
 fn part(content_type: ContentType, body: &str, eight_bit: bool) -> SinglePart {
-    let crlf = body
-        .replace("\r\n", "\n")
-        .replace('\r', "\n")
-        .replace('\n', "\r\n");
-    let fits_8bit = !crlf.contains('\0') && crlf.split("\r\n").all(|line| line.len() <= 998);
+    let (crlf, lines_fit) = crlf_lines(body);
+    let fits_8bit = lines_fit && !body.contains('\0');
     let body = match (fits_8bit, crlf.is_ascii()) {
         (true, true) => {
             Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::SevenBit)
@@ -96,6 +93,34 @@ fn part(content_type: ContentType, body: &str, eight_bit: bool) -> SinglePart {
     SinglePart::builder().header(content_type).body(body)
 }
 
+/// `body` with every line ending (CRLF, or a lone CR or LF) made CRLF, and whether
+/// every line fits in 998 bytes. One pass over the text: a digest's parts go through here
+/// for every message sent.
+fn crlf_lines(body: &str) -> (String, bool) {
+    let mut crlf = String::with_capacity(body.len() + body.len() / 32);
+    let mut fit = true;
+    let mut lines = body.split('\n').peekable();
+    while let Some(line) = lines.next() {
+        let ended = lines.peek().is_some();
+        // The CR of a CRLF; any other CR ends a line of its own.
+        let line = match line.strip_suffix('\r') {
+            Some(line) if ended => line,
+            _ => line,
+        };
+        for (i, piece) in line.split('\r').enumerate() {
+            if i > 0 {
+                crlf.push_str("\r\n");
+            }
+            fit &= piece.len() <= 998;
+            crlf.push_str(piece);
+        }
+        if ended {
+            crlf.push_str("\r\n");
+        }
+    }
+    (crlf, fit)
+}
+
 /// The recipient's mailbox: the name (if any) and address. lettre quotes and encodes the
 /// name, and names never hold control characters (see `SubscriberName`).
 pub fn mailbox(name: Option<&str>, email: &str) -> anyhow::Result<Mailbox> {
@@ -105,6 +130,41 @@ pub fn mailbox(name: Option<&str>, email: &str) -> anyhow::Result<Mailbox> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every kind of line ending comes out CRLF, as three replacements in turn made it,
+    /// and a line longer than 998 bytes is found wherever it is.
+    #[test]
+    fn line_endings_become_crlf_and_long_lines_are_found() {
+        let replaced = |body: &str| {
+            body.replace("\r\n", "\n")
+                .replace('\r', "\n")
+                .replace('\n', "\r\n")
+        };
+        for (body, want) in [
+            ("", ""),
+            ("a\r\r\nb\n\n", "a\r\n\r\nb\r\n\r\n"),
+            ("“Astana”\r\n\rÉ\r", "“Astana”\r\n\r\nÉ\r\n"),
+        ] {
+            assert_eq!(crlf_lines(body), (want.to_owned(), true), "{body:?}");
+        }
+        // Every text of up to seven of `a`, CR and LF.
+        let mut texts = vec![String::new()];
+        let mut longest = texts.clone();
+        for _ in 0..7 {
+            longest = longest
+                .iter()
+                .flat_map(|t| ["a", "\r", "\n"].map(|c| format!("{t}{c}")))
+                .collect();
+            texts.extend(longest.iter().cloned());
+        }
+        for body in &texts {
+            assert_eq!(crlf_lines(body), (replaced(body), true), "{body:?}");
+        }
+        let long = "é".repeat(500);
+        assert!(!crlf_lines(&format!("short\n{long}\nshort")).1);
+        assert!(!crlf_lines(&format!("short\r{long}")).1);
+        assert!(crlf_lines(&format!("short\n{}\n", "x".repeat(998))).1);
+    }
 
     #[test]
     fn non_ascii_subjects_and_names_are_encoded_and_the_parts_are_alternatives() {
