@@ -126,7 +126,7 @@ struct Limits {
 }
 
 /// What the thread knows of the log when it picks a checkpoint.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 struct Log {
     /// Bytes written to the log since it last started over, as the last checkpoint
     /// counted them. A log that started over keeps its file's length (nothing cuts it
@@ -178,11 +178,11 @@ impl Limits {
 struct Checkpointed {
     /// 1 when a `RESTART` or `TRUNCATE` could not finish (a writer or a reader was in
     /// the way) and did what a `PASSIVE` one does.
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    busy: i32,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    busy: i64,
     /// Frames in the log (-1 when the database is not in WAL mode).
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    log: i32,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    log: i64,
 }
 
 /// Runs `checkpoint` and returns the bytes of the log in use after it.
