@@ -342,6 +342,14 @@ mod tests {
         assert!(!wal.exists(), "a closed database leaves no log");
     }
 
+    /// A connection to the SQLite file at `path`, set up as the pool's are.
+    fn connection(path: &str) -> SqliteConnection {
+        let mut conn = SqliteConnection::establish(path).expect("the database opens");
+        conn.batch_execute(super::super::SQLITE_PRAGMAS)
+            .expect("the pragmas apply");
+        conn
+    }
+
     /// A writer's connection set up as the pool's, with a `filler` table, and the
     /// checkpoint thread with `limits` on the same file in `dir`.
     fn writer_and_thread(
@@ -350,10 +358,7 @@ mod tests {
     ) -> (SqliteConnection, super::Checkpointer) {
         let file = dir.join("newsletter.db");
         let path = file.to_str().expect("a UTF-8 path");
-        let mut writer = SqliteConnection::establish(path).expect("the database opens");
-        writer
-            .batch_execute(super::super::SQLITE_PRAGMAS)
-            .expect("the pragmas apply");
+        let mut writer = connection(path);
         writer
             .batch_execute("CREATE TABLE filler (body BLOB)")
             .expect("the table is made");
@@ -475,13 +480,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("a folder");
         let file = dir.path().join("newsletter.db");
         let path = file.to_str().expect("a UTF-8 path");
-        let open = || {
-            let mut conn = SqliteConnection::establish(path).expect("the database opens");
-            conn.batch_execute(super::super::SQLITE_PRAGMAS)
-                .expect("the pragmas apply");
-            conn
-        };
-        let (mut writer, mut checkpointer) = (open(), open());
+        let (mut writer, mut checkpointer) = (connection(path), connection(path));
         let frame = super::frame_bytes(&mut checkpointer).expect("the page size reads");
         let checkpoint = |conn: &mut SqliteConnection, kind| {
             super::run_checkpoint(conn, kind, frame).expect("the checkpoint runs")
